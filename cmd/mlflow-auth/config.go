@@ -1,0 +1,111 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+)
+
+// config is the server's whole configuration. Each setting comes from its flag,
+// else its MLFLOW_AUTH_* environment variable, else the default.
+type config struct {
+	httpAddr          string
+	grpcAddr          string
+	databaseURL       string
+	defaultPermission string
+	logFormat         string
+	adminUsername     string // environment only, read at first start
+	adminPassword     string // environment only: a flag would show in ps
+}
+
+// envOr returns the environment variable name, or def when it is unset.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// databaseFlag registers --database-url, shared by serve and migrate.
+func databaseFlag(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.databaseURL, "database-url", envOr("MLFLOW_AUTH_DATABASE_URL", "sqlite:///mlflow-auth.db"),
+		"postgres://... or postgresql://... for Postgres; sqlite:///relative.db or sqlite:////absolute.db for SQLite (env MLFLOW_AUTH_DATABASE_URL)")
+}
+
+func parseServeConfig(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.httpAddr, "http-addr", envOr("MLFLOW_AUTH_HTTP_ADDR", "127.0.0.1:8080"), "REST listen address (env MLFLOW_AUTH_HTTP_ADDR)")
+	fs.StringVar(&c.grpcAddr, "grpc-addr", envOr("MLFLOW_AUTH_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env MLFLOW_AUTH_GRPC_ADDR)")
+	databaseFlag(fs, &c)
+	fs.StringVar(&c.defaultPermission, "default-permission", envOr("MLFLOW_AUTH_DEFAULT_PERMISSION", "READ"),
+		"permission on a resource for users without a grant: READ, USE, EDIT, MANAGE or NO_PERMISSIONS (env MLFLOW_AUTH_DEFAULT_PERMISSION)")
+	fs.StringVar(&c.logFormat, "log-format", envOr("MLFLOW_AUTH_LOG_FORMAT", "text"), "log format: text or json (env MLFLOW_AUTH_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	c.adminUsername = envOr("MLFLOW_AUTH_ADMIN_USERNAME", "admin")
+	c.adminPassword = os.Getenv("MLFLOW_AUTH_ADMIN_PASSWORD")
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if _, err := permission.ParseLevel(c.defaultPermission); err != nil {
+		errs = append(errs, fmt.Errorf("--default-permission: %w", err))
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))
+	}
+	if c.httpAddr == "" || c.grpcAddr == "" {
+		errs = append(errs, errors.New("--http-addr and --grpc-addr must be set"))
+	}
+	return errors.Join(errs...)
+}
+
+// logValue is the config for the startup log line, with secrets left out.
+func (c config) logValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("http_addr", c.httpAddr),
+		slog.String("grpc_addr", c.grpcAddr),
+		slog.String("database_url", redactURL(c.databaseURL)),
+		slog.String("default_permission", c.defaultPermission),
+		slog.String("log_format", c.logFormat),
+		slog.String("admin_username", c.adminUsername),
+		slog.Bool("admin_password_set", c.adminPassword != ""),
+	)
+}
+
+// redactURL hides a database password, whether in the userinfo or the query.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.Redacted()
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

@@ -1,0 +1,75 @@
+// Command mlflow-auth is the authentication and authorization server for MLflow.
+//
+//	mlflow-auth serve            run the gRPC and REST servers
+//	mlflow-auth migrate up       apply pending schema migrations
+//	mlflow-auth migrate status   list migrations and whether they are applied
+//	mlflow-auth version          print the version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+const usage = `Usage: mlflow-auth <command> [flags]
+
+Commands:
+  serve            run the gRPC and REST servers (migrates the database first)
+  migrate up       apply pending schema migrations
+  migrate status   list migrations and whether they are applied
+  version          print the version
+
+Run "mlflow-auth <command> -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "mlflow-auth:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "mlflow-auth", version())
+		return nil
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// version is the module version, or the VCS revision of a source build.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			return "devel " + s.Value
+		}
+	}
+	return "devel"
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
+)
+
+// database is a store that can also migrate itself.
+type database interface {
+	storage.Store
+	storage.Migrator
+}
+
+// openDatabase picks the backend from the URL's scheme.
+func openDatabase(ctx context.Context, rawURL string) (database, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		path, err := sqlite.PathFromURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return sqlite.Open(path)
+	}
+	return nil, fmt.Errorf("unsupported database URL %q: use sqlite:///file.db", redactURL(rawURL))
+}

@@ -1,0 +1,104 @@
+// Package permission holds MLflow's permission levels and the resources they apply to.
+package permission
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Level is one of MLflow's permission names. The names are case-sensitive.
+type Level string
+
+// The levels, weakest first.
+const (
+	NoPermissions Level = "NO_PERMISSIONS"
+	Read          Level = "READ"
+	Use           Level = "USE"
+	Edit          Level = "EDIT"
+	Manage        Level = "MANAGE"
+)
+
+var levels = []Level{Read, Use, Edit, Manage, NoPermissions}
+
+// priority orders the levels as MLflow does; an unknown level counts as none.
+func (l Level) priority() int {
+	switch l {
+	case Read:
+		return 1
+	case Use:
+		return 2
+	case Edit:
+		return 3
+	case Manage:
+		return 4
+	}
+	return 0
+}
+
+// ParseLevel accepts exactly one of MLflow's level names.
+func ParseLevel(s string) (Level, error) {
+	for _, l := range levels {
+		if string(l) == s {
+			return l, nil
+		}
+	}
+	names := make([]string, len(levels))
+	for i, l := range levels {
+		names[i] = "'" + string(l) + "'"
+	}
+	return "", fmt.Errorf("Invalid permission '%s'. Valid permissions are: (%s)", s, strings.Join(names, ", "))
+}
+
+// CanRead reports whether the level allows reading the resource.
+func (l Level) CanRead() bool { return l.priority() >= Read.priority() }
+
+// CanUse reports whether the level allows using the resource (MLflow's "allowed").
+func (l Level) CanUse() bool { return l.priority() >= Use.priority() }
+
+// CanUpdate reports whether the level allows changing the resource.
+func (l Level) CanUpdate() bool { return l.priority() >= Edit.priority() }
+
+// CanDelete reports whether the level allows deleting the resource.
+func (l Level) CanDelete() bool { return l == Manage }
+
+// CanManage reports whether the level allows granting permissions on the resource.
+func (l Level) CanManage() bool { return l == Manage }
+
+// ResourceType names a kind of MLflow object that grants apply to.
+type ResourceType string
+
+// The resource types of MLflow's unified permission API (3.13+).
+const (
+	Experiment             ResourceType = "experiment"
+	RegisteredModel        ResourceType = "registered_model"
+	Prompt                 ResourceType = "prompt"
+	Scorer                 ResourceType = "scorer"
+	GatewaySecret          ResourceType = "gateway_secret"
+	GatewayEndpoint        ResourceType = "gateway_endpoint"
+	GatewayModelDefinition ResourceType = "gateway_model_definition"
+)
+
+var resourceTypes = []ResourceType{Experiment, RegisteredModel, Prompt, Scorer, GatewaySecret, GatewayEndpoint, GatewayModelDefinition}
+
+// ParseResourceType accepts one of the resource type names.
+func ParseResourceType(s string) (ResourceType, error) {
+	for _, t := range resourceTypes {
+		if string(t) == s {
+			return t, nil
+		}
+	}
+	names := make([]string, len(resourceTypes))
+	for i, t := range resourceTypes {
+		names[i] = "'" + string(t) + "'"
+	}
+	return "", fmt.Errorf("Invalid resource type '%s'. Valid resource types are: (%s)", s, strings.Join(names, ", "))
+}
+
+// Resource is one object that grants apply to: an experiment id, a model name,
+// a scorer key (see ScorerID), and so on.
+type Resource struct {
+	Type ResourceType
+	ID   string
+}
+
+func (r Resource) String() string { return string(r.Type) + ":" + r.ID }

@@ -1,0 +1,148 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+)
+
+// maxBodyBytes bounds a request body; the auth API's bodies are tiny.
+const maxBodyBytes = 1 << 20
+
+// newHTTPHandler serves MLflow's REST auth API through grpc-gateway, /health,
+// and MLflow's error JSON for everything else.
+func newHTTPHandler(conn *inProcess) (http.Handler, error) {
+	gw := runtime.NewServeMux(
+		runtime.SetQueryParameterParser(queryParser{}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMLflowJSON()),
+		runtime.WithErrorHandler(gatewayError),
+		runtime.WithRoutingErrorHandler(routingError),
+	)
+	ctx := context.Background()
+	if err := v1.RegisterUserServiceHandlerClient(ctx, gw, v1.NewUserServiceClient(conn)); err != nil {
+		return nil, err
+	}
+	if err := v1.RegisterPermissionServiceHandlerClient(ctx, gw, v1.NewPermissionServiceClient(conn)); err != nil {
+		return nil, err
+	}
+	api := readBody(gw)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "OK")
+	})
+	mux.Handle("/api/", api)
+	mux.Handle("/ajax-api/", api)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, codeEndpointNotFound, "No API endpoint "+r.Method+" "+r.URL.Path)
+	})
+	return logHTTP(recoverHTTP(securityHeaders(mux))), nil
+}
+
+// readBody reads the whole body up front: bodies over maxBodyBytes get 413, and a
+// DELETE without a JSON body takes its parameters from the query string, as in MLflow.
+func readBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			writeErrorStatus(w, http.StatusRequestEntityTooLarge, codeBadRequest, "The request body is larger than 1 MiB.")
+			return
+		case err != nil:
+			writeError(w, codeBadRequest, "The request body could not be read.")
+			return
+		}
+		if r.Method == http.MethodDelete && len(bytes.TrimSpace(body)) == 0 && r.URL.RawQuery != "" {
+			params := map[string]string{}
+			for k, vs := range r.URL.Query() {
+				params[k] = vs[0]
+			}
+			body, _ = json.Marshal(params)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// gatewayError is the one HTTP error writer for RPC errors: MLflow's JSON body and
+// status for the error code, and a Basic challenge on 401.
+func gatewayError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
+	st := status.Convert(err)
+	code := mlflowCode(st)
+	msg := st.Message()
+	if code == codeInternal && st.Code() != codes.Internal {
+		// Not one of ours: keep its text out of the response.
+		slog.ErrorContext(ctx, "unexpected gateway error", "err", err)
+		msg = "An internal error occurred."
+	}
+	writeError(w, code, msg)
+}
+
+func routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		writeErrorStatus(w, httpStatus, codeBadRequest, "Method "+r.Method+" is not allowed on "+r.URL.Path)
+		return
+	}
+	writeError(w, codeEndpointNotFound, "No API endpoint "+r.Method+" "+r.URL.Path)
+}
+
+func writeError(w http.ResponseWriter, code, msg string) {
+	writeErrorStatus(w, errorCodes[code].http, code, msg)
+}
+
+func writeErrorStatus(w http.ResponseWriter, httpStatus int, code, msg string) {
+	if httpStatus == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="mlflow"`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	json.NewEncoder(w).Encode(struct {
+		ErrorCode string `json:"error_code"`
+		Message   string `json:"message"`
+	}{code, msg})
+}
+
+// securityHeaders adds the headers MLflow's server sends on every response.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverHTTP turns a panic into a logged 500 with no detail for the caller.
+func recoverHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				slog.ErrorContext(r.Context(), "panic serving HTTP", "panic", p, "path", r.URL.Path)
+				writeError(w, codeInternal, "An internal error occurred.")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// validRequestID accepts a caller's X-Request-Id only when it is short and printable.
+func validRequestID(id string) bool {
+	return id != "" && len(id) <= 64 && strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) < 0
+}

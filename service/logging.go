@@ -1,0 +1,95 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// requestLog collects what one request's log line reports. The policy check fills
+// in the user once it is known.
+type requestLog struct {
+	id   string
+	user string
+}
+
+type requestLogKey struct{}
+
+func withRequestLog(ctx context.Context, id string) (context.Context, *requestLog) {
+	if !validRequestID(id) {
+		var b [8]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	l := &requestLog{id: id}
+	return context.WithValue(ctx, requestLogKey{}, l), l
+}
+
+// setLogUser records the authenticated user for the request's log line.
+func setLogUser(ctx context.Context, username string) {
+	if l, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+		l.user = username
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+// logHTTP gives every request an id (X-Request-Id) and logs one line when it ends.
+// Query strings and bodies are never logged.
+func logHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx, l := withRequestLog(r.Context(), r.Header.Get("X-Request-Id"))
+		w.Header().Set("X-Request-Id", l.id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		slog.LogAttrs(ctx, slog.LevelInfo, "http request",
+			slog.String("request_id", l.id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.String("user", l.user),
+			slog.Duration("duration", time.Since(start)))
+	})
+}
+
+// logUnary is logHTTP for native gRPC calls.
+func logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	md, _ := metadata.FromIncomingContext(ctx)
+	var id string
+	if ids := md.Get("x-request-id"); len(ids) > 0 {
+		id = ids[0]
+	}
+	ctx, l := withRequestLog(ctx, id)
+	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", l.id))
+	resp, err := handler(ctx, req)
+	slog.LogAttrs(ctx, slog.LevelInfo, "grpc request",
+		slog.String("request_id", l.id), slog.String("method", info.FullMethod),
+		slog.String("code", status.Code(err).String()), slog.String("user", l.user),
+		slog.Duration("duration", time.Since(start)))
+	return resp, err
+}
+
+// recoverUnary turns a panic into a logged Internal error with no detail for the caller.
+func recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.ErrorContext(ctx, "panic serving gRPC", "panic", p, "method", info.FullMethod)
+			err = apiError(codeInternal, "An internal error occurred.")
+		}
+	}()
+	return handler(ctx, req)
+}

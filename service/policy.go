@@ -1,0 +1,198 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// access says who may call an RPC. The zero value allows nobody.
+type access int
+
+const (
+	accessDenied  access = iota
+	accessPublic         // no credentials needed
+	accessAnyUser        // any authenticated user
+	accessSelf           // the user named by the request's username, or an admin
+	accessManage         // MANAGE on the request's resource, or an admin
+	accessAdmin          // admins only
+)
+
+// rule is one row of the policy table: who may call, and which request fields
+// must be present (checked before access, so a bad request is 400, not 403).
+type rule struct {
+	access   access
+	required []string
+}
+
+// policies is the one policy table, enforced for gRPC and REST alike by
+// authorizeUnary. An RPC without a row is refused.
+var policies = map[string]rule{
+	grpc_health_v1.Health_Check_FullMethodName: {access: accessPublic},
+
+	v1.UserService_CreateUser_FullMethodName:         {accessAdmin, []string{"username", "password"}},
+	v1.UserService_GetUser_FullMethodName:            {accessSelf, []string{"username"}},
+	v1.UserService_GetCurrentUser_FullMethodName:     {accessAnyUser, nil},
+	v1.UserService_ListUsers_FullMethodName:          {accessAdmin, nil},
+	v1.UserService_UpdateUserPassword_FullMethodName: {accessSelf, []string{"username", "password"}},
+	v1.UserService_UpdateUserAdmin_FullMethodName:    {accessAdmin, []string{"username", "is_admin"}},
+	v1.UserService_DeleteUser_FullMethodName:         {accessAdmin, []string{"username"}},
+
+	v1.PermissionService_CreateExperimentPermission_FullMethodName: {accessManage, []string{"experiment_id", "username", "permission"}},
+	v1.PermissionService_GetExperimentPermission_FullMethodName:    {accessManage, []string{"experiment_id", "username"}},
+	v1.PermissionService_UpdateExperimentPermission_FullMethodName: {accessManage, []string{"experiment_id", "username", "permission"}},
+	v1.PermissionService_DeleteExperimentPermission_FullMethodName: {accessManage, []string{"experiment_id", "username"}},
+
+	v1.PermissionService_CreateRegisteredModelPermission_FullMethodName: {accessManage, []string{"name", "username", "permission"}},
+	v1.PermissionService_GetRegisteredModelPermission_FullMethodName:    {accessManage, []string{"name", "username"}},
+	v1.PermissionService_UpdateRegisteredModelPermission_FullMethodName: {accessManage, []string{"name", "username", "permission"}},
+	v1.PermissionService_DeleteRegisteredModelPermission_FullMethodName: {accessManage, []string{"name", "username"}},
+
+	v1.PermissionService_CreateScorerPermission_FullMethodName: {accessManage, []string{"experiment_id", "scorer_name", "username", "permission"}},
+	v1.PermissionService_GetScorerPermission_FullMethodName:    {accessManage, []string{"experiment_id", "scorer_name", "username"}},
+	v1.PermissionService_UpdateScorerPermission_FullMethodName: {accessManage, []string{"experiment_id", "scorer_name", "username", "permission"}},
+	v1.PermissionService_DeleteScorerPermission_FullMethodName: {accessManage, []string{"experiment_id", "scorer_name", "username"}},
+
+	v1.PermissionService_GrantPermission_FullMethodName:            {accessManage, []string{"username", "resource_type", "resource_id", "permission"}},
+	v1.PermissionService_RevokePermission_FullMethodName:           {accessManage, []string{"username", "resource_type", "resource_id"}},
+	v1.PermissionService_GetUserPermission_FullMethodName:          {accessSelf, []string{"username", "resource_type", "resource_id"}},
+	v1.PermissionService_ListUserPermissions_FullMethodName:        {accessSelf, []string{"username"}},
+	v1.PermissionService_ListCurrentUserPermissions_FullMethodName: {accessAnyUser, nil},
+	v1.PermissionService_ListResourcePermissions_FullMethodName:    {accessManage, []string{"resource_type", "resource_id"}},
+}
+
+var errPermissionDenied = apiError(codePermissionDenied, "Permission denied")
+
+// authorizeUnary is the interceptor that enforces policies. The gRPC server runs
+// it, and so does the in-process connection the REST gateway calls through.
+func (c *core) authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, err := c.authorize(ctx, info.FullMethod, req)
+	if err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+// authorize authenticates the caller and applies the method's rule, returning a
+// context that carries the Principal.
+func (c *core) authorize(ctx context.Context, method string, req any) (context.Context, error) {
+	r, ok := policies[method]
+	if !ok || r.access == accessDenied {
+		slog.WarnContext(ctx, "refused an RPC that has no policy", "method", method)
+		return nil, errPermissionDenied
+	}
+	if r.access == accessPublic {
+		return ctx, nil
+	}
+	p, err := c.auth.authenticateMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	setLogUser(ctx, p.User.Username)
+	ctx = context.WithValue(ctx, principalKey{}, p)
+	msg, ok := req.(proto.Message)
+	if !ok {
+		return nil, errPermissionDenied
+	}
+	if err := checkRequired(msg, r.required); err != nil {
+		return nil, err
+	}
+	var res permission.Resource
+	if r.access == accessManage {
+		if res, err = resourceOf(msg); err != nil {
+			return nil, err
+		}
+	}
+	if p.User.IsAdmin {
+		return ctx, nil
+	}
+	switch r.access {
+	case accessAnyUser:
+		return ctx, nil
+	case accessSelf:
+		if named, ok := msg.(interface{ GetUsername() string }); ok && named.GetUsername() == p.User.Username {
+			return ctx, nil
+		}
+	case accessManage:
+		level, err := c.effectiveLevel(ctx, p.User, res)
+		if err != nil {
+			return nil, err
+		}
+		if level.CanManage() {
+			return ctx, nil
+		}
+	}
+	return nil, errPermissionDenied
+}
+
+// checkRequired fails for the first named field that is absent or empty.
+func checkRequired(msg proto.Message, names []string) error {
+	m := msg.ProtoReflect()
+	for _, name := range names {
+		fd := m.Descriptor().Fields().ByTextName(name)
+		if fd == nil || !m.Has(fd) {
+			return missingParameter(name)
+		}
+	}
+	return nil
+}
+
+// resourceOf names the resource a permission request is about. The scorer case
+// comes first: scorer requests also carry an experiment id.
+func resourceOf(msg proto.Message) (permission.Resource, error) {
+	switch r := msg.(type) {
+	case interface{ GetScorerName() string }:
+		return permission.ScorerResource(msg.(interface{ GetExperimentId() string }).GetExperimentId(), r.GetScorerName()), nil
+	case interface{ GetExperimentId() string }:
+		return permission.Resource{Type: permission.Experiment, ID: r.GetExperimentId()}, nil
+	case interface{ GetName() string }:
+		return permission.Resource{Type: permission.RegisteredModel, ID: r.GetName()}, nil
+	case interface {
+		GetResourceType() string
+		GetResourceId() string
+	}:
+		return parseResource(r.GetResourceType(), r.GetResourceId())
+	}
+	return permission.Resource{}, errPermissionDenied // a manage rule on a request with no resource: refuse
+}
+
+// parseResource validates a (resource_type, resource_id) pair of the 3.x API and
+// puts scorer ids in canonical form.
+func parseResource(typ, id string) (permission.Resource, error) {
+	t, err := permission.ParseResourceType(typ)
+	if err != nil {
+		return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
+	}
+	if t == permission.Scorer {
+		experimentID, name, err := permission.SplitScorerID(id)
+		if err != nil {
+			return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
+		}
+		return permission.ScorerResource(experimentID, name), nil
+	}
+	return permission.Resource{Type: t, ID: id}, nil
+}
+
+// effectiveLevel is MLflow's classic resolution: admins manage everything; else
+// the direct grant, even when lower than the default; else the default.
+func (c *core) effectiveLevel(ctx context.Context, u storage.User, r permission.Resource) (permission.Level, error) {
+	if u.IsAdmin {
+		return permission.Manage, nil
+	}
+	g, err := c.store.Grant(ctx, u.ID, r)
+	if errors.Is(err, storage.ErrNotFound) {
+		return c.defaultLevel, nil
+	}
+	if err != nil {
+		return "", internalError(ctx, err)
+	}
+	return g.Level, nil
+}

@@ -1,0 +1,39 @@
+package service
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+)
+
+// Every RPC of every service needs a row in the policy table; an RPC added to a
+// .proto without one fails here (and is refused at run time).
+func TestPolicyTableCoversEveryRPC(t *testing.T) {
+	files := []protoreflect.FileDescriptor{v1.File_mlflowauth_v1_user_service_proto, v1.File_mlflowauth_v1_permission_service_proto}
+	rpcs := 0
+	for _, f := range files {
+		for i := 0; i < f.Services().Len(); i++ {
+			svc := f.Services().Get(i)
+			for j := 0; j < svc.Methods().Len(); j++ {
+				name := "/" + string(svc.FullName()) + "/" + string(svc.Methods().Get(j).Name())
+				rpcs++
+				r, ok := policies[name]
+				if !ok || r.access == accessDenied {
+					t.Errorf("%s has no policy", name)
+				}
+				// Every required field must exist, or the check would always fail.
+				in := svc.Methods().Get(j).Input()
+				for _, field := range r.required {
+					if in.Fields().ByTextName(field) == nil {
+						t.Errorf("%s: required field %q is not in %s", name, field, in.FullName())
+					}
+				}
+			}
+		}
+	}
+	if rpcs != len(policies)-1 { // the extra row is grpc.health.v1
+		t.Errorf("policy table has %d rows for %d RPCs: remove rows of RPCs that no longer exist", len(policies), rpcs)
+	}
+}

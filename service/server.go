@@ -1,0 +1,117 @@
+// Package service implements mlflow-auth's UserService and PermissionService,
+// the policy that guards them, and their two transports: gRPC, and MLflow's REST
+// auth API through grpc-gateway.
+package service
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+	"github.com/mlflow-auth/mlflow-auth/password"
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// Config is what the service needs to run.
+type Config struct {
+	Store storage.Store
+	// DefaultPermission applies where a user has no grant on a resource (MLflow's default_permission).
+	DefaultPermission permission.Level
+	// Hasher sets the cost of new password hashes; the zero value means password.Default.
+	Hasher password.Params
+}
+
+// Server holds both transports over one set of service implementations.
+type Server struct {
+	grpc   *grpc.Server
+	health *health.Server
+	http   http.Handler
+}
+
+// New wires the services, the policy interceptor and both transports.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("service: no store")
+	}
+	if _, err := permission.ParseLevel(string(cfg.DefaultPermission)); err != nil {
+		return nil, err
+	}
+	if cfg.Hasher == (password.Params{}) {
+		cfg.Hasher = password.Default
+	}
+	auth, err := newAuthenticator(cfg.Store, cfg.Hasher)
+	if err != nil {
+		return nil, err
+	}
+	c := &core{store: cfg.Store, auth: auth, hasher: cfg.Hasher, defaultLevel: cfg.DefaultPermission}
+	users := &userService{core: c}
+	perms := &permissionService{core: c}
+
+	s := &Server{health: health.NewServer()}
+	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(recoverUnary, logUnary, c.authorizeUnary))
+	v1.RegisterUserServiceServer(s.grpc, users)
+	v1.RegisterPermissionServiceServer(s.grpc, perms)
+	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	conn := newInProcess(c.authorizeUnary)
+	conn.register(&v1.UserService_ServiceDesc, users)
+	conn.register(&v1.PermissionService_ServiceDesc, perms)
+	if s.http, err = newHTTPHandler(conn); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler is the HTTP side: MLflow's REST auth API and /health.
+func (s *Server) Handler() http.Handler { return s.http }
+
+// GRPCServer is the gRPC side, with health and reflection.
+func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
+
+// shutdownGrace is how long in-flight requests get after a stop signal.
+const shutdownGrace = 10 * time.Second
+
+// Serve serves HTTP and gRPC until ctx ends or a listener fails, then drains
+// in-flight requests for up to shutdownGrace before closing what remains.
+func (s *Server) Serve(ctx context.Context, httpLis, grpcLis net.Listener) error {
+	hs := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(httpLis) }()
+	go func() { errc <- s.grpc.Serve(grpcLis) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.health.Shutdown()
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	if shutdownErr := hs.Shutdown(stopCtx); shutdownErr != nil {
+		hs.Close()
+	}
+	select {
+	case <-stopped:
+	case <-stopCtx.Done():
+		s.grpc.Stop()
+	}
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, grpc.ErrServerStopped) {
+		err = nil
+	}
+	return err
+}

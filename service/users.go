@@ -1,0 +1,206 @@
+package service
+
+import (
+	"context"
+	"strings"
+	"unicode"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+	"github.com/mlflow-auth/mlflow-auth/password"
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// core is what both services share: the store, the authenticator and the settings.
+type core struct {
+	store        storage.Store
+	auth         *authenticator
+	hasher       password.Params
+	defaultLevel permission.Level
+}
+
+type userService struct {
+	v1.UnimplementedUserServiceServer
+	*core
+}
+
+const (
+	maxUsernameLen    = 255
+	minPasswordLen    = 12
+	maxPageSize       = 1000
+	msgPasswordLength = "Password must be a string longer than 12 characters."
+)
+
+func userNotFound(username string) string { return "User with username=" + username + " not found" }
+
+// validateUsername allows any printable name up to 255 characters without ':'
+// (which would make HTTP Basic credentials ambiguous).
+func validateUsername(name string) error {
+	if len(name) > maxUsernameLen {
+		return apiError(codeInvalidParameter, "Username must be at most %d characters.", maxUsernameLen)
+	}
+	if strings.ContainsRune(name, ':') {
+		return apiError(codeInvalidParameter, "Username cannot contain ':'.")
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return apiError(codeInvalidParameter, "Username cannot contain control characters.")
+	}
+	return nil
+}
+
+func validatePassword(pw string) error {
+	if len([]rune(pw)) < minPasswordLen {
+		return apiError(codeInvalidParameter, msgPasswordLength)
+	}
+	return nil
+}
+
+func (s *userService) CreateUser(ctx context.Context, req *v1.CreateUserRequest) (*v1.CreateUserResponse, error) {
+	if err := validateUsername(req.Username); err != nil {
+		return nil, err
+	}
+	if err := validatePassword(req.Password); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(req.Password)
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	u, err := s.store.CreateUser(ctx, req.Username, hash, false)
+	if err != nil {
+		return nil, storageError(ctx, err, userNotFound(req.Username), "User (username="+req.Username+") already exists.")
+	}
+	return &v1.CreateUserResponse{User: userMessage(u, nil)}, nil
+}
+
+func (s *userService) GetUser(ctx context.Context, req *v1.GetUserRequest) (*v1.GetUserResponse, error) {
+	u, err := s.userWithGrants(ctx, req.Username)
+	if err != nil {
+		return nil, err
+	}
+	return &v1.GetUserResponse{User: u}, nil
+}
+
+func (s *userService) GetCurrentUser(ctx context.Context, _ *v1.GetCurrentUserRequest) (*v1.GetCurrentUserResponse, error) {
+	p := principalFrom(ctx)
+	u, err := s.userWithGrants(ctx, p.User.Username)
+	if err != nil {
+		return nil, err
+	}
+	return &v1.GetCurrentUserResponse{User: u, IsBasicAuth: p.BasicAuth}, nil
+}
+
+func (s *userService) userWithGrants(ctx context.Context, username string) (*v1.User, error) {
+	u, err := s.store.UserByName(ctx, username)
+	if err != nil {
+		return nil, storageError(ctx, err, userNotFound(username), "")
+	}
+	grants, err := s.store.GrantsOfUsers(ctx, []int32{u.ID})
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	return userMessage(u, grants), nil
+}
+
+func (s *userService) ListUsers(ctx context.Context, req *v1.ListUsersRequest) (*v1.ListUsersResponse, error) {
+	after, limit, err := pageRequest(req.MaxResults, req.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	users, err := s.store.ListUsers(ctx, after, fetchSize(limit))
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	resp := &v1.ListUsersResponse{Users: []*v1.User{}}
+	users, resp.NextPageToken = trimPage(users, limit, func(u storage.User) int32 { return u.ID })
+	ids := make([]int32, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	grants, err := s.store.GrantsOfUsers(ctx, ids)
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	byUser := map[int32][]storage.Grant{}
+	for _, g := range grants {
+		byUser[g.UserID] = append(byUser[g.UserID], g)
+	}
+	for _, u := range users {
+		resp.Users = append(resp.Users, userMessage(u, byUser[u.ID]))
+	}
+	return resp, nil
+}
+
+func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUserPasswordRequest) (*v1.UpdateUserPasswordResponse, error) {
+	if err := validatePassword(req.Password); err != nil {
+		return nil, err
+	}
+	if p := principalFrom(ctx); p.User.Username == req.Username {
+		if err := checkCurrentPassword(p, req.CurrentPassword); err != nil {
+			return nil, err
+		}
+	}
+	hash, err := s.hasher.Hash(req.Password)
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	if err := s.store.SetPasswordHash(ctx, req.Username, hash); err != nil {
+		return nil, storageError(ctx, err, userNotFound(req.Username), "")
+	}
+	return &v1.UpdateUserPasswordResponse{}, nil
+}
+
+// checkCurrentPassword guards a change of one's own password: the caller must
+// prove the present password, by authenticating with it or by sending it.
+func checkCurrentPassword(p Principal, current string) error {
+	if current == "" {
+		if p.BasicAuth {
+			return nil
+		}
+		return apiError(codeInvalidParameter, "Current password is required when changing your own password.")
+	}
+	if ok, _ := password.Verify(p.User.PasswordHash, current); !ok {
+		return apiError(codeInvalidParameter, "Current password does not match.")
+	}
+	return nil
+}
+
+func (s *userService) UpdateUserAdmin(ctx context.Context, req *v1.UpdateUserAdminRequest) (*v1.UpdateUserAdminResponse, error) {
+	if err := s.store.SetAdmin(ctx, req.Username, req.GetIsAdmin()); err != nil {
+		return nil, storageError(ctx, err, userNotFound(req.Username), "")
+	}
+	return &v1.UpdateUserAdminResponse{}, nil
+}
+
+func (s *userService) DeleteUser(ctx context.Context, req *v1.DeleteUserRequest) (*v1.DeleteUserResponse, error) {
+	if principalFrom(ctx).User.Username == req.Username {
+		return nil, apiError(codeBadRequest, "Users cannot delete their own account. Ask another admin to delete this user instead.")
+	}
+	if err := s.store.DeleteUser(ctx, req.Username); err != nil {
+		return nil, storageError(ctx, err, userNotFound(req.Username), "")
+	}
+	return &v1.DeleteUserResponse{}, nil
+}
+
+// userMessage is MLflow's User JSON: the three permission lists are never null.
+func userMessage(u storage.User, grants []storage.Grant) *v1.User {
+	m := &v1.User{
+		Id:                         u.ID,
+		Username:                   u.Username,
+		IsAdmin:                    u.IsAdmin,
+		ExperimentPermissions:      []*v1.ExperimentPermission{},
+		RegisteredModelPermissions: []*v1.RegisteredModelPermission{},
+		ScorerPermissions:          []*v1.ScorerPermission{},
+	}
+	for _, g := range grants {
+		switch g.Resource.Type {
+		case permission.Experiment:
+			m.ExperimentPermissions = append(m.ExperimentPermissions, experimentPermission(g))
+		case permission.RegisteredModel:
+			m.RegisteredModelPermissions = append(m.RegisteredModelPermissions, registeredModelPermission(g))
+		case permission.Scorer:
+			m.ScorerPermissions = append(m.ScorerPermissions, scorerPermission(g))
+		}
+	}
+	return m
+}

@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+)`
+
+func migrations() ([]storage.Migration, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return storage.ReadMigrations(sub)
+}
+
+// Migrate implements storage.Migrator. Each migration runs in its own write
+// transaction; the single writer connection serializes concurrent callers.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", m.Version, m.Name)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MigrationStatus implements storage.Migrator.
+func (s *Store) MigrationStatus(ctx context.Context) ([]storage.MigrationState, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	applied := map[int]bool{}
+	if _, err := s.write.ExecContext(ctx, createMigrationsTable); err != nil {
+		return nil, classify(err)
+	}
+	rows, err := s.read.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, classify(err)
+		}
+		applied[v] = true
+	}
+	return storage.Status(ms, applied), classify(rows.Err())
+}

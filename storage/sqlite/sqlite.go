@@ -1,0 +1,329 @@
+// Package sqlite is the embedded, zero-setup Store: one database file, written
+// through a single connection (SQLite allows one writer) and read through a pool.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Store keeps users and grants in one SQLite file.
+type Store struct {
+	write *sql.DB // one connection: writes queue here instead of failing with SQLITE_BUSY
+	read  *sql.DB
+}
+
+var (
+	_ storage.Store    = (*Store)(nil)
+	_ storage.Migrator = (*Store)(nil)
+)
+
+// PathFromURL turns a SQLAlchemy-style URL into a file path:
+// sqlite:///relative.db and sqlite:////absolute/path.db.
+func PathFromURL(raw string) (string, error) {
+	rest, ok := strings.CutPrefix(raw, "sqlite:///")
+	if !ok || rest == "" {
+		return "", fmt.Errorf("a SQLite URL looks like sqlite:///relative.db or sqlite:////absolute.db, not %q", raw)
+	}
+	if strings.ContainsAny(rest, "?#") {
+		return "", fmt.Errorf("a SQLite URL takes no query or fragment: %q", raw)
+	}
+	return rest, nil
+}
+
+// Open opens (creating if needed) the database file at path.
+func Open(path string) (*Store, error) {
+	dsn := (&url.URL{Scheme: "file", Opaque: url.PathEscape(path), RawQuery: url.Values{
+		"_pragma": {"foreign_keys(1)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"},
+		"_txlock": {"immediate"},
+	}.Encode()}).String()
+	write, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	read, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	read.SetMaxOpenConns(8)
+	s := &Store{write: write, read: read}
+	if err := write.Ping(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, classify(err))
+	}
+	return s, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.write.Close(), s.read.Close())
+}
+
+// classify turns driver errors into storage sentinels; anything else passes through
+// (and is reported as an internal error without its text).
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", storage.ErrAlreadyExists, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %v", storage.ErrNotFound, err)
+		}
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY:
+			return fmt.Errorf("%w: %v", storage.ErrUnavailable, err)
+		}
+	}
+	return err
+}
+
+// inTx runs fn in one write transaction (BEGIN IMMEDIATE), committing when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return classify(err)
+	}
+	return classify(tx.Commit())
+}
+
+const userColumns = "id, username, password_hash, is_admin"
+
+func scanUser(row interface{ Scan(...any) error }) (storage.User, error) {
+	var u storage.User
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsAdmin)
+	return u, err
+}
+
+// CreateUser implements storage.Store.
+func (s *Store) CreateUser(ctx context.Context, username, passwordHash string, isAdmin bool) (storage.User, error) {
+	row := s.write.QueryRowContext(ctx,
+		"INSERT INTO users (username, password_hash, is_admin) VALUES (?, ?, ?) RETURNING "+userColumns,
+		username, passwordHash, isAdmin)
+	u, err := scanUser(row)
+	return u, classify(err)
+}
+
+// UserByName implements storage.Store.
+func (s *Store) UserByName(ctx context.Context, username string) (storage.User, error) {
+	u, err := scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE username = ?", username))
+	return u, classify(err)
+}
+
+// ListUsers implements storage.Store.
+func (s *Store) ListUsers(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
+	rows, err := s.read.QueryContext(ctx,
+		"SELECT "+userColumns+" FROM users WHERE id > ? ORDER BY id LIMIT ?", afterID, sqlLimit(limit))
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var users []storage.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, classify(err)
+		}
+		users = append(users, u)
+	}
+	return users, classify(rows.Err())
+}
+
+// sqlLimit maps "no limit" to SQLite's LIMIT -1.
+func sqlLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}
+
+// SetPasswordHash implements storage.Store.
+func (s *Store) SetPasswordHash(ctx context.Context, username, passwordHash string) error {
+	res, err := s.write.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE username = ?", passwordHash, username)
+	return oneRow(res, err)
+}
+
+func oneRow(res sql.Result, err error) error {
+	if err != nil {
+		return classify(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return classify(err)
+	}
+	if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// checkNotLastAdmin fails with ErrLastAdmin when username is the only admin.
+// It runs inside a write transaction, which SQLite serializes, so the count holds.
+func checkNotLastAdmin(ctx context.Context, tx *sql.Tx, username string) error {
+	var isAdmin bool
+	if err := tx.QueryRowContext(ctx, "SELECT is_admin FROM users WHERE username = ?", username).Scan(&isAdmin); err != nil {
+		return err
+	}
+	if !isAdmin {
+		return nil
+	}
+	var admins int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&admins); err != nil {
+		return err
+	}
+	if admins <= 1 {
+		return storage.ErrLastAdmin
+	}
+	return nil
+}
+
+// SetAdmin implements storage.Store.
+func (s *Store) SetAdmin(ctx context.Context, username string, isAdmin bool) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if !isAdmin {
+			if err := checkNotLastAdmin(ctx, tx, username); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE users SET is_admin = ? WHERE username = ?", isAdmin, username)
+		return oneRow(res, err)
+	})
+}
+
+// DeleteUser implements storage.Store. Grants go with the user (ON DELETE CASCADE).
+func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkNotLastAdmin(ctx, tx, username); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM users WHERE username = ?", username)
+		return oneRow(res, err)
+	})
+}
+
+// CountAdmins implements storage.Store.
+func (s *Store) CountAdmins(ctx context.Context) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&n)
+	return n, classify(err)
+}
+
+const grantSelect = `SELECT g.user_id, u.username, g.resource_type, g.resource_id, g.permission
+FROM grants g JOIN users u ON u.id = g.user_id `
+
+func scanGrant(row interface{ Scan(...any) error }) (storage.Grant, error) {
+	var g storage.Grant
+	err := row.Scan(&g.UserID, &g.Username, &g.Resource.Type, &g.Resource.ID, &g.Level)
+	return g, err
+}
+
+func (s *Store) queryGrants(ctx context.Context, query string, args ...any) ([]storage.Grant, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var grants []storage.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, classify(err)
+		}
+		grants = append(grants, g)
+	}
+	return grants, classify(rows.Err())
+}
+
+// CreateGrant implements storage.Store.
+func (s *Store) CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
+	var g storage.Grant
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO grants (user_id, resource_type, resource_id, permission) VALUES (?, ?, ?, ?)",
+			userID, r.Type, r.ID, l); err != nil {
+			return err
+		}
+		var err error
+		g, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ?", userID, r.Type, r.ID))
+		return err
+	})
+	return g, err
+}
+
+// Grant implements storage.Store.
+func (s *Store) Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error) {
+	g, err := scanGrant(s.read.QueryRowContext(ctx,
+		grantSelect+"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ?", userID, r.Type, r.ID))
+	return g, classify(err)
+}
+
+// UpdateGrant implements storage.Store.
+func (s *Store) UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
+	var g storage.Grant
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			"UPDATE grants SET permission = ? WHERE user_id = ? AND resource_type = ? AND resource_id = ?",
+			l, userID, r.Type, r.ID)
+		if err := oneRow(res, err); err != nil {
+			return err
+		}
+		g, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ?", userID, r.Type, r.ID))
+		return err
+	})
+	return g, err
+}
+
+// DeleteGrant implements storage.Store.
+func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Resource) error {
+	res, err := s.write.ExecContext(ctx,
+		"DELETE FROM grants WHERE user_id = ? AND resource_type = ? AND resource_id = ?", userID, r.Type, r.ID)
+	return oneRow(res, err)
+}
+
+// GrantsOfUsers implements storage.Store.
+func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.Grant, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	// A JSON array keeps this one statement with one parameter, whatever the page size.
+	ids := make([]string, len(userIDs))
+	for i, id := range userIDs {
+		ids[i] = fmt.Sprint(id)
+	}
+	return s.queryGrants(ctx, grantSelect+
+		"WHERE g.user_id IN (SELECT value FROM json_each(?)) ORDER BY g.user_id, g.resource_type, g.resource_id",
+		"["+strings.Join(ids, ",")+"]")
+}
+
+// GrantsOnResource implements storage.Store.
+func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
+	return s.queryGrants(ctx, grantSelect+
+		"WHERE g.resource_type = ? AND g.resource_id = ? AND g.user_id > ? ORDER BY g.user_id LIMIT ?",
+		r.Type, r.ID, afterUserID, sqlLimit(limit))
+}

@@ -1,0 +1,90 @@
+// Package storage defines what mlflow-auth keeps: users and their direct grants.
+// Backends (postgres, sqlite) implement Store and pass the storagetest suite.
+package storage
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+)
+
+// Sentinel errors. Backends return them (possibly wrapped); the service maps them
+// to MLflow error codes. Any other error is internal and its text is never shown.
+var (
+	// ErrNotFound: the user or grant does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a unique constraint refused the write.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrLastAdmin: the write would leave no admin.
+	ErrLastAdmin = errors.New("last admin")
+	// ErrUnavailable: the database cannot be reached; retrying later may work.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// User is an account. PasswordHash is in werkzeug's "method$salt$hash" format.
+type User struct {
+	ID           int32
+	Username     string
+	PasswordHash string
+	IsAdmin      bool
+}
+
+// Grant is a user's direct permission on one resource.
+type Grant struct {
+	UserID   int32
+	Username string
+	Resource permission.Resource
+	Level    permission.Level
+}
+
+// Store is the whole persistence API. Methods are safe for concurrent use; each
+// write is one transaction.
+type Store interface {
+	// CreateUser inserts a user; ErrAlreadyExists when the name is taken.
+	CreateUser(ctx context.Context, username, passwordHash string, isAdmin bool) (User, error)
+	// UserByName returns the user or ErrNotFound.
+	UserByName(ctx context.Context, username string) (User, error)
+	// ListUsers returns users with id > afterID in id order, at most limit (all when limit <= 0).
+	ListUsers(ctx context.Context, afterID int32, limit int) ([]User, error)
+	// SetPasswordHash replaces a user's hash; ErrNotFound.
+	SetPasswordHash(ctx context.Context, username, passwordHash string) error
+	// SetAdmin sets the admin flag; ErrNotFound, or ErrLastAdmin when it would demote the last admin.
+	SetAdmin(ctx context.Context, username string, isAdmin bool) error
+	// DeleteUser removes the user and their grants; ErrNotFound, or ErrLastAdmin.
+	DeleteUser(ctx context.Context, username string) error
+	// CountAdmins returns the number of admins.
+	CountAdmins(ctx context.Context) (int, error)
+
+	// CreateGrant inserts a grant; ErrNotFound when the user is gone, ErrAlreadyExists.
+	CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (Grant, error)
+	// Grant returns the grant or ErrNotFound.
+	Grant(ctx context.Context, userID int32, r permission.Resource) (Grant, error)
+	// UpdateGrant changes a grant's level; ErrNotFound.
+	UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (Grant, error)
+	// DeleteGrant removes a grant; ErrNotFound.
+	DeleteGrant(ctx context.Context, userID int32, r permission.Resource) error
+	// GrantsOfUsers returns every grant of the given users, ordered by user, type and id.
+	GrantsOfUsers(ctx context.Context, userIDs []int32) ([]Grant, error)
+	// GrantsOnResource returns grants on r with user id > afterUserID in user id
+	// order, at most limit (all when limit <= 0).
+	GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]Grant, error)
+
+	// Close releases the database.
+	Close() error
+}
+
+// Migrator applies the embedded schema migrations.
+type Migrator interface {
+	// Migrate applies every pending migration; safe to run from several processes at once.
+	Migrate(ctx context.Context) error
+	// MigrationStatus lists every known migration and whether it is applied.
+	MigrationStatus(ctx context.Context) ([]MigrationState, error)
+}
+
+// MigrationState is one migration and whether the database has it.
+type MigrationState struct {
+	Version int
+	Name    string
+	Applied bool
+}
