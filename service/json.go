@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
@@ -124,7 +125,9 @@ func convert(fd protoreflect.FieldDescriptor, value any, fromQuery bool) (protor
 		case string:
 			return protoreflect.ValueOfString(v), true
 		case json.Number: // MLflow clients may send an experiment id as a number
-			return protoreflect.ValueOfString(v.String()), true
+			if strings.HasSuffix(string(fd.Name()), "_id") {
+				return protoreflect.ValueOfString(v.String()), true
+			}
 		}
 	case protoreflect.BoolKind:
 		switch v := value.(type) {
