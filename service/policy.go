@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
@@ -69,11 +70,18 @@ var policies = map[string]rule{
 	v1.PermissionService_ListResourcePermissions_FullMethodName:    {accessManage, []string{"resource_type", "resource_id"}},
 }
 
+// requestTimeout bounds one RPC, database round trips included.
+const requestTimeout = 15 * time.Second
+
 var errPermissionDenied = apiError(codePermissionDenied, "Permission denied")
 
 // authorizeUnary is the interceptor that enforces policies. The gRPC server runs
 // it, and so does the in-process connection the REST gateway calls through.
+// It also bounds each call, so a database that stops answering yields
+// TEMPORARILY_UNAVAILABLE instead of a request that hangs.
 func (c *core) authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	ctx, err := c.authorize(ctx, info.FullMethod, req)
 	if err != nil {
 		return nil, err

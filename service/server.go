@@ -57,7 +57,10 @@ func New(cfg Config) (*Server, error) {
 	perms := &permissionService{core: c}
 
 	s := &Server{health: health.NewServer()}
-	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(recoverUnary, logUnary, c.authorizeUnary))
+	s.grpc = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(recoverUnary, logUnary, c.authorizeUnary),
+		grpc.MaxRecvMsgSize(maxBodyBytes),
+	)
 	v1.RegisterUserServiceServer(s.grpc, users)
 	v1.RegisterPermissionServiceServer(s.grpc, perms)
 	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
