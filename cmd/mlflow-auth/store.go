@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
 	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
 )
 
@@ -24,6 +25,13 @@ func openDatabase(ctx context.Context, rawURL string) (database, error) {
 			return nil, err
 		}
 		return sqlite.Open(path)
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		db, err := postgres.Open(ctx, rawURL)
+		if err != nil {
+			return nil, err // the driver's errors never carry the password
+		}
+		return db, nil
 	}
-	return nil, fmt.Errorf("unsupported database URL %q: use sqlite:///file.db", redactURL(rawURL))
+	return nil, fmt.Errorf("unsupported database URL %q: use sqlite:///file.db or postgres://user:password@host:port/db",
+		redactURL(rawURL))
 }

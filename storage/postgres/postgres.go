@@ -1,0 +1,340 @@
+// Package postgres is the production Store: users and grants in Postgres through
+// a pgx connection pool, shared by any number of mlflow-auth replicas.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// DefaultConnectTimeout bounds each connection attempt when the URL sets no
+// connect_timeout, so a database that is down fails fast instead of hanging.
+const DefaultConnectTimeout = 3 * time.Second
+
+// Store keeps users and grants in Postgres.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var (
+	_ storage.Store    = (*Store)(nil)
+	_ storage.Migrator = (*Store)(nil)
+)
+
+// Open connects to the database at a postgres:// or postgresql:// URL (libpq
+// syntax: connect_timeout, sslmode, search_path, pool_max_conns, ... in the query)
+// and checks that it answers. A database that cannot be reached gives an error
+// matching storage.ErrUnavailable.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	if !strings.HasPrefix(rawURL, "postgres://") && !strings.HasPrefix(rawURL, "postgresql://") {
+		return nil, errors.New("a Postgres URL starts with postgres:// or postgresql://")
+	}
+	cfg, err := pgxpool.ParseConfig(rawURL) // its errors redact the password
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.PingTimeout == 0 {
+		// The pool pings connections that sat idle before handing them out; a
+		// silent network must not stall that ping forever.
+		cfg.PingTimeout = cfg.ConnConfig.ConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", classify(err))
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes the pool, waiting for connections in use to be released.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// classify turns driver errors into storage sentinels, wrapping both the sentinel
+// and the original error so the driver's text stays available for logs. Anything
+// else passes through (and is reported as an internal error without its text).
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch code := pe.Code; {
+		case code == "23505": // unique_violation
+			return fmt.Errorf("%w: %w", storage.ErrAlreadyExists, err)
+		case code == "23503": // foreign_key_violation: the user is gone
+			return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
+		case strings.HasPrefix(code, "08"), // connection exception
+			code == "57P01", // admin_shutdown
+			code == "57P02", // crash_shutdown
+			code == "57P03", // cannot_connect_now (starting up, shutting down)
+			code == "53300", // too_many_connections
+			code == "25006": // read_only_sql_transaction: a standby during failover
+			return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+		}
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		// The caller went away; that says nothing about the database.
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) ||
+		errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		pgconn.SafeToRetry(err) ||
+		pgconn.Timeout(err) {
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
+	return err
+}
+
+// inTx runs fn in one transaction, committing when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return classify(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback(ctx) // a failed rollback closes the connection; the pool drops it
+		return classify(err)
+	}
+	return classify(tx.Commit(ctx))
+}
+
+const userColumns = "id, username, password_hash, is_admin"
+
+func scanUser(row pgx.Row) (storage.User, error) {
+	var u storage.User
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsAdmin)
+	return u, err
+}
+
+// limitArg maps "no limit" to LIMIT NULL.
+func limitArg(limit int) any {
+	if limit <= 0 {
+		return nil
+	}
+	return int64(limit)
+}
+
+// CreateUser implements storage.Store.
+func (s *Store) CreateUser(ctx context.Context, username, passwordHash string, isAdmin bool) (storage.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx,
+		"INSERT INTO users (username, password_hash, is_admin) VALUES ($1, $2, $3) RETURNING "+userColumns,
+		username, passwordHash, isAdmin))
+	return u, classify(err)
+}
+
+// UserByName implements storage.Store.
+func (s *Store) UserByName(ctx context.Context, username string) (storage.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+userColumns+" FROM users WHERE username = $1", username))
+	return u, classify(err)
+}
+
+// ListUsers implements storage.Store.
+func (s *Store) ListUsers(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
+	rows, err := s.pool.Query(ctx,
+		"SELECT "+userColumns+" FROM users WHERE id > $1 ORDER BY id LIMIT $2", afterID, limitArg(limit))
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var users []storage.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, classify(err)
+		}
+		users = append(users, u)
+	}
+	return users, classify(rows.Err())
+}
+
+// oneRow turns "no row affected" into ErrNotFound.
+func oneRow(tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return classify(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// SetPasswordHash implements storage.Store.
+func (s *Store) SetPasswordHash(ctx context.Context, username, passwordHash string) error {
+	return oneRow(s.pool.Exec(ctx, "UPDATE users SET password_hash = $1 WHERE username = $2", passwordHash, username))
+}
+
+// checkNotLastAdmin fails with ErrNotFound when username does not exist and with
+// ErrLastAdmin when it is the only admin.
+//
+// Under READ COMMITTED two transactions could each count two admins and each
+// demote one. So every demotion or deletion first locks all admin rows, in id
+// order (no deadlock between two such transactions): a second one waits for the
+// first to commit, and its later statements see the first one's result. Promotions
+// take no lock; they only add admins.
+func checkNotLastAdmin(ctx context.Context, tx pgx.Tx, username string) error {
+	if _, err := tx.Exec(ctx, "SELECT id FROM users WHERE is_admin ORDER BY id FOR UPDATE"); err != nil {
+		return err
+	}
+	var isAdmin bool
+	if err := tx.QueryRow(ctx, "SELECT is_admin FROM users WHERE username = $1", username).Scan(&isAdmin); err != nil {
+		return err
+	}
+	if !isAdmin {
+		return nil
+	}
+	var admins int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&admins); err != nil {
+		return err
+	}
+	if admins <= 1 {
+		return storage.ErrLastAdmin
+	}
+	return nil
+}
+
+// SetAdmin implements storage.Store.
+func (s *Store) SetAdmin(ctx context.Context, username string, isAdmin bool) error {
+	if isAdmin {
+		return oneRow(s.pool.Exec(ctx, "UPDATE users SET is_admin = true WHERE username = $1", username))
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := checkNotLastAdmin(ctx, tx, username); err != nil {
+			return err
+		}
+		return oneRow(tx.Exec(ctx, "UPDATE users SET is_admin = false WHERE username = $1", username))
+	})
+}
+
+// DeleteUser implements storage.Store. Grants go with the user (ON DELETE CASCADE).
+func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := checkNotLastAdmin(ctx, tx, username); err != nil {
+			return err
+		}
+		return oneRow(tx.Exec(ctx, "DELETE FROM users WHERE username = $1", username))
+	})
+}
+
+// CountAdmins implements storage.Store.
+func (s *Store) CountAdmins(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&n)
+	return n, classify(err)
+}
+
+const (
+	grantColumns = "g.user_id, u.username, g.resource_type, g.resource_id, g.permission"
+	grantSelect  = "SELECT " + grantColumns + " FROM grants g JOIN users u ON u.id = g.user_id "
+)
+
+// grantReturning makes a write to grants (a statement ending in RETURNING *)
+// return the written row the way grantSelect does, in the same statement.
+func grantReturning(write string) string {
+	return "WITH g AS (" + write + ") SELECT " + grantColumns + " FROM g JOIN users u ON u.id = g.user_id"
+}
+
+func scanGrant(row pgx.Row) (storage.Grant, error) {
+	var g storage.Grant
+	var typ, level string
+	err := row.Scan(&g.UserID, &g.Username, &typ, &g.Resource.ID, &level)
+	g.Resource.Type, g.Level = permission.ResourceType(typ), permission.Level(level)
+	return g, err
+}
+
+func (s *Store) queryGrants(ctx context.Context, query string, args ...any) ([]storage.Grant, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var grants []storage.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, classify(err)
+		}
+		grants = append(grants, g)
+	}
+	return grants, classify(rows.Err())
+}
+
+// CreateGrant implements storage.Store.
+func (s *Store) CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
+	g, err := scanGrant(s.pool.QueryRow(ctx, grantReturning(
+		"INSERT INTO grants (user_id, resource_type, resource_id, permission) VALUES ($1, $2, $3, $4) RETURNING *"),
+		userID, string(r.Type), r.ID, string(l)))
+	return g, classify(err)
+}
+
+// Grant implements storage.Store.
+func (s *Store) Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error) {
+	g, err := scanGrant(s.pool.QueryRow(ctx,
+		grantSelect+"WHERE g.user_id = $1 AND g.resource_type = $2 AND g.resource_id = $3",
+		userID, string(r.Type), r.ID))
+	return g, classify(err)
+}
+
+// UpdateGrant implements storage.Store.
+func (s *Store) UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
+	g, err := scanGrant(s.pool.QueryRow(ctx, grantReturning(
+		"UPDATE grants SET permission = $4 WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 RETURNING *"),
+		userID, string(r.Type), r.ID, string(l)))
+	return g, classify(err)
+}
+
+// DeleteGrant implements storage.Store.
+func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Resource) error {
+	return oneRow(s.pool.Exec(ctx,
+		"DELETE FROM grants WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3",
+		userID, string(r.Type), r.ID))
+}
+
+// GrantsOfUsers implements storage.Store.
+func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.Grant, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	return s.queryGrants(ctx, grantSelect+
+		"WHERE g.user_id = ANY($1) ORDER BY g.user_id, g.resource_type, g.resource_id", userIDs)
+}
+
+// GrantsOnResource implements storage.Store.
+func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
+	return s.queryGrants(ctx, grantSelect+
+		"WHERE g.resource_type = $1 AND g.resource_id = $2 AND g.user_id > $3 ORDER BY g.user_id LIMIT $4",
+		string(r.Type), r.ID, afterUserID, limitArg(limit))
+}
