@@ -83,3 +83,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerify is the cost every authenticated request pays today.
+func BenchmarkVerify(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		hash string
+	}{{"scrypt-32768-8-1", werkzeugHashes[0].hash}, {"pbkdf2-sha256-600000", werkzeugHashes[1].hash}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if ok, _ := Verify(c.hash, "correct horse battery"); !ok {
+					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}

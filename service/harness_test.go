@@ -52,7 +52,7 @@ type database interface {
 	storage.Migrator
 }
 
-func openSQLite(t *testing.T) database {
+func openSQLite(t testing.TB) database {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
 	if err != nil {
@@ -62,11 +62,11 @@ func openSQLite(t *testing.T) database {
 	return db
 }
 
-func startServer(t *testing.T, defaultLevel permission.Level) *testServer {
+func startServer(t testing.TB, defaultLevel permission.Level) *testServer {
 	return startServerOn(t, openSQLite(t), defaultLevel)
 }
 
-func startServerOn(t *testing.T, db database, defaultLevel permission.Level) *testServer {
+func startServerOn(t testing.TB, db database, defaultLevel permission.Level) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	if err := db.Migrate(ctx); err != nil {
@@ -98,7 +98,7 @@ func startServerOn(t *testing.T, db database, defaultLevel permission.Level) *te
 	return &testServer{store: db, httpBase: "http://" + httpLis.Addr().String(), conn: conn}
 }
 
-func listen(t *testing.T) net.Listener {
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

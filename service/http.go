@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -22,7 +23,7 @@ const maxBodyBytes = 1 << 20
 
 // newHTTPHandler serves MLflow's REST auth API through grpc-gateway, /health,
 // and MLflow's error JSON for everything else.
-func newHTTPHandler(conn *inProcess) (http.Handler, error) {
+func newHTTPHandler(conn grpc.ClientConnInterface) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.SetQueryParameterParser(queryParser{}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMLflowJSON()),
@@ -81,6 +82,10 @@ func readBody(next http.Handler) http.Handler {
 // status for the error code, and a Basic challenge on 401.
 func gatewayError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
 	st := status.Convert(err)
+	if st.Code() == codes.Canceled {
+		w.WriteHeader(499) // the client went away; nobody reads this answer
+		return
+	}
 	code := mlflowCode(st)
 	msg := st.Message()
 	if code == codeInternal && st.Code() != codes.Internal {
