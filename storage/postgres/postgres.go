@@ -164,21 +164,18 @@ func (s *Store) UserByName(ctx context.Context, username string) (storage.User, 
 
 // ListUsers implements storage.Store.
 func (s *Store) ListUsers(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
-	rows, err := s.pool.Query(ctx,
+	return queryAll(ctx, s, scanUser,
 		"SELECT "+userColumns+" FROM users WHERE id > $1 ORDER BY id LIMIT $2", afterID, limitArg(limit))
+}
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *Store, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, classify(err)
 	}
-	defer rows.Close()
-	var users []storage.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, classify(err)
-		}
-		users = append(users, u)
-	}
-	return users, classify(rows.Err())
+	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+	return all, classify(err)
 }
 
 // oneRow turns "no row affected" into ErrNotFound.
@@ -275,23 +272,6 @@ func scanGrant(row pgx.Row) (storage.Grant, error) {
 	return g, err
 }
 
-func (s *Store) queryGrants(ctx context.Context, query string, args ...any) ([]storage.Grant, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var grants []storage.Grant
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, classify(err)
-		}
-		grants = append(grants, g)
-	}
-	return grants, classify(rows.Err())
-}
-
 // CreateGrant implements storage.Store.
 func (s *Store) CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
 	g, err := scanGrant(s.pool.QueryRow(ctx, grantReturning(
@@ -328,13 +308,13 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
-	return s.queryGrants(ctx, grantSelect+
+	return queryAll(ctx, s, scanGrant, grantSelect+
 		"WHERE g.user_id = ANY($1) ORDER BY g.user_id, g.resource_type, g.resource_id", userIDs)
 }
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
-	return s.queryGrants(ctx, grantSelect+
+	return queryAll(ctx, s, scanGrant, grantSelect+
 		"WHERE g.resource_type = $1 AND g.resource_id = $2 AND g.user_id > $3 ORDER BY g.user_id LIMIT $4",
 		string(r.Type), r.ID, afterUserID, limitArg(limit))
 }

@@ -51,27 +51,27 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// MigrationStatus implements storage.Migrator.
+// MigrationStatus implements storage.Migrator. It changes nothing: a database
+// without schema_migrations has no migration applied.
 func (s *Store) MigrationStatus(ctx context.Context) ([]storage.MigrationState, error) {
 	ms, err := migrations()
 	if err != nil {
 		return nil, err
 	}
-	applied := map[int]bool{}
-	if _, err := s.write.ExecContext(ctx, createMigrationsTable); err != nil {
+	var tables int
+	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").Scan(&tables); err != nil {
 		return nil, classify(err)
 	}
-	rows, err := s.read.QueryContext(ctx, "SELECT version FROM schema_migrations")
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return nil, classify(err)
+	var versions []int
+	if tables > 0 {
+		versions, err = queryAll(ctx, s, func(row scanner) (v int, err error) { return v, row.Scan(&v) }, "SELECT version FROM schema_migrations")
+		if err != nil {
+			return nil, err
 		}
+	}
+	applied := map[int]bool{}
+	for _, v := range versions {
 		applied[v] = true
 	}
-	return storage.Status(ms, applied), classify(rows.Err())
+	return storage.Status(ms, applied), nil
 }

@@ -113,9 +113,12 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return classify(tx.Commit())
 }
 
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
 const userColumns = "id, username, password_hash, is_admin"
 
-func scanUser(row interface{ Scan(...any) error }) (storage.User, error) {
+func scanUser(row scanner) (storage.User, error) {
 	var u storage.User
 	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsAdmin)
 	return u, err
@@ -138,21 +141,26 @@ func (s *Store) UserByName(ctx context.Context, username string) (storage.User, 
 
 // ListUsers implements storage.Store.
 func (s *Store) ListUsers(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
-	rows, err := s.read.QueryContext(ctx,
+	return queryAll(ctx, s, scanUser,
 		"SELECT "+userColumns+" FROM users WHERE id > ? ORDER BY id LIMIT ?", afterID, sqlLimit(limit))
+}
+
+// queryAll runs a query on the read pool and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *Store, scan func(row scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, classify(err)
 	}
 	defer rows.Close()
-	var users []storage.User
+	var all []T
 	for rows.Next() {
-		u, err := scanUser(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, classify(err)
 		}
-		users = append(users, u)
+		all = append(all, v)
 	}
-	return users, classify(rows.Err())
+	return all, classify(rows.Err())
 }
 
 // sqlLimit maps "no limit" to SQLite's LIMIT -1.
@@ -237,27 +245,10 @@ func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 const grantSelect = `SELECT g.user_id, u.username, g.resource_type, g.resource_id, g.permission
 FROM grants g JOIN users u ON u.id = g.user_id `
 
-func scanGrant(row interface{ Scan(...any) error }) (storage.Grant, error) {
+func scanGrant(row scanner) (storage.Grant, error) {
 	var g storage.Grant
 	err := row.Scan(&g.UserID, &g.Username, &g.Resource.Type, &g.Resource.ID, &g.Level)
 	return g, err
-}
-
-func (s *Store) queryGrants(ctx context.Context, query string, args ...any) ([]storage.Grant, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var grants []storage.Grant
-	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
-			return nil, classify(err)
-		}
-		grants = append(grants, g)
-	}
-	return grants, classify(rows.Err())
 }
 
 // CreateGrant implements storage.Store.
@@ -316,14 +307,14 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 	for i, id := range userIDs {
 		ids[i] = fmt.Sprint(id)
 	}
-	return s.queryGrants(ctx, grantSelect+
+	return queryAll(ctx, s, scanGrant, grantSelect+
 		"WHERE g.user_id IN (SELECT value FROM json_each(?)) ORDER BY g.user_id, g.resource_type, g.resource_id",
 		"["+strings.Join(ids, ",")+"]")
 }
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
-	return s.queryGrants(ctx, grantSelect+
+	return queryAll(ctx, s, scanGrant, grantSelect+
 		"WHERE g.resource_type = ? AND g.resource_id = ? AND g.user_id > ? ORDER BY g.user_id LIMIT ?",
 		r.Type, r.ID, afterUserID, sqlLimit(limit))
 }
