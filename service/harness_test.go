@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,86 +23,35 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
-	"github.com/mlflow-auth/mlflow-auth/service"
-	"github.com/mlflow-auth/mlflow-auth/storage"
-	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
+	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 )
-
-// cheapHash keeps the tests fast; production uses password.Default.
-var cheapHash = password.Params{N: 1024, R: 8, P: 1}
 
 const (
-	adminUser = "admin"
-	adminPass = "admin-password-1"
+	adminUser = servicetest.AdminUsername
+	adminPass = servicetest.AdminPassword
 )
 
-// testServer is a running mlflow-auth on loopback ports, backed by a fresh SQLite file.
+// testServer is a running mlflow-auth (see servicetest) and a gRPC connection to it.
 type testServer struct {
-	store    storage.Store
 	httpBase string
 	conn     *grpc.ClientConn
 }
 
-type database interface {
-	storage.Store
-	storage.Migrator
-}
-
-func openSQLite(t testing.TB) database {
-	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func startServer(t testing.TB, defaultLevel permission.Level) *testServer {
-	return startServerOn(t, openSQLite(t), defaultLevel)
+	return startServerOn(t, nil, defaultLevel)
 }
 
-func startServerOn(t testing.TB, db database, defaultLevel permission.Level) *testServer {
+// startServerOn serves db (nil: a fresh SQLite file).
+func startServerOn(t testing.TB, db servicetest.Database, defaultLevel permission.Level) *testServer {
 	t.Helper()
-	ctx := context.Background()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := service.EnsureAdmin(ctx, db, cheapHash, adminUser, adminPass); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := service.New(service.Config{Store: db, DefaultPermission: defaultLevel, Hasher: cheapHash})
+	s := servicetest.Start(t, servicetest.Options{Store: db, DefaultPermission: defaultLevel})
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpLis := listen(t)
-	grpcLis := listen(t)
-	ctx, cancel := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, httpLis, grpcLis) }()
-	conn, err := grpc.NewClient(grpcLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return &testServer{store: db, httpBase: "http://" + httpLis.Addr().String(), conn: conn}
-}
-
-func listen(t testing.TB) net.Listener {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
+	t.Cleanup(func() { conn.Close() })
+	return &testServer{httpBase: s.URL, conn: conn}
 }
 
 // transport calls one RPC as a user ("" for no credentials) and returns the

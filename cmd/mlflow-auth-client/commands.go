@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mlflow-auth/mlflow-auth/client"
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+)
+
+// command is one sub-command: its positional parameters (a "[...]" one is
+// optional), what it does, and the call it makes.
+type command struct {
+	name    string
+	params  []string
+	summary string
+	// paging: the command takes --max-results and --page-token.
+	paging bool
+	// password: the last parameter is a password, which may instead come from
+	// stdin or a prompt (see resolvePassword).
+	password bool
+	run      func(ctx context.Context, c *client.Client, args []string, o *options) (proto.Message, error)
+}
+
+func (c *command) minArgs() int {
+	n := 0
+	for _, p := range c.params {
+		if !strings.HasPrefix(p, "[") {
+			n++
+		}
+	}
+	return n
+}
+
+// synopsis is the command with its parameters and its own flags.
+func (c *command) synopsis() string {
+	words := append([]string{c.name}, c.params...)
+	if c.paging {
+		words = append(words, "[--max-results N [--page-token T]]")
+	}
+	return strings.Join(words, " ")
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// pageSize is how many items list commands ask for per page when they follow
+// next_page_token to the end.
+const pageSize = 500
+
+// commands are the seed CLI's, with its positional arguments, plus the calls of
+// mlflow-auth and MLflow 3.13.
+var commands = []*command{
+	{name: "list-users", paging: true,
+		summary: "List all users (admin). With --max-results, one page. MLflow's own server sends only ids and usernames.",
+		run: func(ctx context.Context, c *client.Client, _ []string, o *options) (proto.Message, error) {
+			req := &v1.ListUsersRequest{MaxResults: o.maxResults, PageToken: o.pageToken}
+			if o.maxResults > 0 {
+				return c.ListUsers(ctx, req)
+			}
+			req.MaxResults = pageSize
+			all := &v1.ListUsersResponse{Users: []*v1.User{}}
+			for u, err := range c.AllUsers(ctx, req) {
+				if err != nil {
+					return nil, err
+				}
+				all.Users = append(all.Users, u)
+			}
+			return all, nil
+		}},
+	{name: "create-user", params: []string{"<username>", "[<password>|-]"}, password: true,
+		summary: "Create a non-admin user (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.CreateUser(ctx, &v1.CreateUserRequest{Username: a[0], Password: a[1]})
+		}},
+	{name: "get-user", params: []string{"<username>"}, summary: "Show a user and their grants.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.GetUser(ctx, &v1.GetUserRequest{Username: a[0]})
+		}},
+	{name: "get-current-user", summary: "Show the user the credentials belong to.",
+		run: func(ctx context.Context, c *client.Client, _ []string, _ *options) (proto.Message, error) {
+			return c.GetCurrentUser(ctx, &v1.GetCurrentUserRequest{})
+		}},
+	{name: "update-user-admin", params: []string{"<username>", "<true|false>"}, summary: "Make a user admin, or not (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			isAdmin, err := parseBool(a[1])
+			if err != nil {
+				return nil, err
+			}
+			return c.UpdateUserAdmin(ctx, &v1.UpdateUserAdminRequest{Username: a[0], IsAdmin: &isAdmin})
+		}},
+	{name: "update-user-password", params: []string{"<username>", "[<password>|-]"}, password: true,
+		summary: "Set a user's password (the user, or admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.UpdateUserPassword(ctx, &v1.UpdateUserPasswordRequest{Username: a[0], Password: a[1]})
+		}},
+	{name: "delete-user", params: []string{"<username>"}, summary: "Delete a user (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.DeleteUser(ctx, &v1.DeleteUserRequest{Username: a[0]})
+		}},
+
+	{name: "create-experiment-permission", params: []string{"<experiment-id>", "<username>", "<permission>"},
+		summary: "Grant a permission on an experiment.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.CreateExperimentPermission(ctx, &v1.CreateExperimentPermissionRequest{ExperimentId: a[0], Username: a[1], Permission: a[2]})
+		}},
+	{name: "get-experiment-permission", params: []string{"<experiment-id>", "<username>"},
+		summary: "Show a grant on an experiment.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.GetExperimentPermission(ctx, &v1.GetExperimentPermissionRequest{ExperimentId: a[0], Username: a[1]})
+		}},
+	{name: "update-experiment-permission", params: []string{"<experiment-id>", "<username>", "<permission>"},
+		summary: "Change a grant on an experiment.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.UpdateExperimentPermission(ctx, &v1.UpdateExperimentPermissionRequest{ExperimentId: a[0], Username: a[1], Permission: a[2]})
+		}},
+	{name: "delete-experiment-permission", params: []string{"<experiment-id>", "<username>"},
+		summary: "Remove a grant on an experiment.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.DeleteExperimentPermission(ctx, &v1.DeleteExperimentPermissionRequest{ExperimentId: a[0], Username: a[1]})
+		}},
+
+	{name: "create-registered-model-permission", params: []string{"<name>", "<username>", "<permission>"},
+		summary: "Grant a permission on a registered model.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.CreateRegisteredModelPermission(ctx, &v1.CreateRegisteredModelPermissionRequest{Name: a[0], Username: a[1], Permission: a[2]})
+		}},
+	{name: "get-registered-model-permission", params: []string{"<name>", "<username>"},
+		summary: "Show a grant on a registered model.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.GetRegisteredModelPermission(ctx, &v1.GetRegisteredModelPermissionRequest{Name: a[0], Username: a[1]})
+		}},
+	{name: "update-registered-model-permission", params: []string{"<name>", "<username>", "<permission>"},
+		summary: "Change a grant on a registered model.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.UpdateRegisteredModelPermission(ctx, &v1.UpdateRegisteredModelPermissionRequest{Name: a[0], Username: a[1], Permission: a[2]})
+		}},
+	{name: "delete-registered-model-permission", params: []string{"<name>", "<username>"},
+		summary: "Remove a grant on a registered model.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.DeleteRegisteredModelPermission(ctx, &v1.DeleteRegisteredModelPermissionRequest{Name: a[0], Username: a[1]})
+		}},
+
+	{name: "create-scorer-permission", params: []string{"<experiment-id>", "<scorer-name>", "<username>", "<permission>"},
+		summary: "Grant a permission on a scorer.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.CreateScorerPermission(ctx, &v1.CreateScorerPermissionRequest{ExperimentId: a[0], ScorerName: a[1], Username: a[2], Permission: a[3]})
+		}},
+	{name: "get-scorer-permission", params: []string{"<experiment-id>", "<scorer-name>", "<username>"},
+		summary: "Show a grant on a scorer.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.GetScorerPermission(ctx, &v1.GetScorerPermissionRequest{ExperimentId: a[0], ScorerName: a[1], Username: a[2]})
+		}},
+	{name: "update-scorer-permission", params: []string{"<experiment-id>", "<scorer-name>", "<username>", "<permission>"},
+		summary: "Change a grant on a scorer.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.UpdateScorerPermission(ctx, &v1.UpdateScorerPermissionRequest{ExperimentId: a[0], ScorerName: a[1], Username: a[2], Permission: a[3]})
+		}},
+	{name: "delete-scorer-permission", params: []string{"<experiment-id>", "<scorer-name>", "<username>"},
+		summary: "Remove a grant on a scorer.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.DeleteScorerPermission(ctx, &v1.DeleteScorerPermissionRequest{ExperimentId: a[0], ScorerName: a[1], Username: a[2]})
+		}},
+
+	{name: "grant-permission", params: []string{"<username>", "<resource-type>", "<resource-id>", "<permission>"},
+		summary: "Grant READ, USE, EDIT or MANAGE on a resource (MLflow 3.13 API).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.GrantPermission(ctx, &v1.GrantPermissionRequest{Username: a[0], ResourceType: a[1], ResourceId: a[2], Permission: a[3]})
+		}},
+	{name: "revoke-permission", params: []string{"<username>", "<resource-type>", "<resource-id>"},
+		summary: "Remove a grant on a resource (MLflow 3.13 API).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.RevokePermission(ctx, &v1.RevokePermissionRequest{Username: a[0], ResourceType: a[1], ResourceId: a[2]})
+		}},
+	{name: "get-permission", params: []string{"<username>", "<resource-type>", "<resource-id>"},
+		summary: "Show a user's effective permission on a resource (MLflow 3.13 API).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.GetUserPermission(ctx, &v1.GetUserPermissionRequest{Username: a[0], ResourceType: a[1], ResourceId: a[2]})
+		}},
+	{name: "list-permissions", params: []string{"[<username>]"},
+		summary: "List a user's grants; without a username, your own (MLflow 3.13 API).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			if len(a) == 0 {
+				return c.ListCurrentUserPermissions(ctx, &v1.ListCurrentUserPermissionsRequest{})
+			}
+			return c.ListUserPermissions(ctx, &v1.ListUserPermissionsRequest{Username: a[0]})
+		}},
+	{name: "list-resource-permissions", params: []string{"<resource-type>", "<resource-id>"}, paging: true,
+		summary: "List who has a grant on a resource. With --max-results, one page.",
+		run: func(ctx context.Context, c *client.Client, a []string, o *options) (proto.Message, error) {
+			req := &v1.ListResourcePermissionsRequest{ResourceType: a[0], ResourceId: a[1], MaxResults: o.maxResults, PageToken: o.pageToken}
+			if o.maxResults > 0 {
+				return c.ListResourcePermissions(ctx, req)
+			}
+			req.MaxResults = pageSize
+			all := &v1.ListResourcePermissionsResponse{Permissions: []*v1.ResourcePermission{}}
+			for p, err := range c.AllResourcePermissions(ctx, req) {
+				if err != nil {
+					return nil, err
+				}
+				all.Permissions = append(all.Permissions, p)
+			}
+			return all, nil
+		}},
+}
+
+// parseBool accepts true and false in any case, so Python's True and False work.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, usageError{fmt.Errorf("%q is not true or false", s)}
+}
+
+// checkMaxResults keeps --max-results within the API's int32.
+func checkMaxResults(n int) (int32, error) {
+	if n < 0 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("--max-results %d: want a positive number", n)
+	}
+	return int32(n), nil
+}

@@ -1,0 +1,122 @@
+// Package servicetest runs a real mlflow-auth server in process for tests, as
+// net/http/httptest does for handlers: REST and gRPC on loopback ports, a fresh
+// SQLite database (or the store given), and an admin account.
+package servicetest
+
+import (
+	"context"
+	"encoding/pem"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mlflow-auth/mlflow-auth/password"
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/service"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
+)
+
+// The admin account every Server starts with.
+const (
+	AdminUsername = "admin"
+	AdminPassword = "admin-password-for-tests"
+)
+
+// cheapHash keeps each request fast; production uses password.Default.
+var cheapHash = password.Params{N: 1024, R: 8, P: 1}
+
+// Options change what Start runs. The zero value is NewServer's server.
+type Options struct {
+	// Store is the database to serve, migrated by Start; nil means a fresh SQLite file.
+	Store Database
+	// DefaultPermission is --default-permission; empty means READ.
+	DefaultPermission permission.Level
+	// TLS serves REST over HTTPS with a self-signed certificate.
+	TLS bool
+}
+
+// Database is a store that can migrate itself, as both backends can.
+type Database interface {
+	storage.Store
+	storage.Migrator
+}
+
+// Server is a running mlflow-auth.
+type Server struct {
+	// URL is the REST base, the tracking URI a client is given.
+	URL string
+	// GRPCAddr is the host:port of the gRPC listener (plaintext).
+	GRPCAddr string
+	// CertFile is the PEM file of the REST listener's certificate (NewTLSServer only).
+	CertFile string
+	// Store is the server's database, for checking what a call changed.
+	Store storage.Store
+}
+
+// NewServer starts a server with plain HTTP on SQLite, default permission READ;
+// it stops when the test ends.
+func NewServer(t testing.TB) *Server { return Start(t, Options{}) }
+
+// NewTLSServer starts a server whose REST side is HTTPS with a self-signed
+// certificate, written to CertFile.
+func NewTLSServer(t testing.TB) *Server { return Start(t, Options{TLS: true}) }
+
+// Start starts a server as opts say; it stops when the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	ctx := context.Background()
+	db := opts.Store
+	if db == nil {
+		lite, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { lite.Close() })
+		db = lite
+	}
+	if opts.DefaultPermission == "" {
+		opts.DefaultPermission = permission.Read
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := service.EnsureAdmin(ctx, db, cheapHash, AdminUsername, AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := service.New(service.Config{Store: db, DefaultPermission: opts.DefaultPermission, Hasher: cheapHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.GRPCServer().Serve(grpcLis) }()
+	t.Cleanup(func() {
+		srv.GRPCServer().Stop()
+		if err := <-served; err != nil {
+			t.Errorf("gRPC server: %v", err)
+		}
+	})
+
+	rest := httptest.NewUnstartedServer(srv.Handler())
+	s := &Server{GRPCAddr: grpcLis.Addr().String(), Store: db}
+	if opts.TLS {
+		rest.StartTLS()
+		s.CertFile = filepath.Join(t.TempDir(), "server.pem")
+		block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rest.Certificate().Raw})
+		if err := os.WriteFile(s.CertFile, block, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		rest.Start()
+	}
+	t.Cleanup(rest.Close)
+	s.URL = rest.URL
+	return s
+}
