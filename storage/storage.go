@@ -38,6 +38,14 @@ type Grant struct {
 	Level    permission.Level
 }
 
+// Batch is a set of new users and new grants, written all or nothing by
+// Store.CreateBatch. Grants name their user by Username (UserID is ignored), so
+// a batch can grant to the users it creates.
+type Batch struct {
+	Users  []User  // ID is ignored
+	Grants []Grant // UserID is ignored
+}
+
 // Store is the whole persistence API. Methods are safe for concurrent use; each
 // write is one transaction.
 type Store interface {
@@ -69,6 +77,11 @@ type Store interface {
 	// GrantsOnResource returns grants on r with user id > afterUserID in user id
 	// order, at most limit (all when limit <= 0).
 	GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]Grant, error)
+
+	// CreateBatch creates every user and grant of b in one transaction. When one
+	// of them exists already (ErrAlreadyExists) or a grant's user does not exist
+	// (ErrNotFound), it writes nothing: a bulk import either lands whole or not at all.
+	CreateBatch(ctx context.Context, b Batch) error
 
 	// Close releases the database.
 	Close() error

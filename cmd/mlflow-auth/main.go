@@ -3,6 +3,7 @@
 //	mlflow-auth serve            run the gRPC and REST servers
 //	mlflow-auth migrate up       apply pending schema migrations
 //	mlflow-auth migrate status   list migrations and whether they are applied
+//	mlflow-auth import --from U  import users and grants from MLflow's basic-auth database
 //	mlflow-auth version          print the version
 package main
 
@@ -22,6 +23,7 @@ Commands:
   serve            run the gRPC and REST servers (migrates the database first)
   migrate up       apply pending schema migrations
   migrate status   list migrations and whether they are applied
+  import           import users and grants from an MLflow basic-auth database
   version          print the version
 
 Run "mlflow-auth <command> -h" for a command's flags.
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mlflow-auth", version())
 		return nil

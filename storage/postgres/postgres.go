@@ -318,3 +318,36 @@ func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, aft
 		"WHERE g.resource_type = $1 AND g.resource_id = $2 AND g.user_id > $3 ORDER BY g.user_id LIMIT $4",
 		string(r.Type), r.ID, afterUserID, limitArg(limit))
 }
+
+// CreateBatch implements storage.Store. The statements go to the server as one
+// pipelined batch inside the transaction, so a large import costs few round
+// trips; a grant's user is found by name, so it may be one the batch creates.
+func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
+	if len(b.Users)+len(b.Grants) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for _, u := range b.Users {
+			batch.Queue("INSERT INTO users (username, password_hash, is_admin) VALUES ($1, $2, $3)",
+				u.Username, u.PasswordHash, u.IsAdmin)
+		}
+		for _, g := range b.Grants {
+			batch.Queue("INSERT INTO grants (user_id, resource_type, resource_id, permission) SELECT id, $1, $2, $3 FROM users WHERE username = $4",
+				string(g.Resource.Type), g.Resource.ID, string(g.Level), g.Username)
+		}
+		results := tx.SendBatch(ctx, batch)
+		for i := range batch.Len() {
+			tag, err := results.Exec()
+			if err != nil {
+				results.Close()
+				return err
+			}
+			if i >= len(b.Users) && tag.RowsAffected() == 0 {
+				results.Close()
+				return storage.ErrNotFound // the grant's user does not exist
+			}
+		}
+		return results.Close()
+	})
+}

@@ -318,3 +318,25 @@ func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, aft
 		"WHERE g.resource_type = ? AND g.resource_id = ? AND g.user_id > ? ORDER BY g.user_id LIMIT ?",
 		r.Type, r.ID, afterUserID, sqlLimit(limit))
 }
+
+// CreateBatch implements storage.Store. A grant's user is found by name inside
+// the transaction, so it may be one the batch has just created.
+func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, u := range b.Users {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO users (username, password_hash, is_admin) VALUES (?, ?, ?)",
+				u.Username, u.PasswordHash, u.IsAdmin); err != nil {
+				return err
+			}
+		}
+		for _, g := range b.Grants {
+			res, err := tx.ExecContext(ctx,
+				"INSERT INTO grants (user_id, resource_type, resource_id, permission) SELECT id, ?, ?, ? FROM users WHERE username = ?",
+				g.Resource.Type, g.Resource.ID, g.Level, g.Username)
+			if err := oneRow(res, err); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

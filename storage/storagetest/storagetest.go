@@ -63,12 +63,15 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"DeleteGrant", testDeleteGrant},
 		{"GrantsOfUsers", testGrantsOfUsers},
 		{"GrantsOnResource", testGrantsOnResource},
+		{"CreateBatch", testCreateBatch},
+		{"CreateBatchAllOrNothing", testCreateBatchAllOrNothing},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
 		{"ConcurrentCreateGrant", testConcurrentCreateGrant},
 		{"ConcurrentDemoteAdmins", testConcurrentDemoteAdmins},
 		{"ConcurrentDeleteAdmins", testConcurrentDeleteAdmins},
 		{"ConcurrentDemoteAndDeleteAdmins", testConcurrentDemoteAndDeleteAdmins},
 		{"ConcurrentGrantAndDeleteUser", testConcurrentGrantAndDeleteUser},
+		{"ConcurrentCreateBatch", testConcurrentCreateBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -776,6 +779,138 @@ func testGrantsOnResource(t *testing.T, open OpenFunc) {
 	}
 }
 
+// --- batches ---
+
+func batchUser(name string, admin bool) storage.User {
+	return storage.User{Username: name, PasswordHash: "hash-of-" + name, IsAdmin: admin}
+}
+
+func batchGrant(username string, r permission.Resource, l permission.Level) storage.Grant {
+	return storage.Grant{Username: username, Resource: r, Level: l}
+}
+
+// snapshot is every user and grant, to check that a refused batch left no trace.
+func snapshot(t *testing.T, s storage.Store) ([]storage.User, []string) {
+	t.Helper()
+	ctx := context.Background()
+	users, err := s.ListUsers(ctx, 0, 0)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	grants, err := s.GrantsOfUsers(ctx, userIDs(users))
+	if err != nil {
+		t.Fatalf("GrantsOfUsers: %v", err)
+	}
+	return users, grantKeys(grants)
+}
+
+func testCreateBatch(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	s := migrated(t, open)
+	carol := mustCreateUser(t, s, "carol", false)
+	if err := s.CreateBatch(ctx, storage.Batch{}); err != nil {
+		t.Fatalf("CreateBatch(empty): %v", err)
+	}
+	scorer := permission.ScorerResource("1", "my scorer/x")
+	b := storage.Batch{
+		Users: []storage.User{
+			{ID: 999, Username: "alice", PasswordHash: "scrypt:32768:8:1$salt$abc", IsAdmin: true}, // ID is ignored
+			{Username: "bob", PasswordHash: "pbkdf2:sha256:600000$salt$def"},
+		},
+		Grants: []storage.Grant{
+			batchGrant("alice", exp("1"), permission.Manage),
+			batchGrant("bob", permission.Resource{Type: permission.RegisteredModel, ID: "model a"}, permission.Read),
+			batchGrant("bob", scorer, permission.Edit),
+			{UserID: 999, Username: "carol", Resource: exp("1"), Level: permission.NoPermissions}, // an existing user; UserID is ignored
+		},
+	}
+	if err := s.CreateBatch(ctx, b); err != nil {
+		t.Fatalf("CreateBatch: %v", err)
+	}
+	var ids []int32
+	for _, want := range b.Users {
+		got, err := s.UserByName(ctx, want.Username)
+		if err != nil {
+			t.Fatalf("UserByName(%q): %v", want.Username, err)
+		}
+		if got.ID == want.ID || got.PasswordHash != want.PasswordHash || got.IsAdmin != want.IsAdmin {
+			t.Errorf("UserByName(%q) = %+v, want %+v with a new id", want.Username, got, want)
+		}
+		ids = append(ids, got.ID)
+	}
+	alice, bob := storage.User{ID: ids[0], Username: "alice"}, storage.User{ID: ids[1], Username: "bob"}
+	g := func(u storage.User, r permission.Resource, l permission.Level) storage.Grant {
+		return storage.Grant{UserID: u.ID, Username: u.Username, Resource: r, Level: l}
+	}
+	got, err := s.GrantsOfUsers(ctx, []int32{carol.ID, alice.ID, bob.ID})
+	if err != nil {
+		t.Fatalf("GrantsOfUsers: %v", err)
+	}
+	wantGrants(t, "grants after CreateBatch", got, []storage.Grant{
+		g(carol, exp("1"), permission.NoPermissions),
+		g(alice, exp("1"), permission.Manage),
+		g(bob, permission.Resource{Type: permission.RegisteredModel, ID: "model a"}, permission.Read),
+		g(bob, scorer, permission.Edit),
+	})
+	wantAdmins(t, s, 1)
+}
+
+// testCreateBatchAllOrNothing sends batches that fail part-way through: each
+// must be refused with the right error and leave the database as it was.
+func testCreateBatchAllOrNothing(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	s := migrated(t, open)
+	carol := mustCreateUser(t, s, "carol", true)
+	mustCreateGrant(t, s, carol, exp("1"), permission.Read)
+	users, grants := snapshot(t, s)
+	for _, c := range []struct {
+		name string
+		b    storage.Batch
+		want error
+	}{
+		{"existing user in the middle", storage.Batch{
+			Users:  []storage.User{batchUser("u1", true), batchUser("carol", false), batchUser("u2", false)},
+			Grants: []storage.Grant{batchGrant("u1", exp("1"), permission.Read)},
+		}, storage.ErrAlreadyExists},
+		{"existing grant in the middle", storage.Batch{
+			Users: []storage.User{batchUser("u1", false)},
+			Grants: []storage.Grant{
+				batchGrant("u1", exp("1"), permission.Read),
+				batchGrant("carol", exp("1"), permission.Manage),
+				batchGrant("u1", exp("2"), permission.Read),
+			},
+		}, storage.ErrAlreadyExists},
+		{"grant to a missing user in the middle", storage.Batch{
+			Users: []storage.User{batchUser("u1", false)},
+			Grants: []storage.Grant{
+				batchGrant("carol", exp("2"), permission.Read),
+				batchGrant("nobody", exp("1"), permission.Read),
+				batchGrant("u1", exp("3"), permission.Read),
+			},
+		}, storage.ErrNotFound},
+		{"user twice in the batch", storage.Batch{
+			Users: []storage.User{batchUser("u1", false), batchUser("u1", true)},
+		}, storage.ErrAlreadyExists},
+		{"grant twice in the batch", storage.Batch{
+			Grants: []storage.Grant{batchGrant("carol", exp("5"), permission.Read), batchGrant("carol", exp("5"), permission.Edit)},
+		}, storage.ErrAlreadyExists},
+	} {
+		wantErr(t, c.name, s.CreateBatch(ctx, c.b), c.want)
+		gotUsers, gotGrants := snapshot(t, s)
+		if !slices.Equal(gotUsers, users) || !slices.Equal(gotGrants, grants) {
+			t.Fatalf("%s: the refused batch left changes:\n users  %+v\n grants %q\nwant\n users  %+v\n grants %q",
+				c.name, gotUsers, gotGrants, users, grants)
+		}
+	}
+	// The store is still usable: no transaction was left open.
+	if err := s.CreateBatch(ctx, storage.Batch{
+		Users:  []storage.User{batchUser("u1", false)},
+		Grants: []storage.Grant{batchGrant("u1", exp("1"), permission.Read)},
+	}); err != nil {
+		t.Fatalf("CreateBatch after refused batches: %v", err)
+	}
+}
+
 // --- concurrency ---
 
 // race runs fn(i) for i in [0, n) in n goroutines released at once and returns
@@ -906,6 +1041,29 @@ func testConcurrentDemoteAndDeleteAdmins(t *testing.T, open OpenFunc) {
 
 // testConcurrentGrantAndDeleteUser grants to a user while deleting them: either
 // order is fine, but no grant may outlive its user.
+// testConcurrentCreateBatch runs the same import from two replicas at once:
+// exactly one lands, the others are refused whole.
+func testConcurrentCreateBatch(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	stores := []Backend{migrated(t, open), openStore(t, open)}
+	mustCreateUser(t, stores[0], "carol", false)
+	b := storage.Batch{
+		Users: []storage.User{batchUser("a", false), batchUser("b", true)},
+		Grants: []storage.Grant{
+			batchGrant("a", exp("1"), permission.Read),
+			batchGrant("b", exp("1"), permission.Manage),
+			batchGrant("carol", exp("2"), permission.Edit),
+		},
+	}
+	errs := race(8, func(i int) error { return stores[i%2].CreateBatch(ctx, b) })
+	wantOneWinner(t, "8 × CreateBatch", errs, storage.ErrAlreadyExists)
+	users, grants := snapshot(t, stores[1])
+	if len(users) != 3 || len(grants) != 3 {
+		t.Fatalf("after the race: users %+v, grants %q; want 3 users and 3 grants", users, grants)
+	}
+	wantAdmins(t, stores[0], 1)
+}
+
 func testConcurrentGrantAndDeleteUser(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
 	stores := []Backend{migrated(t, open), openStore(t, open)}

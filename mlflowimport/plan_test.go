@@ -1,0 +1,165 @@
+package mlflowimport
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
+)
+
+const (
+	pbkdf2Hash = "pbkdf2:sha256:600000$salt$aa" // as an older werkzeug wrote
+	scryptHash = "scrypt:32768:8:1$salt$bb"     // mlflow-auth's own parameters
+)
+
+// planSource is a small MLflow 3.12 database: root (admin), alice, bob and dave.
+func planSource(t *testing.T) *Source {
+	return read(t, mlflowDB(t, schema312, `
+	INSERT INTO alembic_version_auth VALUES ('c3d4e5f6a7b8');
+	INSERT INTO users VALUES (1, 'root', 'h-root', 1), (2, 'alice', '`+pbkdf2Hash+`', 0), (3, 'bob', 'h-bob', 0),
+		(4, 'dave', 'h-dave', 0), (5, 'erin', 'h-erin', 1);
+	INSERT INTO experiment_permissions VALUES (1, '1', 2, 'READ'), (2, '1', 3, 'READ'), (3, '2', 3, 'EDIT'),
+		(4, '3', 3, 'MANAGE'), (5, '1', 4, 'MANAGE'), (6, '9', 5, 'READ');
+	INSERT INTO workspace_permissions VALUES ('default', 4, 'EDIT');`))
+}
+
+func targetStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func steps(p *Plan) []string {
+	var out []string
+	for _, u := range p.Users {
+		out = append(out, fmt.Sprintf("%s %s %s", u.Action, u.Username, u.Detail))
+	}
+	for _, g := range p.Grants {
+		out = append(out, fmt.Sprintf("%s %s %s", g.Action, g.Grant, g.Detail))
+	}
+	return out
+}
+
+func TestPlanAgainstEmptyDatabase(t *testing.T) {
+	src := planSource(t)
+	p, err := NewPlan(context.Background(), src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, grants := p.Counts()
+	if users != (Counts{Create: 5}) || grants != (Counts{Create: 6, Skipped: 1}) {
+		t.Fatalf("counts: users %+v, grants %+v", users, grants)
+	}
+	b := p.Batch()
+	if len(b.Users) != 5 || len(b.Grants) != 6 || b.Users[1].PasswordHash != pbkdf2Hash {
+		t.Fatalf("batch %+v", b)
+	}
+}
+
+func TestPlanAgainstExistingData(t *testing.T) {
+	ctx := context.Background()
+	s := targetStore(t)
+	mustUser := func(name, hash string, admin bool) storage.User {
+		u, err := s.CreateUser(ctx, name, hash, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	mustUser("root", "h-root", true)              // the same: unchanged
+	alice := mustUser("alice", scryptHash, false) // rehashed at a login, or another password
+	bob := mustUser("bob", "h-bob", false)        // the same, with grants
+	mustUser("erin", "h-erin", false)             // not an admin here
+	for _, g := range []struct {
+		u  storage.User
+		id string
+		l  permission.Level
+	}{{bob, "1", permission.Read}, {bob, "2", permission.Read}, {alice, "5", permission.Edit}} {
+		if _, err := s.CreateGrant(ctx, g.u.ID, permission.Resource{Type: permission.Experiment, ID: g.id}, g.l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := planSource(t)
+	p, err := NewPlan(ctx, src, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, "plan", steps(p), []string{
+		"unchanged root ",
+		"conflict alice mlflow-auth has another password hash (perhaps the same password, rehashed at a login)",
+		"unchanged bob ",
+		"create dave ",
+		"conflict erin mlflow-auth has is_admin false (MLflow: true)",
+		`skip experiment "1" READ for user "alice" its user conflicts`,
+		`unchanged experiment "1" READ for user "bob" `,
+		`conflict experiment "2" EDIT for user "bob" mlflow-auth has READ`,
+		`create experiment "3" MANAGE for user "bob" `,
+		`create experiment "1" MANAGE for user "dave" `,
+		`skip experiment "9" READ for user "erin" its user conflicts`,
+	})
+	users, grants := p.Counts()
+	if users != (Counts{Create: 1, Unchanged: 2, Conflict: 2}) || grants != (Counts{Create: 2, Unchanged: 1, Conflict: 1, Skipped: 3}) {
+		t.Errorf("counts: users %+v, grants %+v", users, grants)
+	}
+	var out bytes.Buffer
+	p.Report(&out, false)
+	for _, want := range []string{
+		`create user "dave"`,
+		`create grant experiment "3" MANAGE for user "bob" (from experiment_permissions)`,
+		`conflict: user "alice": mlflow-auth has another password hash`,
+		`conflict: grant experiment "2" EDIT for user "bob": mlflow-auth has READ; left as it is`,
+		`skipped: workspace "default" EDIT for user "dave": mlflow-auth has no workspaces`,
+		"users:  1 created, 2 unchanged, 2 conflicting, 0 skipped",
+		"grants: 2 created, 1 unchanged, 1 conflicting, 3 skipped",
+		"imported 1 users and 2 grants",
+		"3 conflicts were left as they are",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "h-") || strings.Contains(out.String(), "$salt$") {
+		t.Errorf("the report shows a password hash:\n%s", out.String())
+	}
+
+	// Applying the plan, then planning again: nothing left to create, the same conflicts.
+	if err := s.CreateBatch(ctx, p.Batch()); err != nil {
+		t.Fatalf("CreateBatch: %v", err)
+	}
+	again, err := NewPlan(ctx, src, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, grants = again.Counts()
+	if users != (Counts{Unchanged: 3, Conflict: 2}) || grants != (Counts{Unchanged: 3, Conflict: 1, Skipped: 3}) {
+		t.Errorf("second plan: users %+v, grants %+v", users, grants)
+	}
+	if b := again.Batch(); len(b.Users)+len(b.Grants) != 0 {
+		t.Errorf("second plan would write %+v", b)
+	}
+	out.Reset()
+	again.Report(&out, true)
+	if !strings.Contains(out.String(), "users:  0 to create, 3 unchanged") || !strings.Contains(out.String(), "dry run: nothing was written") {
+		t.Errorf("dry-run report:\n%s", out.String())
+	}
+	// The conflicting values are still mlflow-auth's own.
+	if u, err := s.UserByName(ctx, "alice"); err != nil || u.PasswordHash != scryptHash {
+		t.Errorf("alice = %+v, %v; her hash must stay", u, err)
+	}
+	if u, err := s.UserByName(ctx, "erin"); err != nil || u.IsAdmin {
+		t.Errorf("erin = %+v, %v; she must stay a non-admin", u, err)
+	}
+}

@@ -1,0 +1,324 @@
+package mlflowimport
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// The tables as MLflow's alembic migrations leave them (columns and keys that
+// matter here), built by hand so these tests need no Python.
+const (
+	usersTable = `CREATE TABLE users (id INTEGER NOT NULL PRIMARY KEY, username VARCHAR(255) UNIQUE,
+		password_hash VARCHAR(255), is_admin BOOLEAN);`
+	// MLflow 2.5: no workspace column, the version in the shared alembic_version table.
+	schema25 = usersTable + `
+	CREATE TABLE experiment_permissions (id INTEGER NOT NULL PRIMARY KEY, experiment_id VARCHAR(255) NOT NULL,
+		user_id INTEGER NOT NULL REFERENCES users (id), permission VARCHAR(255), UNIQUE (experiment_id, user_id));
+	CREATE TABLE registered_model_permissions (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,
+		user_id INTEGER NOT NULL REFERENCES users (id), permission VARCHAR(255), UNIQUE (name, user_id));
+	CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+	INSERT INTO alembic_version VALUES ('8606fa83a998');`
+	// MLflow 3.12 and later: every table; 3.13+ only adds data.
+	schema312 = usersTable + `
+	CREATE TABLE alembic_version_auth (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+	CREATE TABLE experiment_permissions (id INTEGER NOT NULL PRIMARY KEY, experiment_id VARCHAR(255) NOT NULL,
+		user_id INTEGER NOT NULL REFERENCES users (id), permission VARCHAR(255), UNIQUE (experiment_id, user_id));
+	CREATE TABLE scorer_permissions (id INTEGER NOT NULL PRIMARY KEY, experiment_id VARCHAR(255) NOT NULL,
+		scorer_name VARCHAR(256) NOT NULL, user_id INTEGER NOT NULL REFERENCES users (id), permission VARCHAR(255),
+		UNIQUE (experiment_id, scorer_name, user_id));
+	CREATE TABLE gateway_secret_permissions (id INTEGER NOT NULL PRIMARY KEY, secret_id VARCHAR(255) NOT NULL,
+		user_id INTEGER NOT NULL REFERENCES users (id), permission VARCHAR(255), UNIQUE (secret_id, user_id));
+	CREATE TABLE gateway_endpoint_permissions (id INTEGER NOT NULL PRIMARY KEY, endpoint_id VARCHAR(255) NOT NULL,
+		user_id INTEGER NOT NULL REFERENCES users (id), permission VARCHAR(255), UNIQUE (endpoint_id, user_id));
+	CREATE TABLE gateway_model_definition_permissions (id INTEGER NOT NULL PRIMARY KEY,
+		model_definition_id VARCHAR(255) NOT NULL, user_id INTEGER NOT NULL REFERENCES users (id),
+		permission VARCHAR(255), UNIQUE (model_definition_id, user_id));
+	CREATE TABLE workspace_permissions (workspace VARCHAR(63) NOT NULL, user_id INTEGER NOT NULL REFERENCES users (id),
+		permission VARCHAR(32) NOT NULL, PRIMARY KEY (workspace, user_id));
+	CREATE TABLE registered_model_permissions (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL,
+		user_id INTEGER NOT NULL REFERENCES users (id), permission VARCHAR(255),
+		workspace VARCHAR(63) DEFAULT 'default' NOT NULL, UNIQUE (workspace, name, user_id));
+	CREATE TABLE roles (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, workspace VARCHAR(63) NOT NULL,
+		description VARCHAR(1024), UNIQUE (workspace, name));
+	CREATE TABLE role_permissions (id INTEGER NOT NULL PRIMARY KEY, role_id INTEGER NOT NULL REFERENCES roles (id),
+		resource_type VARCHAR(64) NOT NULL, resource_pattern VARCHAR(255) NOT NULL, permission VARCHAR(255) NOT NULL,
+		UNIQUE (role_id, resource_type, resource_pattern));
+	CREATE TABLE user_role_assignments (id INTEGER NOT NULL PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id),
+		role_id INTEGER NOT NULL REFERENCES roles (id), UNIQUE (user_id, role_id));`
+)
+
+// mlflowDB writes a SQLite file from SQL and returns its sqlite:/// URL.
+func mlflowDB(t *testing.T, script ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "basic_auth.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range script {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("building the MLflow database: %v\n%s", err, s)
+		}
+	}
+	return "sqlite:///" + path
+}
+
+func read(t *testing.T, url string) *Source {
+	t.Helper()
+	src, err := Read(context.Background(), url)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return src
+}
+
+func grantLines(gs []Grant) []string {
+	var out []string
+	for _, g := range gs {
+		out = append(out, g.String()+" <- "+g.From)
+	}
+	return out
+}
+
+func skipLines(ss []Skip, user bool) []string {
+	var out []string
+	for _, s := range ss {
+		if s.User == user {
+			out = append(out, s.What)
+		}
+	}
+	return out
+}
+
+func wantLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s:\n got  %q\n want %q", what, got, want)
+	}
+}
+
+func wantUsers(t *testing.T, src *Source, want ...storage.User) {
+	t.Helper()
+	if !slices.Equal(src.Users, want) {
+		t.Errorf("users:\n got  %+v\n want %+v", src.Users, want)
+	}
+}
+
+func TestReadMLflow25(t *testing.T) {
+	src := read(t, mlflowDB(t, schema25, `
+	INSERT INTO users VALUES (1, 'root', 'scrypt:32768:8:1$s$aa', 1), (2, 'alice', 'pbkdf2:sha256:260000$s$bb', NULL);
+	INSERT INTO experiment_permissions VALUES (1, '1', 2, 'READ'), (2, '2', 2, 'NO_PERMISSIONS');
+	INSERT INTO registered_model_permissions VALUES (1, 'm', 2, 'EDIT');`))
+	if src.Model != Classic || src.Revision != "" || len(src.Skipped) != 0 || len(src.Notes) != 0 {
+		t.Errorf("source = %+v; want the classic model without revision, skips or notes", src)
+	}
+	wantUsers(t, src,
+		storage.User{Username: "root", PasswordHash: "scrypt:32768:8:1$s$aa", IsAdmin: true},
+		storage.User{Username: "alice", PasswordHash: "pbkdf2:sha256:260000$s$bb"}) // NULL is_admin: not an admin
+	wantLines(t, "grants", grantLines(src.Grants), []string{
+		`experiment "1" READ for user "alice" <- experiment_permissions`,
+		`experiment "2" NO_PERMISSIONS for user "alice" <- experiment_permissions`, // a real grant in the classic model
+		`registered_model "m" EDIT for user "alice" <- registered_model_permissions`,
+	})
+}
+
+func TestReadMLflow312(t *testing.T) {
+	src := read(t, mlflowDB(t, schema312, `
+	INSERT INTO alembic_version_auth VALUES ('c3d4e5f6a7b8');
+	INSERT INTO users VALUES (1, 'root', 'h-root', 1), (2, 'alice', 'h-alice', 0), (3, 'bob', 'h-bob', 0),
+		(4, 'bad:name', 'h', 0), (5, 'nohash', NULL, 0), (6, NULL, 'h', 0), (7, 'carol', 'h-carol', 0);
+	INSERT INTO experiment_permissions VALUES (1, '1', 2, 'EDIT'), (2, '2', 2, 'NO_PERMISSIONS'),
+		(3, '1', 3, 'BOGUS'), (4, '1', 4, 'READ'), (5, '5', 7, 'READ');
+	INSERT INTO registered_model_permissions VALUES (1, 'm', 2, 'READ', 'default'), (2, 'm', 2, 'MANAGE', 'other');
+	INSERT INTO scorer_permissions VALUES (1, '1', 'my scorer/x', 2, 'USE');
+	INSERT INTO gateway_secret_permissions VALUES (1, 's1', 3, 'USE');
+	INSERT INTO gateway_endpoint_permissions VALUES (1, 'e1', 3, 'EDIT');
+	INSERT INTO gateway_model_definition_permissions VALUES (1, 'd1', 3, 'MANAGE');
+	INSERT INTO workspace_permissions VALUES ('default', 2, 'READ');
+	INSERT INTO roles VALUES (1, 'team', 'default', NULL), (2, 'ws-users', 'default', NULL), (3, 'other-team', 'ws2', NULL);
+	INSERT INTO role_permissions VALUES
+		(1, 1, 'experiment', '3', 'READ'),
+		(2, 1, 'registered_model', '*', 'EDIT'),
+		(3, 1, 'mcp_server', 'x', 'READ'),
+		(4, 1, 'experiment', '4', 'NO_PERMISSIONS'),
+		(5, 2, 'workspace', '*', 'EDIT'),
+		(6, 3, 'experiment', '9', 'MANAGE');
+	INSERT INTO user_role_assignments VALUES (1, 2, 1), (2, 3, 1), (3, 7, 2), (4, 2, 3);`))
+	if src.Model != Classic || src.Revision != "c3d4e5f6a7b8" {
+		t.Errorf("model %s at %q; want classic at c3d4e5f6a7b8", src.Model, src.Revision)
+	}
+	wantUsers(t, src,
+		storage.User{Username: "root", PasswordHash: "h-root", IsAdmin: true},
+		storage.User{Username: "alice", PasswordHash: "h-alice"},
+		storage.User{Username: "bob", PasswordHash: "h-bob"},
+		storage.User{Username: "carol", PasswordHash: "h-carol"})
+	wantLines(t, "grants", grantLines(src.Grants), []string{
+		`experiment "1" EDIT for user "alice" <- experiment_permissions`,
+		`experiment "2" NO_PERMISSIONS for user "alice" <- experiment_permissions`,
+		`experiment "3" READ for user "alice" <- role team`,
+		`registered_model "m" EDIT for user "alice" <- registered_model_permissions, role team`, // the wildcard is higher
+		`scorer "1/my%20scorer%2Fx" USE for user "alice" <- scorer_permissions`,
+		`experiment "3" READ for user "bob" <- role team`,
+		`gateway_endpoint "e1" EDIT for user "bob" <- gateway_endpoint_permissions`,
+		`gateway_model_definition "d1" MANAGE for user "bob" <- gateway_model_definition_permissions`,
+		`gateway_secret "s1" USE for user "bob" <- gateway_secret_permissions`,
+		`experiment "5" EDIT for user "carol" <- experiment_permissions, role ws-users`, // 3.12 counts workspace-wide rows
+	})
+	if g := src.Grants[4]; g.Resource != permission.ScorerResource("1", "my scorer/x") {
+		t.Errorf("scorer resource %v", g.Resource)
+	}
+	wantLines(t, "skipped users", skipLines(src.Skipped, true), []string{`user "bad:name"`, `user "nohash"`, `user id 6`})
+	wantLines(t, "skipped rows", skipLines(src.Skipped, false), []string{
+		`experiment "1" BOGUS for user "bob"`,
+		`registered_model "m" MANAGE for user "alice"`,
+		`workspace "default" READ for user "alice"`,
+		`registered_model "*" EDIT for role "team"`,
+		`mcp_server "x" READ for role "team"`,
+		`experiment "4" NO_PERMISSIONS for role "team"`,
+		`workspace "*" EDIT for role "ws-users"`,
+		`experiment "9" MANAGE for role "other-team" in workspace "ws2"`,
+	})
+	for _, s := range src.Skipped {
+		if s.What == `registered_model "m" MANAGE for user "alice"` && !strings.Contains(s.Why, `workspace "other"`) {
+			t.Errorf("skip reason %q does not name the workspace", s.Why)
+		}
+	}
+}
+
+func TestReadMLflow313(t *testing.T) {
+	src := read(t, mlflowDB(t, schema312, `
+	INSERT INTO alembic_version_auth VALUES ('f1a2b3c4d5e6');
+	INSERT INTO users VALUES (1, 'alice', 'h-alice', 0), (2, 'bob', 'h-bob', 0), (3, 'carol', 'h-carol', 0), (4, 'root', 'h-root', 1);
+	INSERT INTO experiment_permissions VALUES (1, '99', 1, 'MANAGE'); -- stale: 3.13+ reads only the roles
+	INSERT INTO roles VALUES (1, '__user_1__', 'default', NULL), (2, '__user_2__', 'default', NULL),
+		(3, 'team', 'default', NULL), (4, 'admins', 'default', NULL), (5, '__user_3__', 'default', NULL),
+		(6, 'x', 'ws2', NULL), (7, '__user_2__', 'ws2', NULL);
+	INSERT INTO role_permissions VALUES
+		(1, 1, 'experiment', '1', 'EDIT'),
+		(2, 1, 'experiment', '2', 'DENY'),
+		(3, 1, 'registered_model', 'm', 'READ'),
+		(4, 1, 'scorer', '1/my%20scorer%2Fx', 'MANAGE'),
+		(5, 1, 'prompt', 'p', 'USE'),
+		(6, 1, 'mcp_server', 'm1', 'USE'),
+		(7, 1, 'scorer', 'bad', 'READ'),
+		(8, 2, 'experiment', '1', 'READ'),
+		(9, 2, 'gateway_secret', 's1', 'USE'),
+		(10, 2, 'workspace', '*', 'USE'),
+		(11, 3, 'experiment', '3', 'READ'),
+		(12, 3, 'registered_model', '*', 'EDIT'),
+		(13, 3, 'experiment', '2', 'MANAGE'),
+		(14, 3, 'experiment', '4', 'NO_PERMISSIONS'),
+		(15, 4, 'workspace', '*', 'MANAGE'),
+		(16, 5, 'experiment', '5', 'READ'),
+		(17, 5, 'experiment', '6', 'DENY'),
+		(18, 6, 'experiment', '9', 'MANAGE'),
+		(19, 7, 'experiment', '8', 'READ');
+	INSERT INTO user_role_assignments VALUES (1, 1, 1), (2, 2, 2), (3, 1, 3), (4, 2, 3), (5, 3, 5), (6, 3, 4), (7, 1, 6), (8, 2, 7);`))
+	if src.Model != Roles || src.Revision != "f1a2b3c4d5e6" {
+		t.Errorf("model %s at %q; want roles at f1a2b3c4d5e6", src.Model, src.Revision)
+	}
+	wantLines(t, "grants", grantLines(src.Grants), []string{
+		`experiment "1" EDIT for user "alice" <- own grant`,
+		`experiment "2" NO_PERMISSIONS for user "alice" <- own grant, role team`, // DENY wins over the role's MANAGE
+		`experiment "3" READ for user "alice" <- role team`,
+		`prompt "p" USE for user "alice" <- own grant`,
+		`registered_model "m" EDIT for user "alice" <- own grant, role team`,
+		`scorer "1/my%20scorer%2Fx" MANAGE for user "alice" <- own grant`,
+		`experiment "1" READ for user "bob" <- own grant`,
+		`experiment "2" MANAGE for user "bob" <- role team`,
+		`experiment "3" READ for user "bob" <- role team`,
+		`gateway_secret "s1" USE for user "bob" <- own grant`,
+		`experiment "5" MANAGE for user "carol" <- own grant, role admins`, // a workspace admin manages everything
+		`experiment "6" MANAGE for user "carol" <- own grant, role admins`, // and cannot be denied
+	})
+	wantLines(t, "skipped rows", skipLines(src.Skipped, false), []string{
+		`mcp_server "m1" USE for user "alice"`,
+		`workspace "*" USE for user "bob"`,
+		`registered_model "*" EDIT for role "team"`,
+		`experiment "4" NO_PERMISSIONS for role "team"`,
+		`workspace "*" MANAGE for role "admins"`,
+		`experiment "9" MANAGE for role "x" in workspace "ws2"`,
+		`experiment "8" READ for user "bob" in workspace "ws2"`,
+		`scorer "bad" READ for user "alice"`,
+	})
+	if len(src.Notes) != 2 || !strings.Contains(src.Notes[0], "1 row") || !strings.Contains(src.Notes[1], "floor") {
+		t.Errorf("notes %q: want the ignored classic row and the default-as-floor warning", src.Notes)
+	}
+}
+
+// TestDetect pins down which tables count, by schema revision and, without
+// one, by the per-user roles only MLflow 3.13's conversion creates.
+func TestDetect(t *testing.T) {
+	roleTables := map[string]bool{"users": true, "roles": true, "role_permissions": true, "user_role_assignments": true}
+	synthetic := map[int64]rawRole{1: {name: "__user_7__", workspace: "default"}}
+	for _, c := range []struct {
+		name string
+		raw  raw
+		want Model
+	}{
+		{"no role tables", raw{tables: map[string]bool{"users": true}, revision: "e5f6a7b8c9d0"}, Classic},
+		{"3.12", raw{tables: roleTables, revision: "c3d4e5f6a7b8", roles: synthetic, members: map[int64][]int64{1: {7}}}, Classic},
+		{"3.10", raw{tables: roleTables, revision: "2ed73881770d"}, Classic},
+		{"3.13 backfill", raw{tables: roleTables, revision: "e5f6a7b8c9d0"}, Roles},
+		{"3.13 prompts", raw{tables: roleTables, revision: "f1a2b3c4d5e6"}, Roles},
+		{"a later revision", raw{tables: roleTables, revision: "f6a7b8c9d0e1"}, Roles},
+		{"no revision, per-user roles", raw{tables: roleTables, roles: synthetic, members: map[int64][]int64{1: {7}}}, Roles},
+		{"no revision, unassigned per-user role", raw{tables: roleTables, roles: synthetic}, Classic},
+		{"no revision, shared roles only", raw{tables: roleTables, roles: map[int64]rawRole{1: {name: "team"}}, members: map[int64][]int64{1: {7}}}, Classic},
+	} {
+		if got, why := detect(&c.raw); got != c.want || why == "" {
+			t.Errorf("%s: %s (%q), want %s", c.name, got, why, c.want)
+		}
+	}
+}
+
+func TestReadRefuses(t *testing.T) {
+	ctx := context.Background()
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	for _, url := range []string{
+		"sqlite:///" + missing,
+		mlflowDB(t, "CREATE TABLE other (x INTEGER)"), // not an MLflow auth database
+		"mysql://u:p@h/db",
+		"basic_auth.db",
+		"sqlite://",
+	} {
+		if _, err := Read(ctx, url); err == nil {
+			t.Errorf("Read(%s): no error", url)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("Read created the missing database file")
+	}
+}
+
+// TestReadWritesNothing reads a database and checks that its file is byte for byte the same.
+func TestReadWritesNothing(t *testing.T) {
+	url := mlflowDB(t, schema312, `INSERT INTO alembic_version_auth VALUES ('f1a2b3c4d5e6');
+		INSERT INTO users VALUES (1, 'alice', 'h', 0);`)
+	path := strings.TrimPrefix(url, "sqlite:///")
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read(t, url)
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("reading changed the MLflow database file")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("reading left files next to the database: %v", entries)
+	}
+}

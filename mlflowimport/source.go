@@ -1,0 +1,99 @@
+// Package mlflowimport brings the users and grants of an MLflow basic-auth
+// database into mlflow-auth. It reads the MLflow database (Read), maps MLflow's
+// permission model onto mlflow-auth's direct grants (Source), and compares the
+// result with an mlflow-auth store (NewPlan): what to create, what is already
+// there, what conflicts. The plan's Batch is written by Store.CreateBatch in one
+// transaction; nothing here writes.
+//
+// Which tables hold the grants (Source.Model):
+//
+//   - Classic (MLflow 2.5 to 3.12): experiment_permissions,
+//     registered_model_permissions, scorer_permissions and the gateway tables,
+//     one row per user and resource. In 3.12 the preview role tables add to them:
+//     MLflow takes the higher of the direct and the role level.
+//   - Roles (MLflow 3.13 and later): role_permissions on roles assigned through
+//     user_role_assignments; a user's own grants sit on the hidden role
+//     "__user_<id>__". MLflow 3.13 copied the classic rows into these tables
+//     (revision e5f6a7b8c9d0) and left the classic tables behind unread, so
+//     their rows may be stale and are ignored.
+//
+// The alembic revision in alembic_version_auth decides: a revision up to
+// c3d4e5f6a7b8 (3.12) means Classic, any other means Roles. Without that table
+// (a hand-made or pre-3.6 database) the role tables count only when they hold
+// per-user roles, which only the 3.13 copy creates.
+//
+// mlflow-auth keeps one direct grant per user and resource. For every user and
+// every single resource a row names for them (directly or through a role), the
+// imported level is the one MLflow would resolve from all the user's rows: the
+// highest level wins, and wildcard ('*') and workspace-wide role rows take part
+// (any level in 3.12, only a workspace admin's MANAGE in 3.13+). A classic
+// NO_PERMISSIONS row is a real grant and is kept; on a role it changes nothing.
+// MLflow 3.13+'s DENY wins over every level except a workspace admin's and
+// becomes NO_PERMISSIONS, which in mlflow-auth denies whatever the default.
+// Rows that cannot be represented (wildcards, workspace grants, other
+// workspaces, resource types mlflow-auth lacks) are reported as skipped.
+package mlflowimport
+
+import (
+	"fmt"
+
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// Model says where a source database keeps its grants.
+type Model string
+
+const (
+	// Classic is one permission table per resource type (MLflow 2.5 to 3.12).
+	Classic Model = "classic"
+	// Roles is roles, role_permissions and user_role_assignments (MLflow 3.13 and later).
+	Roles Model = "roles"
+)
+
+// Source is what an MLflow auth database holds, in mlflow-auth's terms.
+type Source struct {
+	Model    Model
+	Revision string // the auth schema's alembic revision, "" when the database has none
+	Why      string // why Model was chosen
+	Notes    []string
+	Users    []storage.User // ID is unset
+	Grants   []Grant        // sorted by user, type and resource id
+	Skipped  []Skip
+}
+
+// Grant is a grant to import and the MLflow rows it was resolved from.
+type Grant struct {
+	storage.Grant        // by Username; UserID is unset
+	From          string // e.g. "experiment_permissions, role team"
+}
+
+// Skip is something in the source that mlflow-auth cannot hold, and why.
+type Skip struct {
+	User bool // a user (and so all their grants); else one permission row
+	What string
+	Why  string
+}
+
+// Describe says in one line which model was read and why.
+func (s *Source) Describe() string {
+	where := "the classic permission tables (MLflow 3.12 or older)"
+	if s.Model == Roles {
+		where = "the role tables (MLflow 3.13 or newer)"
+	}
+	rev := "no alembic_version_auth"
+	if s.Revision != "" {
+		rev = "revision " + s.Revision
+	}
+	return fmt.Sprintf("grants read from %s; %s: %s", where, rev, s.Why)
+}
+
+func (g Grant) String() string {
+	return describeRow(g.Resource.Type, g.Resource.ID, string(g.Level), userOwner(g.Username))
+}
+
+// describeRow names a grant for the report: `experiment "1" EDIT for user "alice"`.
+func describeRow(typ any, id, level, owner string) string {
+	return fmt.Sprintf("%s %q %s for %s", typ, id, level, owner)
+}
+
+func userOwner(username string) string { return fmt.Sprintf("user %q", username) }
