@@ -51,7 +51,7 @@ func BenchmarkGatewayConn(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer loopback.Close()
-	viaLoopback, err := newHTTPHandler(loopback)
+	viaLoopback, err := newHTTPHandler(loopback, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,9 +21,10 @@ import (
 // maxBodyBytes bounds a request body; the auth API's bodies are tiny.
 const maxBodyBytes = 1 << 20
 
-// newHTTPHandler serves MLflow's REST auth API through grpc-gateway, /health,
-// and MLflow's error JSON for everything else.
-func newHTTPHandler(conn grpc.ClientConnInterface) (http.Handler, error) {
+// newHTTPHandler serves MLflow's REST auth API through grpc-gateway, /health, and
+// everything else through mlflow (the proxy to an MLflow server), or MLflow's 404
+// error JSON when there is none.
+func newHTTPHandler(conn grpc.ClientConnInterface, mlflow http.Handler) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.SetQueryParameterParser(queryParser{}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMLflowJSON()),
@@ -37,18 +38,50 @@ func newHTTPHandler(conn grpc.ClientConnInterface) (http.Handler, error) {
 	if err := v1.RegisterPermissionServiceHandlerClient(ctx, gw, v1.NewPermissionServiceClient(conn)); err != nil {
 		return nil, err
 	}
-	api := readBody(gw)
+	api := noStore(readBody(gw))
+	if mlflow == nil {
+		mlflow = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, codeEndpointNotFound, "No API endpoint "+r.Method+" "+r.URL.Path)
+		})
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "OK")
 	})
-	mux.Handle("/api/", api)
-	mux.Handle("/ajax-api/", api)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, codeEndpointNotFound, "No API endpoint "+r.Method+" "+r.URL.Path)
+		if isAuthAPI(r.URL.Path) {
+			api.ServeHTTP(w, r)
+		} else {
+			mlflow.ServeHTTP(w, r)
+		}
 	})
 	return logHTTP(recoverHTTP(securityHeaders(mux))), nil
+}
+
+// authAPIPaths are the beginnings of the auth API's paths after
+// /{api,ajax-api}/<version>/mlflow; MLflow's tracking API has none of them.
+var authAPIPaths = []string{"/users", "/experiments/permissions/", "/registered-models/permissions/", "/scorers/permissions/", "/permissions/"}
+
+// isAuthAPI reports whether a path belongs to mlflow-auth's own API (http.yaml).
+func isAuthAPI(path string) bool {
+	for _, prefix := range []string{"/api/", "/ajax-api/"} {
+		rest, ok := strings.CutPrefix(path, prefix)
+		if !ok {
+			continue
+		}
+		_, rest, _ = strings.Cut(rest, "/") // the version
+		rest, ok = strings.CutPrefix(rest, "mlflow")
+		if !ok {
+			return false
+		}
+		for _, p := range authAPIPaths {
+			if strings.HasPrefix(rest, p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // readBody reads the whole body up front: bodies over maxBodyBytes get 413, and a
@@ -126,7 +159,14 @@ func securityHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "SAMEORIGIN")
-		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noStore keeps the auth API's answers (users, grants) out of caches.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
 }

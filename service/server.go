@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"google.golang.org/grpc"
@@ -18,6 +19,7 @@ import (
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/proxy"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
@@ -28,6 +30,8 @@ type Config struct {
 	DefaultPermission permission.Level
 	// Hasher sets the cost of new password hashes; the zero value means password.Default.
 	Hasher password.Params
+	// Upstream is the MLflow tracking server to guard; nil serves only the auth API.
+	Upstream *url.URL
 }
 
 // Server holds both transports over one set of service implementations.
@@ -69,7 +73,11 @@ func New(cfg Config) (*Server, error) {
 	conn := newInProcess(c.authorizeUnary)
 	conn.register(&v1.UserService_ServiceDesc, users)
 	conn.register(&v1.PermissionService_ServiceDesc, perms)
-	if s.http, err = newHTTPHandler(conn); err != nil {
+	var mlflow http.Handler
+	if cfg.Upstream != nil {
+		mlflow = proxy.New(cfg.Upstream, guard{c}, cfg.Store)
+	}
+	if s.http, err = newHTTPHandler(conn, mlflow); err != nil {
 		return nil, err
 	}
 	return s, nil

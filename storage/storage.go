@@ -78,6 +78,12 @@ type Store interface {
 	// order, at most limit (all when limit <= 0).
 	GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]Grant, error)
 
+	// DeleteResourceGrants removes every grant on r (none is not an error).
+	DeleteResourceGrants(ctx context.Context, r permission.Resource) error
+	// MoveResourceGrants re-points every grant on from to to (a renamed model). A
+	// user with grants on both keeps the one that moved.
+	MoveResourceGrants(ctx context.Context, from, to permission.Resource) error
+
 	// CreateBatch creates every user and grant of b in one transaction. When one
 	// of them exists already (ErrAlreadyExists) or a grant's user does not exist
 	// (ErrNotFound), it writes nothing: a bulk import either lands whole or not at all.

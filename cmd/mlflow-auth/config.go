@@ -21,6 +21,7 @@ type config struct {
 	databaseURL       string
 	defaultPermission string
 	logFormat         string
+	upstream          string
 	adminUsername     string // environment only, read at first start
 	adminPassword     string // environment only: a flag would show in ps
 }
@@ -48,6 +49,8 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 	databaseFlag(fs, &c)
 	fs.StringVar(&c.defaultPermission, "default-permission", envOr("MLFLOW_AUTH_DEFAULT_PERMISSION", "READ"),
 		"permission on a resource for users without a grant: READ, USE, EDIT, MANAGE or NO_PERMISSIONS (env MLFLOW_AUTH_DEFAULT_PERMISSION)")
+	fs.StringVar(&c.upstream, "upstream", envOr("MLFLOW_AUTH_UPSTREAM_URL", ""),
+		"URL of the MLflow tracking server to guard (started without an auth app, reachable only by mlflow-auth); every other HTTP path is authenticated, authorized and forwarded to it (env MLFLOW_AUTH_UPSTREAM_URL)")
 	fs.StringVar(&c.logFormat, "log-format", envOr("MLFLOW_AUTH_LOG_FORMAT", "text"), "log format: text or json (env MLFLOW_AUTH_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -68,10 +71,25 @@ func (c config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))
 	}
+	if _, err := c.upstreamURL(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.httpAddr == "" || c.grpcAddr == "" {
 		errs = append(errs, errors.New("--http-addr and --grpc-addr must be set"))
 	}
 	return errors.Join(errs...)
+}
+
+// upstreamURL parses --upstream: nil when unset, else an http(s) URL with a host.
+func (c config) upstreamURL() (*url.URL, error) {
+	if c.upstream == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(c.upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--upstream must be an http:// or https:// URL, not %q", c.upstream)
+	}
+	return u, nil
 }
 
 // logValue is the config for the startup log line, with secrets left out.
@@ -82,6 +100,7 @@ func (c config) logValue() slog.Value {
 		slog.String("database_url", redactURL(c.databaseURL)),
 		slog.String("default_permission", c.defaultPermission),
 		slog.String("log_format", c.logFormat),
+		slog.String("upstream", redactURL(c.upstream)),
 		slog.String("admin_username", c.adminUsername),
 		slog.Bool("admin_password_set", c.adminPassword != ""),
 	)

@@ -38,7 +38,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "\nCreated admin user %q with password: %s\nStore it now: it will not be shown again. Change it with PATCH /api/2.0/mlflow/users/update-password.\n\n", cfg.adminUsername, generated)
 	}
 
-	srv, err := service.New(service.Config{Store: db, DefaultPermission: permission.Level(cfg.defaultPermission)})
+	upstream, _ := cfg.upstreamURL() // validated with the config
+	srv, err := service.New(service.Config{Store: db, DefaultPermission: permission.Level(cfg.defaultPermission), Upstream: upstream})
 	if err != nil {
 		return err
 	}

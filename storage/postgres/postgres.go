@@ -303,6 +303,28 @@ func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Reso
 		userID, string(r.Type), r.ID))
 }
 
+// DeleteResourceGrants implements storage.Store.
+func (s *Store) DeleteResourceGrants(ctx context.Context, r permission.Resource) error {
+	_, err := s.pool.Exec(ctx, "DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2", string(r.Type), r.ID)
+	return classify(err)
+}
+
+// MoveResourceGrants implements storage.Store.
+func (s *Store) MoveResourceGrants(ctx context.Context, from, to permission.Resource) error {
+	if from.Type != to.Type {
+		return fmt.Errorf("move grants from %s to %s: the types differ", from, to)
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2
+			AND user_id IN (SELECT user_id FROM grants WHERE resource_type = $1 AND resource_id = $3)`,
+			string(to.Type), to.ID, from.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "UPDATE grants SET resource_id = $1 WHERE resource_type = $2 AND resource_id = $3", to.ID, string(from.Type), from.ID)
+		return err
+	})
+}
+
 // GrantsOfUsers implements storage.Store.
 func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.Grant, error) {
 	if len(userIDs) == 0 {

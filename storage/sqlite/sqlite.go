@@ -297,6 +297,28 @@ func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Reso
 	return oneRow(res, err)
 }
 
+// DeleteResourceGrants implements storage.Store.
+func (s *Store) DeleteResourceGrants(ctx context.Context, r permission.Resource) error {
+	_, err := s.write.ExecContext(ctx, "DELETE FROM grants WHERE resource_type = ? AND resource_id = ?", r.Type, r.ID)
+	return classify(err)
+}
+
+// MoveResourceGrants implements storage.Store.
+func (s *Store) MoveResourceGrants(ctx context.Context, from, to permission.Resource) error {
+	if from.Type != to.Type {
+		return fmt.Errorf("move grants from %s to %s: the types differ", from, to)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE resource_type = ? AND resource_id = ?
+			AND user_id IN (SELECT user_id FROM grants WHERE resource_type = ? AND resource_id = ?)`,
+			to.Type, to.ID, from.Type, from.ID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE grants SET resource_id = ? WHERE resource_type = ? AND resource_id = ?", to.ID, from.Type, from.ID)
+		return err
+	})
+}
+
 // GrantsOfUsers implements storage.Store.
 func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.Grant, error) {
 	if len(userIDs) == 0 {

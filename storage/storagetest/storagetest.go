@@ -61,6 +61,8 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"GrantMissing", testGrantMissing},
 		{"UpdateGrant", testUpdateGrant},
 		{"DeleteGrant", testDeleteGrant},
+		{"DeleteResourceGrants", testDeleteResourceGrants},
+		{"MoveResourceGrants", testMoveResourceGrants},
 		{"GrantsOfUsers", testGrantsOfUsers},
 		{"GrantsOnResource", testGrantsOnResource},
 		{"CreateBatch", testCreateBatch},
@@ -674,6 +676,66 @@ func testDeleteGrant(t *testing.T, open OpenFunc) {
 	wantGrants(t, "grants left", got, []storage.Grant{keep1, keep2})
 	// A deleted grant can be created again.
 	mustCreateGrant(t, s, bob, r, permission.Edit)
+}
+
+func testDeleteResourceGrants(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	s := migrated(t, open)
+	bob := mustCreateUser(t, s, "bob", false)
+	carol := mustCreateUser(t, s, "carol", false)
+	model := permission.Resource{Type: permission.RegisteredModel, ID: "m"}
+	mustCreateGrant(t, s, bob, model, permission.Manage)
+	mustCreateGrant(t, s, carol, model, permission.Read)
+	keep := mustCreateGrant(t, s, bob, permission.Resource{Type: permission.RegisteredModel, ID: "m2"}, permission.Read)
+	keepOtherType := mustCreateGrant(t, s, carol, exp("m"), permission.Read)
+	if err := s.DeleteResourceGrants(ctx, model); err != nil {
+		t.Fatalf("DeleteResourceGrants: %v", err)
+	}
+	if err := s.DeleteResourceGrants(ctx, model); err != nil {
+		t.Fatalf("DeleteResourceGrants with nothing to delete: %v", err)
+	}
+	got, err := s.GrantsOfUsers(ctx, []int32{bob.ID, carol.ID})
+	if err != nil {
+		t.Fatalf("GrantsOfUsers: %v", err)
+	}
+	wantGrants(t, "grants left", got, []storage.Grant{keep, keepOtherType})
+}
+
+func testMoveResourceGrants(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	s := migrated(t, open)
+	bob := mustCreateUser(t, s, "bob", false)
+	carol := mustCreateUser(t, s, "carol", false)
+	dave := mustCreateUser(t, s, "dave", false)
+	from := permission.Resource{Type: permission.RegisteredModel, ID: "old"}
+	to := permission.Resource{Type: permission.RegisteredModel, ID: "new"}
+	mustCreateGrant(t, s, bob, from, permission.Manage)
+	mustCreateGrant(t, s, carol, from, permission.Read)
+	mustCreateGrant(t, s, carol, to, permission.Edit) // loses to the grant that moves
+	mustCreateGrant(t, s, dave, to, permission.Read)  // stays
+	untouched := mustCreateGrant(t, s, dave, exp("old"), permission.Read)
+	if err := s.MoveResourceGrants(ctx, from, to); err != nil {
+		t.Fatalf("MoveResourceGrants: %v", err)
+	}
+	onNew, err := s.GrantsOnResource(ctx, to, 0, 0)
+	if err != nil {
+		t.Fatalf("GrantsOnResource: %v", err)
+	}
+	wantGrants(t, "grants on the new name", onNew, []storage.Grant{
+		{UserID: bob.ID, Username: "bob", Resource: to, Level: permission.Manage},
+		{UserID: carol.ID, Username: "carol", Resource: to, Level: permission.Read},
+		{UserID: dave.ID, Username: "dave", Resource: to, Level: permission.Read},
+	})
+	onOld, err := s.GrantsOnResource(ctx, from, 0, 0)
+	if err != nil || len(onOld) != 0 {
+		t.Fatalf("grants left on the old name: %v %v", onOld, err)
+	}
+	if g, err := s.Grant(ctx, dave.ID, exp("old")); err != nil || g != untouched {
+		t.Fatalf("a grant of another type moved: %v %v", g, err)
+	}
+	if err := s.MoveResourceGrants(ctx, to, exp("x")); err == nil {
+		t.Fatal("MoveResourceGrants across types succeeded")
+	}
 }
 
 func testGrantsOfUsers(t *testing.T, open OpenFunc) {

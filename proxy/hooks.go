@@ -1,0 +1,216 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// hook runs after a successful upstream answer and returns the body to send on.
+type hook func(ctx context.Context, c *call, body []byte) ([]byte, error)
+
+// rewrite changes a request before it is forwarded.
+type rewrite func(ctx context.Context, c *call) error
+
+// grantManage makes the caller a manager of what they just created, as MLflow
+// does. A stale grant left from an earlier resource of that id is raised to MANAGE.
+func (c *call) grantManage(ctx context.Context, r permission.Resource) error {
+	_, err := c.proxy.grants.CreateGrant(ctx, c.user.ID, r, permission.Manage)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		_, err = c.proxy.grants.UpdateGrant(ctx, c.user.ID, r, permission.Manage)
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "could not grant MANAGE to a creator", "resource", r.String(), "user", c.user.Username, "err", err)
+		return &apiError{http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE",
+			"Created " + r.String() + ", but making you its manager failed; ask an admin to grant you MANAGE on it."}
+	}
+	return nil
+}
+
+func grantCreatorExperiment(ctx context.Context, c *call, body []byte) ([]byte, error) {
+	var created struct {
+		ExperimentID string `json:"experiment_id"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || created.ExperimentID == "" {
+		return nil, errors.New("the upstream's CreateExperiment answer has no experiment_id")
+	}
+	return body, c.grantManage(ctx, experiment(created.ExperimentID))
+}
+
+func grantCreatorModel(ctx context.Context, c *call, body []byte) ([]byte, error) {
+	return body, c.grantManage(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")})
+}
+
+// dropModelGrants removes the grants of a deleted model, so a new model of that
+// name does not inherit them.
+func dropModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
+	return body, c.proxy.grants.DeleteResourceGrants(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")})
+}
+
+// moveModelGrants keeps a renamed model's grants with it.
+func moveModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
+	from := permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}
+	to := permission.Resource{Type: permission.RegisteredModel, ID: c.param("new_name")}
+	return body, c.proxy.grants.MoveResourceGrants(ctx, from, to)
+}
+
+// searchReadableExperiments narrows a run search to the experiments the caller may
+// read, as MLflow does; when none is left, it answers with no runs itself.
+func searchReadableExperiments(_ context.Context, c *call) error {
+	var readable []string
+	for _, id := range c.params("experiment_ids") {
+		if c.level(experiment(id)).CanRead() {
+			readable = append(readable, id)
+		}
+	}
+	if len(readable) == 0 {
+		return errNoResults
+	}
+	c.body["experiment_ids"] = readable
+	raw, err := json.Marshal(c.body)
+	if err != nil {
+		return err
+	}
+	c.setBody(raw)
+	return nil
+}
+
+// errNoResults stops a search that can find nothing the caller may see; the
+// proxy answers it with an empty result.
+var errNoResults = errors.New("nothing the caller may read")
+
+// The search filters: drop what the caller may not read, then refill the page
+// from later pages so that max_results and next_page_token still behave.
+var (
+	filterExperiments   = searchFilter{list: "experiments", key: "experiment_id", typ: permission.Experiment, defaultMax: 1000, refill: true}.hook
+	filterModels        = searchFilter{list: "registered_models", key: "name", typ: permission.RegisteredModel, defaultMax: 100, refill: true}.hook
+	filterModelVersions = searchFilter{list: "model_versions", key: "name", typ: permission.RegisteredModel}.hook
+)
+
+type searchFilter struct {
+	list       string // the answer's list of results
+	key        string // the field of a result that names its resource
+	typ        permission.ResourceType
+	defaultMax int
+	refill     bool
+}
+
+// maxRefills bounds the extra upstream queries for one page.
+const maxRefills = 20
+
+func (f searchFilter) hook(ctx context.Context, c *call, body []byte) ([]byte, error) {
+	if c.user.IsAdmin {
+		return body, nil
+	}
+	page, kept, err := f.readable(c, body)
+	if err != nil {
+		return nil, err
+	}
+	if f.refill {
+		want := f.defaultMax
+		if n, err := strconv.Atoi(c.param("max_results")); err == nil && n > 0 {
+			want = n
+		}
+		token := pageToken(page)
+		for range maxRefills {
+			if len(kept) >= want || token == "" {
+				break
+			}
+			// Ask for exactly what is missing, so that every fetched page is used
+			// whole and the upstream's token stays right.
+			more, err := c.refetch(ctx, token, want-len(kept))
+			if err != nil {
+				return nil, err
+			}
+			next, items, err := f.readable(c, more)
+			if err != nil {
+				return nil, err
+			}
+			kept = append(kept, items...)
+			token = pageToken(next)
+		}
+		page["next_page_token"], _ = json.Marshal(token)
+	}
+	page[f.list], _ = json.Marshal(kept)
+	return json.Marshal(page)
+}
+
+// readable decodes one page and keeps the results the caller may read. Results
+// stay raw JSON, so numbers (timestamps) pass through unchanged.
+func (f searchFilter) readable(c *call, body []byte) (map[string]json.RawMessage, []json.RawMessage, error) {
+	var page map[string]json.RawMessage
+	if err := json.Unmarshal(body, &page); err != nil {
+		return nil, nil, errors.New("the upstream's search answer is not a JSON object")
+	}
+	var items []json.RawMessage
+	if raw, ok := page[f.list]; ok {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, nil, errors.New("the upstream's search answer has no list of " + f.list)
+		}
+	}
+	kept := []json.RawMessage{}
+	for _, item := range items {
+		var fields map[string]json.RawMessage
+		var id string
+		if json.Unmarshal(item, &fields) == nil && json.Unmarshal(fields[f.key], &id) == nil &&
+			c.level(permission.Resource{Type: f.typ, ID: id}).CanRead() {
+			kept = append(kept, item)
+		}
+	}
+	return page, kept, nil
+}
+
+func pageToken(page map[string]json.RawMessage) string {
+	var token string
+	json.Unmarshal(page["next_page_token"], &token)
+	return token
+}
+
+// refetch repeats the caller's search upstream for another page.
+func (c *call) refetch(ctx context.Context, token string, maxResults int) ([]byte, error) {
+	u := c.proxy.lookups.upstream.JoinPath(c.req.URL.Path)
+	var body io.Reader
+	if c.req.Method == http.MethodGet {
+		q := c.req.URL.Query()
+		q.Set("page_token", token)
+		q.Set("max_results", strconv.Itoa(maxResults))
+		u.RawQuery = q.Encode()
+	} else {
+		params := map[string]any{}
+		for k, v := range c.body {
+			params[k] = v
+		}
+		params["page_token"], params["max_results"] = token, maxResults
+		raw, err := json.Marshal(params)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.req.Method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.proxy.lookups.client.Do(req)
+	if err != nil {
+		return nil, errUpstreamDown
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, maxJSONBytes))
+	if err != nil {
+		return nil, errUpstreamDown
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, &upstreamAnswer{status: res.StatusCode, body: raw}
+	}
+	return raw, nil
+}

@@ -1,0 +1,284 @@
+// Package proxy is mlflow-auth's front door for an MLflow tracking server that runs
+// without any auth app: every request is authenticated, checked against MLflow's
+// validator table (routes.go), and then streamed to the upstream server. Routes
+// not in the table are refused to everyone but admins.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// Guard is what the proxy asks of the auth service.
+type Guard interface {
+	// Authenticate checks the value of an Authorization header.
+	Authenticate(ctx context.Context, header string) (storage.User, error)
+	// Permissions returns the user's effective permission on any resource.
+	Permissions(ctx context.Context, u storage.User) (func(permission.Resource) permission.Level, error)
+	// WriteError answers with MLflow's error JSON for err, including the proxy's
+	// own errors (which implement MLflowError).
+	WriteError(w http.ResponseWriter, err error)
+}
+
+// Grants is the part of the store the after-hooks write.
+type Grants interface {
+	CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error)
+	UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error)
+	DeleteResourceGrants(ctx context.Context, r permission.Resource) error
+	MoveResourceGrants(ctx context.Context, from, to permission.Resource) error
+}
+
+// Proxy is an http.Handler for everything that is not mlflow-auth's own API.
+type Proxy struct {
+	guard   Guard
+	grants  Grants
+	forward *httputil.ReverseProxy
+	lookups *lookups
+}
+
+// maxJSONBytes bounds a JSON request or answer the proxy reads (artifacts stream).
+const maxJSONBytes = 64 << 20
+
+// New returns a proxy to the MLflow server at upstream.
+func New(upstream *url.URL, guard Guard, grants Grants) *Proxy {
+	p := &Proxy{guard: guard, grants: grants, lookups: &lookups{upstream: upstream, client: &http.Client{}}}
+	p.forward = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(upstream)
+			pr.SetXForwarded()
+			pr.Out.Header.Del("Authorization") // the upstream has no use for passwords
+			if c := callFrom(pr.In.Context()); c != nil && c.route != nil && c.route.after != nil {
+				pr.Out.Header.Del("Accept-Encoding") // the hook reads the answer
+			}
+		},
+		ModifyResponse: p.afterResponse,
+		ErrorHandler:   p.proxyError,
+	}
+	return p
+}
+
+// call is one request on its way through the proxy.
+type call struct {
+	proxy      *Proxy
+	req        *http.Request
+	route      *route
+	pathParams pathParams
+	query      url.Values
+	body       map[string]any // the JSON body of API calls; nil for artifacts and GETs
+	user       storage.User
+	level      func(permission.Resource) permission.Level
+}
+
+type callKey struct{}
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	return c
+}
+
+// open reports paths served without credentials, as MLflow's basic-auth app does:
+// the UI's static files.
+func open(path string) bool {
+	return strings.HasPrefix(path, "/static-files/") || path == "/favicon.ico"
+}
+
+// uiPage reports the UI's entry points, which hold no data and are open to every user.
+func uiPage(method, path string) bool {
+	return method == http.MethodGet && (path == "/" || path == "/version")
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if open(r.URL.Path) {
+		p.forward.ServeHTTP(w, r)
+		return
+	}
+	ctx := r.Context()
+	user, err := p.guard.Authenticate(ctx, r.Header.Get("Authorization"))
+	if err != nil {
+		p.guard.WriteError(w, err)
+		return
+	}
+	rt, params := find(r.Method, r.URL.Path)
+	c := &call{proxy: p, req: r, route: rt, pathParams: params, query: r.URL.Query(), user: user}
+	if err := p.decide(ctx, c); errors.Is(err, errNoResults) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "{}")
+		return
+	} else if err != nil {
+		p.guard.WriteError(w, err)
+		return
+	}
+	p.forward.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callKey{}, c)))
+}
+
+// decide applies the route's rule; nil means forward the request.
+func (p *Proxy) decide(ctx context.Context, c *call) error {
+	if c.user.IsAdmin {
+		c.level = func(permission.Resource) permission.Level { return permission.Manage }
+	} else {
+		level, err := p.guard.Permissions(ctx, c.user)
+		if err != nil {
+			return err
+		}
+		c.level = level
+	}
+	if c.route == nil {
+		if c.user.IsAdmin || uiPage(c.req.Method, c.req.URL.Path) {
+			return nil
+		}
+		slog.WarnContext(ctx, "refused an MLflow route that has no rule", "method", c.req.Method, "path", c.req.URL.Path, "user", c.user.Username)
+		return errDenied
+	}
+	if c.req.Method != http.MethodGet && !c.route.streamsBody() {
+		if err := c.readJSONBody(); err != nil {
+			return err
+		}
+	}
+	if c.user.IsAdmin {
+		return nil
+	}
+	if c.route.locate != nil {
+		resources, err := c.route.locate(ctx, c)
+		if err != nil {
+			return err
+		}
+		if len(resources) == 0 {
+			resources = []permission.Resource{{}} // names nothing: the default permission decides
+		}
+		for _, r := range resources {
+			if !c.route.need.allows(c.level(r)) {
+				return errDenied
+			}
+		}
+	} else if c.route.need != needUser {
+		return errDenied
+	}
+	if c.route.rewrite != nil {
+		return c.route.rewrite(ctx, c)
+	}
+	return nil
+}
+
+// streamsBody reports routes whose bodies are artifacts: never read, only streamed.
+func (r *route) streamsBody() bool {
+	return strings.HasPrefix(r.pattern, "/2.0/mlflow-artifacts/")
+}
+
+// readJSONBody parses an API call's JSON body (kept for forwarding) so that locators
+// and hooks can read its parameters.
+func (c *call) readJSONBody() error {
+	raw, err := io.ReadAll(io.LimitReader(c.req.Body, maxJSONBytes+1))
+	if err != nil {
+		return badRequest("The request body could not be read.")
+	}
+	if len(raw) > maxJSONBytes {
+		return &apiError{http.StatusRequestEntityTooLarge, "BAD_REQUEST", "The request body is too large."}
+	}
+	c.setBody(raw)
+	mediaType, _, _ := mime.ParseMediaType(c.req.Header.Get("Content-Type"))
+	if len(bytes.TrimSpace(raw)) == 0 || mediaType != "application/json" {
+		return nil // no JSON: parameters come from the query, as in MLflow
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // forwarded bodies keep their numbers exactly
+	if err := dec.Decode(&c.body); err != nil {
+		return badRequest("The request body is not valid JSON.")
+	}
+	return nil
+}
+
+// setBody makes raw the body that is forwarded.
+func (c *call) setBody(raw []byte) {
+	c.req.Body = io.NopCloser(bytes.NewReader(raw))
+	c.req.ContentLength = int64(len(raw))
+	c.req.Header.Set("Content-Length", strconv.Itoa(len(raw)))
+}
+
+// afterResponse runs the route's hook on a successful answer, replacing its body
+// when the hook changes it.
+func (p *Proxy) afterResponse(res *http.Response) error {
+	c := callFrom(res.Request.Context())
+	if c == nil || c.route == nil || c.route.after == nil || res.StatusCode/100 != 2 {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxJSONBytes))
+	res.Body.Close()
+	if err != nil {
+		return errUpstreamDown
+	}
+	out, err := c.route.after(res.Request.Context(), c, body)
+	var mlflowErr interface{ MLflowError() (int, string, string) }
+	if err != nil && !errors.As(err, &mlflowErr) {
+		slog.ErrorContext(res.Request.Context(), "after-hook failed", "path", res.Request.URL.Path, "user", c.user.Username, "err", err)
+		return &apiError{http.StatusInternalServerError, "INTERNAL_ERROR",
+			"MLflow made the change, but updating its permissions failed; ask an admin to check them."}
+	}
+	if err != nil {
+		return err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(out))
+	res.ContentLength = int64(len(out))
+	res.Header.Set("Content-Length", strconv.Itoa(len(out)))
+	return nil
+}
+
+// proxyError answers when the upstream cannot be reached or a hook failed.
+func (p *Proxy) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		w.WriteHeader(499) // the client went away
+		return
+	}
+	var mlflowErr interface{ MLflowError() (int, string, string) }
+	if !errors.As(err, &mlflowErr) {
+		slog.WarnContext(r.Context(), "MLflow upstream unreachable", "err", err)
+		err = errUpstreamDown
+	}
+	p.guard.WriteError(w, err)
+}
+
+// apiError is an answer the proxy gives itself, in MLflow's error JSON.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// MLflowError lets the service's error writer answer with this error's status, code and message.
+func (e *apiError) MLflowError() (int, string, string) { return e.status, e.code, e.message }
+
+// MLflowError passes the upstream's own error answer on.
+func (e *upstreamAnswer) MLflowError() (int, string, string) {
+	var body struct {
+		ErrorCode string `json:"error_code"`
+		Message   string `json:"message"`
+	}
+	if json.Unmarshal(e.body, &body) != nil || body.ErrorCode == "" {
+		body.ErrorCode, body.Message = "INTERNAL_ERROR", fmt.Sprintf("The MLflow server answered %d.", e.status)
+	}
+	return e.status, body.ErrorCode, body.Message
+}
+
+var (
+	errDenied       = &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Permission denied"}
+	errUpstreamDown = &apiError{http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "The MLflow tracking server is unavailable; try again later."}
+)
+
+func badRequest(format string, args ...any) error {
+	return &apiError{http.StatusBadRequest, "INVALID_PARAMETER_VALUE", fmt.Sprintf(format, args...)}
+}

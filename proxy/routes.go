@@ -1,0 +1,194 @@
+package proxy
+
+import (
+	"strings"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+)
+
+// need is what a route requires of its caller. The zero value allows nobody but admins.
+type need int
+
+const (
+	needAdmin  need = iota // admins only: every route not in the table, and a few in it
+	needUser               // any authenticated user; the after-hook may filter the answer
+	needRead               // READ on every resource the request names
+	needUpdate             // EDIT
+	needDelete             // MANAGE (MLflow's can_delete)
+	needManage             // MANAGE
+)
+
+func (n need) allows(l permission.Level) bool {
+	switch n {
+	case needUser:
+		return true
+	case needRead:
+		return l.CanRead()
+	case needUpdate:
+		return l.CanUpdate()
+	case needDelete:
+		return l.CanDelete()
+	case needManage:
+		return l.CanManage()
+	}
+	return false
+}
+
+// route is one row of the validator table: an MLflow endpoint, what it needs, where
+// its resource is named, and what to do with a successful answer.
+type route struct {
+	method  string
+	pattern string // path after /api or /ajax-api; {name} is one segment, {name...} the rest
+	need    need
+	locate  locator
+	after   hook
+	rewrite rewrite // changes a non-admin's request before it is forwarded
+}
+
+// routes is MLflow's REST surface as mlflow-auth enforces it, from MLflow's own
+// validator table (mlflow/server/auth). Each path is served under /api and /ajax-api.
+// Anything not here is refused to non-admins (fail-closed).
+var routes = []route{
+	// Experiments. Creation is open to every user, who then manages what they created.
+	{"POST", "/2.0/mlflow/experiments/create", needUser, nil, grantCreatorExperiment, nil},
+	{"GET", "/2.0/mlflow/experiments/get", needRead, experimentParam("experiment_id"), nil, nil},
+	{"GET", "/2.0/mlflow/experiments/get-by-name", needRead, experimentByName, nil, nil},
+	{"POST", "/2.0/mlflow/experiments/delete", needDelete, experimentParam("experiment_id"), nil, nil},
+	{"POST", "/2.0/mlflow/experiments/restore", needDelete, experimentParam("experiment_id"), nil, nil},
+	{"POST", "/2.0/mlflow/experiments/update", needUpdate, experimentParam("experiment_id"), nil, nil},
+	{"POST", "/2.0/mlflow/experiments/set-experiment-tag", needUpdate, experimentParam("experiment_id"), nil, nil},
+	{"POST", "/2.0/mlflow/experiments/delete-experiment-tag", needUpdate, experimentParam("experiment_id"), nil, nil},
+	{"GET", "/2.0/mlflow/experiments/search", needUser, nil, filterExperiments, nil},
+	{"POST", "/2.0/mlflow/experiments/search", needUser, nil, filterExperiments, nil},
+	{"POST", "/2.0/mlflow/experiments/search-datasets", needRead, experimentList("experiment_ids"), nil, nil},
+
+	// Runs: their experiment's permission.
+	{"POST", "/2.0/mlflow/runs/create", needUpdate, experimentParam("experiment_id"), nil, nil},
+	{"GET", "/2.0/mlflow/runs/get", needRead, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/delete", needDelete, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/restore", needDelete, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/update", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/log-metric", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/log-batch", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/log-model", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/log-parameter", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/log-inputs", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/outputs", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/set-tag", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/delete-tag", needUpdate, runParam, nil, nil},
+	{method: "POST", pattern: "/2.0/mlflow/runs/search", need: needUser, rewrite: searchReadableExperiments},
+	{"GET", "/2.0/mlflow/metrics/get-history", needRead, runParam, nil, nil},
+	{"GET", "/2.0/mlflow/metrics/get-history-bulk", needRead, runList("run_id"), nil, nil},
+	{"GET", "/2.0/mlflow/metrics/get-history-bulk-interval", needRead, runList("run_ids"), nil, nil},
+	{"GET", "/2.0/mlflow/artifacts/list", needRead, runParam, nil, nil},
+
+	// Artifacts proxied by MLflow (mlflow server --serve-artifacts): the experiment is
+	// the first path segment; DELETE needs MANAGE, as in MLflow.
+	{"GET", "/2.0/mlflow-artifacts/artifacts", needRead, artifactExperiment, nil, nil},
+	{"GET", "/2.0/mlflow-artifacts/artifacts/{path...}", needRead, artifactExperiment, nil, nil},
+	{"PUT", "/2.0/mlflow-artifacts/artifacts/{path...}", needUpdate, artifactExperiment, nil, nil},
+	{"DELETE", "/2.0/mlflow-artifacts/artifacts/{path...}", needManage, artifactExperiment, nil, nil},
+	{"POST", "/2.0/mlflow-artifacts/mpu/create/{path...}", needUpdate, artifactExperiment, nil, nil},
+	{"POST", "/2.0/mlflow-artifacts/mpu/complete/{path...}", needUpdate, artifactExperiment, nil, nil},
+	{"POST", "/2.0/mlflow-artifacts/mpu/abort/{path...}", needUpdate, artifactExperiment, nil, nil},
+
+	// Registered models and their versions: the model's own grants.
+	{"POST", "/2.0/mlflow/registered-models/create", needUser, nil, grantCreatorModel, nil},
+	{"GET", "/2.0/mlflow/registered-models/get", needRead, modelParam("name"), nil, nil},
+	{"GET", "/2.0/mlflow/registered-models/get-latest-versions", needRead, modelParam("name"), nil, nil},
+	{"POST", "/2.0/mlflow/registered-models/get-latest-versions", needRead, modelParam("name"), nil, nil},
+	{"PATCH", "/2.0/mlflow/registered-models/update", needUpdate, modelParam("name"), nil, nil},
+	{"POST", "/2.0/mlflow/registered-models/rename", needUpdate, modelParam("name"), moveModelGrants, nil},
+	{"DELETE", "/2.0/mlflow/registered-models/delete", needDelete, modelParam("name"), dropModelGrants, nil},
+	{"POST", "/2.0/mlflow/registered-models/set-tag", needUpdate, modelParam("name"), nil, nil},
+	{"DELETE", "/2.0/mlflow/registered-models/delete-tag", needUpdate, modelParam("name"), nil, nil},
+	{"GET", "/2.0/mlflow/registered-models/alias", needRead, modelParam("name"), nil, nil},
+	{"POST", "/2.0/mlflow/registered-models/alias", needUpdate, modelParam("name"), nil, nil},
+	{"DELETE", "/2.0/mlflow/registered-models/alias", needDelete, modelParam("name"), nil, nil},
+	{"GET", "/2.0/mlflow/registered-models/search", needUser, nil, filterModels, nil},
+	{"POST", "/2.0/mlflow/model-versions/create", needUpdate, modelParam("name"), nil, nil},
+	{"GET", "/2.0/mlflow/model-versions/get", needRead, modelParam("name"), nil, nil},
+	{"GET", "/2.0/mlflow/model-versions/get-download-uri", needRead, modelParam("name"), nil, nil},
+	{"PATCH", "/2.0/mlflow/model-versions/update", needUpdate, modelParam("name"), nil, nil},
+	{"POST", "/2.0/mlflow/model-versions/transition-stage", needUpdate, modelParam("name"), nil, nil},
+	{"POST", "/2.0/mlflow/model-versions/set-tag", needUpdate, modelParam("name"), nil, nil},
+	{"DELETE", "/2.0/mlflow/model-versions/delete-tag", needDelete, modelParam("name"), nil, nil},
+	{"DELETE", "/2.0/mlflow/model-versions/delete", needDelete, modelParam("name"), nil, nil},
+	{"GET", "/2.0/mlflow/model-versions/search", needUser, nil, filterModelVersions, nil},
+
+	// Logged models: their experiment's permission.
+	{"POST", "/2.0/mlflow/logged-models", needUpdate, experimentParam("experiment_id"), nil, nil},
+	{"GET", "/2.0/mlflow/logged-models/{model_id}", needRead, loggedModelPath, nil, nil},
+	{"PATCH", "/2.0/mlflow/logged-models/{model_id}", needUpdate, loggedModelPath, nil, nil},
+	{"DELETE", "/2.0/mlflow/logged-models/{model_id}", needDelete, loggedModelPath, nil, nil},
+	{"PATCH", "/2.0/mlflow/logged-models/{model_id}/tags", needUpdate, loggedModelPath, nil, nil},
+	{"DELETE", "/2.0/mlflow/logged-models/{model_id}/tags/{key}", needDelete, loggedModelPath, nil, nil},
+	{"POST", "/2.0/mlflow/logged-models/{model_id}/params", needUpdate, loggedModelPath, nil, nil},
+	{"GET", "/2.0/mlflow/logged-models/{model_id}/artifacts/directories", needRead, loggedModelPath, nil, nil},
+	{"GET", "/2.0/mlflow/logged-models/{model_id}/artifacts/files", needRead, loggedModelPath, nil, nil},
+	{"POST", "/2.0/mlflow/logged-models/search", needRead, experimentList("experiment_ids"), nil, nil},
+
+	// Artifact downloads outside the REST API (the UI's).
+	{"GET", "/get-artifact", needRead, runParam, nil, nil},
+	{"GET", "/model-versions/get-artifact", needRead, modelParam("name"), nil, nil},
+
+	// Cheap, harmless reads the UI and clients make.
+	{"GET", "/3.0/mlflow/server-info", needUser, nil, nil, nil},
+}
+
+// pathParams holds the {name} segments a pattern matched.
+type pathParams map[string]string
+
+// match reports whether path fits pattern, and its parameters.
+func match(pattern, path string) (pathParams, bool) {
+	var params pathParams
+	for {
+		pseg, prest, pmore := strings.Cut(strings.TrimPrefix(pattern, "/"), "/")
+		seg, rest, more := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+		if name, ok := strings.CutPrefix(pseg, "{"); ok {
+			if params == nil {
+				params = pathParams{}
+			}
+			if name, ok := strings.CutSuffix(name, "...}"); ok {
+				tail := strings.TrimPrefix(path, "/")
+				params[name] = tail
+				return params, tail != ""
+			}
+			if seg == "" {
+				return nil, false
+			}
+			params[strings.TrimSuffix(name, "}")] = seg
+		} else if pseg != seg {
+			return nil, false
+		}
+		if !pmore || !more {
+			return params, pmore == more
+		}
+		pattern, path = "/"+prest, "/"+rest
+	}
+}
+
+// apiPath strips MLflow's /api or /ajax-api prefix; other paths stay as they are.
+func apiPath(path string) string {
+	for _, prefix := range []string{"/api/", "/ajax-api/"} {
+		if rest, ok := strings.CutPrefix(path, prefix); ok {
+			return "/" + rest
+		}
+	}
+	return path
+}
+
+// find returns the route for a request, or nil.
+func find(method, path string) (*route, pathParams) {
+	p := apiPath(path)
+	for i := range routes {
+		r := &routes[i]
+		if r.method != method {
+			continue
+		}
+		if params, ok := match(r.pattern, p); ok {
+			return r, params
+		}
+	}
+	return nil, nil
+}
