@@ -74,10 +74,10 @@ func createUser(t *testing.T, c *client.Client, username, password string) *v1.U
 	return must(c.CreateUser(t.Context(), &v1.CreateUserRequest{Username: username, Password: password}))(t).GetUser()
 }
 
-// Every RPC of both services has a client method with the generated client's types.
+// Every RPC of every service has a client method with the generated client's types.
 func TestEveryRPCHasAMethod(t *testing.T) {
 	clientType := reflect.TypeFor[*client.Client]()
-	for _, service := range []reflect.Type{reflect.TypeFor[v1.UserServiceClient](), reflect.TypeFor[v1.PermissionServiceClient]()} {
+	for _, service := range []reflect.Type{reflect.TypeFor[v1.UserServiceClient](), reflect.TypeFor[v1.PermissionServiceClient](), reflect.TypeFor[v1.AuthorizationServiceClient]()} {
 		for i := range service.NumMethod() {
 			rpc := service.Method(i)
 			m, ok := clientType.MethodByName(rpc.Name)
@@ -266,6 +266,9 @@ func TestUnifiedPermissionCalls(t *testing.T) {
 		all = append(all, must(p, err)(t))
 	}
 	wantEqual(t, &v1.ListResourcePermissionsResponse{Permissions: all}, &v1.ListResourcePermissionsResponse{Permissions: everyone})
+
+	wantEqual(t, must(admin.Check(ctx, &v1.CheckRequest{Username: "bob", Capability: "read", ResourceType: "experiment", ResourceId: "7"}))(t),
+		&v1.CheckResponse{Allowed: true, Permission: "READ"})
 
 	must(admin.RevokePermission(ctx, &v1.RevokePermissionRequest{Username: "bob", ResourceType: "experiment", ResourceId: "7"}))(t)
 	if l := storedLevel(t, srv, bob, permission.Experiment, "7"); l != "" {

@@ -102,3 +102,48 @@ type Resource struct {
 }
 
 func (r Resource) String() string { return string(r.Type) + ":" + r.ID }
+
+// Capability is one of MLflow's can_* questions about a level.
+type Capability string
+
+// The capabilities, weakest first.
+const (
+	CanRead   Capability = "read"
+	CanUse    Capability = "use"
+	CanUpdate Capability = "update"
+	CanDelete Capability = "delete"
+	CanManage Capability = "manage"
+)
+
+var capabilities = []Capability{CanRead, CanUse, CanUpdate, CanDelete, CanManage}
+
+// ParseCapability accepts one of the capability names.
+func ParseCapability(s string) (Capability, error) {
+	for _, c := range capabilities {
+		if string(c) == s {
+			return c, nil
+		}
+	}
+	names := make([]string, len(capabilities))
+	for i, c := range capabilities {
+		names[i] = "'" + string(c) + "'"
+	}
+	return "", fmt.Errorf("Invalid capability '%s'. Valid capabilities are: (%s)", s, strings.Join(names, ", "))
+}
+
+// Allows reports whether the level grants the capability.
+func (l Level) Allows(c Capability) bool {
+	switch c {
+	case CanRead:
+		return l.CanRead()
+	case CanUse:
+		return l.CanUse()
+	case CanUpdate:
+		return l.CanUpdate()
+	case CanDelete:
+		return l.CanDelete()
+	case CanManage:
+		return l.CanManage()
+	}
+	return false
+}

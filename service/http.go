@@ -38,6 +38,9 @@ func newHTTPHandler(conn grpc.ClientConnInterface, mlflow http.Handler) (http.Ha
 	if err := v1.RegisterPermissionServiceHandlerClient(ctx, gw, v1.NewPermissionServiceClient(conn)); err != nil {
 		return nil, err
 	}
+	if err := v1.RegisterAuthorizationServiceHandlerClient(ctx, gw, v1.NewAuthorizationServiceClient(conn)); err != nil {
+		return nil, err
+	}
 	api := noStore(readBody(gw))
 	if mlflow == nil {
 		mlflow = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -227,3 +227,41 @@ func TestDefaultPermissionNoPermissions(t *testing.T) {
 		})
 	}
 }
+
+// Check answers other enforcers with the same resolution as everything else.
+func TestCheck(t *testing.T) {
+	s := startServer(t, permission.Read)
+	for _, tr := range s.transports(t) {
+		t.Run(tr.name(), func(t *testing.T) {
+			admin := caller{t, tr, adminUser, adminPass}
+			alice := "checked-" + tr.name()
+			admin.createUser(alice, "alice-password")
+			asAlice := admin.as(alice, "alice-password")
+			admin.expect("", v1.PermissionService_GrantPermission_FullMethodName,
+				&v1.GrantPermissionRequest{Username: alice, ResourceType: "experiment", ResourceId: "5", Permission: "EDIT"}, &v1.GrantPermissionResponse{})
+			check := v1.AuthorizationService_Check_FullMethodName
+			for _, c := range []struct {
+				capability, resourceID, wantLevel string
+				allowed                           bool
+			}{
+				{"update", "5", "EDIT", true},
+				{"delete", "5", "EDIT", false},
+				{"read", "6", "READ", true}, // no grant: the default
+				{"update", "6", "READ", false},
+			} {
+				got := &v1.CheckResponse{}
+				asAlice.expect("", check, &v1.CheckRequest{Username: alice, Capability: c.capability, ResourceType: "experiment", ResourceId: c.resourceID}, got)
+				if got.Allowed != c.allowed || got.Permission != c.wantLevel {
+					t.Errorf("check %s on %s = %v, want allowed=%v %s", c.capability, c.resourceID, got, c.allowed, c.wantLevel)
+				}
+			}
+			asAlice.expect(invalid, check, &v1.CheckRequest{Username: alice, Capability: "write", ResourceType: "experiment", ResourceId: "5"}, &v1.CheckResponse{})
+			asAlice.expect(denied, check, &v1.CheckRequest{Username: adminUser, Capability: "read", ResourceType: "experiment", ResourceId: "5"}, &v1.CheckResponse{})
+			got := &v1.CheckResponse{}
+			admin.expect("", check, &v1.CheckRequest{Username: adminUser, Capability: "manage", ResourceType: "registered_model", ResourceId: "m"}, got)
+			if !got.Allowed || got.Permission != "MANAGE" {
+				t.Errorf("an admin's check = %v", got)
+			}
+		})
+	}
+}

@@ -68,6 +68,8 @@ var policies = map[string]rule{
 	v1.PermissionService_ListUserPermissions_FullMethodName:        {accessSelf, []string{"username"}},
 	v1.PermissionService_ListCurrentUserPermissions_FullMethodName: {accessAnyUser, nil},
 	v1.PermissionService_ListResourcePermissions_FullMethodName:    {accessManage, []string{"resource_type", "resource_id"}},
+
+	v1.AuthorizationService_Check_FullMethodName: {accessSelf, []string{"username", "capability", "resource_type", "resource_id"}},
 }
 
 // requestTimeout bounds one RPC, database round trips included.

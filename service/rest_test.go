@@ -19,14 +19,15 @@ import (
 // rpcMethods lists every RPC of both services with its request and response types.
 func rpcMethods(t *testing.T) []protoreflect.MethodDescriptor {
 	var ms []protoreflect.MethodDescriptor
-	for _, f := range []protoreflect.FileDescriptor{v1.File_mlflowauth_v1_user_service_proto, v1.File_mlflowauth_v1_permission_service_proto} {
+	protoregistry.GlobalFiles.RangeFilesByPackage("mlflowauth.v1", func(f protoreflect.FileDescriptor) bool {
 		for i := 0; i < f.Services().Len(); i++ {
 			svc := f.Services().Get(i)
 			for j := 0; j < svc.Methods().Len(); j++ {
 				ms = append(ms, svc.Methods().Get(j))
 			}
 		}
-	}
+		return true
+	})
 	if len(ms) < 20 {
 		t.Fatalf("found only %d RPCs", len(ms))
 	}

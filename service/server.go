@@ -59,6 +59,7 @@ func New(cfg Config) (*Server, error) {
 	c := &core{store: cfg.Store, auth: auth, hasher: cfg.Hasher, defaultLevel: cfg.DefaultPermission}
 	users := &userService{core: c}
 	perms := &permissionService{core: c}
+	authz := &authorizationService{core: c}
 
 	s := &Server{health: health.NewServer()}
 	s.grpc = grpc.NewServer(
@@ -67,12 +68,14 @@ func New(cfg Config) (*Server, error) {
 	)
 	v1.RegisterUserServiceServer(s.grpc, users)
 	v1.RegisterPermissionServiceServer(s.grpc, perms)
+	v1.RegisterAuthorizationServiceServer(s.grpc, authz)
 	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 
 	conn := newInProcess(c.authorizeUnary)
 	conn.register(&v1.UserService_ServiceDesc, users)
 	conn.register(&v1.PermissionService_ServiceDesc, perms)
+	conn.register(&v1.AuthorizationService_ServiceDesc, authz)
 	var mlflow http.Handler
 	if cfg.Upstream != nil {
 		mlflow = proxy.New(cfg.Upstream, guard{c}, cfg.Store)

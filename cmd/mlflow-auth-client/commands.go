@@ -187,6 +187,11 @@ var commands = []*command{
 		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
 			return c.GetUserPermission(ctx, &v1.GetUserPermissionRequest{Username: a[0], ResourceType: a[1], ResourceId: a[2]})
 		}},
+	{name: "check", params: []string{"<username>", "<read|use|update|delete|manage>", "<resource-type>", "<resource-id>"},
+		summary: "Ask whether a user may do something to a resource (mlflow-auth only).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.Check(ctx, &v1.CheckRequest{Username: a[0], Capability: a[1], ResourceType: a[2], ResourceId: a[3]})
+		}},
 	{name: "list-permissions", params: []string{"[<username>]"},
 		summary: "List a user's grants; without a username, your own (MLflow 3.13 API).",
 		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
