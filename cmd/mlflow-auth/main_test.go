@@ -43,33 +43,37 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startServe runs `mlflow-auth serve` in process on free loopback ports with a
-// fresh SQLite file, waits until /health answers, and stops it (checking that it
-// shuts down cleanly) when the test ends. It returns the REST base URL and the
-// server's stderr.
+// servingLine is serve's log line that gives the bound addresses (text or JSON logs).
+var servingLine = regexp.MustCompile(`msg"?[=:]"?serving"?[, ]+"?http"?[=:]"?([0-9.:]+)`)
+
+// startServe runs `mlflow-auth serve` in process on loopback ports the system picks
+// (read back from its log, so no other process can take them first) with a fresh
+// SQLite file, and stops it, checking that it shuts down cleanly, when the test
+// ends. It returns the REST base URL and the server's stderr.
 func startServe(t *testing.T, extraArgs ...string) (string, *syncBuffer) {
 	t.Helper()
-	httpAddr := freeAddr(t)
-	args := append([]string{"serve", "--http-addr", httpAddr, "--grpc-addr", freeAddr(t),
+	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
 		"--database-url", "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")}, extraArgs...)
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, &bytes.Buffer{}, stderr) }()
+	exited := false
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v; stderr:\n%s", err, stderr)
+		if !exited {
+			if err := <-done; err != nil {
+				t.Errorf("serve returned %v; stderr:\n%s", err, stderr)
+			}
 		}
 	})
-	base := "http://" + httpAddr
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if res, err := http.Get(base + "/health"); err == nil {
-			res.Body.Close()
-			return base, stderr
+		if m := servingLine.FindStringSubmatch(stderr.String()); m != nil {
+			return "http://" + m[1], stderr
 		}
 		select {
 		case err := <-done:
+			exited = true
 			t.Fatalf("serve exited early: %v\n%s", err, stderr)
 		default:
 		}
