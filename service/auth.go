@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 
@@ -35,16 +36,25 @@ const notAuthenticated = "You are not authenticated. Please see https://www.mlfl
 type authenticator struct {
 	store  storage.Store
 	hasher password.Params
+	// verify is password.Verify, or a password.Cache's when credentials are cached.
+	verify func(stored, pw string) (bool, error)
 	// dummyHash is verified for unknown users so that their failure takes as long as a wrong password.
 	dummyHash string
 }
 
-func newAuthenticator(store storage.Store, hasher password.Params) (*authenticator, error) {
+// credentialCacheSize bounds the remembered credentials (one per active user and password).
+const credentialCacheSize = 10_000
+
+func newAuthenticator(store storage.Store, hasher password.Params, cacheTTL time.Duration) (*authenticator, error) {
 	dummy, err := hasher.Hash("not a password anybody has")
 	if err != nil {
 		return nil, err
 	}
-	return &authenticator{store: store, hasher: hasher, dummyHash: dummy}, nil
+	a := &authenticator{store: store, hasher: hasher, verify: password.Verify, dummyHash: dummy}
+	if cacheTTL > 0 {
+		a.verify = password.NewCache(cacheTTL, credentialCacheSize).Verify
+	}
+	return a, nil
 }
 
 // authenticateMetadata reads the "authorization" value of the incoming gRPC
@@ -72,7 +82,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (Princi
 	if err != nil {
 		return Principal{}, internalError(ctx, err)
 	}
-	match, err := password.Verify(user.PasswordHash, pw)
+	match, err := a.verify(user.PasswordHash, pw)
 	if err != nil {
 		slog.WarnContext(ctx, "stored password hash is unreadable", "user", user.Username)
 	}

@@ -32,6 +32,9 @@ type Config struct {
 	Hasher password.Params
 	// Upstream is the MLflow tracking server to guard; nil serves only the auth API.
 	Upstream *url.URL
+	// CredentialCacheTTL is how long a verified username and password are remembered
+	// (see password.Cache); zero verifies the hash on every request.
+	CredentialCacheTTL time.Duration
 }
 
 // Server holds both transports over one set of service implementations.
@@ -52,7 +55,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Hasher == (password.Params{}) {
 		cfg.Hasher = password.Default
 	}
-	auth, err := newAuthenticator(cfg.Store, cfg.Hasher)
+	auth, err := newAuthenticator(cfg.Store, cfg.Hasher, cfg.CredentialCacheTTL)
 	if err != nil {
 		return nil, err
 	}

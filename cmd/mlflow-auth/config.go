@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 )
@@ -22,6 +23,7 @@ type config struct {
 	defaultPermission string
 	logFormat         string
 	upstream          string
+	credentialCache   time.Duration
 	adminUsername     string // environment only, read at first start
 	adminPassword     string // environment only: a flag would show in ps
 }
@@ -32,6 +34,20 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// envDuration reads a duration from the environment; an unparsable value is kept
+// as the flag's default and reported by validate.
+func envDuration(name string, def time.Duration) time.Duration {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return -1
+	}
+	return d
 }
 
 // databaseFlag registers --database-url, shared by serve and migrate.
@@ -51,6 +67,8 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 		"permission on a resource for users without a grant: READ, USE, EDIT, MANAGE or NO_PERMISSIONS (env MLFLOW_AUTH_DEFAULT_PERMISSION)")
 	fs.StringVar(&c.upstream, "upstream", envOr("MLFLOW_AUTH_UPSTREAM_URL", ""),
 		"URL of the MLflow tracking server to guard (started without an auth app, reachable only by mlflow-auth); every other HTTP path is authenticated, authorized and forwarded to it (env MLFLOW_AUTH_UPSTREAM_URL)")
+	fs.DurationVar(&c.credentialCache, "credential-cache-ttl", envDuration("MLFLOW_AUTH_CREDENTIAL_CACHE_TTL", 5*time.Minute),
+		"how long a verified username and password are remembered, so repeated requests skip the password hash; 0 turns it off (env MLFLOW_AUTH_CREDENTIAL_CACHE_TTL)")
 	fs.StringVar(&c.logFormat, "log-format", envOr("MLFLOW_AUTH_LOG_FORMAT", "text"), "log format: text or json (env MLFLOW_AUTH_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -70,6 +88,9 @@ func (c config) validate() error {
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat))
+	}
+	if c.credentialCache < 0 {
+		errs = append(errs, errors.New("--credential-cache-ttl must be a duration of 0 or more, such as 5m"))
 	}
 	if _, err := c.upstreamURL(); err != nil {
 		errs = append(errs, err)
@@ -101,6 +122,7 @@ func (c config) logValue() slog.Value {
 		slog.String("default_permission", c.defaultPermission),
 		slog.String("log_format", c.logFormat),
 		slog.String("upstream", redactURL(c.upstream)),
+		slog.Duration("credential_cache_ttl", c.credentialCache),
 		slog.String("admin_username", c.adminUsername),
 		slog.Bool("admin_password_set", c.adminPassword != ""),
 	)

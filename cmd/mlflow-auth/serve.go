@@ -39,7 +39,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	upstream, _ := cfg.upstreamURL() // validated with the config
-	srv, err := service.New(service.Config{Store: db, DefaultPermission: permission.Level(cfg.defaultPermission), Upstream: upstream})
+	srv, err := service.New(service.Config{
+		Store:              db,
+		DefaultPermission:  permission.Level(cfg.defaultPermission),
+		Upstream:           upstream,
+		CredentialCacheTTL: cfg.credentialCache,
+	})
 	if err != nil {
 		return err
 	}

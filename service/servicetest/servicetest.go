@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -39,6 +40,8 @@ type Options struct {
 	DefaultPermission permission.Level
 	// TLS serves REST over HTTPS with a self-signed certificate.
 	TLS bool
+	// CredentialCacheTTL is service.Config's; zero (off) by default.
+	CredentialCacheTTL time.Duration
 }
 
 // Database is a store that can migrate itself, as both backends can.
@@ -89,7 +92,8 @@ func Start(t testing.TB, opts Options) *Server {
 	if _, err := service.EnsureAdmin(ctx, db, cheapHash, AdminUsername, AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := service.New(service.Config{Store: db, DefaultPermission: opts.DefaultPermission, Hasher: cheapHash})
+	srv, err := service.New(service.Config{Store: db, DefaultPermission: opts.DefaultPermission, Hasher: cheapHash,
+		CredentialCacheTTL: opts.CredentialCacheTTL})
 	if err != nil {
 		t.Fatal(err)
 	}

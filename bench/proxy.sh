@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# What the proxy adds: latency of a small runs/get and throughput of an artifact
+# download, each straight from MLflow and through `mlflow-auth serve --upstream`
+# (authenticated as an ordinary user with a grant). Starts both servers on loopback
+# ports and stops them when it ends.
+#
+# Usage: MLFLOW_PYTHON=/path/to/venv/bin/python bench/proxy.sh
+#   MLFLOW_PYTHON: an interpreter with mlflow installed (default: python3).
+#   DURATION (default 10s) and CONNECTIONS (default 4) tune each wrk run.
+# Needs wrk (apt-get install wrk) and curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${MLFLOW_PYTHON:-python3}
+duration=${DURATION:-10s}
+connections=${CONNECTIONS:-4}
+for tool in wrk curl; do
+  command -v "$tool" >/dev/null || { echo "bench/proxy.sh needs $tool" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 -- "-$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
+mlflow=127.0.0.1:18500
+auth=127.0.0.1:18580
+
+# The MLflow server, in its own process group so that all its workers stop with it.
+MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$python" -m mlflow server --host 127.0.0.1 --port 18500 \
+  --backend-store-uri "sqlite:///$work/mlflow.db" --artifacts-destination "$work/artifacts" \
+  --serve-artifacts --workers 1 >"$work/mlflow.log" 2>&1 &
+pids+=($!)
+go build -o "$work/mlflow-auth" ./cmd/mlflow-auth
+MLFLOW_AUTH_ADMIN_PASSWORD=bench-admin-password setsid "$work/mlflow-auth" serve --http-addr $auth \
+  --grpc-addr 127.0.0.1:18590 --database-url "sqlite:///$work/auth.db" --upstream "http://$mlflow" \
+  --log-format json 2>"$work/auth.log" &
+pids+=($!)
+for _ in $(seq 600); do curl -sf "http://$mlflow/health" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do curl -sf "http://$auth/health" >/dev/null && break; sleep 0.1; done
+
+json='Content-Type: application/json'
+curl -sf -u admin:bench-admin-password -X POST "http://$auth/api/2.0/mlflow/users/create" \
+  -d '{"username": "alice", "password": "alice-bench-password"}' >/dev/null
+basic="Authorization: Basic $(printf %s 'alice:alice-bench-password' | base64)"
+# alice creates (and so manages) an experiment with one run and a 64 MiB artifact.
+exp=$(curl -sf -H "$basic" -H "$json" -X POST "http://$auth/api/2.0/mlflow/experiments/create" -d '{"name": "bench"}' |
+  "$python" -c 'import json,sys; print(json.load(sys.stdin)["experiment_id"])')
+run=$(curl -sf -H "$basic" -H "$json" -X POST "http://$auth/api/2.0/mlflow/runs/create" -d "{\"experiment_id\": \"$exp\"}" |
+  "$python" -c 'import json,sys; print(json.load(sys.stdin)["run"]["info"]["run_id"])')
+head -c $((64 << 20)) /dev/urandom >"$work/big.bin"
+artifact="/api/2.0/mlflow-artifacts/artifacts/$exp/$run/artifacts/big.bin"
+curl -sf -H "$basic" -X PUT --data-binary "@$work/big.bin" "http://$auth$artifact" >/dev/null
+
+row() { # name target auth-header
+  local args=(-t2 -c"$connections" -d"$duration" --timeout 30s --latency)
+  [ -n "$3" ] && args+=(-H "$3")
+  wrk "${args[@]}" "$2" >"$work/out"
+  printf '| %-38s | %8s | %9s | %9s | %10s | %6s |\n' "$1" \
+    "$(awk '/^Requests\/sec/ {print $2}' "$work/out")" \
+    "$(awk '$1 == "50%" {print $2}' "$work/out")" "$(awk '$1 == "99%" {print $2}' "$work/out")" \
+    "$(awk '/^Transfer\/sec/ {print $2}' "$work/out")" \
+    "$(awk '/Non-2xx|Socket errors/ {n++} END {print n ? "yes" : "none"}' "$work/out")"
+}
+
+echo "mlflow $("$python" -c 'import mlflow; print(mlflow.__version__)'), $connections connections, $duration per run, $(nproc) cores, everything on one machine"
+echo "| run                                    |    req/s |       p50 |       p99 |   transfer | errors |"
+echo "|----------------------------------------|----------|-----------|-----------|------------|--------|"
+row "runs/get, MLflow directly" "http://$mlflow/api/2.0/mlflow/runs/get?run_id=$run" ""
+row "runs/get through mlflow-auth" "http://$auth/api/2.0/mlflow/runs/get?run_id=$run" "$basic"
+row "64 MiB artifact, MLflow directly" "http://$mlflow$artifact" ""
+row "64 MiB artifact through mlflow-auth" "http://$auth$artifact" "$basic"

@@ -1,0 +1,74 @@
+package password
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// Cache remembers which (stored hash, password) pairs verified, so that a client
+// sending the same credentials on every request pays for the key derivation once.
+// It holds an HMAC of each pair under a key made at start, never a password. The
+// stored hash is part of the key, so after a password change (on any replica that
+// shares the database) the old password never matches again; failures are never
+// remembered.
+type Cache struct {
+	key  []byte
+	ttl  time.Duration
+	size int
+
+	mu   sync.Mutex
+	seen map[[sha256.Size]byte]time.Time // expiry of each verified pair
+
+	verify func(stored, password string) (bool, error) // Verify; tests count calls
+}
+
+// NewCache remembers up to size pairs for ttl each.
+func NewCache(ttl time.Duration, size int) *Cache {
+	key := make([]byte, 32)
+	rand.Read(key)
+	return &Cache{key: key, ttl: ttl, size: size, seen: map[[sha256.Size]byte]time.Time{}, verify: Verify}
+}
+
+// Verify is password.Verify, answered from memory when the pair verified within the TTL.
+func (c *Cache) Verify(stored, password string) (bool, error) {
+	mac := hmac.New(sha256.New, c.key)
+	mac.Write([]byte(stored))
+	mac.Write([]byte{0})
+	mac.Write([]byte(password))
+	var pair [sha256.Size]byte
+	mac.Sum(pair[:0])
+
+	now := time.Now()
+	c.mu.Lock()
+	expiry, ok := c.seen[pair]
+	c.mu.Unlock()
+	if ok && now.Before(expiry) {
+		return true, nil
+	}
+	match, err := c.verify(stored, password)
+	if match {
+		c.remember(pair, now)
+	}
+	return match, err
+}
+
+// remember adds a pair, first dropping expired ones (or, if none has expired,
+// everything) when the cache is full.
+func (c *Cache) remember(pair [sha256.Size]byte, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.seen) >= c.size {
+		for k, expiry := range c.seen {
+			if !now.Before(expiry) {
+				delete(c.seen, k)
+			}
+		}
+		if len(c.seen) >= c.size {
+			clear(c.seen)
+		}
+	}
+	c.seen[pair] = now.Add(c.ttl)
+}
