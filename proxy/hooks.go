@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -67,6 +68,9 @@ func moveModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) 
 func searchReadableExperiments(_ context.Context, c *call) error {
 	var readable []string
 	for _, id := range c.params("experiment_ids") {
+		if err := checkExperimentID(id); err != nil {
+			return err
+		}
 		if c.level(experiment(id)).CanRead() {
 			readable = append(readable, id)
 		}
@@ -80,6 +84,91 @@ func searchReadableExperiments(_ context.Context, c *call) error {
 		return err
 	}
 	c.setBody(raw)
+	return nil
+}
+
+// versionSourceReadable refuses a new model version whose source the caller may not
+// read, as MLflow 3.17 does: the version's files are then served to anyone who may
+// read the model (/model-versions/get-artifact), so a version of one's own model
+// could otherwise copy out another experiment's artifacts. A registered model as
+// the source (models:/name/1, models:/name@alias) needs READ on that model alone;
+// otherwise the run (run_id, runs:/), the logged model (model_id, models:/m-...)
+// and the experiment of an mlflow-artifacts: path named each need READ. Older
+// MLflow servers do not check that the source lies in the run's artifacts, hence
+// the checks of the source URI itself.
+func versionSourceReadable(ctx context.Context, c *call) error {
+	var resources []permission.Resource
+	source := cleanURL(c.param("source"))
+	scheme, rest, _ := strings.Cut(source, ":")
+	switch strings.ToLower(scheme) {
+	case "models":
+		path, ok := strings.CutPrefix(rest, "/")
+		if !ok || strings.HasPrefix(path, "/") || path == "" {
+			return badRequest("Invalid model version source: '%s'.", source)
+		}
+		if name, _, ok := strings.Cut(path, "/"); ok {
+			return c.requireRead(permission.Resource{Type: permission.RegisteredModel, ID: name})
+		}
+		if i := strings.LastIndex(path, "@"); i >= 0 {
+			return c.requireRead(permission.Resource{Type: permission.RegisteredModel, ID: path[:i]})
+		}
+		exp, err := c.proxy.lookups.loggedModelExperiment(ctx, path)
+		if err != nil {
+			return err
+		}
+		resources = append(resources, experiment(exp))
+	case "runs":
+		runID, _, _ := strings.Cut(strings.TrimLeft(rest, "/"), "/")
+		rs, err := c.runExperiments(ctx, []string{runID})
+		if err != nil {
+			return err
+		}
+		resources = append(resources, rs...)
+	case "mlflow-artifacts":
+		path := rest
+		if after, ok := strings.CutPrefix(path, "//"); ok { // mlflow-artifacts://host/path
+			_, path, _ = strings.Cut(after, "/")
+		}
+		rs, err := artifactExperiment(ctx, &call{pathParams: pathParams{"path": path}})
+		if err != nil {
+			return err
+		}
+		if len(rs) == 0 {
+			rs = []permission.Resource{{}} // the artifact root: the default permission decides
+		}
+		resources = append(resources, rs...)
+	}
+	if v, ok := c.body["run_id"]; ok {
+		id, _ := v.(string)
+		if id == "" {
+			return errDenied
+		}
+		rs, err := c.runExperiments(ctx, []string{id})
+		if err != nil {
+			return err
+		}
+		resources = append(resources, rs...)
+	}
+	if v, ok := c.body["model_id"]; ok {
+		id, _ := v.(string)
+		if id == "" {
+			return errDenied
+		}
+		exp, err := c.proxy.lookups.loggedModelExperiment(ctx, id)
+		if err != nil {
+			return err
+		}
+		resources = append(resources, experiment(exp))
+	}
+	return c.requireRead(resources...)
+}
+
+func (c *call) requireRead(resources ...permission.Resource) error {
+	for _, r := range resources {
+		if !c.level(r).CanRead() {
+			return errDenied
+		}
+	}
 	return nil
 }
 

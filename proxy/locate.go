@@ -3,8 +3,9 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"net/url"
+	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -19,28 +20,33 @@ func experiment(id string) permission.Resource {
 	return permission.Resource{Type: permission.Experiment, ID: id}
 }
 
-// param reads a request parameter as MLflow does: from the query of a GET, from
-// the JSON body otherwise, falling back to the query (DELETE may use either).
+// param reads a request parameter where MLflow's handler reads it: from the query
+// of a GET, from the JSON body otherwise (never the query: MLflow ignores it there).
 func (c *call) param(name string) string {
-	if v, ok := c.body[name]; ok && v != nil {
-		if s, ok := v.(string); ok {
-			return s
-		}
+	if c.req.Method == http.MethodGet {
+		return c.query.Get(name)
+	}
+	switch v := c.body[name].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	default:
 		return fmt.Sprint(v) // a number sent for an id
 	}
-	return c.query.Get(name)
 }
 
-// params reads a repeated parameter: a JSON list in the body, or repeated query values.
+// params reads a repeated parameter: repeated query values of a GET, else a JSON list.
 func (c *call) params(name string) []string {
-	if list, ok := c.body[name].([]any); ok {
-		out := make([]string, 0, len(list))
-		for _, v := range list {
-			out = append(out, fmt.Sprint(v))
-		}
-		return out
+	if c.req.Method == http.MethodGet {
+		return c.query[name]
 	}
-	return c.query[name]
+	list, _ := c.body[name].([]any)
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		out = append(out, fmt.Sprint(v))
+	}
+	return out
 }
 
 func required(name, value string) error {
@@ -50,11 +56,26 @@ func required(name, value string) error {
 	return nil
 }
 
+// canonicalExperimentID is an experiment id as MLflow writes it. MLflow reads ids
+// with Python's int(), which takes "01", " 1", "+1" and "１" for experiment 1 too,
+// while grants are found by the exact string: other spellings are refused.
+var canonicalExperimentID = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
+
+func checkExperimentID(id string) error {
+	if !canonicalExperimentID.MatchString(id) {
+		return badRequest("Invalid experiment ID '%s'. Experiment ID must be a valid integer.", id)
+	}
+	return nil
+}
+
 // experimentParam: the experiment named by one parameter.
 func experimentParam(name string) locator {
 	return func(_ context.Context, c *call) ([]permission.Resource, error) {
 		id := c.param(name)
 		if err := required(name, id); err != nil {
+			return nil, err
+		}
+		if err := checkExperimentID(id); err != nil {
 			return nil, err
 		}
 		return []permission.Resource{experiment(id)}, nil
@@ -70,6 +91,9 @@ func experimentList(name string) locator {
 		}
 		rs := make([]permission.Resource, len(ids))
 		for i, id := range ids {
+			if err := checkExperimentID(id); err != nil {
+				return nil, err
+			}
 			rs[i] = experiment(id)
 		}
 		return rs, nil
@@ -144,22 +168,94 @@ func loggedModelPath(ctx context.Context, c *call) ([]permission.Resource, error
 	return []permission.Resource{experiment(exp)}, nil
 }
 
-// artifactExperimentID matches the experiment id that starts a proxied artifact path.
-var artifactExperimentID = regexp.MustCompile(`^(\d+)/`)
-
 // artifactExperiment: the experiment whose id starts the artifact path (in the URL
 // path, or the "path" query of a listing); none when the path names no experiment.
+// The path is read as MLflow's handlers read it (validate_path_is_safe), or the
+// proxy would check one experiment while MLflow serves another: percent-decoded
+// until nothing changes ("%252531/x" is "1/x"), leading blanks dropped (" 1/x"),
+// and "." and empty segments are the directory they are in ("./1/x", "1").
 func artifactExperiment(_ context.Context, c *call) ([]permission.Resource, error) {
 	path := c.pathParams["path"]
 	if path == "" {
 		path = c.query.Get("path")
 	}
-	if unescaped, err := url.PathUnescape(path); err == nil {
-		path = unescaped
+	path, ok := decodePath(path)
+	if !ok {
+		return nil, badRequest("Invalid path")
 	}
-	m := artifactExperimentID.FindStringSubmatch(strings.TrimPrefix(path, "/"))
-	if m == nil {
-		return nil, nil
+	segments := strings.Split(path, "/")
+	if slices.Contains(segments, "..") {
+		return nil, badRequest("Invalid path") // as MLflow answers
 	}
-	return []permission.Resource{experiment(m[1])}, nil
+	for _, seg := range segments {
+		if seg == "" || seg == "." {
+			continue
+		}
+		if !isDigits(seg) {
+			return nil, nil
+		}
+		return []permission.Resource{experiment(seg)}, nil
+	}
+	return nil, nil
+}
+
+func isDigits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// decodePath is MLflow's mlflow.utils.uri._decode: percent-decode until nothing
+// changes, at most 10 rounds, each also cleaned as Python's urlsplit cleans a URL
+// (leading C0 controls and spaces stripped; tabs and line breaks removed). A '%'
+// that starts no valid escape stays, as in urllib.parse.unquote.
+func decodePath(s string) (string, bool) {
+	for range 10 {
+		next := cleanURL(unquote(s))
+		if next == s {
+			return s, true
+		}
+		s = next
+	}
+	return "", false
+}
+
+// cleanURL does to s what Python's urlsplit does before parsing a URL: leading C0
+// controls and spaces go, and so do tabs and line breaks anywhere.
+func cleanURL(s string) string {
+	s = strings.TrimLeftFunc(s, func(r rune) bool { return r <= ' ' })
+	return strings.NewReplacer("\t", "", "\r", "", "\n", "").Replace(s)
+}
+
+func unquote(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -143,7 +142,11 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 		slog.WarnContext(ctx, "refused an MLflow route that has no rule", "method", c.req.Method, "path", c.req.URL.Path, "user", c.user.Username)
 		return errDenied
 	}
-	if c.req.Method != http.MethodGet && !c.route.streamsBody() {
+	if c.req.Method == http.MethodGet {
+		// MLflow reads a GET's parameters from a JSON body when its query is empty;
+		// the proxy decides on the query alone, so no body goes upstream.
+		c.setBody(nil)
+	} else if !c.route.streamsBody() {
 		if err := c.readJSONBody(); err != nil {
 			return err
 		}
@@ -179,7 +182,10 @@ func (r *route) streamsBody() bool {
 }
 
 // readJSONBody parses an API call's JSON body (kept for forwarding) so that locators
-// and hooks can read its parameters.
+// and hooks can read its parameters. MLflow reads these parameters from the body
+// alone, whatever the Content-Type (Flask's get_json(force=True); a POST that is not
+// application/json it refuses), so the proxy does too; a body it cannot read as
+// one JSON object is refused rather than guessed at.
 func (c *call) readJSONBody() error {
 	raw, err := io.ReadAll(io.LimitReader(c.req.Body, maxJSONBytes+1))
 	if err != nil {
@@ -189,16 +195,69 @@ func (c *call) readJSONBody() error {
 		return &apiError{http.StatusRequestEntityTooLarge, "BAD_REQUEST", "The request body is too large."}
 	}
 	c.setBody(raw)
-	mediaType, _, _ := mime.ParseMediaType(c.req.Header.Get("Content-Type"))
-	if len(bytes.TrimSpace(raw)) == 0 || mediaType != "application/json" {
-		return nil // no JSON: parameters come from the query, as in MLflow
+	c.body = map[string]any{}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil // no parameters
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // forwarded bodies keep their numbers exactly
-	if err := dec.Decode(&c.body); err != nil {
-		return badRequest("The request body is not valid JSON.")
+	if err := dec.Decode(&c.body); err != nil || c.body == nil {
+		return badRequest("The request body is not a JSON object.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("The request body is not a JSON object.")
+	}
+	return c.normalizeFieldNames()
+}
+
+// normalizeFieldNames renames the body's lowerCamelCase field names to the
+// snake_case ones the locators read. MLflow's protobuf parser accepts both spellings
+// of a field (runId for run_id), so a body could otherwise name one run to the
+// proxy and another to MLflow. A body with both spellings is refused, as MLflow 3.17 does.
+func (c *call) normalizeFieldNames() error {
+	for key, v := range c.body {
+		name := snakeCase(key)
+		if name == key || lowerCamelCase(name) != key {
+			continue // not the JSON name of a field
+		}
+		if _, ok := c.body[name]; ok {
+			return badRequest("Request specifies both '%s' and '%s'; provide only one of them.", name, key)
+		}
+		delete(c.body, key)
+		c.body[name] = v
 	}
 	return nil
+}
+
+// snakeCase turns runId into run_id.
+func snakeCase(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// lowerCamelCase is protobuf's JSON name of a field: run_id becomes runId.
+func lowerCamelCase(s string) string {
+	var b strings.Builder
+	upper := false
+	for _, r := range s {
+		switch {
+		case r == '_':
+			upper = true
+			continue
+		case upper && 'a' <= r && r <= 'z':
+			r -= 'a' - 'A'
+		}
+		upper = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // setBody makes raw the body that is forwarded.

@@ -91,6 +91,9 @@ var routes = []route{
 	{"POST", "/2.0/mlflow-artifacts/mpu/create/{path...}", needUpdate, artifactExperiment, nil, nil},
 	{"POST", "/2.0/mlflow-artifacts/mpu/complete/{path...}", needUpdate, artifactExperiment, nil, nil},
 	{"POST", "/2.0/mlflow-artifacts/mpu/abort/{path...}", needUpdate, artifactExperiment, nil, nil},
+	// MLflow 3.17's client asks for a presigned URL first when the server offers
+	// multipart downloads: the URL reads the artifact, so it needs what a download does.
+	{"GET", "/2.0/mlflow-artifacts/presigned/{path...}", needRead, artifactExperiment, nil, nil},
 
 	// Registered models and their versions: the model's own grants.
 	{"POST", "/2.0/mlflow/registered-models/create", needUser, nil, grantCreatorModel, nil},
@@ -106,7 +109,9 @@ var routes = []route{
 	{"POST", "/2.0/mlflow/registered-models/alias", needUpdate, modelParam("name"), nil, nil},
 	{"DELETE", "/2.0/mlflow/registered-models/alias", needDelete, modelParam("name"), nil, nil},
 	{"GET", "/2.0/mlflow/registered-models/search", needUser, nil, filterModels, nil},
-	{"POST", "/2.0/mlflow/model-versions/create", needUpdate, modelParam("name"), nil, nil},
+	// A new version serves its source's files to whoever may read the model: the
+	// source must be readable too (versionSourceReadable).
+	{"POST", "/2.0/mlflow/model-versions/create", needUpdate, modelParam("name"), nil, versionSourceReadable},
 	{"GET", "/2.0/mlflow/model-versions/get", needRead, modelParam("name"), nil, nil},
 	{"GET", "/2.0/mlflow/model-versions/get-download-uri", needRead, modelParam("name"), nil, nil},
 	{"PATCH", "/2.0/mlflow/model-versions/update", needUpdate, modelParam("name"), nil, nil},
@@ -126,7 +131,9 @@ var routes = []route{
 	{"POST", "/2.0/mlflow/logged-models/{model_id}/params", needUpdate, loggedModelPath, nil, nil},
 	{"GET", "/2.0/mlflow/logged-models/{model_id}/artifacts/directories", needRead, loggedModelPath, nil, nil},
 	{"GET", "/2.0/mlflow/logged-models/{model_id}/artifacts/files", needRead, loggedModelPath, nil, nil},
-	{"POST", "/2.0/mlflow/logged-models/search", needRead, experimentList("experiment_ids"), nil, nil},
+	// Narrowed to the readable experiments, as runs/search: MLflow drops the models of
+	// the others from the answer rather than refusing the search.
+	{method: "POST", pattern: "/2.0/mlflow/logged-models/search", need: needUser, rewrite: searchReadableExperiments},
 
 	// Artifact downloads outside the REST API (the UI's).
 	{"GET", "/get-artifact", needRead, runParam, nil, nil},

@@ -1,0 +1,250 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// fakeGuard knows users by the whole Authorization header value.
+type fakeGuard struct {
+	users  map[string]storage.User
+	grants map[string]map[permission.Resource]permission.Level
+	def    permission.Level
+}
+
+func (g *fakeGuard) Authenticate(_ context.Context, header string) (storage.User, error) {
+	if u, ok := g.users[header]; ok {
+		return u, nil
+	}
+	return storage.User{}, &apiError{http.StatusUnauthorized, "UNAUTHENTICATED", "who?"}
+}
+
+func (g *fakeGuard) Permissions(_ context.Context, u storage.User) (func(permission.Resource) permission.Level, error) {
+	return func(r permission.Resource) permission.Level {
+		if l, ok := g.grants[u.Username][r]; ok {
+			return l
+		}
+		return g.def
+	}, nil
+}
+
+func (g *fakeGuard) WriteError(w http.ResponseWriter, err error) {
+	status, code := http.StatusInternalServerError, "INTERNAL_ERROR"
+	var e interface{ MLflowError() (int, string, string) }
+	if errors.As(err, &e) {
+		status, code, _ = e.MLflowError()
+	}
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error_code": %q}`, code)
+}
+
+type noGrants struct{}
+
+func (noGrants) CreateGrant(context.Context, int32, permission.Resource, permission.Level) (storage.Grant, error) {
+	return storage.Grant{}, nil
+}
+func (noGrants) UpdateGrant(context.Context, int32, permission.Resource, permission.Level) (storage.Grant, error) {
+	return storage.Grant{}, nil
+}
+func (noGrants) DeleteResourceGrants(context.Context, permission.Resource) error { return nil }
+func (noGrants) MoveResourceGrants(context.Context, permission.Resource, permission.Resource) error {
+	return nil
+}
+
+// forwarded is a request as the fake upstream received it.
+type forwarded struct {
+	method, path, query, body string
+}
+
+// newTestProxy returns a proxy for bob, who manages experiment 1 (run "mine") and
+// the model "mine", in front of an upstream that also has experiment 2 (run
+// "victim") and records every request other than the proxy's own run lookups.
+func newTestProxy(t *testing.T) (*Proxy, func() []forwarded) {
+	var mu sync.Mutex
+	var got []forwarded
+	runs := map[string]string{"mine": "1", "victim": "2"}
+	loggedModels := map[string]string{"m-mine": "1", "m-victim": "2"}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := strings.CutPrefix(r.URL.Path, "/api/2.0/mlflow/logged-models/"); ok && r.Header.Get("X-Forwarded-For") == "" {
+			fmt.Fprintf(w, `{"model": {"info": {"experiment_id": %q}}}`, loggedModels[id])
+			return
+		}
+		if r.URL.Path == "/api/2.0/mlflow/runs/get" && r.Header.Get("X-Forwarded-For") == "" {
+			exp, ok := runs[r.URL.Query().Get("run_id")]
+			if !ok {
+				w.WriteHeader(http.StatusNotFound)
+				io.WriteString(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST"}`)
+				return
+			}
+			fmt.Fprintf(w, `{"run": {"info": {"experiment_id": %q}}}`, exp)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, forwarded{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, string(body)})
+		mu.Unlock()
+		io.WriteString(w, "{}")
+	}))
+	t.Cleanup(upstream.Close)
+	u, _ := url.Parse(upstream.URL)
+	bob := storage.User{ID: 2, Username: "bob"}
+	guard := &fakeGuard{
+		users: map[string]storage.User{"bob": bob},
+		grants: map[string]map[permission.Resource]permission.Level{"bob": {
+			experiment("1"): permission.Manage,
+			{Type: permission.RegisteredModel, ID: "mine"}: permission.Manage,
+		}},
+		def: permission.NoPermissions,
+	}
+	return New(u, guard, noGrants{}), func() []forwarded {
+		mu.Lock()
+		defer mu.Unlock()
+		out := got
+		got = nil
+		return out
+	}
+}
+
+// Every request is decided on what MLflow will act on: the JSON body of a non-GET
+// whatever its Content-Type and field spelling, the query of a GET, the experiment
+// id and artifact path as MLflow reads them.
+func TestDecisionsFollowWhatMLflowReads(t *testing.T) {
+	p, forwardedRequests := newTestProxy(t)
+	const mv = "/api/2.0/mlflow/model-versions/create"
+	for _, c := range []struct {
+		name, method, target, contentType, body string
+		status                                  int
+	}{
+		{"own run", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id": "mine"}`, 200},
+		{"runId is run_id", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_uuid": "mine", "runId": "victim"}`, 403},
+		{"runId alone", "POST", "/api/2.0/mlflow/runs/set-tag", "application/json", `{"runId": "victim"}`, 403},
+		{"both spellings", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id": "mine", "runId": "victim"}`, 400},
+		{"query of a POST", "POST", "/api/2.0/mlflow/runs/log-metric?run_id=mine", "application/json", `{"run_uuid": "victim"}`, 403},
+		{"query of a POST only", "POST", "/api/2.0/mlflow/runs/log-metric?run_id=mine", "application/json", ``, 400},
+		{"text/plain PATCH", "PATCH", "/api/2.0/mlflow/registered-models/update?name=mine", "text/plain", `{"name": "theirs"}`, 403},
+		{"no Content-Type DELETE", "DELETE", "/api/2.0/mlflow/registered-models/delete?name=mine", "", `{"name": "theirs"}`, 403},
+		{"own model", "DELETE", "/api/2.0/mlflow/registered-models/delete", "", `{"name": "mine"}`, 200},
+		{"not JSON", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `run_id=mine`, 400},
+		{"two objects", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id": "mine"} {"run_id": "victim"}`, 400},
+		{"not an object", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `["mine"]`, 400},
+		{"canonical id", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "", ``, 200},
+		{"leading zero", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=02", "", ``, 400},
+		{"plus sign", "POST", "/api/2.0/mlflow/runs/create", "application/json", `{"experiment_id": "+2"}`, 400},
+		{"number", "POST", "/api/2.0/mlflow/runs/create", "application/json", `{"experiment_id": 1}`, 200},
+		{"artifact", "GET", "/api/2.0/mlflow-artifacts/artifacts/1/mine/artifacts/f", "", ``, 200},
+		{"artifact, encoded three times", "GET", "/api/2.0/mlflow-artifacts/artifacts/%252532/victim/artifacts/f", "", ``, 403},
+		{"artifact under ./", "PUT", "/api/2.0/mlflow-artifacts/artifacts/%252E/2/victim/artifacts/f", "", `x`, 403},
+		{"experiment root listed", "GET", "/api/2.0/mlflow-artifacts/artifacts?path=2", "", ``, 403},
+		{"presigned", "GET", "/api/2.0/mlflow-artifacts/presigned/2/victim/artifacts/f", "", ``, 403},
+		// A new version of bob's model may only copy what bob may read.
+		{"version of own run", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/1/mine/artifacts/m", "run_id": "mine"}`, 200},
+		{"version of another's run", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/2/victim/artifacts/m", "run_id": "victim"}`, 403},
+		{"another's artifacts, own run", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/2/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"another's artifacts, with a host", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts://h:5000/2/victim/artifacts/m", "runId": "mine"}`, 403},
+		{"another's artifacts, encoded", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/%2532/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"runs: URI", "POST", mv, "application/json", `{"name": "mine", "source": "runs:/victim/m", "run_id": "mine"}`, 403},
+		{"another's model version", "POST", mv, "application/json", `{"name": "mine", "source": "models:/theirs/1"}`, 403},
+		{"another's model alias", "POST", mv, "application/json", `{"name": "mine", "source": " MODELS:/theirs@champion"}`, 403},
+		{"a tab in the scheme", "POST", mv, "application/json", `{"name": "mine", "source": "mod\tels:/theirs/1"}`, 403},
+		{"own model version", "POST", mv, "application/json", `{"name": "mine", "source": "models:/mine/1", "run_id": "victim"}`, 200},
+		{"another's logged model", "POST", mv, "application/json", `{"name": "mine", "source": "models:/m-victim"}`, 403},
+		{"own logged model", "POST", mv, "application/json", `{"name": "mine", "source": "models:/m-mine", "model_id": "m-mine"}`, 200},
+		{"another's model_id", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/1/models/m-mine/artifacts", "model_id": "m-victim"}`, 403},
+		{"empty run_id", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/1/mine/artifacts/m", "run_id": ""}`, 403},
+	} {
+		req := httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "bob")
+		if c.contentType != "" {
+			req.Header.Set("Content-Type", c.contentType)
+		}
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, req)
+		if rec.Code != c.status {
+			t.Errorf("%s: %s %s %s: %d %s, want %d", c.name, c.method, c.target, c.body, rec.Code, rec.Body, c.status)
+		}
+		if sent := forwardedRequests(); (c.status == 200) != (len(sent) == 1) {
+			t.Errorf("%s: forwarded %v", c.name, sent)
+		}
+	}
+}
+
+func TestRequestsAsForwarded(t *testing.T) {
+	p, forwardedRequests := newTestProxy(t)
+	do := func(method, target, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		req.Header.Set("Authorization", "bob")
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, req)
+		return rec
+	}
+
+	// A GET goes without its body: MLflow would read a GET's parameters from it.
+	if rec := do("GET", "/api/2.0/mlflow/runs/get?run_id=mine", `{"run_id": "victim"}`); rec.Code != 200 {
+		t.Fatalf("GET with a body: %d %s", rec.Code, rec.Body)
+	}
+	if sent := forwardedRequests(); len(sent) != 1 || sent[0].body != "" || sent[0].query != "run_id=mine" {
+		t.Errorf("GET forwarded as %+v", sent)
+	}
+
+	// A run search is narrowed to the readable experiments, in snake_case only.
+	if rec := do("POST", "/api/2.0/mlflow/runs/search", `{"experimentIds": ["1", "2"], "max_results": 5}`); rec.Code != 200 {
+		t.Fatalf("runs/search: %d %s", rec.Code, rec.Body)
+	}
+	sent := forwardedRequests()
+	var body map[string]any
+	if len(sent) != 1 || json.Unmarshal([]byte(sent[0].body), &body) != nil {
+		t.Fatalf("runs/search forwarded as %+v", sent)
+	}
+	if ids, _ := json.Marshal(body["experiment_ids"]); string(ids) != `["1"]` || body["experimentIds"] != nil || len(body) != 2 {
+		t.Errorf("runs/search forwarded with %s", sent[0].body)
+	}
+
+	// Nothing readable, or no body at all: answered here, empty.
+	for _, c := range [][2]string{
+		{"/api/2.0/mlflow/runs/search?experiment_ids=1", ``},
+		{"/api/2.0/mlflow/runs/search", `{"experiment_ids": ["2"]}`},
+		{"/api/2.0/mlflow/logged-models/search", `{"experiment_ids": ["2"]}`},
+	} {
+		if rec := do("POST", c[0], c[1]); rec.Code != 200 || rec.Body.String() != "{}" {
+			t.Errorf("%s %s: %d %s", c[0], c[1], rec.Code, rec.Body)
+		}
+		if sent := forwardedRequests(); len(sent) != 0 {
+			t.Errorf("%s %s was forwarded: %+v", c[0], c[1], sent)
+		}
+	}
+	if rec := do("POST", "/api/2.0/mlflow/logged-models/search", `{"experiment_ids": ["2", "1"]}`); rec.Code != 200 {
+		t.Fatalf("logged-models/search: %d %s", rec.Code, rec.Body)
+	}
+	if sent := forwardedRequests(); len(sent) != 1 || !strings.Contains(sent[0].body, `"experiment_ids":["1"]`) {
+		t.Errorf("logged-models/search forwarded as %+v", sent)
+	}
+}
+
+func TestFieldNames(t *testing.T) {
+	for in, want := range map[string]string{"runId": "run_id", "experimentIds": "experiment_ids", "run_id": "run_id", "name": "name"} {
+		if got := snakeCase(in); got != want {
+			t.Errorf("snakeCase(%q) = %q, want %q", in, got, want)
+		}
+		if got := lowerCamelCase(want); in != want && got != in {
+			t.Errorf("lowerCamelCase(%q) = %q, want %q", want, got, in)
+		}
+	}
+	// Only a field's exact JSON name is renamed: RunId is no spelling of run_id.
+	c := &call{body: map[string]any{"RunId": "x", "newName": "y"}}
+	if err := c.normalizeFieldNames(); err != nil || c.body["run_id"] != nil || c.body["new_name"] != "y" || len(c.body) != 2 {
+		t.Errorf("normalized to %v, %v", c.body, err)
+	}
+}
