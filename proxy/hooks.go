@@ -50,6 +50,51 @@ func grantCreatorModel(ctx context.Context, c *call, body []byte) ([]byte, error
 	return body, c.grantManage(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")})
 }
 
+// grantCreatorScorer makes whoever registers a scorer (or a new version of one)
+// its manager, as MLflow does.
+func grantCreatorScorer(ctx context.Context, c *call, body []byte) ([]byte, error) {
+	var registered struct {
+		ExperimentID string `json:"experiment_id"`
+		Name         string `json:"name"`
+	}
+	if err := json.Unmarshal(body, &registered); err != nil || registered.ExperimentID == "" || registered.Name == "" {
+		return nil, errors.New("the upstream's RegisterScorer answer has no experiment_id and name")
+	}
+	return body, c.grantManage(ctx, permission.ScorerResource(registered.ExperimentID, registered.Name))
+}
+
+// dropScorerGrants removes the grants of a deleted scorer, so a new scorer of that
+// name does not inherit them; deleting one version leaves the scorer.
+func dropScorerGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
+	if c.body["version"] != nil {
+		return body, nil
+	}
+	return body, c.proxy.grants.DeleteResourceGrants(ctx, permission.ScorerResource(c.param("experiment_id"), c.param("name")))
+}
+
+// configsReadable refuses online scoring configs of an experiment the caller may
+// not read, all or nothing, as MLflow's validate_can_read_online_scoring_configs;
+// the configs are found by scorer id, so only the answer tells their experiments.
+func configsReadable(_ context.Context, c *call, body []byte) ([]byte, error) {
+	if c.user.IsAdmin {
+		return body, nil
+	}
+	var answer struct {
+		Configs []struct {
+			ExperimentID string `json:"experiment_id"`
+		} `json:"configs"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return nil, errors.New("the upstream's online scoring configs are not JSON")
+	}
+	for _, config := range answer.Configs {
+		if err := c.requireRead(experiment(config.ExperimentID)); err != nil {
+			return nil, err
+		}
+	}
+	return body, nil
+}
+
 // dropModelGrants removes the grants of a deleted model, so a new model of that
 // name does not inherit them.
 func dropModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {

@@ -89,14 +89,7 @@ func experimentList(name string) locator {
 		if len(ids) == 0 {
 			return nil, badRequest("The request must name at least one experiment in '%s'.", name)
 		}
-		rs := make([]permission.Resource, len(ids))
-		for i, id := range ids {
-			if err := checkExperimentID(id); err != nil {
-				return nil, err
-			}
-			rs[i] = experiment(id)
-		}
-		return rs, nil
+		return experimentResources(ids)
 	}
 }
 
@@ -162,6 +155,72 @@ func modelParam(name string) locator {
 // loggedModelPath: the experiment of the logged model in the path.
 func loggedModelPath(ctx context.Context, c *call) ([]permission.Resource, error) {
 	exp, err := c.proxy.lookups.loggedModelExperiment(ctx, c.pathParams["model_id"])
+	if err != nil {
+		return nil, err
+	}
+	return []permission.Resource{experiment(exp)}, nil
+}
+
+// scorerParam: the scorer named by experiment_id and name.
+func scorerParam(_ context.Context, c *call) ([]permission.Resource, error) {
+	exp, name := c.param("experiment_id"), c.param("name")
+	if err := required("experiment_id", exp); err != nil {
+		return nil, err
+	}
+	if err := checkExperimentID(exp); err != nil {
+		return nil, err
+	}
+	if err := required("name", name); err != nil {
+		return nil, err
+	}
+	return []permission.Resource{permission.ScorerResource(exp, name)}, nil
+}
+
+// scorerListExperiments: the experiments whose scorers are listed (experiment_id, or
+// the newer experiment_ids). A listing that names none is refused: MLflow lists the
+// scorers of every experiment then and filters them, which the proxy does not.
+func scorerListExperiments(_ context.Context, c *call) ([]permission.Resource, error) {
+	ids := c.params("experiment_ids")
+	if id := c.param("experiment_id"); id != "" {
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, errDenied
+	}
+	return experimentResources(ids)
+}
+
+// datasetPath: every experiment of the evaluation dataset in the path, as MLflow
+// requires; a dataset in no experiment (or none at all) is refused, as by MLflow.
+func datasetPath(ctx context.Context, c *call) ([]permission.Resource, error) {
+	ids, err := c.proxy.lookups.datasetExperiments(ctx, c.pathParams["dataset_id"])
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, errDenied
+	}
+	return experimentResources(ids)
+}
+
+// datasetAndAddedExperiments: the dataset's experiments and those it is added to
+// (experiment_ids, at least one): a dataset may only join experiments one may change.
+func datasetAndAddedExperiments(ctx context.Context, c *call) ([]permission.Resource, error) {
+	rs, err := datasetPath(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	added := c.params("experiment_ids")
+	if len(added) == 0 {
+		return nil, errDenied
+	}
+	more, err := experimentResources(added)
+	return append(rs, more...), err
+}
+
+// jobPath: the experiment of the prompt-optimization job in the path.
+func jobPath(ctx context.Context, c *call) ([]permission.Resource, error) {
+	exp, err := c.proxy.lookups.jobExperiment(ctx, c.pathParams["job_id"])
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,17 +12,21 @@ import (
 )
 
 // lookups asks the upstream MLflow server what a decision needs: which experiment
-// a run or logged model belongs to, and which id an experiment name has. A run or
-// logged model never moves to another experiment, so those answers are cached; a
-// name can be renamed, so that one is not.
+// a run, logged model, trace or prompt-optimization job belongs to, which
+// experiments a dataset is in, and which id an experiment name has. Runs, logged
+// models and jobs never move to another experiment, so those answers are cached;
+// traces are cached too, and forgotten where MLflow can move one (see the trace
+// hooks); names and datasets' experiments change, so those are not.
 type lookups struct {
 	upstream *url.URL
 	client   *http.Client
 	runs     immutableCache
 	models   immutableCache
+	traces   immutableCache
+	jobs     immutableCache
 }
 
-// immutableCache remembers answers that cannot change. It forgets everything when
+// immutableCache remembers answers that do not change. It forgets everything when
 // full, which keeps it bounded without bookkeeping.
 type immutableCache struct {
 	mu sync.Mutex
@@ -44,6 +49,18 @@ func (c *immutableCache) put(key, value string) {
 		c.m = make(map[string]string)
 	}
 	c.m[key] = value
+}
+
+func (c *immutableCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, key)
+}
+
+func (c *immutableCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
 }
 
 func (l *lookups) runExperiment(ctx context.Context, runID string) (string, error) {
@@ -82,6 +99,85 @@ func (l *lookups) loggedModelExperiment(ctx context.Context, modelID string) (st
 	exp := resp.Model.Info.ExperimentID
 	l.models.put(modelID, exp)
 	return exp, nil
+}
+
+// traceExperiment is the experiment of a trace (GetTraceInfoV3). An answer about
+// another trace, or about a trace outside any experiment, is refused: the id could
+// be one of the sibling routes' names ("batchGet").
+func (l *lookups) traceExperiment(ctx context.Context, traceID string) (string, error) {
+	if exp, ok := l.traces.get(traceID); ok {
+		return exp, nil
+	}
+	var resp struct {
+		Trace struct {
+			TraceInfo traceInfo `json:"trace_info"`
+		} `json:"trace"`
+	}
+	if err := l.get(ctx, "/api/3.0/mlflow/traces/"+url.PathEscape(traceID), nil, &resp); err != nil {
+		return "", err
+	}
+	info := resp.Trace.TraceInfo
+	exp := info.experimentID()
+	if info.TraceID != traceID || exp == "" {
+		return "", errDenied
+	}
+	l.traces.put(traceID, exp)
+	return exp, nil
+}
+
+// existingTraceExperiment is traceExperiment, or "" when MLflow has no trace of that id.
+func (l *lookups) existingTraceExperiment(ctx context.Context, traceID string) (string, error) {
+	exp, err := l.traceExperiment(ctx, traceID)
+	var answer *upstreamAnswer
+	if errors.As(err, &answer) && answer.status == http.StatusNotFound {
+		if _, code, _ := answer.MLflowError(); code == "RESOURCE_DOES_NOT_EXIST" {
+			return "", nil
+		}
+	}
+	return exp, err
+}
+
+// traceInfo is the part of MLflow's TraceInfoV3 JSON the proxy reads.
+type traceInfo struct {
+	TraceID       string `json:"trace_id"`
+	TraceLocation struct {
+		MlflowExperiment struct {
+			ExperimentID string `json:"experiment_id"`
+		} `json:"mlflow_experiment"`
+	} `json:"trace_location"`
+}
+
+func (t traceInfo) experimentID() string { return t.TraceLocation.MlflowExperiment.ExperimentID }
+
+// datasetExperiments are the experiments an evaluation dataset is in; none for a
+// dataset MLflow does not have.
+func (l *lookups) datasetExperiments(ctx context.Context, datasetID string) ([]string, error) {
+	var resp struct {
+		ExperimentIDs []string `json:"experiment_ids"`
+	}
+	err := l.get(ctx, "/api/3.0/mlflow/datasets/"+url.PathEscape(datasetID)+"/experiment-ids", nil, &resp)
+	return resp.ExperimentIDs, err
+}
+
+// jobExperiment is the experiment of a prompt-optimization job.
+func (l *lookups) jobExperiment(ctx context.Context, jobID string) (string, error) {
+	if exp, ok := l.jobs.get(jobID); ok {
+		return exp, nil
+	}
+	var resp struct {
+		Job struct {
+			JobID        string `json:"job_id"`
+			ExperimentID string `json:"experiment_id"`
+		} `json:"job"`
+	}
+	if err := l.get(ctx, "/api/3.0/mlflow/prompt-optimization/jobs/"+url.PathEscape(jobID), nil, &resp); err != nil {
+		return "", err
+	}
+	if resp.Job.JobID != jobID || resp.Job.ExperimentID == "" {
+		return "", errDenied
+	}
+	l.jobs.put(jobID, resp.Job.ExperimentID)
+	return resp.Job.ExperimentID, nil
 }
 
 func (l *lookups) experimentByName(ctx context.Context, name string) (string, error) {

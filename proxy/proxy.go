@@ -176,9 +176,10 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 	return nil
 }
 
-// streamsBody reports routes whose bodies are artifacts: never read, only streamed.
+// streamsBody reports routes whose bodies are not JSON: artifacts, never read, only
+// streamed, and OTLP spans, which their rewrite reads.
 func (r *route) streamsBody() bool {
-	return strings.HasPrefix(r.pattern, "/2.0/mlflow-artifacts/")
+	return strings.HasPrefix(r.pattern, "/2.0/mlflow-artifacts/") || r.pattern == otlpPath
 }
 
 // readJSONBody parses an API call's JSON body (kept for forwarding) so that locators
@@ -192,7 +193,7 @@ func (c *call) readJSONBody() error {
 		return badRequest("The request body could not be read.")
 	}
 	if len(raw) > maxJSONBytes {
-		return &apiError{http.StatusRequestEntityTooLarge, "BAD_REQUEST", "The request body is too large."}
+		return errTooLarge
 	}
 	c.setBody(raw)
 	c.body = map[string]any{}
@@ -335,6 +336,7 @@ func (e *upstreamAnswer) MLflowError() (int, string, string) {
 
 var (
 	errDenied       = &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Permission denied"}
+	errTooLarge     = &apiError{http.StatusRequestEntityTooLarge, "BAD_REQUEST", "The request body is too large."}
 	errUpstreamDown = &apiError{http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "The MLflow tracking server is unavailable; try again later."}
 )
 

@@ -68,53 +68,124 @@ type forwarded struct {
 	method, path, query, body string
 }
 
-// newTestProxy returns a proxy for bob, who manages experiment 1 (run "mine") and
-// the model "mine", in front of an upstream that also has experiment 2 (run
-// "victim") and records every request other than the proxy's own run lookups.
-func newTestProxy(t *testing.T) (*Proxy, func() []forwarded) {
-	var mu sync.Mutex
-	var got []forwarded
-	runs := map[string]string{"mine": "1", "victim": "2"}
-	loggedModels := map[string]string{"m-mine": "1", "m-victim": "2"}
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id, ok := strings.CutPrefix(r.URL.Path, "/api/2.0/mlflow/logged-models/"); ok && r.Header.Get("X-Forwarded-For") == "" {
-			fmt.Fprintf(w, `{"model": {"info": {"experiment_id": %q}}}`, loggedModels[id])
+// fakeMLflow is the upstream of the tests. It answers the proxy's own lookups
+// (requests without X-Forwarded-For) from its maps, and records every forwarded
+// request, answering it from answers ("METHOD /path") or with {}.
+type fakeMLflow struct {
+	mu       sync.Mutex
+	runs     map[string]string   // run id → experiment
+	models   map[string]string   // logged model id → experiment
+	traces   map[string]string   // trace id → experiment
+	datasets map[string][]string // dataset id → experiments
+	jobs     map[string]string   // prompt-optimization job id → experiment
+	answers  map[string]string
+	got      []forwarded
+}
+
+func (f *fakeMLflow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Header.Get("X-Forwarded-For") == "" {
+		f.lookup(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	f.got = append(f.got, forwarded{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, string(body)})
+	if answer, ok := f.answers[r.Method+" "+r.URL.Path]; ok {
+		io.WriteString(w, answer)
+		return
+	}
+	io.WriteString(w, "{}")
+}
+
+func (f *fakeMLflow) lookup(w http.ResponseWriter, r *http.Request) {
+	notFound := func() {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST"}`)
+	}
+	path := r.URL.Path
+	if id, ok := strings.CutPrefix(path, "/api/2.0/mlflow/logged-models/"); ok {
+		fmt.Fprintf(w, `{"model": {"info": {"experiment_id": %q}}}`, f.models[id])
+	} else if path == "/api/2.0/mlflow/runs/get" {
+		exp, ok := f.runs[r.URL.Query().Get("run_id")]
+		if !ok {
+			notFound()
 			return
 		}
-		if r.URL.Path == "/api/2.0/mlflow/runs/get" && r.Header.Get("X-Forwarded-For") == "" {
-			exp, ok := runs[r.URL.Query().Get("run_id")]
-			if !ok {
-				w.WriteHeader(http.StatusNotFound)
-				io.WriteString(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST"}`)
-				return
-			}
-			fmt.Fprintf(w, `{"run": {"info": {"experiment_id": %q}}}`, exp)
+		fmt.Fprintf(w, `{"run": {"info": {"experiment_id": %q}}}`, exp)
+	} else if id, ok := strings.CutPrefix(path, "/api/3.0/mlflow/traces/"); ok {
+		exp, ok := f.traces[id]
+		if !ok {
+			notFound()
 			return
 		}
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got = append(got, forwarded{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, string(body)})
-		mu.Unlock()
-		io.WriteString(w, "{}")
-	}))
+		fmt.Fprintf(w, `{"trace": {"trace_info": {"trace_id": %q, "trace_location": {"mlflow_experiment": {"experiment_id": %q}}}}}`, id, exp)
+	} else if id, ok := strings.CutPrefix(path, "/api/3.0/mlflow/datasets/"); ok {
+		json.NewEncoder(w).Encode(map[string]any{"experiment_ids": f.datasets[strings.TrimSuffix(id, "/experiment-ids")]})
+	} else if id, ok := strings.CutPrefix(path, "/api/3.0/mlflow/prompt-optimization/jobs/"); ok {
+		exp, ok := f.jobs[id]
+		if !ok {
+			notFound()
+			return
+		}
+		fmt.Fprintf(w, `{"job": {"job_id": %q, "experiment_id": %q}}`, id, exp)
+	} else {
+		w.WriteHeader(http.StatusTeapot)
+	}
+}
+
+// forwarded returns the requests forwarded since the last call.
+func (f *fakeMLflow) forwarded() []forwarded {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.got
+	f.got = nil
+	return out
+}
+
+func (f *fakeMLflow) set(do func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	do()
+}
+
+// newFakeMLflowProxy returns a proxy for bob and the admin root in front of a
+// fakeMLflow. Bob manages experiment 1 (run "mine", trace "tr-mine"), the model
+// "mine" and the scorer "mine" of experiment 1; he may read experiment 3 (trace
+// "tr-read") and its scorer "read"; experiment 2 (run "victim", trace "tr-victim")
+// is another user's, and nothing else is bob's.
+func newFakeMLflowProxy(t *testing.T) (*Proxy, *fakeMLflow) {
+	f := &fakeMLflow{
+		runs:   map[string]string{"mine": "1", "victim": "2"},
+		models: map[string]string{"m-mine": "1", "m-victim": "2"},
+		traces: map[string]string{"tr-mine": "1", "tr-read": "3", "tr-victim": "2"},
+		datasets: map[string][]string{
+			"d-mine": {"1"}, "d-read": {"3"}, "d-shared": {"1", "2"}, "d-orphan": {},
+		},
+		jobs: map[string]string{"j-mine": "1", "j-read": "3", "j-victim": "2"},
+	}
+	upstream := httptest.NewServer(f)
 	t.Cleanup(upstream.Close)
 	u, _ := url.Parse(upstream.URL)
 	bob := storage.User{ID: 2, Username: "bob"}
 	guard := &fakeGuard{
-		users: map[string]storage.User{"bob": bob},
+		users: map[string]storage.User{"bob": bob, "root": {ID: 1, Username: "root", IsAdmin: true}},
 		grants: map[string]map[permission.Resource]permission.Level{"bob": {
 			experiment("1"): permission.Manage,
+			experiment("3"): permission.Read,
 			{Type: permission.RegisteredModel, ID: "mine"}: permission.Manage,
+			permission.ScorerResource("1", "mine"):         permission.Manage,
+			permission.ScorerResource("3", "read"):         permission.Read,
 		}},
 		def: permission.NoPermissions,
 	}
-	return New(u, guard, noGrants{}), func() []forwarded {
-		mu.Lock()
-		defer mu.Unlock()
-		out := got
-		got = nil
-		return out
-	}
+	return New(u, guard, noGrants{}), f
+}
+
+// newTestProxy is newFakeMLflowProxy with the function that returns the forwarded requests.
+func newTestProxy(t *testing.T) (*Proxy, func() []forwarded) {
+	p, f := newFakeMLflowProxy(t)
+	return p, f.forwarded
 }
 
 // Every request is decided on what MLflow will act on: the JSON body of a non-GET

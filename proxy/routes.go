@@ -135,6 +135,85 @@ var routes = []route{
 	// the others from the answer rather than refusing the search.
 	{method: "POST", pattern: "/2.0/mlflow/logged-models/search", need: needUser, rewrite: searchReadableExperiments},
 
+	// Traces and assessments (validate_can_*_trace*, *_assessment in MLflow 3.17):
+	// the trace's experiment, found upstream by trace id. MLflow's trace-tier and
+	// assessment-tier grants do not exist here, so its fallback, the experiment,
+	// decides. Exact paths come before the {trace_id} rows that would match them too;
+	// any other path under /traces/ is refused, as in MLflow.
+	{"POST", "/2.0/mlflow/traces", needUpdate, experimentParam("experiment_id"), nil, traceTagsWritable},
+	{"PATCH", "/2.0/mlflow/traces/{request_id}", needUpdate, tracePath("request_id"), nil, traceTagsWritable},
+	{"GET", "/2.0/mlflow/traces/{request_id}/info", needRead, tracePath("request_id"), nil, nil},
+	{"PATCH", "/2.0/mlflow/traces/{request_id}/tags", needUpdate, tracePath("request_id"), nil, traceTagWritable},
+	{"DELETE", "/2.0/mlflow/traces/{request_id}/tags", needUpdate, tracePath("request_id"), nil, nil},
+	{"GET", "/2.0/mlflow/traces", needRead, scopedExperiments("experiment_ids"), nil, nil},
+	{"POST", "/2.0/mlflow/traces/delete-traces", needDelete, experimentParam("experiment_id"), forgetDeletedTraces, nil},
+	{"POST", "/2.0/mlflow/traces/link-to-run", needUpdate, runParam, nil, tracesReadable},
+	{"POST", "/2.0/mlflow/traces/link-prompts", needUpdate, traceParam("trace_id"), nil, nil},
+	{"POST", "/3.0/mlflow/traces", needUpdate, startTraceExperiment, forgetStartedTrace, startedTraceStaysPut},
+	{"GET", "/3.0/mlflow/traces/get", needRead, traceParam("trace_id"), nil, nil},
+	{"GET", "/3.0/mlflow/traces/batchGet", needRead, traceList("trace_ids"), nil, nil},
+	{"POST", "/3.0/mlflow/traces/batchGetInfos", needRead, traceList("trace_ids"), nil, nil},
+	{"POST", "/3.0/mlflow/traces/search", needRead, traceLocations, rememberTraces, nil},
+	{"POST", "/3.0/mlflow/traces/delete-traces", needDelete, experimentParam("experiment_id"), forgetDeletedTraces, nil},
+	{"POST", "/3.0/mlflow/traces/calculate-filter-correlation", needRead, scopedExperiments("experiment_ids"), nil, nil},
+	{"POST", "/3.0/mlflow/traces/metrics", needRead, scopedExperiments("experiment_ids"), nil, nil},
+	{"GET", "/3.0/mlflow/traces/{trace_id}", needRead, tracePath("trace_id"), nil, nil},
+	{"PATCH", "/3.0/mlflow/traces/{trace_id}/tags", needUpdate, tracePath("trace_id"), nil, traceTagWritable},
+	{"DELETE", "/3.0/mlflow/traces/{trace_id}/tags", needUpdate, tracePath("trace_id"), nil, nil},
+	{"POST", "/3.0/mlflow/traces/{trace_id}/assessments", needUpdate, tracePath("trace_id"), nil, nil},
+	{"GET", "/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}", needRead, tracePath("trace_id"), nil, nil},
+	{"PATCH", "/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}", needUpdate, tracePath("trace_id"), nil, nil},
+	// MLflow lets EDIT delete an assessment (its fallback rung is the experiment's update).
+	{"DELETE", "/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id}", needUpdate, tracePath("trace_id"), nil, nil},
+	// The UI's trace data (served by MLflow under /ajax-api only).
+	{"GET", "/2.0/mlflow/get-trace-artifact", needRead, traceParam("request_id"), nil, nil},
+	{"GET", "/3.0/mlflow/get-trace-artifact", needRead, traceParam("request_id"), nil, nil},
+	// OTLP span export (MLflow's FastAPI app), outside /api.
+	{"POST", otlpPath, needUpdate, otlpTarget, nil, otlpSpansStayPut},
+
+	// Scorers: registering needs EDIT on the experiment and makes the registrant the
+	// scorer's manager; the others take the scorer's own grants.
+	{"POST", "/3.0/mlflow/scorers/register", needUpdate, experimentParam("experiment_id"), grantCreatorScorer, nil},
+	{"GET", "/3.0/mlflow/scorers/list", needRead, scorerListExperiments, nil, nil},
+	{"GET", "/3.0/mlflow/scorers/get", needRead, scorerParam, nil, nil},
+	{"GET", "/3.0/mlflow/scorers/versions", needRead, scorerParam, nil, nil},
+	{"DELETE", "/3.0/mlflow/scorers/delete", needDelete, scorerParam, dropScorerGrants, nil},
+	// The client's list_scorers reads these too. Setting one (PUT online-config)
+	// stays with admins: the server then runs the scorer, with no caller, on its own.
+	{"GET", "/3.0/mlflow/scorers/online-configs", needUser, nil, configsReadable, nil},
+
+	// Evaluation datasets: every experiment the dataset is in (MLflow's
+	// validate_can_*_dataset), or that a request names.
+	{"POST", "/3.0/mlflow/datasets/create", needUpdate, experimentList("experiment_ids"), nil, nil},
+	{"GET", "/3.0/mlflow/datasets/search", needRead, experimentList("experiment_ids"), nil, nil},
+	{"POST", "/3.0/mlflow/datasets/search", needRead, experimentList("experiment_ids"), nil, nil},
+	{"GET", "/3.0/mlflow/datasets/{dataset_id}", needRead, datasetPath, nil, nil},
+	{"DELETE", "/3.0/mlflow/datasets/{dataset_id}", needDelete, datasetPath, nil, nil},
+	{"PATCH", "/3.0/mlflow/datasets/{dataset_id}/tags", needUpdate, datasetPath, nil, nil},
+	{"DELETE", "/3.0/mlflow/datasets/{dataset_id}/tags/{key}", needUpdate, datasetPath, nil, nil},
+	{"GET", "/3.0/mlflow/datasets/{dataset_id}/records", needRead, datasetPath, nil, nil},
+	{"POST", "/3.0/mlflow/datasets/{dataset_id}/records", needUpdate, datasetPath, nil, nil},
+	{"DELETE", "/3.0/mlflow/datasets/{dataset_id}/records", needUpdate, datasetPath, nil, nil},
+	{"GET", "/3.0/mlflow/datasets/{dataset_id}/experiment-ids", needRead, datasetPath, nil, nil},
+	{"POST", "/3.0/mlflow/datasets/{dataset_id}/add-experiments", needUpdate, datasetAndAddedExperiments, nil, nil},
+	{"POST", "/3.0/mlflow/datasets/{dataset_id}/remove-experiments", needUpdate, datasetPath, nil, nil},
+
+	// Prompt-optimization jobs: the job's experiment. Creating one stays with admins:
+	// MLflow does not check the dataset_id it names (its records are read into the
+	// caller's run, from any experiment), and the job's worker runs with no caller,
+	// writing prompt versions and calling gateway endpoints the proxy keeps for admins.
+	{"GET", "/3.0/mlflow/prompt-optimization/jobs/search", needRead, experimentParam("experiment_id"), nil, nil},
+	{"POST", "/3.0/mlflow/prompt-optimization/jobs/search", needRead, experimentParam("experiment_id"), nil, nil},
+	{"GET", "/3.0/mlflow/prompt-optimization/jobs/{job_id}", needRead, jobPath, nil, nil},
+	{"POST", "/3.0/mlflow/prompt-optimization/jobs/{job_id}/cancel", needUpdate, jobPath, nil, nil},
+	{"DELETE", "/3.0/mlflow/prompt-optimization/jobs/{job_id}", needDelete, jobPath, nil, nil},
+
+	// No rows, so admins only: webhooks (all of them, test included) and gateway
+	// budget policies, as in MLflow (which leaves budget reads to any user; here they
+	// stay with admins like the rest of the gateway). Also left to admins: workspaces,
+	// review queues, label schemas, issues, jobs, scorer invocation, and the
+	// Databricks routes unified-traces and get-online-trace-details.
+
 	// Artifact downloads outside the REST API (the UI's).
 	{"GET", "/get-artifact", needRead, runParam, nil, nil},
 	{"GET", "/model-versions/get-artifact", needRead, modelParam("name"), nil, nil},

@@ -18,10 +18,11 @@ Users: ``admin`` (from the environment), and ``owner`` and ``other``, fresh user
 unique names made by the admin through the auth API for every test. ``owner.client``
 is an ``MlflowClient`` whose every call is made with the owner's credentials
 (``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``, set with monkeypatch for
-the duration of the call); ``owner.http`` is a ``requests`` call with them, for what
-the client hides (statuses, headers); both live in proxytest.py with the assertion
-helpers. Names of experiments and models are unique, so tests do not depend on each
-other or on their order.
+the duration of the call); ``with owner.fluent(experiment_id):`` does the same for
+MLflow's fluent API (tracing, assessments, scorers, datasets); ``owner.http`` is a
+``requests`` call with them, for what the client hides (statuses, headers); all live
+in proxytest.py with the assertion helpers. Names of experiments and models are
+unique, so tests do not depend on each other or on their order.
 
 Run: ``MLFLOW_AUTH_TEST_URL=... MLFLOW_AUTH_TEST_UPSTREAM_URL=... python -m pytest
 python/proxy_tests -q`` (the suite needs ``mlflow``, ``pytest`` and ``requests``).
@@ -75,13 +76,17 @@ def default_permission():
 def _client_environment(proxy_url):
     """Fail fast instead of retrying: MLflow's client retries 429/5xx with exponential
     back-off for minutes, which would hide a server error behind a hang. The global
-    tracking URI is the proxy too, so that nothing falls back to a local ./mlruns."""
+    tracking URI is the proxy too, so that nothing falls back to a local ./mlruns.
+    Traces are exported when their span ends, so that a test sees them stored (or
+    refused) before it goes on, with the credentials of User.fluent."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         mp.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", str(TIMEOUT))
         mp.setenv("MLFLOW_TRACKING_URI", proxy_url)
+        mp.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
         for name in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
-                     "MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_REGISTRY_URI"):
+                     "MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID",
+                     "MLFLOW_EXPERIMENT_NAME"):
             mp.delenv(name, raising=False)
         yield
 

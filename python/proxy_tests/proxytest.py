@@ -6,6 +6,7 @@ test directory).
 answer to a client call; ``unique`` makes names no other test uses.
 """
 
+import contextlib
 import uuid
 
 import pytest
@@ -58,6 +59,17 @@ class User:
 
     def __repr__(self):
         return f"User({self.username!r})"
+
+    @contextlib.contextmanager
+    def fluent(self, experiment_id=None):
+        """MLflow's fluent API (mlflow.start_span, mlflow.log_feedback, the scorer and
+        dataset functions) as this user, tracing into experiment_id."""
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MLFLOW_TRACKING_USERNAME", self.username)
+            mp.setenv("MLFLOW_TRACKING_PASSWORD", self.password)
+            if experiment_id is not None:
+                mp.setenv("MLFLOW_EXPERIMENT_ID", str(experiment_id))
+            yield
 
     def http(self, method, path, **kwargs):
         """A request to the proxy with this user's Basic credentials."""
