@@ -3,20 +3,14 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/mlflow-auth/mlflow-auth/cmd/internal/mlflowtest"
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 )
 
@@ -27,14 +21,8 @@ const mlflowAdminPassword = "mlflow-admin-password"
 // whose mlflow is older than 3.13 (which removed the classic permission calls).
 // Each needs mlflow and Flask-WTF installed.
 func TestMLflowBasicAuthServer(t *testing.T) {
-	pythons := strings.Fields(os.Getenv("MLFLOW_AUTH_TEST_PYTHONS"))
-	if len(pythons) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI needs MLFLOW_AUTH_TEST_PYTHONS: python interpreters with mlflow and Flask-WTF")
-		}
-		t.Skip("set MLFLOW_AUTH_TEST_PYTHONS to python interpreters with mlflow and Flask-WTF installed (see .ci/run)")
-	}
-	py := classicMLflow(t, pythons)
+	py := mlflowtest.Before(t, mlflowtest.Pythons(t), "3.13")
+	t.Logf("MLflow %s from %s", py.Version, py.Path)
 	uri := startMLflow(t, py)
 	asAdmin := func() { useServer(t, uri, "admin", mlflowAdminPassword) }
 	asAdmin()
@@ -107,38 +95,9 @@ func TestMLflowBasicAuthServer(t *testing.T) {
 	fails(t, exitFailed, []string{"get-user", "alice"}, "RESOURCE_DOES_NOT_EXIST")
 }
 
-// classicMLflow returns the first interpreter whose mlflow is older than 3.13.
-func classicMLflow(t *testing.T, pythons []string) string {
-	t.Helper()
-	var seen []string
-	for _, py := range pythons {
-		out, err := exec.Command(py, "-c", "import mlflow; print(mlflow.__version__)").Output()
-		if err != nil {
-			t.Fatalf("%s cannot import mlflow: %v", py, err)
-		}
-		version := strings.TrimSpace(string(out))
-		var major, minor int
-		if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil {
-			t.Fatalf("%s: mlflow version %q", py, version)
-		}
-		if major < 3 || major == 3 && minor < 13 {
-			t.Logf("MLflow %s from %s", version, py)
-			return py
-		}
-		seen = append(seen, version)
-	}
-	msg := fmt.Sprintf("no interpreter in MLFLOW_AUTH_TEST_PYTHONS has an mlflow older than 3.13 (found %v)", seen)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// startMLflow runs `mlflow server --app-name basic-auth` on a free loopback
-// port with fresh databases and the admin admin/mlflowAdminPassword, waits
-// until /health answers, and kills its whole process group when the test ends.
-func startMLflow(t *testing.T, py string) string {
+// startMLflow runs `mlflow server --app-name basic-auth` with fresh databases and
+// the admin admin/mlflowAdminPassword, until the test ends.
+func startMLflow(t *testing.T, py mlflowtest.Python) string {
 	t.Helper()
 	dir := t.TempDir()
 	ini := filepath.Join(dir, "basic_auth.ini")
@@ -152,73 +111,8 @@ authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 	if err := os.WriteFile(ini, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-
-	cmd := exec.Command(py, "-m", "mlflow", "server", "--app-name", "basic-auth", "--host", "127.0.0.1", "--port", port,
-		"--workers", "1", "--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"))
-	cmd.Dir = dir // MLflow puts its artifacts under the working directory
-	cmd.Env = append(os.Environ(),
-		"MLFLOW_AUTH_CONFIG_PATH="+ini,
-		"MLFLOW_FLASK_SERVER_SECRET_KEY=mlflow-auth-client-test",
-		"MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false", // no job runner processes to start and stop
-	)
-	log := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 10 * time.Second // should a straggler keep the output pipe open
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		// The server, its uvicorn worker and anything they started.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-		if t.Failed() {
-			t.Logf("MLflow server output:\n%s", log)
-		}
-	})
-
-	uri := "http://127.0.0.1:" + port
-	probe := &http.Client{Timeout: 5 * time.Second}
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		if res, err := probe.Get(uri + "/health"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return uri
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("MLflow server exited: %v\n%s", err, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("MLflow server did not answer /health; output:\n%s", log)
-		}
-	}
-}
-
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	uri, _ := mlflowtest.StartServer(t, py, dir,
+		[]string{"MLFLOW_AUTH_CONFIG_PATH=" + ini, "MLFLOW_FLASK_SERVER_SECRET_KEY=mlflow-auth-client-test"},
+		"--app-name", "basic-auth", "--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"))
+	return uri
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlflow-auth/mlflow-auth/cmd/internal/mlflowtest"
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
@@ -216,21 +217,6 @@ var mlflowExpectations = map[string]mlflowExpectation{
 	},
 }
 
-// pythons returns the interpreters of MLFLOW_AUTH_TEST_PYTHONS, skipping the
-// test without them (failing it in CI). Tests that call it are named TestMLflow*,
-// which .ci/run runs with the interpreters and without the race detector.
-func pythons(t *testing.T) []string {
-	t.Helper()
-	ps := strings.Fields(os.Getenv("MLFLOW_AUTH_TEST_PYTHONS"))
-	if len(ps) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI needs MLFLOW_AUTH_TEST_PYTHONS: interpreters with mlflow (see .ci/run)")
-		}
-		t.Skip("set MLFLOW_AUTH_TEST_PYTHONS to python interpreters with mlflow installed (see .ci/run)")
-	}
-	return ps
-}
-
 func venvName(py string) string { return filepath.Base(filepath.Dir(filepath.Dir(py))) }
 
 // makeWithMLflow runs makeMLflowDB and returns which model it wrote.
@@ -253,7 +239,8 @@ func makeWithMLflow(t *testing.T, py, dbURL string) string {
 // TestMLflowImport has each MLflow of MLFLOW_AUTH_TEST_PYTHONS write its own
 // basic_auth.db, imports it, and logs in to mlflow-auth with the old passwords.
 func TestMLflowImport(t *testing.T) {
-	for _, py := range pythons(t) {
+	for _, python := range mlflowtest.Pythons(t) {
+		py := python.Path
 		t.Run(venvName(py), func(t *testing.T) {
 			dir := t.TempDir()
 			from := "sqlite:///" + filepath.Join(dir, "basic_auth.db")
@@ -346,7 +333,8 @@ func checkImport(t *testing.T, from, to string, want mlflowExpectation) {
 // Postgres target.
 func TestMLflowImportPostgres(t *testing.T) {
 	storagetest.PostgresURL(t)
-	for _, py := range pythons(t) {
+	for _, python := range mlflowtest.Pythons(t) {
+		py := python.Path
 		t.Run(venvName(py), func(t *testing.T) {
 			if err := exec.Command(py, "-c", "import psycopg2").Run(); err != nil {
 				if os.Getenv("CI") != "" {

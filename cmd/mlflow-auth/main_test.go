@@ -3,45 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mlflow-auth/mlflow-auth/cmd/internal/mlflowtest"
 )
-
-// syncBuffer collects the server's stderr while it runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // servingLine is serve's log line that gives the bound addresses (text or JSON logs).
 var servingLine = regexp.MustCompile(`msg"?[=:]"?serving"?[, ]+"?http"?[=:]"?([0-9.:]+)`)
@@ -50,12 +22,12 @@ var servingLine = regexp.MustCompile(`msg"?[=:]"?serving"?[, ]+"?http"?[=:]"?([0
 // (read back from its log, so no other process can take them first) with a fresh
 // SQLite file, and stops it, checking that it shuts down cleanly, when the test
 // ends. It returns the REST base URL and the server's stderr.
-func startServe(t *testing.T, extraArgs ...string) (string, *syncBuffer) {
+func startServe(t *testing.T, extraArgs ...string) (string, *mlflowtest.SyncBuffer) {
 	t.Helper()
 	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
 		"--database-url", "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")}, extraArgs...)
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
+	stderr := &mlflowtest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, &bytes.Buffer{}, stderr) }()
 	exited := false
@@ -184,19 +156,14 @@ func TestMigrateCommand(t *testing.T) {
 // with mlflow and pytest installed; .ci/run sets up one before and one after the
 // MLflow 3.13 API change), each against a fresh server.
 func TestMLflowPythonClients(t *testing.T) {
-	pythons := strings.Fields(os.Getenv("MLFLOW_AUTH_TEST_PYTHONS"))
-	if len(pythons) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI needs MLFLOW_AUTH_TEST_PYTHONS: interpreters with mlflow and pytest")
-		}
-		t.Skip("set MLFLOW_AUTH_TEST_PYTHONS to python interpreters with mlflow and pytest installed (see .ci/run)")
-	}
+	pythons := mlflowtest.Pythons(t)
 	tests, err := filepath.Abs("../../python/tests")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, py := range pythons {
-		t.Run(filepath.Base(filepath.Dir(filepath.Dir(py))), func(t *testing.T) {
+	for _, python := range pythons {
+		py := python.Path
+		t.Run(venvName(py), func(t *testing.T) {
 			const adminPassword = "compat-admin-password"
 			t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", adminPassword)
 			base, stderr := startServe(t)
