@@ -65,14 +65,10 @@ func singleHeader(h http.Header, name string) (string, error) {
 // whatever the header says. Only protobuf bodies are read, as MLflow's own client
 // sends them.
 func otlpSpansStayPut(ctx context.Context, c *call) error {
-	raw, err := io.ReadAll(io.LimitReader(c.req.Body, maxJSONBytes+1))
+	raw, err := c.readBody()
 	if err != nil {
-		return badRequest("The request body could not be read.")
+		return err
 	}
-	if len(raw) > maxJSONBytes {
-		return errTooLarge
-	}
-	c.setBody(raw)
 	if mediaType, _, _ := strings.Cut(c.req.Header.Get("Content-Type"), ";"); strings.TrimSpace(mediaType) != "application/x-protobuf" {
 		return &apiError{http.StatusUnsupportedMediaType, "BAD_REQUEST", "Send OTLP spans as application/x-protobuf."}
 	}

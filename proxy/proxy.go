@@ -80,6 +80,7 @@ type call struct {
 	body       map[string]any // the JSON body of API calls; nil for artifacts and GETs
 	user       storage.User
 	level      func(permission.Resource) permission.Level
+	graphql    *graphqlRequest // a non-admin's GraphQL request, for its after-hook
 }
 
 type callKey struct{}
@@ -176,10 +177,11 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 	return nil
 }
 
-// streamsBody reports routes whose bodies are not JSON: artifacts, never read, only
-// streamed, and OTLP spans, which their rewrite reads.
+// streamsBody reports routes whose bodies are not the REST API's JSON: artifacts,
+// never read, only streamed, and OTLP spans and GraphQL queries, which their
+// rewrites read.
 func (r *route) streamsBody() bool {
-	return strings.HasPrefix(r.pattern, "/2.0/mlflow-artifacts/") || r.pattern == otlpPath
+	return strings.HasPrefix(r.pattern, "/2.0/mlflow-artifacts/") || r.pattern == otlpPath || r.pattern == graphqlPath
 }
 
 // readJSONBody parses an API call's JSON body (kept for forwarding) so that locators
@@ -188,14 +190,10 @@ func (r *route) streamsBody() bool {
 // application/json it refuses), so the proxy does too; a body it cannot read as
 // one JSON object is refused rather than guessed at.
 func (c *call) readJSONBody() error {
-	raw, err := io.ReadAll(io.LimitReader(c.req.Body, maxJSONBytes+1))
+	raw, err := c.readBody()
 	if err != nil {
-		return badRequest("The request body could not be read.")
+		return err
 	}
-	if len(raw) > maxJSONBytes {
-		return errTooLarge
-	}
-	c.setBody(raw)
 	c.body = map[string]any{}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil // no parameters
@@ -259,6 +257,20 @@ func lowerCamelCase(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// readBody reads a request body the proxy decides on (at most maxJSONBytes) and
+// keeps it to be forwarded.
+func (c *call) readBody() ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(c.req.Body, maxJSONBytes+1))
+	if err != nil {
+		return nil, badRequest("The request body could not be read.")
+	}
+	if len(raw) > maxJSONBytes {
+		return nil, errTooLarge
+	}
+	c.setBody(raw)
+	return raw, nil
 }
 
 // setBody makes raw the body that is forwarded.

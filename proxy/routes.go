@@ -218,6 +218,9 @@ var routes = []route{
 	{"GET", "/get-artifact", needRead, runParam, nil, nil},
 	{"GET", "/model-versions/get-artifact", needRead, modelParam("name"), nil, nil},
 
+	// The UI's GraphQL queries: each root field by what it reads (graphql.go).
+	{"POST", graphqlPath, needUser, nil, graphqlFilterVersions, graphqlAuthorize},
+
 	// Cheap, harmless reads the UI and clients make.
 	{"GET", "/3.0/mlflow/server-info", needUser, nil, nil, nil},
 }
