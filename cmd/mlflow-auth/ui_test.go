@@ -117,6 +117,7 @@ type uiData struct {
 	Metric              uiKV   `json:"metric"`
 	Artifact            uiFile `json:"artifact"`
 	OtherExperimentName string `json:"other_experiment_name"`
+	ModelName           string `json:"model_name"`
 }
 
 type uiUser struct {
@@ -148,6 +149,7 @@ func seedUIData(t *testing.T, base, adminPassword string) uiData {
 		Metric:              uiKV{"accuracy", "0.9375"},
 		Artifact:            uiFile{"notes.txt", "hello from the mlflow-auth UI test"},
 		OtherExperimentName: "ui-other-experiment",
+		ModelName:           "ui-owner-model",
 	}
 	for _, u := range []uiUser{d.Owner, d.Other} {
 		uiCall(t, base, admin, "POST", "/api/2.0/mlflow/users/create", u, nil)
@@ -184,6 +186,12 @@ func seedUIData(t *testing.T, base, adminPassword string) uiData {
 		"text/plain", []byte(d.Artifact.Content), nil)
 	uiCall(t, base, d.Owner, "POST", "/api/2.0/mlflow/runs/update",
 		map[string]any{"run_id": d.RunID, "status": "FINISHED", "end_time": now + 2}, nil)
+
+	// A registered model whose version 1 is the run's artifacts.
+	uiCall(t, base, d.Owner, "POST", "/api/2.0/mlflow/registered-models/create", map[string]any{"name": d.ModelName}, nil)
+	uiCall(t, base, d.Owner, "POST", "/api/2.0/mlflow/model-versions/create", map[string]any{
+		"name": d.ModelName, "run_id": d.RunID, "source": "mlflow-artifacts:/" + d.ExperimentID + "/" + d.RunID + "/artifacts",
+	}, nil)
 
 	uiCall(t, base, d.Other, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": d.OtherExperimentName}, nil)
 	// The premise of the browser checks, in REST terms: other cannot read the owner's experiment.

@@ -13,9 +13,10 @@ the data through the proxy's REST API):
   ``owner`` / ``other`` (``{"username", "password"}``), ``experiment_id``,
   ``experiment_name``, ``run_id``, ``run_name``, ``param`` / ``metric``
   (``{"key", "value"}``; the metric's value as the UI prints it), ``artifact``
-  (``{"path", "content"}``) and ``other_experiment_name`` (the experiment ``other``
-  made). The server runs with ``--default-permission NO_PERMISSIONS``: ``other`` has
-  no grant on the owner's experiment.
+  (``{"path", "content"}``), ``other_experiment_name`` (the experiment ``other``
+  made) and ``model_name`` (the owner's registered model, version 1 from the run).
+  The server runs with ``--default-permission NO_PERMISSIONS``: ``other`` has no
+  grant on the owner's experiment or model.
 * ``MLFLOW_AUTH_UI_TEST_CHROMIUM``: the browser, default ``/usr/bin/chromium``.
 * ``MLFLOW_AUTH_UI_TEST_SCREENSHOTS``: where a failed test leaves a screenshot of
   each of its pages (default: the working directory).

@@ -122,6 +122,16 @@ def test_owner_run_page_shows_the_artifact(browse, data):
     assert not tab.graphql_refused(), tab.graphql
 
 
+def test_owner_model_page_lists_the_version(browse, data):
+    tab = browse(data["owner"], "owner")
+    tab.page.goto(f"/#/models/{data['model_name']}")
+    main = tab.page.get_by_role("main")
+    main.get_by_role("link", name="Version 1", exact=True).click()
+    expect(tab.page).to_have_url(re.compile(rf"#/models/{data['model_name']}/versions/1\b"))
+    # The version's page links the run it came from.
+    expect(main.get_by_role("link", name=data["run_name"], exact=True)).to_be_visible()
+
+
 # --- another user, without a grant (default NO_PERMISSIONS) ------------------------
 
 
@@ -172,3 +182,12 @@ def test_other_opening_the_run_url_sees_nothing_of_it(browse, data, tab_path):
                  data["metric"]["key"], data["artifact"]["path"]):
         expect(page.get_by_text(text, exact=True)).to_have_count(0)
     assert not leaks, f"answers named the owner's run: {leaks}"
+
+
+def test_other_opening_the_model_url_sees_no_versions(browse, data):
+    tab = browse(data["other"], "other")
+    page = tab.page
+    page.goto(f"/#/models/{data['model_name']}")
+    expect(page.get_by_text(DENIED).first).to_be_visible()
+    expect(page.get_by_role("link", name="Version 1")).to_have_count(0)
+    expect(page.get_by_text(data["run_name"], exact=True)).to_have_count(0)
