@@ -210,7 +210,9 @@ var routes = []route{
 
 	// No rows, so admins only: webhooks (all of them, test included) and gateway
 	// budget policies, as in MLflow (which leaves budget reads to any user; here they
-	// stay with admins like the rest of the gateway). Also left to admins: workspaces,
+	// stay with admins like the rest of the gateway). Also left to admins: the UI's
+	// assistant (MLflow lets any user chat with it, but its agent runs on the server
+	// and reads whatever the server can, past every grant), workspaces,
 	// review queues, label schemas, issues, jobs, scorer invocation, and the
 	// Databricks routes unified-traces and get-online-trace-details.
 
@@ -221,8 +223,15 @@ var routes = []route{
 	// The UI's GraphQL queries: each root field by what it reads (graphql.go).
 	{"POST", graphqlPath, needUser, nil, graphqlFilterVersions, graphqlAuthorize},
 
-	// Cheap, harmless reads the UI and clients make.
+	// Cheap, harmless calls the UI and clients make: server facts, and the UI's usage
+	// telemetry, which MLflow drops unless its operator turned telemetry on.
 	{"GET", "/3.0/mlflow/server-info", needUser, nil, nil, nil},
+	{"GET", "/3.0/mlflow/ui-telemetry", needUser, nil, nil, nil},
+	{"POST", "/3.0/mlflow/ui-telemetry", needUser, nil, nil, nil},
+	// The names of the deployments server's endpoints, which the experiment page
+	// lists (MLflow serves only that path on GET). Calling one (POST) stays with
+	// admins, like the rest of the gateway.
+	{"GET", "/2.0/mlflow/gateway-proxy", needUser, nil, nil, nil},
 }
 
 // pathParams holds the {name} segments a pattern matched.

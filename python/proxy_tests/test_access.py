@@ -92,3 +92,9 @@ def test_admin_can_do_everything_to_an_owners_experiment(admin, owner, upstream,
 def test_ui_entry_points_and_server_info_are_open_to_users(owner):
     assert owner.http("GET", "/api/3.0/mlflow/server-info").status_code == 200
     assert owner.http("GET", "/version").status_code == 200
+    assert owner.http("GET", "/ajax-api/3.0/mlflow/ui-telemetry").status_code == 200
+    assert owner.http("POST", "/ajax-api/3.0/mlflow/ui-telemetry", json={"records": []}).status_code == 200
+    res = owner.http("GET", "/ajax-api/2.0/mlflow/gateway-proxy", params={"gateway_path": "api/2.0/endpoints/"})
+    assert res.status_code == 200 and res.json() == {"endpoints": []}, res.text
+    # The UI's assistant is not: its agent reads past every grant.
+    assert owner.http("GET", "/ajax-api/3.0/mlflow/assistant/config").status_code == 403

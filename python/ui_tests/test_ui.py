@@ -76,6 +76,7 @@ def test_owner_sees_the_experiment_in_the_list(browse, data):
     expect(experiment_link(main, data)).to_be_visible()
     # other's experiment is not the owner's to see (the list has loaded: see above).
     expect(main.get_by_text(data["other_experiment_name"], exact=True)).to_have_count(0)
+    assert not tab.refusals, tab.refusals
 
 
 def test_owner_experiment_page_lists_the_run(browse, data):
@@ -90,7 +91,7 @@ def test_owner_experiment_page_lists_the_run(browse, data):
     expect(experiment_link(main, data)).to_be_visible()
     expect(tab.page.get_by_text("Experiment load error")).to_have_count(0)
     assert tab.graphql_operations() >= {"MlflowGetExperimentQuery"}, tab.graphql
-    assert not tab.graphql_refused(), tab.graphql
+    assert not tab.refusals, tab.refusals
 
 
 def test_owner_run_page_shows_params_and_metrics(browse, data):
@@ -107,7 +108,7 @@ def test_owner_run_page_shows_params_and_metrics(browse, data):
     expect(main.get_by_role("row", name=f"{metric['key']} {metric['value']}", exact=True)).to_be_visible()
     expect(tab.page.get_by_text("Can't load run details")).to_have_count(0)
     assert tab.graphql_operations() >= {"GetRun"}, tab.graphql
-    assert not tab.graphql_refused(), tab.graphql
+    assert not tab.refusals, tab.refusals
 
 
 def test_owner_run_page_shows_the_artifact(browse, data):
@@ -119,7 +120,7 @@ def test_owner_run_page_shows_the_artifact(browse, data):
     main.get_by_role("tab", name="Artifacts").click()
     main.get_by_text(data["artifact"]["path"], exact=True).click()
     expect(main.get_by_text(data["artifact"]["content"])).to_be_visible()
-    assert not tab.graphql_refused(), tab.graphql
+    assert not tab.refusals, tab.refusals
 
 
 def test_owner_model_page_lists_the_version(browse, data):
@@ -130,6 +131,7 @@ def test_owner_model_page_lists_the_version(browse, data):
     expect(tab.page).to_have_url(re.compile(rf"#/models/{data['model_name']}/versions/1\b"))
     # The version's page links the run it came from.
     expect(main.get_by_role("link", name=data["run_name"], exact=True)).to_be_visible()
+    assert not tab.refusals, tab.refusals
 
 
 # --- another user, without a grant (default NO_PERMISSIONS) ------------------------

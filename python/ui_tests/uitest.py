@@ -21,18 +21,25 @@ CHROMIUM_ARGS = [
 
 GRAPHQL_PATH = re.compile(r"^https?://[^/]+/graphql(\?|$)")
 
+# What the proxy refuses to every user but admins, though MLflow's UI asks for it on
+# every page: the assistant, whose agent reads past every grant.
+ADMIN_ONLY = re.compile(r"^https?://[^/]+/ajax-api/3\.0/mlflow/assistant/")
+
 
 class Tab:
     """A browser tab of one user (its own context: cookies, storage, credentials),
-    with what it has seen of /graphql."""
+    with what it has seen of /graphql, and every refusal."""
 
     def __init__(self, page, who):
         self.page = page
         self.who = who
         self.graphql = []  # (operationName, HTTP status) of every /graphql answer
+        self.refusals = []  # "METHOD url status" of every 401 and 403 but ADMIN_ONLY's
         page.on("response", self._on_response)
 
     def _on_response(self, response):
+        if response.status in (401, 403) and not ADMIN_ONLY.match(response.url):
+            self.refusals.append(f"{response.request.method} {response.url} {response.status}")
         if GRAPHQL_PATH.match(response.url):
             try:
                 op = (response.request.post_data_json or {}).get("operationName")
@@ -42,7 +49,4 @@ class Tab:
 
     def graphql_operations(self):
         return {op for op, _ in self.graphql}
-
-    def graphql_refused(self):
-        return sorted({op for op, status in self.graphql if status != 200})
 
