@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What the proxy adds: latency of a small runs/get and throughput of an artifact
-# download, each straight from MLflow and through `mlflow-auth serve --upstream`
+# What the proxy adds: latency of a small runs/get and of the UI's GraphQL GetRun
+# query, and throughput of an artifact download, each straight from MLflow and
+# through `mlflow-auth serve --upstream`
 # (authenticated as an ordinary user with a grant). Starts both servers on loopback
 # ports and stops them when it ends.
 #
@@ -49,9 +50,17 @@ head -c $((64 << 20)) /dev/urandom >"$work/big.bin"
 artifact="/api/2.0/mlflow-artifacts/artifacts/$exp/$run/artifacts/big.bin"
 curl -sf -H "$basic" -X PUT --data-binary "@$work/big.bin" "http://$auth$artifact" >/dev/null
 
-row() { # name target auth-header
+# The run page's query, as MLflow's UI posts it (wrk sends a body from a Lua script).
+cat >"$work/graphql.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"operationName": "GetRun", "variables": {"data": {"runId": "$run"}}, "query": "query GetRun(\$data: MlflowGetRunInput!) { mlflowGetRun(input: \$data) { run { info { runName status experimentId } experiment { name } modelVersions { name version } data { metrics { key value } params { key value } } } } }"}'
+EOF
+
+row() { # name target auth-header [wrk script]
   local args=(-t2 -c"$connections" -d"$duration" --timeout 30s --latency)
   [ -n "$3" ] && args+=(-H "$3")
+  [ -n "${4:-}" ] && args+=(-s "$4")
   wrk "${args[@]}" "$2" >"$work/out"
   printf '| %-38s | %8s | %9s | %9s | %10s | %6s |\n' "$1" \
     "$(awk '/^Requests\/sec/ {print $2}' "$work/out")" \
@@ -65,5 +74,7 @@ echo "| run                                    |    req/s |       p50 |       p9
 echo "|----------------------------------------|----------|-----------|-----------|------------|--------|"
 row "runs/get, MLflow directly" "http://$mlflow/api/2.0/mlflow/runs/get?run_id=$run" ""
 row "runs/get through mlflow-auth" "http://$auth/api/2.0/mlflow/runs/get?run_id=$run" "$basic"
+row "GraphQL GetRun, MLflow directly" "http://$mlflow/graphql" "" "$work/graphql.lua"
+row "GraphQL GetRun through mlflow-auth" "http://$auth/graphql" "$basic" "$work/graphql.lua"
 row "64 MiB artifact, MLflow directly" "http://$mlflow$artifact" ""
 row "64 MiB artifact through mlflow-auth" "http://$auth$artifact" "$basic"

@@ -129,3 +129,31 @@ func TestGraphQLModelVersionsAreFiltered(t *testing.T) {
 	}
 	f.forwarded()
 }
+
+// The cost of reading a query the size of the UI's run page query, before any lookup.
+func BenchmarkParseGraphQL(b *testing.B) {
+	const query = `query GetRun($data: MlflowGetRunInput!) @component(name: "MLflow.ExperimentRunTracking") {
+  mlflowGetRun(input: $data) {
+    apiError { helpUrl code message }
+    run {
+      info { runName status runUuid experimentId artifactUri endTime lifecycleStage startTime userId }
+      experiment { experimentId name tags { key value } artifactLocation lifecycleStage lastUpdateTime }
+      modelVersions { status version name source }
+      data { metrics { key value step timestamp } params { key value } tags { key value } }
+      inputs {
+        datasetInputs { dataset { digest name profile schema source sourceType } tags { key value } }
+        modelInputs { modelId }
+      }
+      outputs { modelOutputs { modelId step } }
+    }
+  }
+}`
+	body := []byte(graphqlBody(query, `{"data": {"runId": "0123456789abcdef0123456789abcdef"}}`, "GetRun"))
+	b.ReportAllocs()
+	for b.Loop() {
+		q, err := parseGraphQL(body)
+		if err != nil || len(q.rootFields()) != 1 {
+			b.Fatal(err)
+		}
+	}
+}
