@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -200,14 +201,9 @@ func (q *graphqlRequest) narrowExperiments(c *call, f *ast.Field) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	var readable []string
-	for _, id := range ids {
-		if err := checkExperimentID(id); err != nil {
-			return false, err
-		}
-		if c.level(experiment(id)).CanRead() {
-			readable = append(readable, id)
-		}
+	readable, err := c.readableExperiments(ids)
+	if err != nil {
+		return false, err
 	}
 	if len(readable) == 0 {
 		return false, errDenied
@@ -319,10 +315,16 @@ func graphqlFilterVersions(_ context.Context, c *call, body []byte) ([]byte, err
 	if err := dec.Decode(&answer); err != nil {
 		return nil, errors.New("the upstream's GraphQL answer is not a JSON object")
 	}
+	var lookupErr error
 	readable := func(name string) bool {
-		return c.level(permission.Resource{Type: permission.RegisteredModel, ID: name}).CanRead()
+		ok, err := c.canRead(permission.Resource{Type: permission.RegisteredModel, ID: name})
+		lookupErr = cmp.Or(lookupErr, err)
+		return ok
 	}
 	filterVersions(c.graphql.operation.SelectionSet, c.graphql.fragments, answer["data"], readable)
+	if lookupErr != nil {
+		return nil, lookupErr
+	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)

@@ -111,14 +111,9 @@ func moveModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) 
 // searchReadableExperiments narrows a run search to the experiments the caller may
 // read, as MLflow does; when none is left, it answers with no runs itself.
 func searchReadableExperiments(_ context.Context, c *call) error {
-	var readable []string
-	for _, id := range c.params("experiment_ids") {
-		if err := checkExperimentID(id); err != nil {
-			return err
-		}
-		if c.level(experiment(id)).CanRead() {
-			readable = append(readable, id)
-		}
+	readable, err := c.readableExperiments(c.params("experiment_ids"))
+	if err != nil {
+		return err
 	}
 	if len(readable) == 0 {
 		return errNoResults
@@ -210,11 +205,38 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 
 func (c *call) requireRead(resources ...permission.Resource) error {
 	for _, r := range resources {
-		if !c.level(r).CanRead() {
+		ok, err := c.canRead(r)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return errDenied
 		}
 	}
 	return nil
+}
+
+func (c *call) canRead(r permission.Resource) (bool, error) {
+	l, err := c.level(r)
+	return l.CanRead(), err
+}
+
+// readableExperiments keeps the ids of the experiments the caller may read.
+func (c *call) readableExperiments(ids []string) ([]string, error) {
+	var readable []string
+	for _, id := range ids {
+		if err := checkExperimentID(id); err != nil {
+			return nil, err
+		}
+		ok, err := c.canRead(experiment(id))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			readable = append(readable, id)
+		}
+	}
+	return readable, nil
 }
 
 // errNoResults stops a search that can find nothing the caller may see; the
@@ -294,8 +316,14 @@ func (f searchFilter) readable(c *call, body []byte) (map[string]json.RawMessage
 	for _, item := range items {
 		var fields map[string]json.RawMessage
 		var id string
-		if json.Unmarshal(item, &fields) == nil && json.Unmarshal(fields[f.key], &id) == nil &&
-			c.level(permission.Resource{Type: f.typ, ID: id}).CanRead() {
+		if json.Unmarshal(item, &fields) != nil || json.Unmarshal(fields[f.key], &id) != nil {
+			continue
+		}
+		ok, err := c.canRead(permission.Resource{Type: f.typ, ID: id})
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
 			kept = append(kept, item)
 		}
 	}

@@ -26,8 +26,9 @@ import (
 type Guard interface {
 	// Authenticate checks the value of an Authorization header.
 	Authenticate(ctx context.Context, header string) (storage.User, error)
-	// Permissions returns the user's effective permission on any resource.
-	Permissions(ctx context.Context, u storage.User) (func(permission.Resource) permission.Level, error)
+	// Permissions returns the user's effective permission on any resource, for the
+	// duration of one request; its answers may need the store, and so may fail.
+	Permissions(ctx context.Context, u storage.User) func(permission.Resource) (permission.Level, error)
 	// WriteError answers with MLflow's error JSON for err, including the proxy's
 	// own errors (which implement MLflowError).
 	WriteError(w http.ResponseWriter, err error)
@@ -79,7 +80,7 @@ type call struct {
 	query      url.Values
 	body       map[string]any // the JSON body of API calls; nil for artifacts and GETs
 	user       storage.User
-	level      func(permission.Resource) permission.Level
+	level      func(permission.Resource) (permission.Level, error)
 	graphql    *graphqlRequest // a non-admin's GraphQL request, for its after-hook
 }
 
@@ -127,15 +128,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // decide applies the route's rule; nil means forward the request.
 func (p *Proxy) decide(ctx context.Context, c *call) error {
-	if c.user.IsAdmin {
-		c.level = func(permission.Resource) permission.Level { return permission.Manage }
-	} else {
-		level, err := p.guard.Permissions(ctx, c.user)
-		if err != nil {
-			return err
-		}
-		c.level = level
-	}
+	c.level = p.guard.Permissions(ctx, c.user)
 	if c.route == nil {
 		if c.user.IsAdmin || uiPage(c.req.Method, c.req.URL.Path) {
 			return nil
@@ -164,7 +157,11 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 			resources = []permission.Resource{{}} // names nothing: the default permission decides
 		}
 		for _, r := range resources {
-			if !c.route.need.allows(c.level(r)) {
+			l, err := c.level(r)
+			if err != nil {
+				return err
+			}
+			if !c.route.need.allows(l) {
 				return errDenied
 			}
 		}

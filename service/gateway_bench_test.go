@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
-	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
 )
 
 // BenchmarkGatewayConn compares the two ways the REST gateway can reach the
@@ -24,14 +22,7 @@ import (
 func BenchmarkGatewayConn(b *testing.B) {
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	ctx := context.Background()
-	db, err := sqlite.Open(filepath.Join(b.TempDir(), "auth.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	db := migratedSQLite(b)
 	hasher := password.Params{N: 2, R: 1, P: 1}
 	if _, err := EnsureAdmin(ctx, db, hasher, "admin", "admin-password-1"); err != nil {
 		b.Fatal(err)

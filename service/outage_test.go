@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -16,14 +15,8 @@ import (
 // TEMPORARILY_UNAVAILABLE (no driver text, no 500, nothing half-written), and the
 // server recovers by itself once the database is back.
 func TestDatabaseOutage(t *testing.T) {
-	schema := storagetest.NewPostgresSchema(t)
-	u, err := url.Parse(schema.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := storagetest.NewFaultProxy(t, u.Host)
-	u.Host = proxy.Addr()
-	db, err := postgres.Open(context.Background(), u.String())
+	_, proxied, proxy := storagetest.NewCuttablePostgres(t)
+	db, err := postgres.Open(context.Background(), proxied)
 	if err != nil {
 		t.Fatal(err)
 	}

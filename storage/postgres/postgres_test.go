@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -32,14 +31,7 @@ func TestConformance(t *testing.T) {
 // and restores it: while cut, every method fails with ErrUnavailable (quickly, not
 // by running into the caller's deadline), and afterwards the same Store works again.
 func TestDatabaseGoesAway(t *testing.T) {
-	db := storagetest.NewPostgresSchema(t)
-	u, err := url.Parse(db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := storagetest.NewFaultProxy(t, u.Host)
-	u.Host = proxy.Addr()
-	proxied := u.String()
+	db, proxied, proxy := storagetest.NewCuttablePostgres(t)
 
 	// A safety net so a hang fails the test instead of stalling it; no error below
 	// may come from this deadline.

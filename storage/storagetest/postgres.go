@@ -69,3 +69,17 @@ func NewPostgresSchema(t testing.TB) *PostgresSchema {
 	u.RawQuery = q.Encode()
 	return &PostgresSchema{Admin: admin, Name: schema, URL: u.String()}
 }
+
+// NewCuttablePostgres creates a fresh schema (as NewPostgresSchema) and returns it
+// with its URL through a FaultProxy, which the test cuts to take the database away.
+func NewCuttablePostgres(t testing.TB) (schema *PostgresSchema, proxied string, proxy *FaultProxy) {
+	t.Helper()
+	schema = NewPostgresSchema(t)
+	u, err := url.Parse(schema.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy = NewFaultProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	return schema, u.String(), proxy
+}

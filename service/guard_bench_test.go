@@ -1,0 +1,38 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// What the proxy pays per request to learn a user's permissions, by how many grants
+// the user holds (every experiment a user creates adds one).
+func BenchmarkGuardPermissions(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("grants=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			db := migratedSQLite(b)
+			u, err := db.CreateUser(ctx, "alice", "x", false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range n {
+				if _, err := db.CreateGrant(ctx, u.ID, permission.Resource{Type: permission.Experiment, ID: fmt.Sprint(i)}, permission.Manage); err != nil {
+					b.Fatal(err)
+				}
+			}
+			g := guard{&core{store: db, defaultLevel: permission.NoPermissions}}
+			b.ReportAllocs()
+			for b.Loop() {
+				level := g.Permissions(ctx, storage.User{ID: u.ID, Username: "alice"})
+				if l, err := level(permission.Resource{Type: permission.Experiment, ID: "7"}); err != nil || l != permission.Manage {
+					b.Fatal(l, err)
+				}
+			}
+		})
+	}
+}
