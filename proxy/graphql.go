@@ -65,14 +65,15 @@ func graphqlAuthorize(ctx context.Context, c *call) error {
 }
 
 func parseGraphQL(raw []byte) (*graphqlRequest, error) {
+	// The body's keys are read exactly as MLflow reads them: Go would fill a struct
+	// field from "Query" as well, while MLflow runs only what "query" holds.
+	var fields map[string]json.RawMessage
 	q := &graphqlRequest{}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber() // forwarded variables keep their numbers exactly
-	if err := dec.Decode(q); err != nil {
+	if decodeJSON(raw, &fields) != nil || fields == nil ||
+		decodeJSON(fields["query"], &q.Query) != nil ||
+		decodeJSON(fields["variables"], &q.Variables) != nil ||
+		decodeJSON(fields["operationName"], &q.OperationName) != nil {
 		return nil, badRequest("The request body is not a GraphQL request: a JSON object with a string 'query'.")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("The request body is not one JSON object.")
 	}
 	doc, err := parser.ParseQuery(&ast.Source{Input: q.Query})
 	if err != nil {
@@ -107,6 +108,23 @@ func parseGraphQL(raw []byte) (*graphqlRequest, error) {
 		}
 	}
 	return q, nil
+}
+
+// decodeJSON decodes one JSON value, keeping numbers exact for forwarding; an
+// absent value (nil) leaves v as it is.
+func decodeJSON(raw json.RawMessage, v any) error {
+	if raw == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("more than one JSON value")
+	}
+	return nil
 }
 
 // literal is the value of a default, which holds no variables.

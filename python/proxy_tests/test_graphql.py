@@ -155,3 +155,14 @@ def test_fields_without_a_rule_are_for_admins(admin, other):
     # MLflow itself answers the admin: the field does not exist.
     assert res.status_code in (200, 400) and "nothingLikeThis" in res.text, res.text
     assert data_of(graphql(other, "{ __schema { queryType { name } } }", {}))["__schema"]["queryType"]["name"]
+
+
+def test_the_query_mlflow_runs_is_the_one_decided(other, tracked, default_permission):
+    """MLflow runs what "query" holds; a harmless "Query" beside it changes nothing."""
+    _, _, run_id, _ = tracked
+    res = other.http("POST", "/graphql", json={
+        "query": GET_RUN, "variables": {"data": {"runId": run_id}}, "Query": "{ __typename }"})
+    if default_permission == "READ":
+        assert data_of(res)["mlflowGetRun"]["run"]["info"]["runUuid"] == run_id
+    else:
+        refused(res)
