@@ -20,15 +20,15 @@ import (
 
 // TestMLflowUI proves that MLflow's web UI works through `serve --upstream` in a
 // browser with Basic auth: python/ui_tests drives headless Chromium (Debian's
-// package, with the Python playwright package of the newest interpreter in
-// MLFLOW_AUTH_TEST_PYTHONS) against mlflow-auth in front of a plain MLflow server
-// of that version, with --default-permission NO_PERMISSIONS. The data is made
-// here, through the proxy's REST API: an owner's experiment with a run that has a
-// param, a metric and an artifact, and an experiment of another user, who has no
-// grant on the owner's. A failed browser check leaves screenshots in a directory
-// the log names, kept when the test fails.
+// package, with the Python playwright package) against mlflow-auth in front of a
+// plain MLflow server, once for each interpreter of MLFLOW_AUTH_TEST_PYTHONS (each
+// MLflow ships its own UI), with --default-permission NO_PERMISSIONS. The data is
+// made through the proxy's REST API: an owner's experiment with a run that has a
+// param, a metric and an artifact, a registered model from the run, and an
+// experiment of another user, who has no grant on the owner's. A failed browser
+// check leaves screenshots in a directory the log names, kept when the test fails.
 func TestMLflowUI(t *testing.T) {
-	py := mlflowtest.Newest(mlflowtest.Pythons(t))
+	pys := mlflowtest.Pythons(t)
 	chromium := os.Getenv("MLFLOW_AUTH_TEST_CHROMIUM")
 	if chromium == "" {
 		chromium = "chromium"
@@ -37,15 +37,21 @@ func TestMLflowUI(t *testing.T) {
 	if err != nil {
 		mlflowtest.Missing(t, "TestMLflowUI needs Chromium (Debian package chromium, or MLFLOW_AUTH_TEST_CHROMIUM): "+err.Error())
 	}
-	if out, err := exec.Command(py.Path, "-c", "import playwright, pytest").CombinedOutput(); err != nil {
-		mlflowtest.Missing(t, "TestMLflowUI needs the playwright package of python/ui_tests/requirements.txt in "+
-			py.Path+": "+strings.TrimSpace(string(out)))
-	}
 	suite, err := filepath.Abs("../../python/ui_tests")
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, py := range pys {
+		t.Run("mlflow-"+py.Version, func(t *testing.T) { browseUI(t, py, chromium, suite) })
+	}
+}
 
+// browseUI runs the browser suite against one MLflow version behind mlflow-auth.
+func browseUI(t *testing.T, py mlflowtest.Python, chromium, suite string) {
+	if out, err := exec.Command(py.Path, "-c", "import playwright, pytest").CombinedOutput(); err != nil {
+		mlflowtest.Missing(t, "TestMLflowUI needs the playwright package of python/ui_tests/requirements.txt in "+
+			py.Path+": "+strings.TrimSpace(string(out)))
+	}
 	const adminPassword = "ui-admin-password"
 	dir := t.TempDir()
 	upstream, mlflowLog := mlflowtest.StartServer(t, py, dir, []string{"MLFLOW_DISABLE_TELEMETRY=true", "DO_NOT_TRACK=true"},

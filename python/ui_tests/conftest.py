@@ -28,6 +28,7 @@ is launched from its path. ``launch()`` gives it a new, empty user-data-dir unde
 
 import json
 import os
+import re
 
 import pytest
 
@@ -96,7 +97,14 @@ def browse(request, browser, base_url):
             lambda route: route.abort(),
         )
         contexts.append(context)
-        tab = Tab(context.new_page(), who or (user["username"] if user else "anonymous"))
+        page = context.new_page()
+        # MLflow 3.12 greets the model page with a modal about its new registry UI,
+        # which a user closes; later versions do not show it.
+        page.add_locator_handler(
+            page.get_by_role("dialog", name=re.compile("new Model Registry UI")),
+            lambda dialog: dialog.get_by_role("button", name="Close").click(),
+        )
+        tab = Tab(page, who or (user["username"] if user else "anonymous"))
         tabs.append(tab)
         return tab
 
