@@ -55,6 +55,9 @@ func graphqlAuthorize(ctx context.Context, c *call) error {
 		narrowed = narrowed || changed
 	}
 	c.graphql = q
+	if !selectsVersions(q.operation.SelectionSet, q.fragments) {
+		c.after = nil // nothing to filter: the answer streams through
+	}
 	if narrowed {
 		if raw, err = json.Marshal(q); err != nil {
 			return err
@@ -173,7 +176,7 @@ func (q *graphqlRequest) authorizeField(ctx context.Context, c *call, f *ast.Fie
 	case "__typename", "__schema", "__type", "test", "testMutation":
 		return false, nil // the schema and echoes: nothing of anyone's
 	case "mlflowGetExperiment":
-		ids, err := q.inputStrings(f, "experimentId")
+		ids, _, err := q.inputStrings(f, "experimentId")
 		if err != nil {
 			return false, err
 		}
@@ -198,7 +201,7 @@ func (q *graphqlRequest) authorizeField(ctx context.Context, c *call, f *ast.Fie
 func (q *graphqlRequest) requireRuns(ctx context.Context, c *call, f *ast.Field, names ...string) error {
 	var ids []string
 	for _, name := range names {
-		more, err := q.inputStrings(f, name)
+		more, _, err := q.inputStrings(f, name)
 		if err != nil {
 			return err
 		}
@@ -215,7 +218,7 @@ func (q *graphqlRequest) requireRuns(ctx context.Context, c *call, f *ast.Field,
 // the list comes in a variable; a search of nothing readable, or a literal list that
 // names an unreadable experiment, is refused.
 func (q *graphqlRequest) narrowExperiments(c *call, f *ast.Field) (bool, error) {
-	ids, err := q.inputStrings(f, "experimentIds")
+	ids, set, err := q.inputStrings(f, "experimentIds")
 	if err != nil {
 		return false, err
 	}
@@ -229,7 +232,6 @@ func (q *graphqlRequest) narrowExperiments(c *call, f *ast.Field) (bool, error) 
 	if len(readable) == len(ids) {
 		return false, nil
 	}
-	set := q.variableOf(f, "experimentIds")
 	if set == nil {
 		return false, errDenied
 	}
@@ -246,42 +248,42 @@ func input(f *ast.Field) *ast.Value {
 }
 
 // inputValue is input.name as MLflow receives it: from the query's literal or from
-// the variables.
-func (q *graphqlRequest) inputValue(f *ast.Field, name string) (any, error) {
+// the variables. When a variable holds it, set replaces it there; else set is nil.
+func (q *graphqlRequest) inputValue(f *ast.Field, name string) (value any, set func(any), err error) {
 	in := input(f)
 	if in == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	switch in.Kind {
 	case ast.Variable:
 		obj, ok := q.Variables[in.Raw].(map[string]any)
 		if !ok {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return obj[name], nil
+		return obj[name], func(v any) { obj[name] = v }, nil
 	case ast.ObjectValue:
 		v := in.Children.ForName(name)
 		if v == nil {
-			return nil, nil
+			return nil, nil, nil
 		}
 		if v.Kind == ast.Variable {
-			return q.Variables[v.Raw], nil
+			return q.Variables[v.Raw], func(val any) { q.Variables[v.Raw] = val }, nil
 		}
 		val, err := v.Value(q.Variables)
 		if err != nil {
-			return nil, badRequest("The GraphQL query has an invalid value: %s", v.String())
+			return nil, nil, badRequest("The GraphQL query has an invalid value: %s", v.String())
 		}
-		return val, nil
+		return val, nil, nil
 	}
-	return nil, badRequest("The GraphQL field %s needs an input object.", f.Name)
+	return nil, nil, badRequest("The GraphQL field %s needs an input object.", f.Name)
 }
 
-// inputStrings reads an id or a list of ids: GraphQL takes a single value where
-// a list is expected. Anything but strings is refused.
-func (q *graphqlRequest) inputStrings(f *ast.Field, name string) ([]string, error) {
-	v, err := q.inputValue(f, name)
+// inputStrings reads an id or a list of ids (GraphQL takes a single value where a
+// list is expected), with inputValue's set. Anything but strings is refused.
+func (q *graphqlRequest) inputStrings(f *ast.Field, name string) ([]string, func(any), error) {
+	v, set, err := q.inputValue(f, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	list, ok := v.([]any)
 	if !ok {
@@ -294,37 +296,17 @@ func (q *graphqlRequest) inputStrings(f *ast.Field, name string) ([]string, erro
 		case string:
 			out = append(out, item)
 		default:
-			return nil, badRequest("The GraphQL input field %s of %s must be a string or a list of strings.", name, f.Name)
+			return nil, nil, badRequest("The GraphQL input field %s of %s must be a string or a list of strings.", name, f.Name)
 		}
 	}
-	return out, nil
-}
-
-// variableOf returns a setter for input.name when a variable holds it, else nil.
-func (q *graphqlRequest) variableOf(f *ast.Field, name string) func(any) {
-	in := input(f)
-	switch {
-	case in == nil:
-		return nil
-	case in.Kind == ast.Variable:
-		obj, ok := q.Variables[in.Raw].(map[string]any)
-		if !ok {
-			return nil
-		}
-		return func(v any) { obj[name] = v }
-	case in.Kind == ast.ObjectValue:
-		if v := in.Children.ForName(name); v != nil && v.Kind == ast.Variable {
-			return func(val any) { q.Variables[v.Raw] = val }
-		}
-	}
-	return nil
+	return out, set, nil
 }
 
 // graphqlFilterVersions drops from a non-admin's answer the model versions of
 // registered models the caller may not read, wherever the query selected
-// modelVersions. Other answers pass unchanged.
+// modelVersions (graphqlAuthorize drops the hook for queries that select none).
 func graphqlFilterVersions(_ context.Context, c *call, body []byte) ([]byte, error) {
-	if c.user.IsAdmin || c.graphql == nil || !selectsVersions(c.graphql.operation.SelectionSet, c.graphql.fragments) {
+	if c.user.IsAdmin {
 		return body, nil
 	}
 	var answer map[string]any

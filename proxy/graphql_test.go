@@ -174,8 +174,7 @@ func FuzzParseGraphQL(f *testing.F) {
 		}
 		for _, field := range q.rootFields() {
 			for _, name := range []string{"runId", "experimentIds"} {
-				q.inputStrings(field, name)
-				if set := q.variableOf(field, name); set != nil {
+				if _, set, err := q.inputStrings(field, name); err == nil && set != nil {
 					set([]string{"1"})
 				}
 			}

@@ -152,11 +152,11 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 		if i := strings.LastIndex(path, "@"); i >= 0 {
 			return c.requireRead(permission.Resource{Type: permission.RegisteredModel, ID: path[:i]})
 		}
-		exp, err := c.proxy.lookups.loggedModelExperiment(ctx, path)
+		rs, err := experimentsOf(ctx, []string{path}, c.proxy.lookups.loggedModelExperiment)
 		if err != nil {
 			return err
 		}
-		resources = append(resources, experiment(exp))
+		resources = append(resources, rs...)
 	case "runs":
 		runID, _, _ := strings.Cut(strings.TrimLeft(rest, "/"), "/")
 		rs, err := c.runExperiments(ctx, []string{runID})
@@ -178,27 +178,23 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 		}
 		resources = append(resources, rs...)
 	}
-	if v, ok := c.body["run_id"]; ok {
+	// The run and logged model the version names, whatever its source says.
+	for field, lookup := range map[string]func(context.Context, string) (string, error){
+		"run_id": c.proxy.lookups.runExperiment, "model_id": c.proxy.lookups.loggedModelExperiment,
+	} {
+		v, ok := c.body[field]
+		if !ok {
+			continue
+		}
 		id, _ := v.(string)
 		if id == "" {
 			return errDenied
 		}
-		rs, err := c.runExperiments(ctx, []string{id})
+		rs, err := experimentsOf(ctx, []string{id}, lookup)
 		if err != nil {
 			return err
 		}
 		resources = append(resources, rs...)
-	}
-	if v, ok := c.body["model_id"]; ok {
-		id, _ := v.(string)
-		if id == "" {
-			return errDenied
-		}
-		exp, err := c.proxy.lookups.loggedModelExperiment(ctx, id)
-		if err != nil {
-			return err
-		}
-		resources = append(resources, experiment(exp))
 	}
 	return c.requireRead(resources...)
 }

@@ -130,9 +130,14 @@ func runList(name string) locator {
 }
 
 func (c *call) runExperiments(ctx context.Context, runIDs []string) ([]permission.Resource, error) {
-	rs := make([]permission.Resource, 0, len(runIDs))
-	for _, id := range runIDs {
-		exp, err := c.proxy.lookups.runExperiment(ctx, id)
+	return experimentsOf(ctx, runIDs, c.proxy.lookups.runExperiment)
+}
+
+// experimentsOf looks up the experiment of each id (a run, trace, logged model or job).
+func experimentsOf(ctx context.Context, ids []string, lookup func(context.Context, string) (string, error)) ([]permission.Resource, error) {
+	rs := make([]permission.Resource, 0, len(ids))
+	for _, id := range ids {
+		exp, err := lookup(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -154,11 +159,7 @@ func modelParam(name string) locator {
 
 // loggedModelPath: the experiment of the logged model in the path.
 func loggedModelPath(ctx context.Context, c *call) ([]permission.Resource, error) {
-	exp, err := c.proxy.lookups.loggedModelExperiment(ctx, c.pathParams["model_id"])
-	if err != nil {
-		return nil, err
-	}
-	return []permission.Resource{experiment(exp)}, nil
+	return experimentsOf(ctx, []string{c.pathParams["model_id"]}, c.proxy.lookups.loggedModelExperiment)
 }
 
 // scorerParam: the scorer named by experiment_id and name.
@@ -220,11 +221,7 @@ func datasetAndAddedExperiments(ctx context.Context, c *call) ([]permission.Reso
 
 // jobPath: the experiment of the prompt-optimization job in the path.
 func jobPath(ctx context.Context, c *call) ([]permission.Resource, error) {
-	exp, err := c.proxy.lookups.jobExperiment(ctx, c.pathParams["job_id"])
-	if err != nil {
-		return nil, err
-	}
-	return []permission.Resource{experiment(exp)}, nil
+	return experimentsOf(ctx, []string{c.pathParams["job_id"]}, c.proxy.lookups.jobExperiment)
 }
 
 // artifactExperiment: the experiment whose id starts the artifact path (in the URL

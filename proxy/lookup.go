@@ -51,6 +51,19 @@ func (c *immutableCache) put(key, value string) {
 	c.m[key] = value
 }
 
+// getOr answers from the cache, or asks fetch and remembers its answer.
+func (c *immutableCache) getOr(key string, fetch func() (string, error)) (string, error) {
+	if v, ok := c.get(key); ok {
+		return v, nil
+	}
+	v, err := fetch()
+	if err != nil {
+		return "", err
+	}
+	c.put(key, v)
+	return v, nil
+}
+
 func (c *immutableCache) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -64,65 +77,52 @@ func (c *immutableCache) clear() {
 }
 
 func (l *lookups) runExperiment(ctx context.Context, runID string) (string, error) {
-	if exp, ok := l.runs.get(runID); ok {
-		return exp, nil
-	}
-	var resp struct {
-		Run struct {
-			Info struct {
-				ExperimentID string `json:"experiment_id"`
-			} `json:"info"`
-		} `json:"run"`
-	}
-	if err := l.get(ctx, "/api/2.0/mlflow/runs/get", url.Values{"run_id": {runID}}, &resp); err != nil {
-		return "", err
-	}
-	exp := resp.Run.Info.ExperimentID
-	l.runs.put(runID, exp)
-	return exp, nil
+	return l.runs.getOr(runID, func() (string, error) {
+		var resp struct {
+			Run struct {
+				Info struct {
+					ExperimentID string `json:"experiment_id"`
+				} `json:"info"`
+			} `json:"run"`
+		}
+		err := l.get(ctx, "/api/2.0/mlflow/runs/get", url.Values{"run_id": {runID}}, &resp)
+		return resp.Run.Info.ExperimentID, err
+	})
 }
 
 func (l *lookups) loggedModelExperiment(ctx context.Context, modelID string) (string, error) {
-	if exp, ok := l.models.get(modelID); ok {
-		return exp, nil
-	}
-	var resp struct {
-		Model struct {
-			Info struct {
-				ExperimentID string `json:"experiment_id"`
-			} `json:"info"`
-		} `json:"model"`
-	}
-	if err := l.get(ctx, "/api/2.0/mlflow/logged-models/"+url.PathEscape(modelID), nil, &resp); err != nil {
-		return "", err
-	}
-	exp := resp.Model.Info.ExperimentID
-	l.models.put(modelID, exp)
-	return exp, nil
+	return l.models.getOr(modelID, func() (string, error) {
+		var resp struct {
+			Model struct {
+				Info struct {
+					ExperimentID string `json:"experiment_id"`
+				} `json:"info"`
+			} `json:"model"`
+		}
+		err := l.get(ctx, "/api/2.0/mlflow/logged-models/"+url.PathEscape(modelID), nil, &resp)
+		return resp.Model.Info.ExperimentID, err
+	})
 }
 
 // traceExperiment is the experiment of a trace (GetTraceInfoV3). An answer about
 // another trace, or about a trace outside any experiment, is refused: the id could
 // be one of the sibling routes' names ("batchGet").
 func (l *lookups) traceExperiment(ctx context.Context, traceID string) (string, error) {
-	if exp, ok := l.traces.get(traceID); ok {
-		return exp, nil
-	}
-	var resp struct {
-		Trace struct {
-			TraceInfo traceInfo `json:"trace_info"`
-		} `json:"trace"`
-	}
-	if err := l.get(ctx, "/api/3.0/mlflow/traces/"+url.PathEscape(traceID), nil, &resp); err != nil {
-		return "", err
-	}
-	info := resp.Trace.TraceInfo
-	exp := info.experimentID()
-	if info.TraceID != traceID || exp == "" {
-		return "", errDenied
-	}
-	l.traces.put(traceID, exp)
-	return exp, nil
+	return l.traces.getOr(traceID, func() (string, error) {
+		var resp struct {
+			Trace struct {
+				TraceInfo traceInfo `json:"trace_info"`
+			} `json:"trace"`
+		}
+		if err := l.get(ctx, "/api/3.0/mlflow/traces/"+url.PathEscape(traceID), nil, &resp); err != nil {
+			return "", err
+		}
+		info := resp.Trace.TraceInfo
+		if info.TraceID != traceID || info.experimentID() == "" {
+			return "", errDenied
+		}
+		return info.experimentID(), nil
+	})
 }
 
 // existingTraceExperiment is traceExperiment, or "" when MLflow has no trace of that id.
@@ -161,23 +161,21 @@ func (l *lookups) datasetExperiments(ctx context.Context, datasetID string) ([]s
 
 // jobExperiment is the experiment of a prompt-optimization job.
 func (l *lookups) jobExperiment(ctx context.Context, jobID string) (string, error) {
-	if exp, ok := l.jobs.get(jobID); ok {
-		return exp, nil
-	}
-	var resp struct {
-		Job struct {
-			JobID        string `json:"job_id"`
-			ExperimentID string `json:"experiment_id"`
-		} `json:"job"`
-	}
-	if err := l.get(ctx, "/api/3.0/mlflow/prompt-optimization/jobs/"+url.PathEscape(jobID), nil, &resp); err != nil {
-		return "", err
-	}
-	if resp.Job.JobID != jobID || resp.Job.ExperimentID == "" {
-		return "", errDenied
-	}
-	l.jobs.put(jobID, resp.Job.ExperimentID)
-	return resp.Job.ExperimentID, nil
+	return l.jobs.getOr(jobID, func() (string, error) {
+		var resp struct {
+			Job struct {
+				JobID        string `json:"job_id"`
+				ExperimentID string `json:"experiment_id"`
+			} `json:"job"`
+		}
+		if err := l.get(ctx, "/api/3.0/mlflow/prompt-optimization/jobs/"+url.PathEscape(jobID), nil, &resp); err != nil {
+			return "", err
+		}
+		if resp.Job.JobID != jobID || resp.Job.ExperimentID == "" {
+			return "", errDenied
+		}
+		return resp.Job.ExperimentID, nil
+	})
 }
 
 func (l *lookups) experimentByName(ctx context.Context, name string) (string, error) {

@@ -61,7 +61,7 @@ func New(upstream *url.URL, guard Guard, grants Grants) *Proxy {
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
 			pr.Out.Header.Del("Authorization") // the upstream has no use for passwords
-			if c := callFrom(pr.In.Context()); c != nil && c.route != nil && c.route.after != nil {
+			if c := callFrom(pr.In.Context()); c != nil && c.after != nil {
 				pr.Out.Header.Del("Accept-Encoding") // the hook reads the answer
 			}
 		},
@@ -81,6 +81,7 @@ type call struct {
 	body       map[string]any // the JSON body of API calls; nil for artifacts and GETs
 	user       storage.User
 	level      func(permission.Resource) (permission.Level, error)
+	after      hook            // the route's after-hook; nil when the answer passes as it is
 	graphql    *graphqlRequest // a non-admin's GraphQL request, for its after-hook
 }
 
@@ -115,6 +116,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt, params := find(r.Method, r.URL.Path)
 	c := &call{proxy: p, req: r, route: rt, pathParams: params, query: r.URL.Query(), user: user}
+	if rt != nil {
+		c.after = rt.after
+	}
 	if err := p.decide(ctx, c); errors.Is(err, errNoResults) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, "{}")
@@ -281,7 +285,7 @@ func (c *call) setBody(raw []byte) {
 // when the hook changes it.
 func (p *Proxy) afterResponse(res *http.Response) error {
 	c := callFrom(res.Request.Context())
-	if c == nil || c.route == nil || c.route.after == nil || res.StatusCode/100 != 2 {
+	if c == nil || c.after == nil || res.StatusCode/100 != 2 {
 		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxJSONBytes))
@@ -289,7 +293,7 @@ func (p *Proxy) afterResponse(res *http.Response) error {
 	if err != nil {
 		return errUpstreamDown
 	}
-	out, err := c.route.after(res.Request.Context(), c, body)
+	out, err := c.after(res.Request.Context(), c, body)
 	var mlflowErr interface{ MLflowError() (int, string, string) }
 	if err != nil && !errors.As(err, &mlflowErr) {
 		slog.ErrorContext(res.Request.Context(), "after-hook failed", "path", res.Request.URL.Path, "user", c.user.Username, "err", err)

@@ -43,15 +43,7 @@ func traceList(name string) locator {
 }
 
 func (c *call) traceExperiments(ctx context.Context, traceIDs []string) ([]permission.Resource, error) {
-	rs := make([]permission.Resource, 0, len(traceIDs))
-	for _, id := range traceIDs {
-		exp, err := c.proxy.lookups.traceExperiment(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		rs = append(rs, experiment(exp))
-	}
-	return rs, nil
+	return experimentsOf(ctx, traceIDs, c.proxy.lookups.traceExperiment)
 }
 
 // scopedExperiments: every experiment of a list parameter. A search that names
