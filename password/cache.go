@@ -1,6 +1,7 @@
 package password
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,18 +23,18 @@ type Cache struct {
 	mu   sync.Mutex
 	seen map[[sha256.Size]byte]time.Time // expiry of each verified pair
 
-	verify func(stored, password string) (bool, error) // Verify; tests count calls
+	verify func(ctx context.Context, stored, password string) (bool, error)
 }
 
-// NewCache remembers up to size pairs for ttl each.
-func NewCache(ttl time.Duration, size int) *Cache {
+// NewCache remembers up to size pairs for ttl each; verify checks a pair it does not know.
+func NewCache(ttl time.Duration, size int, verify func(ctx context.Context, stored, password string) (bool, error)) *Cache {
 	key := make([]byte, 32)
 	rand.Read(key)
-	return &Cache{key: key, ttl: ttl, size: size, seen: map[[sha256.Size]byte]time.Time{}, verify: Verify}
+	return &Cache{key: key, ttl: ttl, size: size, seen: map[[sha256.Size]byte]time.Time{}, verify: verify}
 }
 
-// Verify is password.Verify, answered from memory when the pair verified within the TTL.
-func (c *Cache) Verify(stored, password string) (bool, error) {
+// Verify is the cache's verify, answered from memory when the pair verified within the TTL.
+func (c *Cache) Verify(ctx context.Context, stored, password string) (bool, error) {
 	mac := hmac.New(sha256.New, c.key)
 	mac.Write([]byte(stored))
 	mac.Write([]byte{0})
@@ -48,7 +49,7 @@ func (c *Cache) Verify(stored, password string) (bool, error) {
 	if ok && now.Before(expiry) {
 		return true, nil
 	}
-	match, err := c.verify(stored, password)
+	match, err := c.verify(ctx, stored, password)
 	if match {
 		c.remember(pair, now)
 	}

@@ -1,18 +1,18 @@
 package password
 
 import (
+	"context"
 	"testing"
 	"time"
 )
 
 // countingCache counts the real verifications behind a cache.
 func countingCache(ttl time.Duration, size int) (*Cache, *int) {
-	c := NewCache(ttl, size)
 	calls := 0
-	c.verify = func(stored, pw string) (bool, error) {
+	c := NewCache(ttl, size, func(_ context.Context, stored, pw string) (bool, error) {
 		calls++
 		return Verify(stored, pw)
-	}
+	})
 	return c, &calls
 }
 
@@ -21,7 +21,7 @@ func TestCacheSkipsRepeatedVerification(t *testing.T) {
 	stored, _ := p.Hash("right password")
 	c, calls := countingCache(time.Hour, 10)
 	for range 3 {
-		if ok, err := c.Verify(stored, "right password"); !ok || err != nil {
+		if ok, err := c.Verify(t.Context(), stored, "right password"); !ok || err != nil {
 			t.Fatalf("Verify = %v, %v", ok, err)
 		}
 	}
@@ -30,7 +30,7 @@ func TestCacheSkipsRepeatedVerification(t *testing.T) {
 	}
 	// Failures are never remembered: each wrong attempt pays in full.
 	for range 2 {
-		if ok, _ := c.Verify(stored, "wrong password"); ok {
+		if ok, _ := c.Verify(t.Context(), stored, "wrong password"); ok {
 			t.Fatal("a wrong password verified")
 		}
 	}
@@ -39,7 +39,7 @@ func TestCacheSkipsRepeatedVerification(t *testing.T) {
 	}
 	// A new hash (a password change) does not match the old pair.
 	changed, _ := p.Hash("new password")
-	if ok, _ := c.Verify(changed, "right password"); ok {
+	if ok, _ := c.Verify(t.Context(), changed, "right password"); ok {
 		t.Fatal("the old password verified against the new hash")
 	}
 }
@@ -48,8 +48,8 @@ func TestCacheExpiresAndStaysBounded(t *testing.T) {
 	p := Params{N: 16, R: 1, P: 1}
 	stored, _ := p.Hash("right password")
 	c, calls := countingCache(-time.Second, 10) // every entry is already expired
-	c.Verify(stored, "right password")
-	c.Verify(stored, "right password")
+	c.Verify(t.Context(), stored, "right password")
+	c.Verify(t.Context(), stored, "right password")
 	if *calls != 2 {
 		t.Errorf("an expired pair was used: %d derivations, want 2", *calls)
 	}
@@ -57,7 +57,7 @@ func TestCacheExpiresAndStaysBounded(t *testing.T) {
 	c, _ = countingCache(time.Hour, 3)
 	for i := range 10 {
 		h, _ := p.Hash(string(rune('a' + i)))
-		c.Verify(h, string(rune('a'+i)))
+		c.Verify(t.Context(), h, string(rune('a'+i)))
 		if len(c.seen) > 3 {
 			t.Fatalf("the cache holds %d pairs, more than its size 3", len(c.seen))
 		}

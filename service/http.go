@@ -145,8 +145,11 @@ func writeError(w http.ResponseWriter, code, msg string) {
 }
 
 func writeErrorStatus(w http.ResponseWriter, httpStatus int, code, msg string) {
-	if httpStatus == http.StatusUnauthorized {
+	switch httpStatus {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="mlflow"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1") // overload and outages are short; clients back off from there
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(httpStatus)

@@ -35,6 +35,8 @@ type Config struct {
 	// CredentialCacheTTL is how long a verified username and password are remembered
 	// (see password.Cache); zero verifies the hash on every request.
 	CredentialCacheTTL time.Duration
+	// KDF bounds the password hashing that requests may cause; the zero value picks defaults.
+	KDF KDFLimits
 }
 
 // Server holds both transports over one set of service implementations.
@@ -55,11 +57,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Hasher == (password.Params{}) {
 		cfg.Hasher = password.Default
 	}
-	auth, err := newAuthenticator(cfg.Store, cfg.Hasher, cfg.CredentialCacheTTL)
+	auth, err := newAuthenticator(cfg.Store, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF)
 	if err != nil {
 		return nil, err
 	}
-	c := &core{store: cfg.Store, auth: auth, hasher: cfg.Hasher, defaultLevel: cfg.DefaultPermission}
+	c := &core{store: cfg.Store, auth: auth, defaultLevel: cfg.DefaultPermission}
 	users := &userService{core: c}
 	perms := &permissionService{core: c}
 	authz := &authorizationService{core: c}

@@ -1,12 +1,12 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"strings"
 	"unicode"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
-	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
@@ -15,7 +15,6 @@ import (
 type core struct {
 	store        storage.Store
 	auth         *authenticator
-	hasher       password.Params
 	defaultLevel permission.Level
 }
 
@@ -62,9 +61,9 @@ func (s *userService) CreateUser(ctx context.Context, req *v1.CreateUserRequest)
 	if err := validatePassword(req.Password); err != nil {
 		return nil, err
 	}
-	hash, err := s.hasher.Hash(req.Password)
+	hash, err := s.auth.hash(ctx, req.Password)
 	if err != nil {
-		return nil, internalError(ctx, err)
+		return nil, cmp.Or(kdfError(ctx, err), internalError(ctx, err))
 	}
 	u, err := s.store.CreateUser(ctx, req.Username, hash, false)
 	if err != nil {
@@ -136,13 +135,13 @@ func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUser
 		return nil, err
 	}
 	if p := principalFrom(ctx); p.User.Username == req.Username {
-		if err := checkCurrentPassword(p, req.CurrentPassword); err != nil {
+		if err := s.checkCurrentPassword(ctx, p, req.CurrentPassword); err != nil {
 			return nil, err
 		}
 	}
-	hash, err := s.hasher.Hash(req.Password)
+	hash, err := s.auth.hash(ctx, req.Password)
 	if err != nil {
-		return nil, internalError(ctx, err)
+		return nil, cmp.Or(kdfError(ctx, err), internalError(ctx, err))
 	}
 	if err := s.store.SetPasswordHash(ctx, req.Username, hash); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
@@ -152,14 +151,18 @@ func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUser
 
 // checkCurrentPassword guards a change of one's own password: the caller must
 // prove the present password, by authenticating with it or by sending it.
-func checkCurrentPassword(p Principal, current string) error {
+func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, current string) error {
 	if current == "" {
 		if p.BasicAuth {
 			return nil
 		}
 		return apiError(codeInvalidParameter, "Current password is required when changing your own password.")
 	}
-	if ok, _ := password.Verify(p.User.PasswordHash, current); !ok {
+	ok, err := s.auth.gatedVerify(ctx, p.User.PasswordHash, current)
+	if kdfErr := kdfError(ctx, err); kdfErr != nil {
+		return kdfErr
+	}
+	if !ok {
 		return apiError(codeInvalidParameter, "Current password does not match.")
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type config struct {
 	logFormat         string
 	upstream          string
 	credentialCache   time.Duration
+	maxHashes         int
 	adminUsername     string // environment only, read at first start
 	adminPassword     string // environment only: a flag would show in ps
 }
@@ -50,6 +52,20 @@ func envDuration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// envInt reads a whole number from the environment; an unparsable value becomes -1,
+// which validate reports.
+func envInt(name string, def int) int {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 // databaseFlag registers --database-url, shared by serve and migrate.
 func databaseFlag(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.databaseURL, "database-url", envOr("MLFLOW_AUTH_DATABASE_URL", "sqlite:///mlflow-auth.db"),
@@ -69,6 +85,8 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 		"URL of the MLflow tracking server to guard (started without an auth app, reachable only by mlflow-auth); every other HTTP path is authenticated, authorized and forwarded to it (env MLFLOW_AUTH_UPSTREAM_URL)")
 	fs.DurationVar(&c.credentialCache, "credential-cache-ttl", envDuration("MLFLOW_AUTH_CREDENTIAL_CACHE_TTL", 5*time.Minute),
 		"how long a verified username and password are remembered, so repeated requests skip the password hash; 0 turns it off (env MLFLOW_AUTH_CREDENTIAL_CACHE_TTL)")
+	fs.IntVar(&c.maxHashes, "max-concurrent-hashes", envInt("MLFLOW_AUTH_MAX_CONCURRENT_HASHES", 0),
+		"password hashes computed at once (each holds 32 MiB and a core); more wait up to 2 s in a line of 256 per hash, then get 503; 0 means half the cores, at least 1 (env MLFLOW_AUTH_MAX_CONCURRENT_HASHES)")
 	fs.StringVar(&c.logFormat, "log-format", envOr("MLFLOW_AUTH_LOG_FORMAT", "text"), "log format: text or json (env MLFLOW_AUTH_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -91,6 +109,9 @@ func (c config) validate() error {
 	}
 	if c.credentialCache < 0 {
 		errs = append(errs, errors.New("--credential-cache-ttl must be a duration of 0 or more, such as 5m"))
+	}
+	if c.maxHashes < 0 {
+		errs = append(errs, errors.New("--max-concurrent-hashes must be a whole number of 0 or more"))
 	}
 	if _, err := c.upstreamURL(); err != nil {
 		errs = append(errs, err)
@@ -123,6 +144,7 @@ func (c config) logValue() slog.Value {
 		slog.String("log_format", c.logFormat),
 		slog.String("upstream", redactURL(c.upstream)),
 		slog.Duration("credential_cache_ttl", c.credentialCache),
+		slog.Int("max_concurrent_hashes", c.maxHashes),
 		slog.String("admin_username", c.adminUsername),
 		slog.Bool("admin_password_set", c.adminPassword != ""),
 	)

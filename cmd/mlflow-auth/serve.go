@@ -44,6 +44,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		DefaultPermission:  permission.Level(cfg.defaultPermission),
 		Upstream:           upstream,
 		CredentialCacheTTL: cfg.credentialCache,
+		KDF:                service.KDFLimits{Concurrent: cfg.maxHashes},
 	})
 	if err != nil {
 		return err

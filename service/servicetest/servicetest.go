@@ -42,6 +42,10 @@ type Options struct {
 	TLS bool
 	// CredentialCacheTTL is service.Config's; zero (off) by default.
 	CredentialCacheTTL time.Duration
+	// KDF is service.Config's; the zero value picks its defaults.
+	KDF service.KDFLimits
+	// Hasher is the cost of password hashes; the zero value is a cheap one that keeps tests fast.
+	Hasher password.Params
 }
 
 // Database is a store that can migrate itself, as both backends can.
@@ -83,17 +87,20 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Cleanup(func() { lite.Close() })
 		db = lite
 	}
+	if opts.Hasher == (password.Params{}) {
+		opts.Hasher = cheapHash
+	}
 	if opts.DefaultPermission == "" {
 		opts.DefaultPermission = permission.Read
 	}
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := service.EnsureAdmin(ctx, db, cheapHash, AdminUsername, AdminPassword); err != nil {
+	if _, err := service.EnsureAdmin(ctx, db, opts.Hasher, AdminUsername, AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := service.New(service.Config{Store: db, DefaultPermission: opts.DefaultPermission, Hasher: cheapHash,
-		CredentialCacheTTL: opts.CredentialCacheTTL})
+	srv, err := service.New(service.Config{Store: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
+		CredentialCacheTTL: opts.CredentialCacheTTL, KDF: opts.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}
