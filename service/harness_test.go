@@ -25,6 +25,7 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
+	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
 const (
@@ -36,6 +37,7 @@ const (
 type testServer struct {
 	httpBase string
 	conn     *grpc.ClientConn
+	store    storage.Store // the server's database, for setting up what a test needs
 }
 
 func startServer(t testing.TB, defaultLevel permission.Level) *testServer {
@@ -51,7 +53,7 @@ func startServerOn(t testing.TB, db servicetest.Database, defaultLevel permissio
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &testServer{httpBase: s.URL, conn: conn}
+	return &testServer{httpBase: s.URL, conn: conn, store: s.Store}
 }
 
 // transport calls one RPC as a user ("" for no credentials) and returns the

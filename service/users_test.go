@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -202,6 +203,39 @@ func TestListUsersPages(t *testing.T) {
 			admin.expect(invalid, list, &v1.ListUsersRequest{MaxResults: -1}, &v1.ListUsersResponse{})
 			admin.expect(invalid, list, &v1.ListUsersRequest{MaxResults: 1001}, &v1.ListUsersResponse{})
 			admin.expect(invalid, list, &v1.ListUsersRequest{MaxResults: 2, PageToken: "!!"}, &v1.ListUsersResponse{})
+		})
+	}
+}
+
+// Every list is paged: without max_results a call gets the first 100 rows and the
+// token of the rest, never the whole table.
+func TestListsWithoutMaxResultsArePaged(t *testing.T) {
+	s := startServer(t, permission.Read)
+	ctx := t.Context()
+	exp := permission.Resource{Type: permission.Experiment, ID: "7"}
+	for i := range 120 {
+		u, err := s.store.CreateUser(ctx, fmt.Sprintf("paged-%03d", i), "not-a-hash", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.store.CreateGrant(ctx, u.ID, exp, permission.Read); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tr := range s.transports(t) {
+		t.Run(tr.name(), func(t *testing.T) {
+			admin := caller{t, tr, adminUser, adminPass}
+			users := &v1.ListUsersResponse{}
+			admin.expect("", v1.UserService_ListUsers_FullMethodName, &v1.ListUsersRequest{}, users)
+			if len(users.Users) != 100 || users.NextPageToken == "" {
+				t.Errorf("users without max_results: %d and token %q, want 100 and a token", len(users.Users), users.NextPageToken)
+			}
+			who := &v1.ListResourcePermissionsResponse{}
+			admin.expect("", v1.PermissionService_ListResourcePermissions_FullMethodName,
+				&v1.ListResourcePermissionsRequest{ResourceType: "experiment", ResourceId: "7"}, who)
+			if len(who.Permissions) != 100 || who.NextPageToken == "" {
+				t.Errorf("who has access without max_results: %d and token %q, want 100 and a token", len(who.Permissions), who.NextPageToken)
+			}
 		})
 	}
 }

@@ -1811,7 +1811,8 @@ func (x *ListCurrentUserPermissionsResponse) GetPermissions() []*UserPermission 
 	return nil
 }
 
-// ListResourcePermissionsRequest names a resource; without max_results the whole list comes back.
+// ListResourcePermissionsRequest names a resource and pages through its grants:
+// max_results is 1 to 1000, 100 when absent.
 type ListResourcePermissionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ResourceType  string                 `protobuf:"bytes,1,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`

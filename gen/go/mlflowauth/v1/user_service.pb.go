@@ -585,7 +585,7 @@ func (x *GetCurrentUserResponse) GetIsBasicAuth() bool {
 	return false
 }
 
-// ListUsersRequest pages through users. Without max_results the whole list comes back.
+// ListUsersRequest pages through users: max_results is 1 to 1000, 100 when absent.
 type ListUsersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MaxResults    int32                  `protobuf:"varint,1,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
