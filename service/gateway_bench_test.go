@@ -42,7 +42,7 @@ func BenchmarkGatewayConn(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer loopback.Close()
-	viaLoopback, err := newHTTPHandler(loopback, nil)
+	viaLoopback, err := newHTTPHandler(loopback, nil, http.NotFoundHandler())
 	if err != nil {
 		b.Fatal(err)
 	}

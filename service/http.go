@@ -21,10 +21,11 @@ import (
 // maxBodyBytes bounds a request body; the auth API's bodies are tiny.
 const maxBodyBytes = 1 << 20
 
-// newHTTPHandler serves MLflow's REST auth API through grpc-gateway, /health, and
+// newHTTPHandler serves MLflow's REST auth API through grpc-gateway, /health
+// (liveness), /ready (readiness), and
 // everything else through mlflow (the proxy to an MLflow server), or MLflow's 404
 // error JSON when there is none.
-func newHTTPHandler(conn grpc.ClientConnInterface, mlflow http.Handler) (http.Handler, error) {
+func newHTTPHandler(conn grpc.ClientConnInterface, mlflow, ready http.Handler) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.SetQueryParameterParser(queryParser{}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMLflowJSON()),
@@ -52,6 +53,7 @@ func newHTTPHandler(conn grpc.ClientConnInterface, mlflow http.Handler) (http.Ha
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "OK")
 	})
+	mux.Handle("/ready", ready)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if isAuthAPI(r.URL.Path) {
 			api.ServeHTTP(w, r)

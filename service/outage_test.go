@@ -2,8 +2,12 @@ package service_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc/health/grpc_health_v1"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -56,4 +60,57 @@ func TestDatabaseOutage(t *testing.T) {
 		caller{t, tr, adminUser, adminPass}.expect(notFound, v1.UserService_GetUser_FullMethodName, &v1.GetUserRequest{Username: "during-" + tr.name()}, &v1.GetUserResponse{})
 	}
 	admin.createUser("after", "after-password")
+}
+
+// /ready and gRPC health follow the database: NOT_SERVING while it is unreachable,
+// SERVING again once it is back, while /health (liveness) stays OK throughout.
+func TestReadinessFollowsTheDatabase(t *testing.T) {
+	_, proxied, proxy := storagetest.NewCuttablePostgres(t)
+	db, err := postgres.Open(context.Background(), proxied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := startServerOn(t, db, permission.Read)
+	health := grpc_health_v1.NewHealthClient(s.conn)
+	readiness := func() (int, grpc_health_v1.HealthCheckResponse_ServingStatus) {
+		res, err := http.Get(s.httpBase + "/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		var st grpc_health_v1.HealthCheckResponse_ServingStatus
+		for _, service := range []string{"", "mlflowauth.v1.UserService"} {
+			h, err := health.Check(t.Context(), &grpc_health_v1.HealthCheckRequest{Service: service})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if service != "" && h.Status != st {
+				t.Fatalf("gRPC health differs between the server (%v) and UserService (%v)", st, h.Status)
+			}
+			st = h.Status
+		}
+		return res.StatusCode, st
+	}
+	waitUntil := func(wantHTTP int, want grpc_health_v1.HealthCheckResponse_ServingStatus) {
+		t.Helper()
+		for range 100 { // the watcher checks every 2 s
+			if code, st := readiness(); code == wantHTTP && st == want {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		code, st := readiness()
+		t.Fatalf("readiness is %d and %v, want %d and %v", code, st, wantHTTP, want)
+	}
+	waitUntil(200, grpc_health_v1.HealthCheckResponse_SERVING)
+	proxy.Cut()
+	waitUntil(503, grpc_health_v1.HealthCheckResponse_NOT_SERVING)
+	status, body := getJSON(t, s, "GET", "/ready", "", "", "")
+	wantError(t, status, body, 503, "TEMPORARILY_UNAVAILABLE")
+	if res, err := http.Get(s.httpBase + "/health"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("/health while the database is down: %v %v", res, err)
+	}
+	proxy.Restore()
+	waitUntil(200, grpc_health_v1.HealthCheckResponse_SERVING)
 }

@@ -4,6 +4,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -37,13 +38,18 @@ type Config struct {
 	CredentialCacheTTL time.Duration
 	// KDF bounds the password hashing that requests may cause; the zero value picks defaults.
 	KDF KDFLimits
+	// StallTimeout is how long a request's body or answer may make no progress
+	// before its connection is cut (see connDeadlines); zero means one minute.
+	StallTimeout time.Duration
 }
 
 // Server holds both transports over one set of service implementations.
 type Server struct {
-	grpc   *grpc.Server
-	health *health.Server
-	http   http.Handler
+	grpc      *grpc.Server
+	health    *health.Server
+	ready     *readiness
+	deadlines *connDeadlines
+	http      http.Handler
 }
 
 // New wires the services, the policy interceptor and both transports.
@@ -66,7 +72,8 @@ func New(cfg Config) (*Server, error) {
 	perms := &permissionService{core: c}
 	authz := &authorizationService{core: c}
 
-	s := &Server{health: health.NewServer()}
+	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute))}
+	s.ready = newReadiness(s.health, cfg.Store.Ping, cfg.Upstream)
 	s.grpc = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(recoverUnary, logUnary, c.authorizeUnary),
 		grpc.MaxRecvMsgSize(maxBodyBytes),
@@ -85,9 +92,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Upstream != nil {
 		mlflow = proxy.New(cfg.Upstream, guard{c}, cfg.Store)
 	}
-	if s.http, err = newHTTPHandler(conn, mlflow); err != nil {
+	handler, err := newHTTPHandler(conn, mlflow, s.ready)
+	if err != nil {
 		return nil, err
 	}
+	s.http = s.deadlines.wrap(handler)
 	return s, nil
 }
 
@@ -100,10 +109,20 @@ func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
 // shutdownGrace is how long in-flight requests get after a stop signal.
 const shutdownGrace = 10 * time.Second
 
+// StartReadiness checks the database (and the upstream) now, and keeps /ready and
+// gRPC health up to date until ctx ends; Serve starts it.
+func (s *Server) StartReadiness(ctx context.Context) { s.ready.start(ctx) }
+
 // Serve serves HTTP and gRPC until ctx ends or a listener fails, then drains
 // in-flight requests for up to shutdownGrace before closing what remains.
 func (s *Server) Serve(ctx context.Context, httpLis, grpcLis net.Listener) error {
-	hs := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Headers must arrive within ReadHeaderTimeout and stay small; bodies and
+	// answers may take as long as they keep moving (connDeadlines).
+	hs := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go s.StartReadiness(watchCtx) // not ready until its first check, but serving already
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(httpLis) }()
 	go func() { errc <- s.grpc.Serve(grpcLis) }()
@@ -114,6 +133,7 @@ func (s *Server) Serve(ctx context.Context, httpLis, grpcLis net.Listener) error
 	case err = <-errc:
 	}
 	s.health.Shutdown()
+	s.deadlines.expireReads() // a body that is not coming would hold up the drain
 	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	stopped := make(chan struct{})

@@ -89,6 +89,9 @@ type Store interface {
 	// (ErrNotFound), it writes nothing: a bulk import either lands whole or not at all.
 	CreateBatch(ctx context.Context, b Batch) error
 
+	// Ping checks that the database answers a query; ErrUnavailable when it cannot be reached.
+	Ping(ctx context.Context) error
+
 	// Close releases the database.
 	Close() error
 }

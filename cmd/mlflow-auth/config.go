@@ -26,6 +26,8 @@ type config struct {
 	upstream          string
 	credentialCache   time.Duration
 	maxHashes         int
+	stallTimeout      time.Duration
+	databaseWait      time.Duration
 	adminUsername     string // environment only, read at first start
 	adminPassword     string // environment only: a flag would show in ps
 }
@@ -87,6 +89,10 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 		"how long a verified username and password are remembered, so repeated requests skip the password hash; 0 turns it off (env MLFLOW_AUTH_CREDENTIAL_CACHE_TTL)")
 	fs.IntVar(&c.maxHashes, "max-concurrent-hashes", envInt("MLFLOW_AUTH_MAX_CONCURRENT_HASHES", 0),
 		"password hashes computed at once (each holds 32 MiB and a core); more wait up to 2 s in a line of 256 per hash, then get 503; 0 means half the cores, at least 1 (env MLFLOW_AUTH_MAX_CONCURRENT_HASHES)")
+	fs.DurationVar(&c.stallTimeout, "request-stall-timeout", envDuration("MLFLOW_AUTH_REQUEST_STALL_TIMEOUT", time.Minute),
+		"how long a request's body or answer may make no progress before the connection is cut; uploads and downloads that keep moving are never cut (env MLFLOW_AUTH_REQUEST_STALL_TIMEOUT)")
+	fs.DurationVar(&c.databaseWait, "database-wait", envDuration("MLFLOW_AUTH_DATABASE_WAIT", time.Minute),
+		"how long serve waits at start for a database that cannot be reached yet, retrying with backoff; 0 gives up at once (env MLFLOW_AUTH_DATABASE_WAIT)")
 	fs.StringVar(&c.logFormat, "log-format", envOr("MLFLOW_AUTH_LOG_FORMAT", "text"), "log format: text or json (env MLFLOW_AUTH_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -109,6 +115,12 @@ func (c config) validate() error {
 	}
 	if c.credentialCache < 0 {
 		errs = append(errs, errors.New("--credential-cache-ttl must be a duration of 0 or more, such as 5m"))
+	}
+	if c.stallTimeout <= 0 {
+		errs = append(errs, errors.New("--request-stall-timeout must be a duration above 0, such as 1m"))
+	}
+	if c.databaseWait < 0 {
+		errs = append(errs, errors.New("--database-wait must be a duration of 0 or more, such as 1m"))
 	}
 	if c.maxHashes < 0 {
 		errs = append(errs, errors.New("--max-concurrent-hashes must be a whole number of 0 or more"))
@@ -145,6 +157,8 @@ func (c config) logValue() slog.Value {
 		slog.String("upstream", redactURL(c.upstream)),
 		slog.Duration("credential_cache_ttl", c.credentialCache),
 		slog.Int("max_concurrent_hashes", c.maxHashes),
+		slog.Duration("request_stall_timeout", c.stallTimeout),
+		slog.Duration("database_wait", c.databaseWait),
 		slog.String("admin_username", c.adminUsername),
 		slog.Bool("admin_password_set", c.adminPassword != ""),
 	)

@@ -30,27 +30,40 @@ func startServe(t *testing.T, extraArgs ...string) (string, *mlflowtest.SyncBuff
 	stderr := &mlflowtest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, &bytes.Buffer{}, stderr) }()
-	exited := false
 	t.Cleanup(func() {
 		cancel()
-		if !exited {
-			if err := <-done; err != nil {
-				t.Errorf("serve returned %v; stderr:\n%s", err, stderr)
-			}
+		if err := <-done; err != nil {
+			t.Errorf("serve returned %v; stderr:\n%s", err, stderr)
 		}
 	})
+	return "http://" + waitForServing(t, stderr, done), stderr
+}
+
+// waitForServing waits for serve's "serving" log line and returns its HTTP address.
+func waitForServing(t *testing.T, stderr *mlflowtest.SyncBuffer, done <-chan error) string {
+	t.Helper()
+	return waitForLog(t, stderr, done, servingLine)[1]
+}
+
+// waitForLog waits for a match of pattern (a *regexp.Regexp or a string) in stderr
+// and returns it with its groups. The test fails when nothing matches within 30 s
+// or when the server ends first: done, a channel of one, then holds its result
+// (left there for whoever waits for it).
+func waitForLog(t *testing.T, stderr *mlflowtest.SyncBuffer, done <-chan error, pattern any) []string {
+	t.Helper()
+	re, ok := pattern.(*regexp.Regexp)
+	if !ok {
+		re = regexp.MustCompile(regexp.QuoteMeta(pattern.(string)))
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if m := servingLine.FindStringSubmatch(stderr.String()); m != nil {
-			return "http://" + m[1], stderr
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			return m
 		}
-		select {
-		case err := <-done:
-			exited = true
-			t.Fatalf("serve exited early: %v\n%s", err, stderr)
-		default:
+		if len(done) > 0 {
+			t.Fatalf("serve exited before logging %q:\n%s", re, stderr)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server did not come up; stderr:\n%s", stderr)
+			t.Fatalf("no %q in the log within 30 s; stderr:\n%s", re, stderr)
 		}
 	}
 }

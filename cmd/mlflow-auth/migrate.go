@@ -21,6 +21,10 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("migrate needs up or status")
 	}
 	action := args[0]
+	if action == "-h" || action == "-help" || action == "--help" {
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service"
+	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -21,14 +24,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	slog.SetDefault(log)
 	log.Info("starting mlflow-auth", "version", version(), "config", cfg.logValue())
 
-	db, err := openDatabase(ctx, cfg.databaseURL)
+	// The ports come first: a server that cannot bind them must fail before it
+	// creates (and prints the password of) a first admin.
+	httpLis, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return err
+	}
+	defer httpLis.Close()
+	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)
+	if err != nil {
+		return err
+	}
+	defer grpcLis.Close()
+
+	db, err := waitForDatabase(ctx, cfg.databaseURL, cfg.databaseWait)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	generated, err := service.EnsureAdmin(ctx, db, password.Default, cfg.adminUsername, cfg.adminPassword)
 	if err != nil {
 		return fmt.Errorf("create the first admin: %w", err)
@@ -45,21 +58,41 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Upstream:           upstream,
 		CredentialCacheTTL: cfg.credentialCache,
 		KDF:                service.KDFLimits{Concurrent: cfg.maxHashes},
+		StallTimeout:       cfg.stallTimeout,
 	})
 	if err != nil {
-		return err
-	}
-	httpLis, err := net.Listen("tcp", cfg.httpAddr)
-	if err != nil {
-		return err
-	}
-	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)
-	if err != nil {
-		httpLis.Close()
 		return err
 	}
 	log.Info("serving", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
 	err = srv.Serve(ctx, httpLis, grpcLis)
 	log.Info("stopped")
 	return err
+}
+
+// waitForDatabase opens and migrates the database, retrying with backoff for up to
+// wait while it cannot be reached (a Postgres that starts after us, as in a
+// compose file or a pod). Any other error, a wrong password say, fails at once.
+func waitForDatabase(ctx context.Context, url string, wait time.Duration) (database, error) {
+	deadline := time.Now().Add(wait)
+	backoff := 100 * time.Millisecond
+	for {
+		db, err := openDatabase(ctx, url)
+		if err == nil {
+			if err = db.Migrate(ctx); err == nil {
+				return db, nil
+			}
+			db.Close()
+			err = fmt.Errorf("migrate: %w", err)
+		}
+		if !errors.Is(err, storage.ErrUnavailable) || time.Now().Add(backoff).After(deadline) {
+			return nil, err
+		}
+		slog.Warn("database not reachable yet; retrying", "in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }

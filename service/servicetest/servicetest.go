@@ -105,6 +105,10 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 
+	readyCtx, stopReady := context.WithCancel(ctx)
+	t.Cleanup(stopReady)
+	srv.StartReadiness(readyCtx)
+
 	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

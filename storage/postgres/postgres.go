@@ -247,6 +247,11 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 }
 
 // CountAdmins implements storage.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, "SELECT 1 FROM users LIMIT 1")
+	return classify(err)
+}
+
 func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&n)

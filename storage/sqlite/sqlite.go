@@ -236,6 +236,11 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 }
 
 // CountAdmins implements storage.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return classify(s.read.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1)").Scan(&one))
+}
+
 func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
 	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&n)

@@ -46,6 +46,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 	}{
 		{"Migrate", testMigrate},
 		{"MigrateConcurrently", testMigrateConcurrently},
+		{"Ping", testPing},
 		{"CreateUser", testCreateUser},
 		{"CreateUserDuplicate", testCreateUserDuplicate},
 		{"UserByNameMissing", testUserByNameMissing},
@@ -79,6 +80,18 @@ func Run(t *testing.T, newDB NewDatabase) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newDB(t))
 		})
+	}
+}
+
+// A migrated database answers Ping, whether or not it holds any user yet.
+func testPing(t *testing.T, open OpenFunc) {
+	s := migrated(t, open)
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping of an empty database: %v", err)
+	}
+	mustCreateUser(t, s, "pinged", false)
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping: %v", err)
 	}
 }
 
