@@ -210,6 +210,10 @@ func (e *expansion) expand(sets []ast.SelectionSet, depth int) ([]*selection, er
 			}
 			switch s := s.(type) {
 			case *ast.Field:
+				if s.Alias == "name" && s.Name != "name" {
+					// The answer's filter judges a model version by its name.
+					return badRequest("The GraphQL query selects %s as 'name'.", s.Name)
+				}
 				sel := byKey[s.Alias]
 				if sel == nil {
 					sel = &selection{name: s.Name, key: s.Alias}
@@ -502,10 +506,18 @@ func filterVersions(fields []*selection, value any, readable func(string) bool) 
 		for _, f := range fields {
 			child := value[f.key]
 			if list, ok := child.([]any); ok && f.name == "modelVersions" {
+				// The model's name is read where the query put the field name, never
+				// from a key that another field may be aliased to.
+				nameKey := ""
+				for _, v := range f.fields {
+					if v.name == "name" {
+						nameKey = v.key
+					}
+				}
 				kept := []any{}
 				for _, v := range list {
-					if version, ok := v.(map[string]any); ok {
-						if name, ok := version["name"].(string); ok && readable(name) {
+					if version, ok := v.(map[string]any); ok && nameKey != "" {
+						if name, ok := version[nameKey].(string); ok && readable(name) {
 							kept = append(kept, v)
 						}
 					}

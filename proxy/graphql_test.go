@@ -94,6 +94,7 @@ var hostileGraphQL = map[string]string{
 	`{ ...U } fragment U on Query { ...{ ...U } }`:                                                                   "spreads into itself",
 	// Fields MLflow would merge into one answer key must be one field.
 	`{ mlflowGetRun(input: {runId: "mine"}) { run { info { runUuid } info: data { __typename } } } }`: "two different fields",
+	`{ mlflowSearchModelVersions(input: {}) { modelVersions { name: source } } }`:                     "selects source as 'name'",
 	`{ ...Missing }`: "does not define",
 	`{ ...F } fragment F on Query { __typename } fragment F on Query { mlflowGetRun(input: {runId: "victim"}) { __typename } }`: "twice",
 	`{ ` + strings.Repeat("r: mlflowGetRun(input: {runId: \"mine\"}) { __typename } ", 101) + `}`:                               "101 root fields",
@@ -191,6 +192,39 @@ func TestGraphQLModelVersionsAreFiltered(t *testing.T) {
 		t.Errorf("an answer without model versions was changed: %s", rec.Body)
 	}
 	f.forwarded()
+}
+
+// The versions filter reads a version's model from its real name field, wherever
+// the query put it: a query cannot hand it another field's value as the name (a
+// version's status "READY", say, with a model of that name), and an alias of name
+// is read under that alias.
+func TestGraphQLVersionFilterCannotBeSteered(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	for _, c := range []struct{ query, answer, want string }{
+		// MLflow answers each version's source under the key name.
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { name: source version } } }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"name": "mine", "version": "7"}]}}}`, ""},
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { ...V } } } fragment V on MlflowModelVersion { name: description }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"name": "mine"}]}}}`, ""},
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { name ... on MlflowModelVersion { name: status } } } }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"name": "mine"}]}}}`, ""},
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { n: name name: version } } }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"n": "theirs", "name": "mine"}]}}}`, ""},
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { n: name version } } }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"n": "theirs", "version": "1"}, {"n": "mine", "version": "2"}]}}}`,
+			`{"data":{"mlflowSearchModelVersions":{"modelVersions":[{"n":"mine","version":"2"}]}}}`},
+	} {
+		f.set(func() { f.answers = map[string]string{"POST /graphql": c.answer} })
+		rec := serve(p, "bob", request{method: "POST", target: "/graphql", body: graphqlBody(c.query, "", "")})
+		sent := f.forwarded()
+		if c.want == "" {
+			if rec.Code != 400 || len(sent) != 0 {
+				t.Errorf("%s: %d %s, forwarded %d", c.query, rec.Code, rec.Body, len(sent))
+			}
+		} else if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != c.want {
+			t.Errorf("%s: %d %s, want %s", c.query, rec.Code, rec.Body, c.want)
+		}
+	}
 }
 
 // uiGetRunQuery is the query of MLflow's run page (MLflow 3.17's UI).
