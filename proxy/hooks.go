@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,7 +70,7 @@ func dropScorerGrants(ctx context.Context, c *call, body []byte) ([]byte, error)
 	if c.body["version"] != nil {
 		return body, nil
 	}
-	return body, c.proxy.grants.DeleteResourceGrants(ctx, permission.ScorerResource(c.param("experiment_id"), c.param("name")))
+	return body, c.dropGrants(ctx, permission.ScorerResource(c.param("experiment_id"), c.param("name")))
 }
 
 // configsReadable refuses online scoring configs of an experiment the caller may
@@ -98,14 +99,25 @@ func configsReadable(_ context.Context, c *call, body []byte) ([]byte, error) {
 // dropModelGrants removes the grants of a deleted model, so a new model of that
 // name does not inherit them.
 func dropModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
-	return body, c.proxy.grants.DeleteResourceGrants(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")})
+	return body, c.dropGrants(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")})
+}
+
+// dropGrants removes the grants of a deleted resource; a failure says what is left.
+func (c *call) dropGrants(ctx context.Context, r permission.Resource) error {
+	if err := c.proxy.grants.DeleteResourceGrants(ctx, r); err != nil {
+		return fmt.Errorf("the grants on the deleted %s were left in place: %w", r, err)
+	}
+	return nil
 }
 
 // moveModelGrants keeps a renamed model's grants with it.
 func moveModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
 	from := permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}
 	to := permission.Resource{Type: permission.RegisteredModel, ID: c.param("new_name")}
-	return body, c.proxy.grants.MoveResourceGrants(ctx, from, to)
+	if err := c.proxy.grants.MoveResourceGrants(ctx, from, to); err != nil {
+		return nil, fmt.Errorf("the grants on %s were not moved to the renamed %s: %w", from, to, err)
+	}
+	return body, nil
 }
 
 // searchReadableExperiments narrows a run search to the experiments the caller may

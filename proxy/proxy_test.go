@@ -1,20 +1,24 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
 )
 
 // fakeGuard knows users by the whole Authorization header value.
@@ -82,6 +86,7 @@ type fakeMLflow struct {
 	datasets map[string][]string // dataset id → experiments
 	jobs     map[string]string   // prompt-optimization job id → experiment
 	answers  map[string]string
+	onAnswer func() // called as a forwarded request is answered
 	got      []forwarded
 }
 
@@ -94,6 +99,9 @@ func (f *fakeMLflow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	f.got = append(f.got, forwarded{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, string(body)})
+	if f.onAnswer != nil {
+		f.onAnswer()
+	}
 	if answer, ok := f.answers[r.Method+" "+r.URL.Path]; ok {
 		io.WriteString(w, answer)
 		return
@@ -321,4 +329,83 @@ func TestFieldNames(t *testing.T) {
 	if err := c.normalizeFieldNames(); err != nil || c.body["run_id"] != nil || c.body["new_name"] != "y" || len(c.body) != 2 {
 		t.Errorf("normalized to %v, %v", c.body, err)
 	}
+}
+
+// A client that hangs up as soon as MLflow has made its change still has the
+// grants follow the change, in the real store: its creator gets MANAGE, a
+// rename moves the model's grants and a delete removes them.
+func TestHooksOutliveTheClient(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := db.CreateUser(ctx, "bob", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := p.guard.(*fakeGuard)
+	guard.users["bob"] = bob
+	mine := permission.Resource{Type: permission.RegisteredModel, ID: "mine"}
+	renamed := permission.Resource{Type: permission.RegisteredModel, ID: "renamed"}
+	guard.grants["bob"][renamed] = permission.Manage // the fake guard decides; the hooks write the store
+	if _, err := db.CreateGrant(ctx, bob.ID, mine, permission.Manage); err != nil {
+		t.Fatal(err)
+	}
+	p.grants = db
+	f.set(func() {
+		f.answers = map[string]string{"POST /api/2.0/mlflow/experiments/create": `{"experiment_id": "9"}`}
+	})
+	hasGrant := func(r permission.Resource) bool {
+		_, err := db.Grant(ctx, bob.ID, r)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	for _, c := range []struct {
+		method, target, body string
+		has, hasNot          []permission.Resource
+	}{
+		{"POST", "/api/2.0/mlflow/experiments/create", `{"name": "x"}`, []permission.Resource{experiment("9")}, nil},
+		{"POST", "/api/2.0/mlflow/registered-models/rename", `{"name": "mine", "new_name": "renamed"}`, []permission.Resource{renamed}, []permission.Resource{mine}},
+		{"DELETE", "/api/2.0/mlflow/registered-models/delete", `{"name": "renamed"}`, nil, []permission.Resource{renamed}},
+	} {
+		client, hangUp := context.WithCancel(ctx)
+		f.set(func() { f.onAnswer = hangUp })
+		req := httptest.NewRequestWithContext(client, c.method, c.target, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "bob")
+		p.ServeHTTP(httptest.NewRecorder(), req)
+		if len(f.forwarded()) != 1 {
+			t.Fatalf("%s %s was not forwarded", c.method, c.target)
+		}
+		for _, r := range c.has {
+			if !hasGrant(r) {
+				t.Errorf("%s %s: no grant on %s", c.method, c.target, r)
+			}
+		}
+		for _, r := range c.hasNot {
+			if hasGrant(r) {
+				t.Errorf("%s %s: a grant on %s is left", c.method, c.target, r)
+			}
+		}
+	}
+
+	// When the store fails, the caller hears it and the log says what was left undone.
+	var log bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
+	db.Close()
+	f.set(func() { f.onAnswer = nil })
+	rec := serve(p, "bob", request{method: "POST", target: "/api/2.0/mlflow/registered-models/rename", body: `{"name": "renamed", "new_name": "again"}`})
+	if rec.Code != 500 || !strings.Contains(log.String(), "level=ERROR") ||
+		!strings.Contains(log.String(), "grants on registered_model:renamed were not moved to the renamed registered_model:again") {
+		t.Errorf("a failed move: %d %s, logged %s", rec.Code, rec.Body, log.String())
+	}
+	f.forwarded()
 }
