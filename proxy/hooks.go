@@ -139,6 +139,16 @@ func searchReadableExperiments(_ context.Context, c *call) error {
 	return nil
 }
 
+// defaultArtifactLocation refuses a new experiment whose artifact location the
+// caller chose, which MLflow allows: another experiment's location would serve
+// that experiment's artifacts under the new experiment's grants. Admins may.
+func defaultArtifactLocation(_ context.Context, c *call) error {
+	if c.param("artifact_location") != "" {
+		return &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Only admins may choose a new experiment's artifact location."}
+	}
+	return nil
+}
+
 // versionSourceReadable refuses a new model version whose source the caller may not
 // read, as MLflow 3.17 does: the version's files are then served to anyone who may
 // read the model (/model-versions/get-artifact), so a version of one's own model

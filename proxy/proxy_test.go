@@ -262,6 +262,32 @@ func TestDecisionsFollowWhatMLflowReads(t *testing.T) {
 	}
 }
 
+// A non-admin's new experiment keeps its artifacts where the server puts them: one
+// created on another experiment's artifact location would serve that experiment's
+// artifacts to its creator. Admins may choose the location.
+func TestExperimentArtifactLocation(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	f.set(func() {
+		f.answers = map[string]string{"POST /api/2.0/mlflow/experiments/create": `{"experiment_id": "9"}`}
+	})
+	const create = "/api/2.0/mlflow/experiments/create"
+	for _, c := range []struct {
+		user, body string
+		status     int
+	}{
+		{"bob", `{"name": "x"}`, 200},
+		{"bob", `{"name": "x", "artifact_location": ""}`, 200},
+		{"bob", `{"name": "x", "artifact_location": "mlflow-artifacts:/2"}`, 403},
+		{"bob", `{"name": "x", "artifactLocation": "/srv/mlflow/artifacts/2"}`, 403},
+		{"root", `{"name": "x", "artifact_location": "s3://bucket/x"}`, 200},
+	} {
+		rec := serve(p, c.user, request{method: "POST", target: create, body: c.body})
+		if sent := f.forwarded(); rec.Code != c.status || (c.status == 200) != (len(sent) == 1) {
+			t.Errorf("%s %s: %d %s, forwarded %v", c.user, c.body, rec.Code, rec.Body, sent)
+		}
+	}
+}
+
 func TestRequestsAsForwarded(t *testing.T) {
 	p, forwardedRequests := newTestProxy(t)
 	do := func(method, target, body string) *httptest.ResponseRecorder {

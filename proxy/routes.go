@@ -49,8 +49,9 @@ type route struct {
 // validator table (mlflow/server/auth). Each path is served under /api and /ajax-api.
 // Anything not here is refused to non-admins (fail-closed).
 var routes = []route{
-	// Experiments. Creation is open to every user, who then manages what they created.
-	{"POST", "/2.0/mlflow/experiments/create", needUser, nil, grantCreatorExperiment, nil},
+	// Experiments. Creation is open to every user, who then manages what they created;
+	// its artifact location is the server's choice (defaultArtifactLocation).
+	{"POST", "/2.0/mlflow/experiments/create", needUser, nil, grantCreatorExperiment, defaultArtifactLocation},
 	{"GET", "/2.0/mlflow/experiments/get", needRead, experimentParam("experiment_id"), nil, nil},
 	{"GET", "/2.0/mlflow/experiments/get-by-name", needRead, experimentByName, nil, nil},
 	{"POST", "/2.0/mlflow/experiments/delete", needDelete, experimentParam("experiment_id"), nil, nil},
