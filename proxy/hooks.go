@@ -155,12 +155,16 @@ func defaultArtifactLocation(_ context.Context, c *call) error {
 // could otherwise copy out another experiment's artifacts. A registered model as
 // the source (models:/name/1, models:/name@alias) needs READ on that model alone;
 // otherwise the run (run_id, runs:/), the logged model (model_id, models:/m-...)
-// and the experiment of an mlflow-artifacts: path named each need READ. Older
+// and the experiment of an mlflow-artifacts: path named each need READ; any other
+// source is left to admins. Older
 // MLflow servers do not check that the source lies in the run's artifacts, hence
 // the checks of the source URI itself.
 func versionSourceReadable(ctx context.Context, c *call) error {
 	var resources []permission.Resource
 	source := cleanURL(c.param("source"))
+	if err := required("source", source); err != nil {
+		return err
+	}
 	scheme, rest, _ := strings.Cut(source, ":")
 	switch strings.ToLower(scheme) {
 	case "models":
@@ -199,6 +203,11 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 			rs = []permission.Resource{{}} // the artifact root: the default permission decides
 		}
 		resources = append(resources, rs...)
+	default:
+		// Any other URI (a path, file:, s3:, ...) could name another experiment's
+		// artifacts in a way the proxy cannot read.
+		return &apiError{http.StatusForbidden, "PERMISSION_DENIED",
+			"Only admins may create a model version whose source is not a models:/, runs:/ or mlflow-artifacts: URI."}
 	}
 	// The run and logged model the version names, whatever its source says.
 	for field, lookup := range map[string]func(context.Context, string) (string, error){

@@ -244,6 +244,11 @@ func TestDecisionsFollowWhatMLflowReads(t *testing.T) {
 		{"another's logged model", "POST", mv, "application/json", `{"name": "mine", "source": "models:/m-victim"}`, 403},
 		{"own logged model", "POST", mv, "application/json", `{"name": "mine", "source": "models:/m-mine", "model_id": "m-mine"}`, 200},
 		{"another's model_id", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/1/models/m-mine/artifacts", "model_id": "m-victim"}`, 403},
+		{"a local path", "POST", mv, "application/json", `{"name": "mine", "source": "/srv/mlflow/artifacts/2/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"file: URI", "POST", mv, "application/json", `{"name": "mine", "source": "file:///srv/mlflow/artifacts/2/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"s3: URI", "POST", mv, "application/json", `{"name": "mine", "source": "s3://bucket/2/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"no scheme", "POST", mv, "application/json", `{"name": "mine", "source": ":/2/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"no source", "POST", mv, "application/json", `{"name": "mine", "run_id": "mine"}`, 400},
 		{"empty run_id", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/1/mine/artifacts/m", "run_id": ""}`, 403},
 	} {
 		req := httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
