@@ -161,14 +161,14 @@ func (f *fakeMLflow) set(do func()) {
 }
 
 // newFakeMLflowProxy returns a proxy for bob and the admin root in front of a
-// fakeMLflow. Bob manages experiment 1 (run "mine", trace "tr-mine"), the model
-// "mine" and the scorer "mine" of experiment 1; he may read experiment 3 (trace
-// "tr-read") and its scorer "read"; experiment 2 (run "victim", trace "tr-victim")
-// is another user's, and nothing else is bob's.
+// fakeMLflow. Bob manages experiment 1 (run "mine", logged model "m-mine", trace "tr-mine"), the model
+// "mine" and the scorer "mine" of experiment 1; he may read experiment 3 (logged
+// model "m-read", trace "tr-read") and its scorer "read"; experiment 2 (run "victim",
+// logged model "m-victim", trace "tr-victim") is another user's, and nothing else is bob's.
 func newFakeMLflowProxy(t *testing.T) (*Proxy, *fakeMLflow) {
 	f := &fakeMLflow{
 		runs:   map[string]string{"mine": "1", "victim": "2"},
-		models: map[string]string{"m-mine": "1", "m-victim": "2"},
+		models: map[string]string{"m-mine": "1", "m-read": "3", "m-victim": "2"},
 		traces: map[string]string{"tr-mine": "1", "tr-read": "3", "tr-victim": "2"},
 		datasets: map[string][]string{
 			"d-mine": {"1"}, "d-read": {"3"}, "d-shared": {"1", "2"}, "d-orphan": {},
@@ -213,6 +213,16 @@ func TestDecisionsFollowWhatMLflowReads(t *testing.T) {
 		{"runId is run_id", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_uuid": "mine", "runId": "victim"}`, 403},
 		{"runId alone", "POST", "/api/2.0/mlflow/runs/set-tag", "application/json", `{"runId": "victim"}`, 403},
 		{"both spellings", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id": "mine", "runId": "victim"}`, 400},
+		// Metrics, inputs and outputs of a run go to the logged models named too.
+		{"metric of own model", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id": "mine", "model_id": "m-mine"}`, 200},
+		{"metric of another's model", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id": "mine", "modelId": "m-victim"}`, 403},
+		{"batch with another's model", "POST", "/api/2.0/mlflow/runs/log-batch", "application/json", `{"run_id": "mine", "metrics": [{"key": "k", "model_id": "m-mine"}, {"key": "k", "modelId": "m-victim"}]}`, 403},
+		{"batch of own models", "POST", "/api/2.0/mlflow/runs/log-batch", "application/json", `{"run_id": "mine", "metrics": [{"key": "k", "model_id": "m-mine"}, {"key": "k", "model_id": ""}, {"key": "k"}]}`, 200},
+		{"batch, both spellings", "POST", "/api/2.0/mlflow/runs/log-batch", "application/json", `{"run_id": "mine", "metrics": [{"key": "k", "model_id": "m-mine", "modelId": "m-victim"}]}`, 400},
+		{"batch, a number for a model", "POST", "/api/2.0/mlflow/runs/log-batch", "application/json", `{"run_id": "mine", "metrics": [{"key": "k", "model_id": 7}]}`, 400},
+		{"input of another's model", "POST", "/api/2.0/mlflow/runs/log-inputs", "application/json", `{"run_id": "mine", "models": [{"model_id": "m-victim"}]}`, 403},
+		{"output of a readable model", "POST", "/api/2.0/mlflow/runs/outputs", "application/json", `{"run_id": "mine", "models": [{"model_id": "m-read", "step": 1}]}`, 403},
+		{"output of own model", "POST", "/api/2.0/mlflow/runs/outputs", "application/json", `{"run_id": "mine", "models": [{"model_id": "m-mine", "step": 1}]}`, 200},
 		{"query of a POST", "POST", "/api/2.0/mlflow/runs/log-metric?run_id=mine", "application/json", `{"run_uuid": "victim"}`, 403},
 		{"query of a POST only", "POST", "/api/2.0/mlflow/runs/log-metric?run_id=mine", "application/json", ``, 400},
 		{"text/plain PATCH", "PATCH", "/api/2.0/mlflow/registered-models/update?name=mine", "text/plain", `{"name": "theirs"}`, 403},
