@@ -32,8 +32,7 @@ type graphqlRequest struct {
 	Variables     map[string]any `json:"variables"`
 	OperationName *string        `json:"operationName"`
 
-	operation *ast.OperationDefinition
-	root      []*selection // the operation's fields, expanded
+	root []*selection // the operation's fields, expanded
 }
 
 // graphqlAuthorize decides a non-admin's GraphQL request (the route's rewrite).
@@ -86,18 +85,19 @@ func parseGraphQL(raw []byte) (*graphqlRequest, error) {
 		return nil, badRequest("The GraphQL query could not be parsed: %s", err.Error())
 	}
 	// The operation graphql-core executes: the one named, or the only one.
+	var operation *ast.OperationDefinition
 	for _, op := range doc.Operations {
 		if q.OperationName == nil || op.Name == *q.OperationName {
-			if q.operation != nil {
+			if operation != nil {
 				return nil, badRequest("The GraphQL query needs one operation named by operationName.")
 			}
-			q.operation = op
+			operation = op
 		}
 	}
-	if q.operation == nil {
+	if operation == nil {
 		return nil, badRequest("The GraphQL query has no operation to run.")
 	}
-	if q.operation.Operation == ast.Subscription {
+	if operation.Operation == ast.Subscription {
 		return nil, errDenied
 	}
 	fragments, err := fragmentsOf(doc)
@@ -105,7 +105,7 @@ func parseGraphQL(raw []byte) (*graphqlRequest, error) {
 		return nil, err
 	}
 	e := &expansion{fragments: fragments, budget: maxGraphQLSelections}
-	if q.root, err = e.expand([]ast.SelectionSet{q.operation.SelectionSet}, 1); err != nil {
+	if q.root, err = e.expand([]ast.SelectionSet{operation.SelectionSet}, 1); err != nil {
 		return nil, err
 	}
 	if n := len(q.rootFields()); n > maxGraphQLRootFields {
@@ -116,7 +116,7 @@ func parseGraphQL(raw []byte) (*graphqlRequest, error) {
 	if q.Variables == nil {
 		q.Variables = map[string]any{}
 	}
-	for _, v := range q.operation.VariableDefinitions {
+	for _, v := range operation.VariableDefinitions {
 		if _, ok := q.Variables[v.Variable]; !ok && v.DefaultValue != nil {
 			if q.Variables[v.Variable], err = literal(v.DefaultValue); err != nil {
 				return nil, err
