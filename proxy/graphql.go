@@ -32,8 +32,7 @@ type graphqlRequest struct {
 	Variables     map[string]any `json:"variables"`
 	OperationName *string        `json:"operationName"`
 
-	operation *ast.OperationDefinition
-	fragments ast.FragmentDefinitionList
+	root []*selection // the operation's fields, expanded
 }
 
 // graphqlAuthorize decides a non-admin's GraphQL request (the route's rewrite).
@@ -55,7 +54,7 @@ func graphqlAuthorize(ctx context.Context, c *call) error {
 		narrowed = narrowed || changed
 	}
 	c.graphql = q
-	if !selectsVersions(q.operation.SelectionSet, q.fragments) {
+	if !selectsVersions(q.root) {
 		c.after = nil // nothing to filter: the answer streams through
 	}
 	if narrowed {
@@ -78,32 +77,46 @@ func parseGraphQL(raw []byte) (*graphqlRequest, error) {
 		decodeJSON(fields["operationName"], &q.OperationName) != nil {
 		return nil, badRequest("The request body is not a GraphQL request: a JSON object with a string 'query'.")
 	}
+	if len(q.Query) > maxGraphQLQueryBytes {
+		return nil, badRequest("The GraphQL query is longer than %d bytes.", maxGraphQLQueryBytes)
+	}
 	doc, err := parser.ParseQuery(&ast.Source{Input: q.Query})
 	if err != nil {
 		return nil, badRequest("The GraphQL query could not be parsed: %s", err.Error())
 	}
 	// The operation graphql-core executes: the one named, or the only one.
+	var operation *ast.OperationDefinition
 	for _, op := range doc.Operations {
 		if q.OperationName == nil || op.Name == *q.OperationName {
-			if q.operation != nil {
+			if operation != nil {
 				return nil, badRequest("The GraphQL query needs one operation named by operationName.")
 			}
-			q.operation = op
+			operation = op
 		}
 	}
-	if q.operation == nil {
+	if operation == nil {
 		return nil, badRequest("The GraphQL query has no operation to run.")
 	}
-	if q.operation.Operation == ast.Subscription {
+	if operation.Operation == ast.Subscription {
 		return nil, errDenied
 	}
-	q.fragments = doc.Fragments
+	fragments, err := fragmentsOf(doc)
+	if err != nil {
+		return nil, err
+	}
+	e := &expansion{fragments: fragments, budget: maxGraphQLSelections}
+	if q.root, err = e.expand([]ast.SelectionSet{operation.SelectionSet}, 1); err != nil {
+		return nil, err
+	}
+	if n := len(q.rootFields()); n > maxGraphQLRootFields {
+		return nil, badRequest("The GraphQL query has %d root fields, more than %d.", n, maxGraphQLRootFields)
+	}
 	// Variables the request leaves out take their defaults, as MLflow runs it; the
 	// decision is made on what MLflow will see.
 	if q.Variables == nil {
 		q.Variables = map[string]any{}
 	}
-	for _, v := range q.operation.VariableDefinitions {
+	for _, v := range operation.VariableDefinitions {
 		if _, ok := q.Variables[v.Variable]; !ok && v.DefaultValue != nil {
 			if q.Variables[v.Variable], err = literal(v.DefaultValue); err != nil {
 				return nil, err
@@ -139,35 +152,172 @@ func literal(v *ast.Value) (any, error) {
 	return val, nil
 }
 
-// rootFields are the operation's fields, fragments spread in.
+// rootFields are the operation's fields, fragments spread in: every field of the
+// query that MLflow resolves at the root.
 func (q *graphqlRequest) rootFields() []*ast.Field {
-	return fields(q.operation.SelectionSet, q.fragments)
+	var out []*ast.Field
+	for _, sel := range q.root {
+		out = append(out, sel.nodes...)
+	}
+	return out
 }
 
-// fields flattens a selection set: its own fields and those of its fragments (each
-// fragment once, so a cycle ends). @skip and @include are ignored: a field that may
-// run is decided as if it does.
-func fields(set ast.SelectionSet, fragments ast.FragmentDefinitionList) []*ast.Field {
-	var out []*ast.Field
-	seen := map[string]bool{}
-	var walk func(ast.SelectionSet)
-	walk = func(set ast.SelectionSet) {
+// Bounds on what a non-admin's GraphQL query may make the proxy do, checked before
+// anything is forwarded. MLflow's UI sends at most 1.5 KB, one root field, 60 fields
+// and 6 levels (its GetRun query); the bounds are far above that, and above MLflow
+// 3.17's own (10 levels, 1,000 fields), which older MLflow servers do not have.
+const (
+	maxGraphQLQueryBytes = 64 << 10
+	maxGraphQLRootFields = 100 // each may cost upstream lookups
+	maxGraphQLDepth      = 20  // levels of selection sets, fragments spread in
+	// Fields and fragment spreads as MLflow executes them, fragments spread in;
+	// counting stops at the bound, so the check costs no more than the bound.
+	maxGraphQLSelections = 10_000
+)
+
+// selection is one field of the answer as MLflow executes the query: the fields of
+// a selection set that share a response key are merged into one, and their
+// selection sets are expanded together. @skip and @include are ignored: a field that
+// may run is decided as if it does.
+type selection struct {
+	name, key string       // the field's real name and its response key (alias or name)
+	nodes     []*ast.Field // the query's fields merged into this one
+	fields    []*selection // their selection sets, expanded
+}
+
+// expansion expands a query's selection sets within the bounds.
+type expansion struct {
+	fragments map[string]*ast.FragmentDefinition
+	budget    int // selections left before maxGraphQLSelections
+}
+
+// expand flattens selection sets merged into one field (or the operation's) at depth,
+// as graphql-core's collect_fields does: each fragment spread once per merged set.
+// A response key shared by two different fields is refused (MLflow refuses it too):
+// the answer's filter reads fields by their keys.
+func (e *expansion) expand(sets []ast.SelectionSet, depth int) ([]*selection, error) {
+	if depth > maxGraphQLDepth {
+		return nil, badRequest("The GraphQL query nests deeper than %d levels.", maxGraphQLDepth)
+	}
+	var out []*selection
+	byKey := map[string]*selection{}
+	spread := map[string]bool{}
+	var walk func(ast.SelectionSet) error
+	walk = func(set ast.SelectionSet) error {
 		for _, s := range set {
+			if e.budget--; e.budget < 0 {
+				return badRequest("The GraphQL query selects more than %d fields, its fragments spread in.", maxGraphQLSelections)
+			}
 			switch s := s.(type) {
 			case *ast.Field:
-				out = append(out, s)
+				if s.Alias == "name" && s.Name != "name" {
+					// The answer's filter judges a model version by its name.
+					return badRequest("The GraphQL query selects %s as 'name'.", s.Name)
+				}
+				sel := byKey[s.Alias]
+				if sel == nil {
+					sel = &selection{name: s.Name, key: s.Alias}
+					byKey[s.Alias] = sel
+					out = append(out, sel)
+				} else if sel.name != s.Name {
+					return badRequest("The GraphQL query selects two different fields, %s and %s, as '%s'.", sel.name, s.Name, s.Alias)
+				}
+				sel.nodes = append(sel.nodes, s)
 			case *ast.InlineFragment:
-				walk(s.SelectionSet)
+				if err := walk(s.SelectionSet); err != nil {
+					return err
+				}
 			case *ast.FragmentSpread:
-				if f := fragments.ForName(s.Name); f != nil && !seen[s.Name] {
-					seen[s.Name] = true
-					walk(f.SelectionSet)
+				if !spread[s.Name] {
+					spread[s.Name] = true
+					if err := walk(e.fragments[s.Name].SelectionSet); err != nil {
+						return err
+					}
 				}
 			}
 		}
+		return nil
 	}
-	walk(set)
-	return out
+	for _, set := range sets {
+		if err := walk(set); err != nil {
+			return nil, err
+		}
+	}
+	for _, sel := range out {
+		var sets []ast.SelectionSet
+		for _, n := range sel.nodes {
+			if len(n.SelectionSet) > 0 {
+				sets = append(sets, n.SelectionSet)
+			}
+		}
+		if len(sets) == 0 {
+			continue
+		}
+		var err error
+		if sel.fields, err = e.expand(sets, depth+1); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// fragmentsOf indexes a query's fragments by name and refuses what MLflow would not
+// run and the proxy could not expand: two fragments of one name, a spread of no
+// fragment, and fragments that spread into themselves, directly or through others.
+func fragmentsOf(doc *ast.QueryDocument) (map[string]*ast.FragmentDefinition, error) {
+	byName := make(map[string]*ast.FragmentDefinition, len(doc.Fragments))
+	for _, f := range doc.Fragments {
+		if byName[f.Name] != nil {
+			return nil, badRequest("The GraphQL query defines the fragment %s twice.", f.Name)
+		}
+		byName[f.Name] = f
+	}
+	const (
+		open = iota + 1 // being walked: spreading it again is a cycle
+		done
+	)
+	state := map[string]int{}
+	var walk func(ast.SelectionSet) error
+	walk = func(set ast.SelectionSet) error {
+		for _, s := range set {
+			switch s := s.(type) {
+			case *ast.Field:
+				if err := walk(s.SelectionSet); err != nil {
+					return err
+				}
+			case *ast.InlineFragment:
+				if err := walk(s.SelectionSet); err != nil {
+					return err
+				}
+			case *ast.FragmentSpread:
+				f := byName[s.Name]
+				switch {
+				case f == nil:
+					return badRequest("The GraphQL query spreads the fragment %s, which it does not define.", s.Name)
+				case state[s.Name] == open:
+					return badRequest("The GraphQL query's fragment %s spreads into itself.", s.Name)
+				case state[s.Name] == 0:
+					state[s.Name] = open
+					if err := walk(f.SelectionSet); err != nil {
+						return err
+					}
+					state[s.Name] = done
+				}
+			}
+		}
+		return nil
+	}
+	for _, op := range doc.Operations {
+		if err := walk(op.SelectionSet); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range doc.Fragments {
+		if err := walk(ast.SelectionSet{&ast.FragmentSpread{Name: f.Name}}); err != nil {
+			return nil, err
+		}
+	}
+	return byName, nil
 }
 
 // authorizeField checks one root field; it reports whether it narrowed a variable.
@@ -321,7 +471,7 @@ func graphqlFilterVersions(_ context.Context, c *call, body []byte) ([]byte, err
 		lookupErr = cmp.Or(lookupErr, err)
 		return ok
 	}
-	filterVersions(c.graphql.operation.SelectionSet, c.graphql.fragments, answer["data"], readable)
+	filterVersions(c.graphql.root, answer["data"], readable)
 	if lookupErr != nil {
 		return nil, lookupErr
 	}
@@ -334,9 +484,9 @@ func graphqlFilterVersions(_ context.Context, c *call, body []byte) ([]byte, err
 	return out.Bytes(), nil
 }
 
-func selectsVersions(set ast.SelectionSet, fragments ast.FragmentDefinitionList) bool {
-	for _, f := range fields(set, fragments) {
-		if f.Name == "modelVersions" || selectsVersions(f.SelectionSet, fragments) {
+func selectsVersions(fields []*selection) bool {
+	for _, f := range fields {
+		if f.name == "modelVersions" || selectsVersions(f.fields) {
 			return true
 		}
 	}
@@ -346,31 +496,35 @@ func selectsVersions(set ast.SelectionSet, fragments ast.FragmentDefinitionList)
 // filterVersions walks an answer along the query that produced it. A modelVersions
 // list keeps the versions whose model is readable; a version without its name
 // selected cannot be judged and goes too.
-func filterVersions(set ast.SelectionSet, fragments ast.FragmentDefinitionList, value any, readable func(string) bool) {
+func filterVersions(fields []*selection, value any, readable func(string) bool) {
 	switch value := value.(type) {
 	case []any:
 		for _, item := range value {
-			filterVersions(set, fragments, item, readable)
+			filterVersions(fields, item, readable)
 		}
 	case map[string]any:
-		for _, f := range fields(set, fragments) {
-			key := f.Alias
-			if key == "" {
-				key = f.Name
-			}
-			child := value[key]
-			if list, ok := child.([]any); ok && f.Name == "modelVersions" {
+		for _, f := range fields {
+			child := value[f.key]
+			if list, ok := child.([]any); ok && f.name == "modelVersions" {
+				// The model's name is read where the query put the field name, never
+				// from a key that another field may be aliased to.
+				nameKey := ""
+				for _, v := range f.fields {
+					if v.name == "name" {
+						nameKey = v.key
+					}
+				}
 				kept := []any{}
 				for _, v := range list {
-					if version, ok := v.(map[string]any); ok {
-						if name, ok := version["name"].(string); ok && readable(name) {
+					if version, ok := v.(map[string]any); ok && nameKey != "" {
+						if name, ok := version[nameKey].(string); ok && readable(name) {
 							kept = append(kept, v)
 						}
 					}
 				}
-				value[key], child = kept, kept
+				value[f.key], child = kept, kept
 			}
-			filterVersions(f.SelectionSet, fragments, child, readable)
+			filterVersions(f.fields, child, readable)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -43,7 +44,7 @@ func TestGraphQLDecisions(t *testing.T) {
 		{"second alias", "bob", graphqlBody(`{ a: mlflowGetRun(input: {runId: "mine"}) { __typename } b: mlflowGetRun(input: {runId: "victim"}) { __typename } }`, "", ""), 403},
 		{"in a fragment", "bob", graphqlBody(`{ ...F } fragment F on Query { mlflowListArtifacts(input: {runId: "victim"}) { __typename } }`, "", ""), 403},
 		{"in an inline fragment", "bob", graphqlBody(`{ ... @include(if: false) { mlflowGetRun(input: {runUuid: "victim"}) { __typename } } }`, "", ""), 403},
-		{"recursive fragments", "bob", graphqlBody(`{ ...F } fragment F on Query { ...F mlflowGetRun(input: {runId: "mine"}) { __typename } }`, "", ""), 200},
+		{"recursive fragments", "bob", graphqlBody(`{ ...F } fragment F on Query { ...F mlflowGetRun(input: {runId: "mine"}) { __typename } }`, "", ""), 400},
 		{"the operation named runs", "bob", graphqlBody(`query A { mlflowGetRun(input: {runId: "mine"}) { __typename } } query B { mlflowGetRun(input: {runId: "victim"}) { __typename } }`, "", "B"), 403},
 		{"the other operation", "bob", graphqlBody(`query A { mlflowGetRun(input: {runId: "mine"}) { __typename } } query B { mlflowGetRun(input: {runId: "victim"}) { __typename } }`, "", "A"), 200},
 		{"two operations, none named", "bob", graphqlBody(`query A { __typename } query B { __typename }`, "", ""), 400},
@@ -77,6 +78,66 @@ func TestGraphQLDecisions(t *testing.T) {
 		if sent := f.forwarded(); (c.status == 200) != (len(sent) == 1) {
 			t.Errorf("%s: forwarded %v", c.name, sent)
 		}
+	}
+}
+
+// hostileGraphQL are queries whose cost the proxy refuses before forwarding them,
+// by the message that says why. Bob may read the run "mine".
+var hostileGraphQL = map[string]string{
+	// Unbounded recursion: through a nested field, and through two fragments.
+	`{ mlflowGetRun(input: {runId: "mine"}) { run { ...F } } } fragment F on MlflowRun { info { ...F } }`:                                              "spreads into itself",
+	`{ mlflowGetRun(input: {runId: "mine"}) { run { ...A } } } fragment A on MlflowRun { info { ...B } } fragment B on MlflowRunInfo { run { ...A } }`: "spreads into itself",
+	`{ mlflowGetRun(input: {runId: "mine"}) { run { ...A } } } fragment A on MlflowRun { ...A }`:                                                       "spreads into itself",
+	// Twice as many fields per level: 2^17 leaves, 20 levels deep.
+	fanOut(17): "more than 10000 fields",
+	`{ mlflowGetRun(input: {runId: "mine"}) { run ` + strings.Repeat("{ info ", 20) + strings.Repeat("}", 21) + ` }`: "deeper than 20 levels",
+	`{ ...U } fragment U on Query { ...{ ...U } }`:                                                                   "spreads into itself",
+	// Fields MLflow would merge into one answer key must be one field.
+	`{ mlflowGetRun(input: {runId: "mine"}) { run { info { runUuid } info: data { __typename } } } }`: "two different fields",
+	`{ mlflowSearchModelVersions(input: {}) { modelVersions { name: source } } }`:                     "selects source as 'name'",
+	`{ ...Missing }`: "does not define",
+	`{ ...F } fragment F on Query { __typename } fragment F on Query { mlflowGetRun(input: {runId: "victim"}) { __typename } }`: "twice",
+	`{ ` + strings.Repeat("r: mlflowGetRun(input: {runId: \"mine\"}) { __typename } ", 101) + `}`:                               "101 root fields",
+	`{ __typename }` + strings.Repeat(" ", maxGraphQLQueryBytes):                                                                "longer than",
+}
+
+// fanOut is a query whose fragments each spread the next one twice, under two
+// aliases: its size doubles with every level.
+func fanOut(levels int) string {
+	var b strings.Builder
+	b.WriteString(`{ mlflowGetRun(input: {runId: "mine"}) { run { ...F0 } } }`)
+	for i := range levels {
+		fmt.Fprintf(&b, " fragment F%d on T { a: info { ...F%d } b: info { ...F%d } }", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, " fragment F%d on T { runUuid }", levels)
+	return b.String()
+}
+
+// Queries that would recurse without end, cost time exponential in their length or
+// exceed the bounds are refused with 400 before anything is forwarded; the UI's own
+// queries pass.
+func TestGraphQLBounds(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	for query, why := range hostileGraphQL {
+		name := query[:min(len(query), 80)]
+		rec := serve(p, "bob", request{method: "POST", target: "/graphql", body: graphqlBody(query, "", "")})
+		sent := f.forwarded()
+		if why == "" {
+			if rec.Code != 200 || len(sent) != 1 {
+				t.Errorf("%s: %d %s, forwarded %d", name, rec.Code, rec.Body, len(sent))
+			}
+			continue
+		}
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), "INVALID_PARAMETER_VALUE") || len(sent) != 0 {
+			t.Errorf("%s: %d %s, forwarded %d", name, rec.Code, rec.Body, len(sent))
+		}
+		if _, err := parseGraphQL([]byte(graphqlBody(query, "", ""))); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("%s: refused with %v, want a message with %q", name, err, why)
+		}
+	}
+	rec := serve(p, "bob", request{method: "POST", target: "/graphql", body: graphqlBody(uiGetRunQuery, `{"data": {"runId": "mine"}}`, "GetRun")})
+	if rec.Code != 200 || len(f.forwarded()) != 1 {
+		t.Errorf("the UI's GetRun: %d %s", rec.Code, rec.Body)
 	}
 }
 
@@ -133,9 +194,41 @@ func TestGraphQLModelVersionsAreFiltered(t *testing.T) {
 	f.forwarded()
 }
 
-// The cost of reading a query the size of the UI's run page query, before any lookup.
-func BenchmarkParseGraphQL(b *testing.B) {
-	const query = `query GetRun($data: MlflowGetRunInput!) @component(name: "MLflow.ExperimentRunTracking") {
+// The versions filter reads a version's model from its real name field, wherever
+// the query put it: a query cannot hand it another field's value as the name (a
+// version's status "READY", say, with a model of that name), and an alias of name
+// is read under that alias.
+func TestGraphQLVersionFilterCannotBeSteered(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	for _, c := range []struct{ query, answer, want string }{
+		// MLflow answers each version's source under the key name.
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { name: source version } } }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"name": "mine", "version": "7"}]}}}`, ""},
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { ...V } } } fragment V on MlflowModelVersion { name: description }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"name": "mine"}]}}}`, ""},
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { name ... on MlflowModelVersion { name: status } } } }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"name": "mine"}]}}}`, ""},
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { n: name name: version } } }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"n": "theirs", "name": "mine"}]}}}`, ""},
+		{`{ mlflowSearchModelVersions(input: {}) { modelVersions { n: name version } } }`,
+			`{"data": {"mlflowSearchModelVersions": {"modelVersions": [{"n": "theirs", "version": "1"}, {"n": "mine", "version": "2"}]}}}`,
+			`{"data":{"mlflowSearchModelVersions":{"modelVersions":[{"n":"mine","version":"2"}]}}}`},
+	} {
+		f.set(func() { f.answers = map[string]string{"POST /graphql": c.answer} })
+		rec := serve(p, "bob", request{method: "POST", target: "/graphql", body: graphqlBody(c.query, "", "")})
+		sent := f.forwarded()
+		if c.want == "" {
+			if rec.Code != 400 || len(sent) != 0 {
+				t.Errorf("%s: %d %s, forwarded %d", c.query, rec.Code, rec.Body, len(sent))
+			}
+		} else if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != c.want {
+			t.Errorf("%s: %d %s, want %s", c.query, rec.Code, rec.Body, c.want)
+		}
+	}
+}
+
+// uiGetRunQuery is the query of MLflow's run page (MLflow 3.17's UI).
+const uiGetRunQuery = `query GetRun($data: MlflowGetRunInput!) @component(name: "MLflow.ExperimentRunTracking") {
   mlflowGetRun(input: $data) {
     apiError { helpUrl code message }
     run {
@@ -151,7 +244,10 @@ func BenchmarkParseGraphQL(b *testing.B) {
     }
   }
 }`
-	body := []byte(graphqlBody(query, `{"data": {"runId": "0123456789abcdef0123456789abcdef"}}`, "GetRun"))
+
+// The cost of reading a query the size of the UI's run page query, before any lookup.
+func BenchmarkParseGraphQL(b *testing.B) {
+	body := []byte(graphqlBody(uiGetRunQuery, `{"data": {"runId": "0123456789abcdef0123456789abcdef"}}`, "GetRun"))
 	b.ReportAllocs()
 	for b.Loop() {
 		q, err := parseGraphQL(body)
@@ -167,6 +263,9 @@ func FuzzParseGraphQL(f *testing.F) {
 	f.Add(graphqlBody(getRunQuery, `{"data": {"runId": "mine"}}`, "GetRun"))
 	f.Add(graphqlBody(`query Q($d: MlflowGetRunInput = {runId: "x"}) { ...F } fragment F on Query { mlflowGetRun(input: $d) { run { modelVersions { name } } } }`, "", ""))
 	f.Add(graphqlBody(`{ mlflowSearchRuns(input: {experimentIds: [$a, "1"]}) { runs { modelVersions { name } } } }`, `{"a": 1}`, ""))
+	for _, query := range hostileGraphQL {
+		f.Add(graphqlBody(query, "", ""))
+	}
 	f.Fuzz(func(t *testing.T, body string) {
 		q, err := parseGraphQL([]byte(body))
 		if err != nil {
@@ -180,6 +279,6 @@ func FuzzParseGraphQL(f *testing.F) {
 			}
 		}
 		answer := map[string]any{"a": map[string]any{"modelVersions": []any{map[string]any{"name": "m"}, 1}}}
-		filterVersions(q.operation.SelectionSet, q.fragments, answer, func(string) bool { return false })
+		filterVersions(q.root, answer, func(string) bool { return false })
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,7 +70,7 @@ func dropScorerGrants(ctx context.Context, c *call, body []byte) ([]byte, error)
 	if c.body["version"] != nil {
 		return body, nil
 	}
-	return body, c.proxy.grants.DeleteResourceGrants(ctx, permission.ScorerResource(c.param("experiment_id"), c.param("name")))
+	return body, c.dropGrants(ctx, permission.ScorerResource(c.param("experiment_id"), c.param("name")))
 }
 
 // configsReadable refuses online scoring configs of an experiment the caller may
@@ -98,14 +99,25 @@ func configsReadable(_ context.Context, c *call, body []byte) ([]byte, error) {
 // dropModelGrants removes the grants of a deleted model, so a new model of that
 // name does not inherit them.
 func dropModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
-	return body, c.proxy.grants.DeleteResourceGrants(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")})
+	return body, c.dropGrants(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")})
+}
+
+// dropGrants removes the grants of a deleted resource; a failure says what is left.
+func (c *call) dropGrants(ctx context.Context, r permission.Resource) error {
+	if err := c.proxy.grants.DeleteResourceGrants(ctx, r); err != nil {
+		return fmt.Errorf("the grants on the deleted %s were left in place: %w", r, err)
+	}
+	return nil
 }
 
 // moveModelGrants keeps a renamed model's grants with it.
 func moveModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
 	from := permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}
 	to := permission.Resource{Type: permission.RegisteredModel, ID: c.param("new_name")}
-	return body, c.proxy.grants.MoveResourceGrants(ctx, from, to)
+	if err := c.proxy.grants.MoveResourceGrants(ctx, from, to); err != nil {
+		return nil, fmt.Errorf("the grants on %s were not moved to the renamed %s: %w", from, to, err)
+	}
+	return body, nil
 }
 
 // searchReadableExperiments narrows a run search to the experiments the caller may
@@ -127,18 +139,32 @@ func searchReadableExperiments(_ context.Context, c *call) error {
 	return nil
 }
 
+// defaultArtifactLocation refuses a new experiment whose artifact location the
+// caller chose, which MLflow allows: another experiment's location would serve
+// that experiment's artifacts under the new experiment's grants. Admins may.
+func defaultArtifactLocation(_ context.Context, c *call) error {
+	if c.param("artifact_location") != "" {
+		return &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Only admins may choose a new experiment's artifact location."}
+	}
+	return nil
+}
+
 // versionSourceReadable refuses a new model version whose source the caller may not
 // read, as MLflow 3.17 does: the version's files are then served to anyone who may
 // read the model (/model-versions/get-artifact), so a version of one's own model
 // could otherwise copy out another experiment's artifacts. A registered model as
 // the source (models:/name/1, models:/name@alias) needs READ on that model alone;
 // otherwise the run (run_id, runs:/), the logged model (model_id, models:/m-...)
-// and the experiment of an mlflow-artifacts: path named each need READ. Older
+// and the experiment of an mlflow-artifacts: path named each need READ; any other
+// source is left to admins. Older
 // MLflow servers do not check that the source lies in the run's artifacts, hence
 // the checks of the source URI itself.
 func versionSourceReadable(ctx context.Context, c *call) error {
 	var resources []permission.Resource
 	source := cleanURL(c.param("source"))
+	if err := required("source", source); err != nil {
+		return err
+	}
 	scheme, rest, _ := strings.Cut(source, ":")
 	switch strings.ToLower(scheme) {
 	case "models":
@@ -177,6 +203,11 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 			rs = []permission.Resource{{}} // the artifact root: the default permission decides
 		}
 		resources = append(resources, rs...)
+	default:
+		// Any other URI (a path, file:, s3:, ...) could name another experiment's
+		// artifacts in a way the proxy cannot read.
+		return &apiError{http.StatusForbidden, "PERMISSION_DENIED",
+			"Only admins may create a model version whose source is not a models:/, runs:/ or mlflow-artifacts: URI."}
 	}
 	// The run and logged model the version names, whatever its source says.
 	for field, lookup := range map[string]func(context.Context, string) (string, error){

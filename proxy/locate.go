@@ -118,6 +118,46 @@ func runParam(ctx context.Context, c *call) ([]permission.Resource, error) {
 	return c.runExperiments(ctx, []string{id})
 }
 
+// runAndLoggedModels: the run's experiment and the experiment of every logged model
+// the body names, in its model_id or in that of each object of its list field:
+// MLflow writes the metrics, inputs and outputs to those models too, and 3.17 needs
+// the same permission on each model's own experiment.
+func runAndLoggedModels(list string) locator {
+	return func(ctx context.Context, c *call) ([]permission.Resource, error) {
+		rs, err := runParam(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		objects := []any{c.body}
+		if list != "" {
+			objects, _ = c.body[list].([]any) // anything else MLflow refuses itself
+		}
+		var ids []string
+		for _, o := range objects {
+			obj, _ := o.(map[string]any)
+			// Nested objects keep both spellings; MLflow's parser reads either.
+			id, ok := obj["model_id"]
+			if camel, ok2 := obj["modelId"]; ok2 {
+				if ok {
+					return nil, badRequest("Request specifies both 'model_id' and 'modelId'; provide only one of them.")
+				}
+				id = camel
+			}
+			switch id := id.(type) {
+			case nil:
+			case string:
+				if id != "" {
+					ids = append(ids, id)
+				}
+			default:
+				return nil, badRequest("Invalid value for 'model_id': it must be a string.")
+			}
+		}
+		models, err := experimentsOf(ctx, ids, c.proxy.lookups.loggedModelExperiment)
+		return append(rs, models...), err
+	}
+}
+
 // runList: the experiments of every run of a repeated parameter; at least one.
 func runList(name string) locator {
 	return func(ctx context.Context, c *call) ([]permission.Resource, error) {

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -127,7 +128,26 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.guard.WriteError(w, err)
 		return
 	}
-	p.forward.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callKey{}, c)))
+	ctx = context.WithValue(ctx, callKey{}, c)
+	if c.after != nil {
+		// MLflow acts on a request whose client hangs up, and the hook must follow it
+		// (a rename's grants move with the model): its answer is still awaited.
+		var cancel context.CancelFunc
+		ctx, cancel = outliveClient(ctx)
+		defer cancel()
+	}
+	p.forward.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// afterHookTimeout bounds how long the proxy still waits for MLflow's answer once
+// the client has gone, and how long an after-hook may run.
+const afterHookTimeout = 30 * time.Second
+
+// outliveClient returns a context that ends afterHookTimeout after ctx does.
+func outliveClient(ctx context.Context) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(afterHookTimeout, cancel) })
+	return out, func() { stop(); cancel() }
 }
 
 // decide applies the route's rule; nil means forward the request.
@@ -293,10 +313,13 @@ func (p *Proxy) afterResponse(res *http.Response) error {
 	if err != nil {
 		return errUpstreamDown
 	}
-	out, err := c.after(res.Request.Context(), c, body)
+	// The change is made upstream: the hook runs to its end whatever the client does.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(res.Request.Context()), afterHookTimeout)
+	defer cancel()
+	out, err := c.after(ctx, c, body)
 	var mlflowErr interface{ MLflowError() (int, string, string) }
 	if err != nil && !errors.As(err, &mlflowErr) {
-		slog.ErrorContext(res.Request.Context(), "after-hook failed", "path", res.Request.URL.Path, "user", c.user.Username, "err", err)
+		slog.ErrorContext(ctx, "after-hook failed", "path", res.Request.URL.Path, "user", c.user.Username, "err", err)
 		return &apiError{http.StatusInternalServerError, "INTERNAL_ERROR",
 			"MLflow made the change, but updating its permissions failed; ask an admin to check them."}
 	}

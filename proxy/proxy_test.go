@@ -1,20 +1,24 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
 )
 
 // fakeGuard knows users by the whole Authorization header value.
@@ -82,6 +86,7 @@ type fakeMLflow struct {
 	datasets map[string][]string // dataset id → experiments
 	jobs     map[string]string   // prompt-optimization job id → experiment
 	answers  map[string]string
+	onAnswer func() // called as a forwarded request is answered
 	got      []forwarded
 }
 
@@ -94,6 +99,9 @@ func (f *fakeMLflow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	f.got = append(f.got, forwarded{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, string(body)})
+	if f.onAnswer != nil {
+		f.onAnswer()
+	}
 	if answer, ok := f.answers[r.Method+" "+r.URL.Path]; ok {
 		io.WriteString(w, answer)
 		return
@@ -153,14 +161,14 @@ func (f *fakeMLflow) set(do func()) {
 }
 
 // newFakeMLflowProxy returns a proxy for bob and the admin root in front of a
-// fakeMLflow. Bob manages experiment 1 (run "mine", trace "tr-mine"), the model
-// "mine" and the scorer "mine" of experiment 1; he may read experiment 3 (trace
-// "tr-read") and its scorer "read"; experiment 2 (run "victim", trace "tr-victim")
-// is another user's, and nothing else is bob's.
+// fakeMLflow. Bob manages experiment 1 (run "mine", logged model "m-mine", trace "tr-mine"), the model
+// "mine" and the scorer "mine" of experiment 1; he may read experiment 3 (logged
+// model "m-read", trace "tr-read") and its scorer "read"; experiment 2 (run "victim",
+// logged model "m-victim", trace "tr-victim") is another user's, and nothing else is bob's.
 func newFakeMLflowProxy(t *testing.T) (*Proxy, *fakeMLflow) {
 	f := &fakeMLflow{
 		runs:   map[string]string{"mine": "1", "victim": "2"},
-		models: map[string]string{"m-mine": "1", "m-victim": "2"},
+		models: map[string]string{"m-mine": "1", "m-read": "3", "m-victim": "2"},
 		traces: map[string]string{"tr-mine": "1", "tr-read": "3", "tr-victim": "2"},
 		datasets: map[string][]string{
 			"d-mine": {"1"}, "d-read": {"3"}, "d-shared": {"1", "2"}, "d-orphan": {},
@@ -205,6 +213,16 @@ func TestDecisionsFollowWhatMLflowReads(t *testing.T) {
 		{"runId is run_id", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_uuid": "mine", "runId": "victim"}`, 403},
 		{"runId alone", "POST", "/api/2.0/mlflow/runs/set-tag", "application/json", `{"runId": "victim"}`, 403},
 		{"both spellings", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id": "mine", "runId": "victim"}`, 400},
+		// Metrics, inputs and outputs of a run go to the logged models named too.
+		{"metric of own model", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id": "mine", "model_id": "m-mine"}`, 200},
+		{"metric of another's model", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id": "mine", "modelId": "m-victim"}`, 403},
+		{"batch with another's model", "POST", "/api/2.0/mlflow/runs/log-batch", "application/json", `{"run_id": "mine", "metrics": [{"key": "k", "model_id": "m-mine"}, {"key": "k", "modelId": "m-victim"}]}`, 403},
+		{"batch of own models", "POST", "/api/2.0/mlflow/runs/log-batch", "application/json", `{"run_id": "mine", "metrics": [{"key": "k", "model_id": "m-mine"}, {"key": "k", "model_id": ""}, {"key": "k"}]}`, 200},
+		{"batch, both spellings", "POST", "/api/2.0/mlflow/runs/log-batch", "application/json", `{"run_id": "mine", "metrics": [{"key": "k", "model_id": "m-mine", "modelId": "m-victim"}]}`, 400},
+		{"batch, a number for a model", "POST", "/api/2.0/mlflow/runs/log-batch", "application/json", `{"run_id": "mine", "metrics": [{"key": "k", "model_id": 7}]}`, 400},
+		{"input of another's model", "POST", "/api/2.0/mlflow/runs/log-inputs", "application/json", `{"run_id": "mine", "models": [{"model_id": "m-victim"}]}`, 403},
+		{"output of a readable model", "POST", "/api/2.0/mlflow/runs/outputs", "application/json", `{"run_id": "mine", "models": [{"model_id": "m-read", "step": 1}]}`, 403},
+		{"output of own model", "POST", "/api/2.0/mlflow/runs/outputs", "application/json", `{"run_id": "mine", "models": [{"model_id": "m-mine", "step": 1}]}`, 200},
 		{"query of a POST", "POST", "/api/2.0/mlflow/runs/log-metric?run_id=mine", "application/json", `{"run_uuid": "victim"}`, 403},
 		{"query of a POST only", "POST", "/api/2.0/mlflow/runs/log-metric?run_id=mine", "application/json", ``, 400},
 		{"text/plain PATCH", "PATCH", "/api/2.0/mlflow/registered-models/update?name=mine", "text/plain", `{"name": "theirs"}`, 403},
@@ -236,6 +254,11 @@ func TestDecisionsFollowWhatMLflowReads(t *testing.T) {
 		{"another's logged model", "POST", mv, "application/json", `{"name": "mine", "source": "models:/m-victim"}`, 403},
 		{"own logged model", "POST", mv, "application/json", `{"name": "mine", "source": "models:/m-mine", "model_id": "m-mine"}`, 200},
 		{"another's model_id", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/1/models/m-mine/artifacts", "model_id": "m-victim"}`, 403},
+		{"a local path", "POST", mv, "application/json", `{"name": "mine", "source": "/srv/mlflow/artifacts/2/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"file: URI", "POST", mv, "application/json", `{"name": "mine", "source": "file:///srv/mlflow/artifacts/2/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"s3: URI", "POST", mv, "application/json", `{"name": "mine", "source": "s3://bucket/2/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"no scheme", "POST", mv, "application/json", `{"name": "mine", "source": ":/2/victim/artifacts/m", "run_id": "mine"}`, 403},
+		{"no source", "POST", mv, "application/json", `{"name": "mine", "run_id": "mine"}`, 400},
 		{"empty run_id", "POST", mv, "application/json", `{"name": "mine", "source": "mlflow-artifacts:/1/mine/artifacts/m", "run_id": ""}`, 403},
 	} {
 		req := httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
@@ -250,6 +273,32 @@ func TestDecisionsFollowWhatMLflowReads(t *testing.T) {
 		}
 		if sent := forwardedRequests(); (c.status == 200) != (len(sent) == 1) {
 			t.Errorf("%s: forwarded %v", c.name, sent)
+		}
+	}
+}
+
+// A non-admin's new experiment keeps its artifacts where the server puts them: one
+// created on another experiment's artifact location would serve that experiment's
+// artifacts to its creator. Admins may choose the location.
+func TestExperimentArtifactLocation(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	f.set(func() {
+		f.answers = map[string]string{"POST /api/2.0/mlflow/experiments/create": `{"experiment_id": "9"}`}
+	})
+	const create = "/api/2.0/mlflow/experiments/create"
+	for _, c := range []struct {
+		user, body string
+		status     int
+	}{
+		{"bob", `{"name": "x"}`, 200},
+		{"bob", `{"name": "x", "artifact_location": ""}`, 200},
+		{"bob", `{"name": "x", "artifact_location": "mlflow-artifacts:/2"}`, 403},
+		{"bob", `{"name": "x", "artifactLocation": "/srv/mlflow/artifacts/2"}`, 403},
+		{"root", `{"name": "x", "artifact_location": "s3://bucket/x"}`, 200},
+	} {
+		rec := serve(p, c.user, request{method: "POST", target: create, body: c.body})
+		if sent := f.forwarded(); rec.Code != c.status || (c.status == 200) != (len(sent) == 1) {
+			t.Errorf("%s %s: %d %s, forwarded %v", c.user, c.body, rec.Code, rec.Body, sent)
 		}
 	}
 }
@@ -321,4 +370,83 @@ func TestFieldNames(t *testing.T) {
 	if err := c.normalizeFieldNames(); err != nil || c.body["run_id"] != nil || c.body["new_name"] != "y" || len(c.body) != 2 {
 		t.Errorf("normalized to %v, %v", c.body, err)
 	}
+}
+
+// A client that hangs up as soon as MLflow has made its change still has the
+// grants follow the change, in the real store: its creator gets MANAGE, a
+// rename moves the model's grants and a delete removes them.
+func TestHooksOutliveTheClient(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := db.CreateUser(ctx, "bob", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guard := p.guard.(*fakeGuard)
+	guard.users["bob"] = bob
+	mine := permission.Resource{Type: permission.RegisteredModel, ID: "mine"}
+	renamed := permission.Resource{Type: permission.RegisteredModel, ID: "renamed"}
+	guard.grants["bob"][renamed] = permission.Manage // the fake guard decides; the hooks write the store
+	if _, err := db.CreateGrant(ctx, bob.ID, mine, permission.Manage); err != nil {
+		t.Fatal(err)
+	}
+	p.grants = db
+	f.set(func() {
+		f.answers = map[string]string{"POST /api/2.0/mlflow/experiments/create": `{"experiment_id": "9"}`}
+	})
+	hasGrant := func(r permission.Resource) bool {
+		_, err := db.Grant(ctx, bob.ID, r)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	for _, c := range []struct {
+		method, target, body string
+		has, hasNot          []permission.Resource
+	}{
+		{"POST", "/api/2.0/mlflow/experiments/create", `{"name": "x"}`, []permission.Resource{experiment("9")}, nil},
+		{"POST", "/api/2.0/mlflow/registered-models/rename", `{"name": "mine", "new_name": "renamed"}`, []permission.Resource{renamed}, []permission.Resource{mine}},
+		{"DELETE", "/api/2.0/mlflow/registered-models/delete", `{"name": "renamed"}`, nil, []permission.Resource{renamed}},
+	} {
+		client, hangUp := context.WithCancel(ctx)
+		f.set(func() { f.onAnswer = hangUp })
+		req := httptest.NewRequestWithContext(client, c.method, c.target, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "bob")
+		p.ServeHTTP(httptest.NewRecorder(), req)
+		if len(f.forwarded()) != 1 {
+			t.Fatalf("%s %s was not forwarded", c.method, c.target)
+		}
+		for _, r := range c.has {
+			if !hasGrant(r) {
+				t.Errorf("%s %s: no grant on %s", c.method, c.target, r)
+			}
+		}
+		for _, r := range c.hasNot {
+			if hasGrant(r) {
+				t.Errorf("%s %s: a grant on %s is left", c.method, c.target, r)
+			}
+		}
+	}
+
+	// When the store fails, the caller hears it and the log says what was left undone.
+	var log bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
+	db.Close()
+	f.set(func() { f.onAnswer = nil })
+	rec := serve(p, "bob", request{method: "POST", target: "/api/2.0/mlflow/registered-models/rename", body: `{"name": "renamed", "new_name": "again"}`})
+	if rec.Code != 500 || !strings.Contains(log.String(), "level=ERROR") ||
+		!strings.Contains(log.String(), "grants on registered_model:renamed were not moved to the renamed registered_model:again") {
+		t.Errorf("a failed move: %d %s, logged %s", rec.Code, rec.Body, log.String())
+	}
+	f.forwarded()
 }

@@ -49,8 +49,9 @@ type route struct {
 // validator table (mlflow/server/auth). Each path is served under /api and /ajax-api.
 // Anything not here is refused to non-admins (fail-closed).
 var routes = []route{
-	// Experiments. Creation is open to every user, who then manages what they created.
-	{"POST", "/2.0/mlflow/experiments/create", needUser, nil, grantCreatorExperiment, nil},
+	// Experiments. Creation is open to every user, who then manages what they created;
+	// its artifact location is the server's choice (defaultArtifactLocation).
+	{"POST", "/2.0/mlflow/experiments/create", needUser, nil, grantCreatorExperiment, defaultArtifactLocation},
 	{"GET", "/2.0/mlflow/experiments/get", needRead, experimentParam("experiment_id"), nil, nil},
 	{"GET", "/2.0/mlflow/experiments/get-by-name", needRead, experimentByName, nil, nil},
 	{"POST", "/2.0/mlflow/experiments/delete", needDelete, experimentParam("experiment_id"), nil, nil},
@@ -68,12 +69,12 @@ var routes = []route{
 	{"POST", "/2.0/mlflow/runs/delete", needDelete, runParam, nil, nil},
 	{"POST", "/2.0/mlflow/runs/restore", needDelete, runParam, nil, nil},
 	{"POST", "/2.0/mlflow/runs/update", needUpdate, runParam, nil, nil},
-	{"POST", "/2.0/mlflow/runs/log-metric", needUpdate, runParam, nil, nil},
-	{"POST", "/2.0/mlflow/runs/log-batch", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/log-metric", needUpdate, runAndLoggedModels(""), nil, nil},
+	{"POST", "/2.0/mlflow/runs/log-batch", needUpdate, runAndLoggedModels("metrics"), nil, nil},
 	{"POST", "/2.0/mlflow/runs/log-model", needUpdate, runParam, nil, nil},
 	{"POST", "/2.0/mlflow/runs/log-parameter", needUpdate, runParam, nil, nil},
-	{"POST", "/2.0/mlflow/runs/log-inputs", needUpdate, runParam, nil, nil},
-	{"POST", "/2.0/mlflow/runs/outputs", needUpdate, runParam, nil, nil},
+	{"POST", "/2.0/mlflow/runs/log-inputs", needUpdate, runAndLoggedModels("models"), nil, nil},
+	{"POST", "/2.0/mlflow/runs/outputs", needUpdate, runAndLoggedModels("models"), nil, nil},
 	{"POST", "/2.0/mlflow/runs/set-tag", needUpdate, runParam, nil, nil},
 	{"POST", "/2.0/mlflow/runs/delete-tag", needUpdate, runParam, nil, nil},
 	{method: "POST", pattern: "/2.0/mlflow/runs/search", need: needUser, rewrite: searchReadableExperiments},
