@@ -1,7 +1,6 @@
 package password
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,43 +21,39 @@ type Cache struct {
 
 	mu   sync.Mutex
 	seen map[[sha256.Size]byte]time.Time // expiry of each verified pair
-
-	verify func(ctx context.Context, stored, password string) (bool, error)
 }
 
-// NewCache remembers up to size pairs for ttl each; verify checks a pair it does not know.
-func NewCache(ttl time.Duration, size int, verify func(ctx context.Context, stored, password string) (bool, error)) *Cache {
+// NewCache remembers up to size pairs for ttl each.
+func NewCache(ttl time.Duration, size int) *Cache {
 	key := make([]byte, 32)
 	rand.Read(key)
-	return &Cache{key: key, ttl: ttl, size: size, seen: map[[sha256.Size]byte]time.Time{}, verify: verify}
+	return &Cache{key: key, ttl: ttl, size: size, seen: map[[sha256.Size]byte]time.Time{}}
 }
 
-// Verify is the cache's verify, answered from memory when the pair verified within the TTL.
-func (c *Cache) Verify(ctx context.Context, stored, password string) (bool, error) {
+func (c *Cache) pair(stored, password string) [sha256.Size]byte {
 	mac := hmac.New(sha256.New, c.key)
 	mac.Write([]byte(stored))
 	mac.Write([]byte{0})
 	mac.Write([]byte(password))
 	var pair [sha256.Size]byte
 	mac.Sum(pair[:0])
+	return pair
+}
 
-	now := time.Now()
+// Has reports whether the pair verified within the TTL.
+func (c *Cache) Has(stored, password string) bool {
+	pair := c.pair(stored, password)
 	c.mu.Lock()
 	expiry, ok := c.seen[pair]
 	c.mu.Unlock()
-	if ok && now.Before(expiry) {
-		return true, nil
-	}
-	match, err := c.verify(ctx, stored, password)
-	if match {
-		c.remember(pair, now)
-	}
-	return match, err
+	return ok && time.Now().Before(expiry)
 }
 
-// remember adds a pair, first dropping expired ones (or, if none has expired,
-// everything) when the cache is full.
-func (c *Cache) remember(pair [sha256.Size]byte, now time.Time) {
+// Add remembers a pair that verified, first dropping expired ones (or, if none
+// has expired, everything) when the cache is full.
+func (c *Cache) Add(stored, password string) {
+	pair := c.pair(stored, password)
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.seen) >= c.size {

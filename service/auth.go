@@ -14,6 +14,7 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/throttle"
 )
 
 // Principal is an authenticated caller.
@@ -35,13 +36,16 @@ func principalFrom(ctx context.Context) Principal {
 const notAuthenticated = "You are not authenticated. Please see https://www.mlflow.org/docs/latest/auth/index.html#authenticating-to-mlflow on how to authenticate."
 
 // authenticator turns the authorization header into a Principal. Every key
-// derivation it and the user service run passes its gate.
+// derivation it and the user service run passes its gate; logins that are not
+// known good pass the failed-login throttle first.
 type authenticator struct {
 	store  storage.Store
 	hasher password.Params
 	kdf    *password.Gate
-	// verify is gatedVerify, behind a password.Cache when credentials are cached.
-	verify func(ctx context.Context, stored, pw string) (bool, error)
+	// cache holds credentials that verified recently; nil when caching is off.
+	cache *password.Cache
+	// byUser and byAddress slow down guessing (nil when throttling is off).
+	byUser, byAddress *throttle.Limiter
 	// dummyHash is verified for unknown users so that their failure takes as long as a wrong password.
 	dummyHash string
 }
@@ -64,15 +68,36 @@ func (l KDFLimits) gate() *password.Gate {
 	return password.NewGate(concurrent, cmp.Or(l.Queued, 256*concurrent), cmp.Or(l.MaxWait, 2*time.Second))
 }
 
-func newAuthenticator(store storage.Store, hasher password.Params, cacheTTL time.Duration, limits KDFLimits) (*authenticator, error) {
+// LoginThrottle slows down password guessing. After FreeFailures failed logins of
+// one username (4 times as many from one client address) each further failure
+// doubles a wait, from 1 s up to 15 min, during which that username (or address)
+// is answered 429 REQUEST_LIMIT_EXCEEDED with Retry-After, before any hashing;
+// 15 quiet minutes start it over. Credentials that verified recently (the credential
+// cache) are never held up, so guessing cannot lock out a user who is logged in.
+type LoginThrottle struct {
+	FreeFailures int // 0 turns throttling off
+}
+
+const (
+	throttleFirstWait   = time.Second
+	throttleLongestWait = 15 * time.Minute
+	throttleWindow      = 15 * time.Minute
+	throttleKeys        = 100_000 // per limiter: bounded memory under a flood of names
+	addressFactor       = 4       // an address may fail for several users behind it (NAT)
+)
+
+func newAuthenticator(store storage.Store, hasher password.Params, cacheTTL time.Duration, limits KDFLimits, lt LoginThrottle) (*authenticator, error) {
 	dummy, err := hasher.Hash("not a password anybody has")
 	if err != nil {
 		return nil, err
 	}
 	a := &authenticator{store: store, hasher: hasher, kdf: limits.gate(), dummyHash: dummy}
-	a.verify = a.gatedVerify
 	if cacheTTL > 0 {
-		a.verify = password.NewCache(cacheTTL, credentialCacheSize, a.gatedVerify).Verify
+		a.cache = password.NewCache(cacheTTL, credentialCacheSize)
+	}
+	if lt.FreeFailures > 0 {
+		a.byUser = throttle.New(lt.FreeFailures, throttleFirstWait, throttleLongestWait, throttleWindow, throttleKeys)
+		a.byAddress = throttle.New(addressFactor*lt.FreeFailures, throttleFirstWait, throttleLongestWait, throttleWindow, throttleKeys)
 	}
 	return a, nil
 }
@@ -111,22 +136,45 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (Princi
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 	}
 	user, err := a.store.UserByName(ctx, username)
-	if errors.Is(err, storage.ErrNotFound) {
-		_, err := a.gatedVerify(ctx, a.dummyHash, pw)
-		return Principal{}, cmp.Or(kdfError(ctx, err), apiError(codeUnauthenticated, notAuthenticated))
-	}
-	if err != nil {
+	known := err == nil
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return Principal{}, internalError(ctx, err)
 	}
-	match, err := a.verify(ctx, user.PasswordHash, pw)
+	if known && a.cache != nil && a.cache.Has(user.PasswordHash, pw) {
+		return Principal{User: user, BasicAuth: true}, nil
+	}
+	// An unknown user is answered exactly as a wrong password: throttled alike,
+	// and only after as long a hash.
+	address := clientAddress(ctx)
+	if wait := a.throttled(username, address); wait > 0 {
+		refusedLogin(ctx, username, address, "throttled")
+		return Principal{}, tooManyFailures(wait)
+	}
+	stored := a.dummyHash
+	if known {
+		stored = user.PasswordHash
+	}
+	match, err := a.gatedVerify(ctx, stored, pw)
 	if kdfErr := kdfError(ctx, err); kdfErr != nil {
 		return Principal{}, kdfErr
 	}
 	if err != nil {
 		slog.WarnContext(ctx, "stored password hash is unreadable", "user", user.Username)
 	}
-	if !match {
+	if !known || !match {
+		a.failed(username, address)
+		reason := "wrong password"
+		if !known {
+			reason = "unknown user"
+		}
+		refusedLogin(ctx, username, address, reason)
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
+	}
+	if a.byUser != nil {
+		a.byUser.Clear(username)
+	}
+	if a.cache != nil {
+		a.cache.Add(user.PasswordHash, pw)
 	}
 	if a.hasher.NeedsRehash(user.PasswordHash) {
 		a.rehash(ctx, user, pw)
@@ -144,6 +192,42 @@ func (a *authenticator) rehash(ctx context.Context, user storage.User, pw string
 	if err != nil {
 		slog.WarnContext(ctx, "could not upgrade password hash", "user", user.Username, "err", err)
 	}
+}
+
+// throttled returns how long the username or the address must still wait.
+func (a *authenticator) throttled(username, address string) time.Duration {
+	if a.byUser == nil {
+		return 0
+	}
+	return max(a.byUser.Wait(username), a.byAddress.Wait(address))
+}
+
+func (a *authenticator) failed(username, address string) {
+	if a.byUser != nil {
+		a.byUser.Fail(username)
+		a.byAddress.Fail(address)
+	}
+}
+
+// clearThrottle lets a user log in at once again (an admin set their password).
+func (a *authenticator) clearThrottle(username string) {
+	if a.byUser != nil {
+		a.byUser.Clear(username)
+	}
+}
+
+// tooManyFailures is the 429 of a throttled login; Retry-After says when to come back.
+func tooManyFailures(wait time.Duration) error {
+	return withRetryAfter(apiError(codeRequestLimit, "Too many failed logins; try again in %d s.", retrySeconds(wait)), wait)
+}
+
+// refusedLogin logs a failed login with the attempted username (cut short: it is
+// the caller's text) and where it came from; never the password.
+func refusedLogin(ctx context.Context, username, address, reason string) {
+	if len(username) > 64 {
+		username = username[:64] + "…"
+	}
+	slog.WarnContext(ctx, "refused login", "username", username, "client", address, "reason", reason)
 }
 
 // kdfError is the API error for a key derivation that never ran: the gate was full

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
@@ -24,6 +27,7 @@ const (
 	codePermissionDenied = "PERMISSION_DENIED"
 	codeUnauthenticated  = "UNAUTHENTICATED"
 	codeUnavailable      = "TEMPORARILY_UNAVAILABLE"
+	codeRequestLimit     = "REQUEST_LIMIT_EXCEEDED"
 	codeInternal         = "INTERNAL_ERROR"
 )
 
@@ -44,6 +48,7 @@ var errorCodes = map[string]struct {
 	codePermissionDenied: {codes.PermissionDenied, http.StatusForbidden},
 	codeUnauthenticated:  {codes.Unauthenticated, http.StatusUnauthorized},
 	codeUnavailable:      {codes.Unavailable, http.StatusServiceUnavailable},
+	codeRequestLimit:     {codes.ResourceExhausted, http.StatusTooManyRequests},
 	codeInternal:         {codes.Internal, http.StatusInternalServerError},
 }
 
@@ -54,6 +59,31 @@ func apiError(mlflowCode, format string, args ...any) error {
 		st = withInfo
 	}
 	return st.Err()
+}
+
+// withRetryAfter adds when to try again to an apiError (gRPC's RetryInfo; over
+// REST the Retry-After header, see retryAfter).
+func withRetryAfter(err error, wait time.Duration) error {
+	st := status.Convert(err)
+	if withRetry, detailErr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); detailErr == nil {
+		st = withRetry
+	}
+	return st.Err()
+}
+
+// retryAfter is the Retry-After value of an error's RetryInfo, in whole seconds; "" without one.
+func retryAfter(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.RetryInfo); ok {
+			return strconv.Itoa(retrySeconds(info.GetRetryDelay().AsDuration()))
+		}
+	}
+	return ""
+}
+
+// retrySeconds rounds a wait up to whole seconds, at least one.
+func retrySeconds(wait time.Duration) int {
+	return max(1, int((wait+time.Second-1)/time.Second))
 }
 
 // mlflowCode reads the MLflow error code of a status, falling back on its gRPC code
@@ -79,7 +109,9 @@ func mlflowCode(st *status.Status) string {
 		return codePermissionDenied
 	case codes.Unauthenticated:
 		return codeUnauthenticated
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+	case codes.ResourceExhausted:
+		return codeRequestLimit
+	case codes.Unavailable, codes.DeadlineExceeded:
 		return codeUnavailable
 	}
 	return codeInternal

@@ -110,5 +110,5 @@ func (guard) WriteError(w http.ResponseWriter, err error) {
 		writeError(w, codeInternal, "An internal error occurred.")
 		return
 	}
-	writeError(w, mlflowCode(st), st.Message())
+	writeStatus(w, st)
 }

@@ -124,14 +124,21 @@ func gatewayError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler,
 		w.WriteHeader(499) // the client went away; nobody reads this answer
 		return
 	}
-	code := mlflowCode(st)
-	msg := st.Message()
-	if code == codeInternal && st.Code() != codes.Internal {
+	if mlflowCode(st) == codeInternal && st.Code() != codes.Internal {
 		// Not one of ours: keep its text out of the response.
 		slog.ErrorContext(ctx, "unexpected gateway error", "err", err)
-		msg = "An internal error occurred."
+		st = status.New(codes.Internal, "An internal error occurred.")
 	}
-	writeError(w, code, msg)
+	writeStatus(w, st)
+}
+
+// writeStatus answers with an RPC error: MLflow's status and JSON for its code, and
+// Retry-After when it says when to come back.
+func writeStatus(w http.ResponseWriter, st *status.Status) {
+	if ra := retryAfter(st); ra != "" {
+		w.Header().Set("Retry-After", ra)
+	}
+	writeError(w, mlflowCode(st), st.Message())
 }
 
 func routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
@@ -151,7 +158,9 @@ func writeErrorStatus(w http.ResponseWriter, httpStatus int, code, msg string) {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="mlflow"`)
 	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "1") // overload and outages are short; clients back off from there
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1") // overload and outages are short; clients back off from there
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(httpStatus)

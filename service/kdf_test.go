@@ -2,11 +2,20 @@ package service_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/service"
@@ -84,4 +93,82 @@ func sumOf(m map[int]int) (n int) {
 		n += v
 	}
 	return n
+}
+
+// Failed logins are throttled per username and per address: past the free failures
+// the same 429 REQUEST_LIMIT_EXCEEDED with Retry-After answers a wrong password and
+// an unknown user alike (and a right password too, until the wait is over), on REST
+// and gRPC. Credentials that verified recently still pass, so guessing cannot lock
+// out a logged-in user, and an admin's password reset lets the user in at once.
+func TestFailedLoginsAreThrottled(t *testing.T) {
+	s := servicetest.Start(t, servicetest.Options{CredentialCacheTTL: time.Hour, LoginThrottle: service.LoginThrottle{FreeFailures: 3}})
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ts := &testServer{httpBase: s.URL, conn: conn, store: s.Store}
+	rest := func(user, pass string) (int, string, string) {
+		req, _ := http.NewRequest("GET", s.URL+"/api/2.0/mlflow/users/current", nil)
+		req.SetBasicAuth(user, pass)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body struct {
+			ErrorCode string `json:"error_code"`
+		}
+		json.NewDecoder(res.Body).Decode(&body)
+		return res.StatusCode, body.ErrorCode, res.Header.Get("Retry-After")
+	}
+	admin := caller{t, ts.transports(t)[0], adminUser, adminPass}
+	admin.expect("", v1.UserService_GetCurrentUser_FullMethodName, &v1.GetCurrentUserRequest{}, &v1.GetCurrentUserResponse{}) // now cached
+	admin.createUser("alice", "alice-password-1")
+	admin.createUser("cached-carol", "carol-password-1")
+	if status, _, _ := rest("cached-carol", "carol-password-1"); status != 200 {
+		t.Fatalf("carol: %d", status)
+	}
+
+	for _, user := range []string{"alice", "nobody-of-that-name"} {
+		for i := range 3 {
+			if status, code, _ := rest(user, "wrong-password"); status != 401 || code != "UNAUTHENTICATED" {
+				t.Fatalf("%s, failure %d: %d %s, want 401", user, i+1, status, code)
+			}
+		}
+		status, code, retry := rest(user, "wrong-password")
+		if status != 429 || code != "REQUEST_LIMIT_EXCEEDED" || retry != "1" {
+			t.Fatalf("%s after 3 failures: %d %s Retry-After %q, want 429 REQUEST_LIMIT_EXCEEDED 1", user, status, code, retry)
+		}
+	}
+	if status, _, _ := rest("alice", "alice-password-1"); status != 429 {
+		t.Errorf("alice's right password while she waits: %d, want 429", status)
+	}
+	_, err = v1.NewUserServiceClient(conn).GetCurrentUser(metadata.AppendToOutgoingContext(t.Context(),
+		"authorization", basicAuth("alice", "alice-password-1")), &v1.GetCurrentUserRequest{})
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || len(st.Details()) == 0 {
+		t.Errorf("gRPC while alice waits: %v, want ResourceExhausted with RetryInfo", st)
+	}
+
+	// The address has failed 6 times (throttled attempts do not count); at 12 it
+	// waits too, for every new login.
+	for range 6 {
+		rest(fmt.Sprintf("guess-%d", time.Now().UnixNano()), "wrong-password")
+	}
+	admin.createUser("dave", "dave-password-1")
+	if status, code, _ := rest("dave", "dave-password-1"); status != 429 {
+		t.Errorf("a new login from a waiting address: %d %s, want 429", status, code)
+	}
+	// Credentials that verified before pass all the same.
+	if status, _, _ := rest("cached-carol", "carol-password-1"); status != 200 {
+		t.Errorf("carol, cached, from a waiting address: %d, want 200", status)
+	}
+	admin.expect("", v1.UserService_GetCurrentUser_FullMethodName, &v1.GetCurrentUserRequest{}, &v1.GetCurrentUserResponse{})
+	// An admin's reset lets alice in at once (here as soon as the address's wait is over).
+	admin.expect("", v1.UserService_UpdateUserPassword_FullMethodName,
+		&v1.UpdateUserPasswordRequest{Username: "alice", Password: "alice-password-2"}, &v1.UpdateUserPasswordResponse{})
+	time.Sleep(time.Second + 100*time.Millisecond) // the address's first wait
+	if status, code, _ := rest("alice", "alice-password-2"); status != 200 {
+		t.Errorf("alice after an admin's reset: %d %s, want 200", status, code)
+	}
 }

@@ -5,31 +5,46 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
 // requestLog collects what one request's log line reports. The policy check fills
 // in the user once it is known.
 type requestLog struct {
-	id   string
-	user string
+	id     string
+	client string // the peer's IP address, never a header the caller sets
+	user   string
 }
 
 type requestLogKey struct{}
 
-func withRequestLog(ctx context.Context, id string) (context.Context, *requestLog) {
+func withRequestLog(ctx context.Context, id, remoteAddr string) (context.Context, *requestLog) {
 	if !validRequestID(id) {
 		var b [8]byte
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
-	l := &requestLog{id: id}
+	client, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		client = remoteAddr
+	}
+	l := &requestLog{id: id, client: client}
 	return context.WithValue(ctx, requestLogKey{}, l), l
+}
+
+// clientAddress is the IP address the request came from.
+func clientAddress(ctx context.Context) string {
+	if l, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+		return l.client
+	}
+	return ""
 }
 
 // setLogUser records the authenticated user for the request's log line.
@@ -54,13 +69,13 @@ func (r *statusRecorder) WriteHeader(status int) {
 func logHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ctx, l := withRequestLog(r.Context(), r.Header.Get("X-Request-Id"))
+		ctx, l := withRequestLog(r.Context(), r.Header.Get("X-Request-Id"), r.RemoteAddr)
 		w.Header().Set("X-Request-Id", l.id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		slog.LogAttrs(ctx, slog.LevelInfo, "http request",
 			slog.String("request_id", l.id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.String("user", l.user),
+			slog.Int("status", rec.status), slog.String("user", l.user), slog.String("client", l.client),
 			slog.Duration("duration", time.Since(start)))
 	})
 }
@@ -73,12 +88,16 @@ func logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler 
 	if ids := md.Get("x-request-id"); len(ids) > 0 {
 		id = ids[0]
 	}
-	ctx, l := withRequestLog(ctx, id)
+	var remote string
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		remote = p.Addr.String()
+	}
+	ctx, l := withRequestLog(ctx, id, remote)
 	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", l.id))
 	resp, err := handler(ctx, req)
 	slog.LogAttrs(ctx, slog.LevelInfo, "grpc request",
 		slog.String("request_id", l.id), slog.String("method", info.FullMethod),
-		slog.String("code", status.Code(err).String()), slog.String("user", l.user),
+		slog.String("code", status.Code(err).String()), slog.String("user", l.user), slog.String("client", l.client),
 		slog.Duration("duration", time.Since(start)))
 	return resp, err
 }

@@ -38,6 +38,8 @@ type Config struct {
 	CredentialCacheTTL time.Duration
 	// KDF bounds the password hashing that requests may cause; the zero value picks defaults.
 	KDF KDFLimits
+	// LoginThrottle slows down password guessing; the zero value turns it off.
+	LoginThrottle LoginThrottle
 	// StallTimeout is how long a request's body or answer may make no progress
 	// before its connection is cut (see connDeadlines); zero means one minute.
 	StallTimeout time.Duration
@@ -63,7 +65,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Hasher == (password.Params{}) {
 		cfg.Hasher = password.Default
 	}
-	auth, err := newAuthenticator(cfg.Store, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF)
+	auth, err := newAuthenticator(cfg.Store, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF, cfg.LoginThrottle)
 	if err != nil {
 		return nil, err
 	}

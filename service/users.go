@@ -146,6 +146,7 @@ func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUser
 	if err := s.store.SetPasswordHash(ctx, req.Username, hash); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
+	s.auth.clearThrottle(req.Username) // a new password is a fresh start
 	return &v1.UpdateUserPasswordResponse{}, nil
 }
 

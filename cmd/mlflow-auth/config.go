@@ -23,9 +23,11 @@ type config struct {
 	databaseURL       string
 	defaultPermission string
 	logFormat         string
+	logLevel          slog.Level
 	upstream          string
 	credentialCache   time.Duration
 	maxHashes         int
+	failedLoginLimit  int
 	stallTimeout      time.Duration
 	databaseWait      time.Duration
 	adminUsername     string // environment only, read at first start
@@ -89,10 +91,20 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 		"how long a verified username and password are remembered, so repeated requests skip the password hash; 0 turns it off (env MLFLOW_AUTH_CREDENTIAL_CACHE_TTL)")
 	fs.IntVar(&c.maxHashes, "max-concurrent-hashes", envInt("MLFLOW_AUTH_MAX_CONCURRENT_HASHES", 0),
 		"password hashes computed at once (each holds 32 MiB and a core); more wait up to 2 s in a line of 256 per hash, then get 503; 0 means half the cores, at least 1 (env MLFLOW_AUTH_MAX_CONCURRENT_HASHES)")
+	fs.IntVar(&c.failedLoginLimit, "failed-login-limit", envInt("MLFLOW_AUTH_FAILED_LOGIN_LIMIT", 5),
+		"failed logins of one username (4 times as many from one address) before each further one doubles a wait, 1 s up to 15 min, answered 429 with Retry-After; 0 turns throttling off (env MLFLOW_AUTH_FAILED_LOGIN_LIMIT)")
 	fs.DurationVar(&c.stallTimeout, "request-stall-timeout", envDuration("MLFLOW_AUTH_REQUEST_STALL_TIMEOUT", time.Minute),
 		"how long a request's body or answer may make no progress before the connection is cut; uploads and downloads that keep moving are never cut (env MLFLOW_AUTH_REQUEST_STALL_TIMEOUT)")
 	fs.DurationVar(&c.databaseWait, "database-wait", envDuration("MLFLOW_AUTH_DATABASE_WAIT", time.Minute),
 		"how long serve waits at start for a database that cannot be reached yet, retrying with backoff; 0 gives up at once (env MLFLOW_AUTH_DATABASE_WAIT)")
+	c.logLevel = slog.LevelInfo
+	if v, ok := os.LookupEnv("MLFLOW_AUTH_LOG_LEVEL"); ok {
+		if err := c.logLevel.UnmarshalText([]byte(v)); err != nil {
+			return c, fmt.Errorf("MLFLOW_AUTH_LOG_LEVEL must be debug, info, warn or error, not %q", v)
+		}
+	}
+	fs.TextVar(&c.logLevel, "log-level", c.logLevel,
+		"least severe log lines written: debug, info (one line per request), warn or error (env MLFLOW_AUTH_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", envOr("MLFLOW_AUTH_LOG_FORMAT", "text"), "log format: text or json (env MLFLOW_AUTH_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -121,6 +133,9 @@ func (c config) validate() error {
 	}
 	if c.databaseWait < 0 {
 		errs = append(errs, errors.New("--database-wait must be a duration of 0 or more, such as 1m"))
+	}
+	if c.failedLoginLimit < 0 {
+		errs = append(errs, errors.New("--failed-login-limit must be a whole number of 0 or more"))
 	}
 	if c.maxHashes < 0 {
 		errs = append(errs, errors.New("--max-concurrent-hashes must be a whole number of 0 or more"))
@@ -154,9 +169,11 @@ func (c config) logValue() slog.Value {
 		slog.String("database_url", redactURL(c.databaseURL)),
 		slog.String("default_permission", c.defaultPermission),
 		slog.String("log_format", c.logFormat),
+		slog.String("log_level", c.logLevel.String()),
 		slog.String("upstream", redactURL(c.upstream)),
 		slog.Duration("credential_cache_ttl", c.credentialCache),
 		slog.Int("max_concurrent_hashes", c.maxHashes),
+		slog.Int("failed_login_limit", c.failedLoginLimit),
 		slog.Duration("request_stall_timeout", c.stallTimeout),
 		slog.Duration("database_wait", c.databaseWait),
 		slog.String("admin_username", c.adminUsername),
@@ -180,9 +197,10 @@ func redactURL(raw string) string {
 	return u.Redacted()
 }
 
-func newLogger(format string, w io.Writer) *slog.Logger {
+func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -185,3 +185,20 @@ func statusLine(t *testing.T, conn net.Conn) string {
 	line, _ := bufio.NewReader(conn).ReadString('\n')
 	return strings.TrimSpace(line)
 }
+
+// A refused login is logged with the attempted username and the client's address,
+// never with the password.
+func TestRefusedLoginIsLogged(t *testing.T) {
+	t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password-for-tests")
+	base, stderr := startServe(t)
+	if status := getStatus(t, base+"/api/2.0/mlflow/users/current", "mallory", "guessed-password-123"); status != 401 {
+		t.Fatalf("a wrong login: %d", status)
+	}
+	log := stderr.String()
+	if !strings.Contains(log, `msg="refused login" username=mallory client=127.0.0.1 reason="unknown user"`) {
+		t.Errorf("no refused-login line naming the user and the client:\n%s", log)
+	}
+	if strings.Contains(log, "guessed-password-123") {
+		t.Error("the password is in the log")
+	}
+}

@@ -20,7 +20,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.logFormat, stderr)
+	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 	slog.SetDefault(log)
 	log.Info("starting mlflow-auth", "version", version(), "config", cfg.logValue())
 
@@ -58,6 +58,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Upstream:           upstream,
 		CredentialCacheTTL: cfg.credentialCache,
 		KDF:                service.KDFLimits{Concurrent: cfg.maxHashes},
+		LoginThrottle:      service.LoginThrottle{FreeFailures: cfg.failedLoginLimit},
 		StallTimeout:       cfg.stallTimeout,
 	})
 	if err != nil {

@@ -44,6 +44,8 @@ type Options struct {
 	CredentialCacheTTL time.Duration
 	// KDF is service.Config's; the zero value picks its defaults.
 	KDF service.KDFLimits
+	// LoginThrottle is service.Config's; off by default, so tests may fail logins freely.
+	LoginThrottle service.LoginThrottle
 	// Hasher is the cost of password hashes; the zero value is a cheap one that keeps tests fast.
 	Hasher password.Params
 }
@@ -100,7 +102,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	srv, err := service.New(service.Config{Store: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
-		CredentialCacheTTL: opts.CredentialCacheTTL, KDF: opts.KDF})
+		CredentialCacheTTL: opts.CredentialCacheTTL, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle})
 	if err != nil {
 		t.Fatal(err)
 	}
