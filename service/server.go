@@ -66,7 +66,8 @@ func New(cfg Config) (*Server, error) {
 
 	s := &Server{health: health.NewServer()}
 	s.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(recoverUnary, logUnary, c.authorizeUnary),
+		grpc.ChainUnaryInterceptor(recoverUnary, logUnary, refuseUndecodable, c.authorizeUnary),
+		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.MaxRecvMsgSize(maxBodyBytes),
 	)
 	v1.RegisterUserServiceServer(s.grpc, users)
