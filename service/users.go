@@ -25,7 +25,6 @@ type userService struct {
 }
 
 const (
-	maxUsernameLen    = 255
 	minPasswordLen    = 12
 	maxPageSize       = 1000
 	msgPasswordLength = "Password must be a string longer than 12 characters."
@@ -33,11 +32,11 @@ const (
 
 func userNotFound(username string) string { return "User with username=" + username + " not found" }
 
-// validateUsername allows any printable name up to 255 characters without ':'
+// validateUsername allows any printable name that checkText allows without ':'
 // (which would make HTTP Basic credentials ambiguous).
 func validateUsername(name string) error {
-	if len(name) > maxUsernameLen {
-		return apiError(codeInvalidParameter, "Username must be at most %d characters.", maxUsernameLen)
+	if err := checkText("username", name, maxIDBytes); err != nil {
+		return err
 	}
 	if strings.ContainsRune(name, ':') {
 		return apiError(codeInvalidParameter, "Username cannot contain ':'.")
