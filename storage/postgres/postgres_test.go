@@ -284,6 +284,8 @@ func TestClassify(t *testing.T) {
 		{pg("57P03"), storage.ErrUnavailable},
 		{pg("53300"), storage.ErrUnavailable},
 		{pg("25006"), storage.ErrUnavailable},
+		{pg("40001"), storage.ErrUnavailable},
+		{pg("40P01"), storage.ErrUnavailable},
 		{&pgconn.ConnectError{}, storage.ErrUnavailable},
 		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), storage.ErrUnavailable},
 		{fmt.Errorf("read: %w", io.EOF), storage.ErrUnavailable},
