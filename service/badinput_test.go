@@ -368,3 +368,37 @@ func grpcAnswer(t *testing.T, s *testServer, c badCase, msg []byte) answer {
 	}
 	return a
 }
+
+// Error messages that repeat an input repeat only its first 100 characters.
+func TestErrorMessagesQuoteAShortPrefix(t *testing.T) {
+	s := startServer(t, "READ")
+	long := strings.Repeat("x", 255)
+	cases := []struct{ verb, path, body string }{
+		{http.MethodDelete, "/api/2.0/mlflow/users/delete", `{"username": ["` + strings.Repeat("x", 100000) + `"]}`},
+		{http.MethodPatch, "/api/2.0/mlflow/users/update-admin", `{"username": "` + long + `", "is_admin": false}`},
+		{http.MethodGet, "/api/2.0/mlflow/users/get?username=" + long, ""},
+		{http.MethodGet, "/api/2.0/mlflow/experiments/permissions/get?username=admin&experiment_id=" + long, ""},
+		{http.MethodGet, "/api/2.0/mlflow/users/" + strings.Repeat("x", 5000), ""},
+		{http.MethodPut, "/api/2.0/mlflow/users/get/" + strings.Repeat("x", 5000), ""},
+	}
+	for _, c := range cases {
+		var body *strings.Reader
+		if c.body != "" {
+			body = strings.NewReader(c.body)
+		}
+		var st int
+		var resp []byte
+		if body == nil {
+			st, resp = do(t, c.verb, s.httpBase+c.path, adminUser, adminPass, nil, nil)
+		} else {
+			st, resp = do(t, c.verb, s.httpBase+c.path, adminUser, adminPass, body, nil)
+		}
+		var e struct{ Message string }
+		if err := json.Unmarshal(resp, &e); err != nil || st < 400 {
+			t.Fatalf("%s %.80s: %d %.200s", c.verb, c.path, st, resp)
+		}
+		if len(e.Message) > 300 || !strings.Contains(e.Message, "x…") {
+			t.Errorf("%s %.80s: %d message of %d bytes: %.400s", c.verb, c.path, st, len(e.Message), e.Message)
+		}
+	}
+}

@@ -44,7 +44,7 @@ func newHTTPHandler(conn grpc.ClientConnInterface, mlflow http.Handler) (http.Ha
 	api := noStore(readBody(gw))
 	if mlflow == nil {
 		mlflow = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, codeEndpointNotFound, "No API endpoint "+r.Method+" "+r.URL.Path)
+			writeError(w, codeEndpointNotFound, "No API endpoint "+quoted(r.Method)+" "+quoted(r.URL.Path))
 		})
 	}
 	mux := http.NewServeMux()
@@ -134,10 +134,10 @@ func gatewayError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler,
 
 func routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	if httpStatus == http.StatusMethodNotAllowed {
-		writeErrorStatus(w, httpStatus, codeBadRequest, "Method "+r.Method+" is not allowed on "+r.URL.Path)
+		writeErrorStatus(w, httpStatus, codeBadRequest, "Method "+quoted(r.Method)+" is not allowed on "+quoted(r.URL.Path))
 		return
 	}
-	writeError(w, codeEndpointNotFound, "No API endpoint "+r.Method+" "+r.URL.Path)
+	writeError(w, codeEndpointNotFound, "No API endpoint "+quoted(r.Method)+" "+quoted(r.URL.Path))
 }
 
 func writeError(w http.ResponseWriter, code, msg string) {

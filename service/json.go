@@ -143,7 +143,7 @@ func setField(m protoreflect.Message, name string, value any, fromQuery bool) er
 	v, ok := convert(fd, value, fromQuery)
 	if !ok {
 		shown, _ := json.Marshal(value)
-		return fmt.Errorf("Invalid value %s for parameter '%s' supplied: it must be %s.", shown, fd.TextName(), kindName(fd))
+		return fmt.Errorf("Invalid value %s for parameter '%s' supplied: it must be %s.", quoted(string(shown)), fd.TextName(), kindName(fd))
 	}
 	m.Set(fd, v)
 	return nil

@@ -30,7 +30,9 @@ const (
 	msgPasswordLength = "Password must be a string longer than 12 characters."
 )
 
-func userNotFound(username string) string { return "User with username=" + username + " not found" }
+func userNotFound(username string) string {
+	return "User with username=" + quoted(username) + " not found"
+}
 
 // validateUsername allows any printable name that checkText allows without ':'
 // (which would make HTTP Basic credentials ambiguous).
@@ -67,7 +69,7 @@ func (s *userService) CreateUser(ctx context.Context, req *v1.CreateUserRequest)
 	}
 	u, err := s.store.CreateUser(ctx, req.Username, hash, false)
 	if err != nil {
-		return nil, storageError(ctx, err, userNotFound(req.Username), "User (username="+req.Username+") already exists.")
+		return nil, storageError(ctx, err, userNotFound(req.Username), "User (username="+quoted(req.Username)+") already exists.")
 	}
 	return &v1.CreateUserResponse{User: userMessage(u, nil)}, nil
 }
