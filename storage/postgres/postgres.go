@@ -224,16 +224,21 @@ func (s *Store) SetPasswordHash(ctx context.Context, username, passwordHash stri
 	return oneRow(s.pool.Exec(ctx, "UPDATE users SET password_hash = $1 WHERE username = $2", passwordHash, username))
 }
 
+// adminLock is the pg_advisory_xact_lock key that serializes demotions and
+// deletions: "mlflowad" (admins) as a bigint.
+const adminLock int64 = 0x6d6c666c6f776164
+
 // checkNotLastAdmin fails with ErrNotFound when username does not exist and with
 // ErrLastAdmin when it is the only admin.
 //
 // Under READ COMMITTED two transactions could each count two admins and each
-// demote one. So every demotion or deletion first locks all admin rows, in id
-// order (no deadlock between two such transactions): a second one waits for the
-// first to commit, and its later statements see the first one's result. Promotions
-// take no lock; they only add admins.
+// demote one. So every demotion or deletion first takes one transaction-scoped
+// advisory lock: a second one waits for the first to commit, and its later
+// statements see the first one's result. (Locking the admin rows instead, even in
+// id order, deadlocked under 16 concurrent callers.) Promotions take no lock;
+// they only add admins.
 func checkNotLastAdmin(ctx context.Context, tx pgx.Tx, username string) error {
-	if _, err := tx.Exec(ctx, "SELECT id FROM users WHERE is_admin ORDER BY id FOR UPDATE"); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", adminLock); err != nil {
 		return err
 	}
 	var isAdmin bool
