@@ -26,14 +26,15 @@ import (
 )
 
 // badCase is one request that must be refused. fields override the method's
-// valid request (see validRequests); a field set to nil is left out. rawBody
-// (REST) and rawProto (gRPC) replace the whole request and run on that transport
-// only, as do fields that only JSON can carry (a number for a string).
+// valid request (see validRequests); a field set to nil is left out. rawBody or
+// rawQuery (REST) and rawProto (gRPC) replace the whole request and run on that
+// transport only, as do fields that only JSON can carry (a number for a string).
 type badCase struct {
 	name     string
 	method   string
 	fields   map[string]any
 	rawBody  string
+	rawQuery string
 	rawProto []byte
 	auth     string // the Authorization value; "" means the admin's
 	status   int    // the REST status
@@ -139,6 +140,8 @@ func badInputCases() []badCase {
 		{name: "body not UTF-8", method: grant, rawBody: "{\"username\": \"\xc3\x28\"}", status: invalid, code: bad},
 		{name: "body with a lone surrogate", method: grant, rawBody: `{"username": "a\ud800b", "resource_type": "experiment", "resource_id": "1", "permission": "READ"}`, status: invalid, code: bad},
 		{name: "body with a reversed surrogate pair", method: grant, rawBody: `{"username": "\udc00\ud800", "resource_type": "experiment", "resource_id": "1", "permission": "READ"}`, status: invalid, code: bad},
+		{name: "DELETE query not UTF-8", method: v1.UserService_DeleteUser_FullMethodName, rawQuery: "username=caf%E9", status: invalid, code: bad},
+		{name: "DELETE query with NUL", method: v1.PermissionService_DeleteExperimentPermission_FullMethodName, rawQuery: "experiment_id=1%00&username=alice", status: invalid, code: bad},
 		{name: "body with an escaped NUL", method: grant, rawBody: `{"username": "a\u0000", "resource_type": "experiment", "resource_id": "1", "permission": "READ"}`, status: invalid, code: bad},
 
 		{name: "page token not base64", method: users, fields: map[string]any{"page_token": "!!!"}, status: invalid, code: bad},
@@ -254,7 +257,7 @@ func restRequest(t *testing.T, c badCase) (body string, query url.Values, ok boo
 	if c.rawProto != nil {
 		return "", nil, false
 	}
-	if c.rawBody != "" {
+	if c.rawBody != "" || c.rawQuery != "" {
 		return c.rawBody, nil, true
 	}
 	fields := fieldsOf(c)
@@ -286,9 +289,12 @@ func restAnswer(t *testing.T, s *testServer, rt route, c badCase, body string, q
 	}
 	target := s.httpBase + rt.path
 	var reader *strings.Reader
-	if rt.verb == http.MethodGet && c.rawBody == "" {
+	switch {
+	case c.rawQuery != "":
+		target += "?" + c.rawQuery
+	case rt.verb == http.MethodGet && c.rawBody == "":
 		target += "?" + query.Encode()
-	} else {
+	default:
 		reader = strings.NewReader(body)
 	}
 	var st int
@@ -312,7 +318,7 @@ func restAnswer(t *testing.T, s *testServer, rt route, c badCase, body string, q
 // makes, so that NUL and invalid UTF-8 reach the server; false when a field's
 // value has no protobuf form (a number for a string).
 func grpcRequest(t *testing.T, c badCase) ([]byte, bool) {
-	if c.rawBody != "" {
+	if c.rawBody != "" || c.rawQuery != "" {
 		return nil, false
 	}
 	if c.rawProto != nil {

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -102,16 +104,42 @@ func readBody(next http.Handler) http.Handler {
 			return
 		}
 		if r.Method == http.MethodDelete && len(bytes.TrimSpace(body)) == 0 && r.URL.RawQuery != "" {
-			params := map[string]string{}
-			for k, vs := range r.URL.Query() {
-				params[k] = vs[0]
-			}
-			body, _ = json.Marshal(params)
+			body = queryBody(r.URL.Query())
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// queryBody is the JSON object of query parameters (the first value of each).
+// It copies their bytes as they are, where json.Marshal would turn invalid UTF-8
+// into U+FFFD, so that decodeBody refuses them as it refuses such a body.
+func queryBody(q url.Values) []byte {
+	b := []byte{'{'}
+	for k, vs := range q {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(appendJSONString(b, k), ':')
+		b = appendJSONString(b, vs[0])
+	}
+	return append(b, '}')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = fmt.Appendf(b, `\u%04x`, c)
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // gatewayError is the one HTTP error writer for RPC errors: MLflow's JSON body and
