@@ -71,7 +71,7 @@ func (a *authenticator) authenticateMetadata(ctx context.Context) (Principal, er
 // authenticate checks an "Authorization: Basic ..." value against the store.
 func (a *authenticator) authenticate(ctx context.Context, header string) (Principal, error) {
 	username, pw, ok := parseBasic(header)
-	if !ok || checkText("username", username, maxIDBytes) != nil { // no such user can exist
+	if !ok || checkText("username", username, maxIDChars) != nil { // no such user can exist
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 	}
 	user, err := a.store.UserByName(ctx, username)

@@ -162,7 +162,8 @@ func badInputCases() []badCase {
 		{name: "scorer id with a bad escape", method: grant, fields: map[string]any{"resource_type": "scorer", "resource_id": "1/%zz"}, status: invalid, code: bad},
 		{name: "scorer id with a long experiment", method: grant, fields: map[string]any{"resource_type": "scorer", "resource_id": strings.Repeat("1", 300) + "/s"}, status: invalid, code: bad},
 		{name: "scorer id with an escaped NUL", method: grant, fields: map[string]any{"resource_type": "scorer", "resource_id": "1/a%00"}, status: invalid, code: bad},
-		{name: "scorer name too long when escaped", method: grant, fields: map[string]any{"resource_type": "scorer", "resource_id": "1/" + strings.Repeat("%C3%A9", 200)}, status: invalid, code: bad},
+		{name: "scorer name too long when unescaped", method: grant, fields: map[string]any{"resource_type": "scorer", "resource_id": "1/" + strings.Repeat("%C3%A9", 300)}, status: invalid, code: bad},
+		{name: "scorer name too long to store", method: scorer, fields: map[string]any{"scorer_name": strings.Repeat("\U0001F600", 256)}, status: invalid, code: bad},
 		{name: "scorer experiment too long", method: scorer, fields: map[string]any{"experiment_id": strings.Repeat("9", 256)}, status: invalid, code: bad},
 
 		{name: "username empty", method: get, fields: map[string]any{"username": ""}, status: invalid, code: bad},
@@ -231,6 +232,42 @@ func TestBadInputSameOnBothBackends(t *testing.T) {
 				t.Fatal("the case runs on no transport")
 			}
 		})
+	}
+}
+
+// The longest names and ids that MLflow's tables hold are stored alike on both
+// backends.
+func TestLongestInputsAreStored(t *testing.T) {
+	ctx := context.Background()
+	pg, err := postgres.Open(ctx, storagetest.NewPostgresSchema(t).URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	user := strings.Repeat("é", 255)
+	for backend, s := range map[string]*testServer{"sqlite": startServer(t, "READ"), "postgres": startServerOn(t, pg, "READ")} {
+		for _, c := range []struct{ path, body string }{
+			{"/api/2.0/mlflow/users/create", `{"username": "` + user + `", "password": "a-long-enough-password"}`},
+			{"/api/2.0/mlflow/experiments/permissions/create", `{"experiment_id": "` + strings.Repeat("9", 255) + `", "username": "` + user + `", "permission": "READ"}`},
+			{"/api/2.0/mlflow/registered-models/permissions/create", `{"name": "` + strings.Repeat("模", 256) + `", "username": "` + user + `", "permission": "EDIT"}`},
+			{"/api/3.0/mlflow/scorers/permissions/create", `{"experiment_id": "1", "scorer_name": "` + strings.Repeat("é", 256) + `", "username": "` + user + `", "permission": "MANAGE"}`},
+		} {
+			if st, body := do(t, http.MethodPost, s.httpBase+c.path, adminUser, adminPass, strings.NewReader(c.body), nil); st != http.StatusOK {
+				t.Errorf("%s %s: %d %.300s", backend, c.path, st, body)
+			}
+		}
+		st, body := do(t, http.MethodGet, s.httpBase+"/api/2.0/mlflow/users/get?username="+url.QueryEscape(user), adminUser, adminPass, nil, nil)
+		var got struct {
+			User struct {
+				ExperimentPermissions      []any `json:"experiment_permissions"`
+				RegisteredModelPermissions []any `json:"registered_model_permissions"`
+				ScorerPermissions          []any `json:"scorer_permissions"`
+			}
+		}
+		if err := json.Unmarshal(body, &got); err != nil || st != http.StatusOK ||
+			len(got.User.ExperimentPermissions)+len(got.User.RegisteredModelPermissions)+len(got.User.ScorerPermissions) != 3 {
+			t.Errorf("%s: get the user: %d %.300s", backend, st, body)
+		}
 	}
 }
 

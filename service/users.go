@@ -37,7 +37,7 @@ func userNotFound(username string) string {
 // validateUsername allows any printable name that checkText allows without ':'
 // (which would make HTTP Basic credentials ambiguous).
 func validateUsername(name string) error {
-	if err := checkText("username", name, maxIDBytes); err != nil {
+	if err := checkText("username", name, maxIDChars); err != nil {
 		return err
 	}
 	if strings.ContainsRune(name, ':') {

@@ -10,41 +10,44 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 )
 
-// Text limits, in bytes of UTF-8. MLflow's auth tables hold names and ids in
-// VARCHAR(255) (scorer names 256), and a scorer's stored id (experiment id, "/",
-// name percent-encoded) then stays far below what a Postgres index entry can hold.
+// Text limits, in characters, as MLflow's tables count them: usernames and
+// experiment ids VARCHAR(255), registered model and scorer names VARCHAR(256).
 const (
-	maxIDBytes         = 255
-	maxScorerNameBytes = 256
-	maxNameBytes       = 64 // permission, resource type and capability names, page tokens
+	maxIDChars   = 255
+	maxNameChars = 256 // registered model, prompt and scorer names
+	maxWordChars = 64  // permission, resource type and capability names, page tokens
+	// maxStoredIDBytes keeps a stored resource id well inside what one Postgres
+	// index entry holds (2704 bytes); only a percent-encoded scorer name comes near.
+	maxStoredIDBytes = 2048
 )
 
-// maxFieldBytes bounds each request string field by name; fields not listed get
-// maxIDBytes. Passwords are hashed, never stored, so only their UTF-8 is checked.
-var maxFieldBytes = map[string]int{
-	"scorer_name":      maxScorerNameBytes,
-	"resource_id":      maxIDBytes + 1 + 3*maxScorerNameBytes, // a scorer id
-	"permission":       maxNameBytes,
-	"resource_type":    maxNameBytes,
-	"capability":       maxNameBytes,
-	"page_token":       maxNameBytes,
+// maxFieldChars bounds each request string field by name; fields not listed get
+// maxIDChars. Passwords are hashed, never stored, so only their UTF-8 is checked.
+var maxFieldChars = map[string]int{
+	"name":             maxNameChars,
+	"scorer_name":      maxNameChars,
+	"resource_id":      maxStoredIDBytes, // checkResource applies the type's limits
+	"permission":       maxWordChars,
+	"resource_type":    maxWordChars,
+	"capability":       maxWordChars,
+	"page_token":       maxWordChars,
 	"password":         -1,
 	"current_password": -1,
 }
 
 // checkText is the one rule for text that reaches the store: valid UTF-8 (both
 // backends would store it differently or not at all), no NUL (Postgres text cannot
-// hold it) and at most maxBytes (negative: no limit, NUL allowed).
-func checkText(param, value string, maxBytes int) error {
+// hold it) and at most maxChars characters (negative: no limit, NUL allowed).
+func checkText(param, value string, maxChars int) error {
 	switch {
 	case !utf8.ValidString(value):
 		return apiError(codeInvalidParameter, "Invalid value for parameter '%s': it must be valid UTF-8.", param)
-	case maxBytes < 0:
+	case maxChars < 0:
 		return nil
 	case strings.IndexByte(value, 0) >= 0:
 		return apiError(codeInvalidParameter, "Invalid value for parameter '%s': it must not contain NUL characters.", param)
-	case len(value) > maxBytes:
-		return apiError(codeInvalidParameter, "Invalid value for parameter '%s': it must be at most %d bytes long.", param, maxBytes)
+	case utf8.RuneCountInString(value) > maxChars:
+		return apiError(codeInvalidParameter, "Invalid value for parameter '%s': it must be at most %d characters long.", param, maxChars)
 	}
 	return nil
 }
@@ -56,9 +59,9 @@ func checkFields(msg proto.Message) error {
 		if fd.Kind() != protoreflect.StringKind || fd.IsList() || fd.IsMap() {
 			return true
 		}
-		limit, ok := maxFieldBytes[fd.TextName()]
+		limit, ok := maxFieldChars[fd.TextName()]
 		if !ok {
-			limit = maxIDBytes
+			limit = maxIDChars
 		}
 		err = checkText(fd.TextName(), v.String(), limit)
 		return err == nil
@@ -69,20 +72,25 @@ func checkFields(msg proto.Message) error {
 // checkResource bounds a resource id as the classic calls bound its parameters,
 // whichever call or proxied MLflow request named it.
 func checkResource(r permission.Resource) error {
+	param, err := "resource_id", error(nil)
 	switch r.Type {
 	case permission.Scorer:
-		experimentID, name, err := permission.SplitScorerID(r.ID)
-		if err != nil {
-			return apiError(codeInvalidParameter, "%s", err.Error())
+		experimentID, name, splitErr := permission.SplitScorerID(r.ID)
+		if splitErr != nil {
+			return apiError(codeInvalidParameter, "%s", splitErr.Error())
 		}
-		if err := checkText("experiment_id", experimentID, maxIDBytes); err != nil {
-			return err
+		if err = checkText("experiment_id", experimentID, maxIDChars); err == nil {
+			param, err = "scorer_name", checkText("scorer_name", name, maxNameChars)
 		}
-		return checkText("scorer_name", name, maxScorerNameBytes)
 	case permission.Experiment:
-		return checkText("experiment_id", r.ID, maxIDBytes)
+		param, err = "experiment_id", checkText("experiment_id", r.ID, maxIDChars)
 	case permission.RegisteredModel, permission.Prompt:
-		return checkText("name", r.ID, maxIDBytes)
+		param, err = "name", checkText("name", r.ID, maxNameChars)
+	default:
+		err = checkText(param, r.ID, maxIDChars)
 	}
-	return checkText("resource_id", r.ID, maxIDBytes)
+	if err == nil && len(r.ID) > maxStoredIDBytes {
+		err = apiError(codeInvalidParameter, "Invalid value for parameter '%s': it is too long to store.", param)
+	}
+	return err
 }
