@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -443,5 +444,69 @@ func TestErrorMessagesQuoteAShortPrefix(t *testing.T) {
 		if len(e.Message) > 300 || !strings.Contains(e.Message, "x…") {
 			t.Errorf("%s %.80s: %d message of %d bytes: %.400s", c.verb, c.path, st, len(e.Message), e.Message)
 		}
+	}
+}
+
+// 16 callers demote and delete the same admins at once on Postgres, round after
+// round: each answer is a success or a refusal the caller can act on (404 for a
+// user already gone), never a 5xx. The caller is an admin created after the
+// targets, so that the targets' rows are the first that each removal locks.
+func TestConcurrentAdminRemovalsOnPostgres(t *testing.T) {
+	// A pool as large as the callers, so that all their transactions overlap.
+	pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL+"&pool_max_conns=20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	s := startServerOn(t, pg, "READ")
+	const rounds, callers, targets, pass = 8, 16, 4, "admin-password-x"
+	caller := adminUser
+	callerPass := adminPass
+	send := func(user, pw, verb, path, body string) int {
+		st, _ := do(t, verb, s.httpBase+path, user, pw, strings.NewReader(body), nil)
+		return st
+	}
+	setAdmin := func(name string, admin bool) string {
+		return fmt.Sprintf(`{"username": %q, "is_admin": %v}`, name, admin)
+	}
+	answers := map[string]int{}
+	var mu sync.Mutex
+	for round := range rounds {
+		names := make([]string, targets+1) // the targets, then the next caller
+		for i := range names {
+			names[i] = fmt.Sprintf("admin-%d-%d", round, i)
+			if send(caller, callerPass, http.MethodPost, "/api/2.0/mlflow/users/create", fmt.Sprintf(`{"username": %q, "password": %q}`, names[i], pass)) != http.StatusOK ||
+				send(caller, callerPass, http.MethodPatch, "/api/2.0/mlflow/users/update-admin", setAdmin(names[i], true)) != http.StatusOK {
+				t.Fatalf("round %d: could not create admin %s", round, names[i])
+			}
+		}
+		previous := caller
+		caller, callerPass = names[targets], pass
+		if st := send(caller, callerPass, http.MethodPatch, "/api/2.0/mlflow/users/update-admin", setAdmin(previous, false)); st != http.StatusOK {
+			t.Fatalf("round %d: demote %s: %d", round, previous, st)
+		}
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Go(func() {
+				target := names[i%targets]
+				verb, path, body := http.MethodPatch, "/api/2.0/mlflow/users/update-admin", setAdmin(target, false)
+				if (i/targets)%2 == 1 { // each target is demoted and deleted at once
+					verb, path, body = http.MethodDelete, "/api/2.0/mlflow/users/delete", fmt.Sprintf(`{"username": %q}`, target)
+				}
+				st := send(caller, callerPass, verb, path, body)
+				mu.Lock()
+				answers[fmt.Sprint(verb, " ", st)]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+	}
+	for answer, n := range answers {
+		if !strings.HasSuffix(answer, " 200") && !strings.HasSuffix(answer, " 404") {
+			t.Errorf("%d × %s", n, answer)
+		}
+	}
+	if admins, err := pg.CountAdmins(context.Background()); err != nil || admins < 1 {
+		t.Errorf("%d admins left, %v", admins, err)
 	}
 }
