@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -93,4 +94,18 @@ func checkResource(r permission.Resource) error {
 		err = apiError(codeInvalidParameter, "Invalid value for parameter '%s': it is too long to store.", param)
 	}
 	return err
+}
+
+// UsernameRefusal and ResourceRefusal say why the API refuses a username or a
+// resource ("" when it accepts it), so that an import skips what it could not serve.
+func UsernameRefusal(name string) string { return refusal(validateUsername(name)) }
+
+// ResourceRefusal: see UsernameRefusal.
+func ResourceRefusal(r permission.Resource) string { return refusal(checkResource(r)) }
+
+func refusal(err error) string {
+	if err == nil {
+		return ""
+	}
+	return status.Convert(err).Message()
 }
