@@ -27,9 +27,8 @@ func newRequestCodec() requestCodec { return requestCodec{encoding.GetCodecV2("p
 
 func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	err := c.CodecV2.Unmarshal(data, v)
-	msg, ours := v.(proto.Message)
-	ours = ours && msg.ProtoReflect().Descriptor().ParentFile().Package() == v1.File_mlflowauth_v1_user_service_proto.Package()
-	if err == nil || !ours {
+	msg, ok := v.(proto.Message)
+	if err == nil || !ok || msg.ProtoReflect().Descriptor().ParentFile().Package() != v1.File_mlflowauth_v1_user_service_proto.Package() {
 		return err // other services' (health, reflection) failures stay grpc-go's
 	}
 	proto.Reset(msg)
