@@ -322,3 +322,31 @@ func TestReadWritesNothing(t *testing.T) {
 		t.Errorf("reading left files next to the database: %v", entries)
 	}
 }
+
+// What the API would refuse is skipped with the API's reason, so an import
+// lands alike on SQLite and Postgres; names MLflow's tables hold are kept.
+func TestReadSkipsWhatTheAPIRefuses(t *testing.T) {
+	long := strings.Repeat("é", 200) // 400 bytes, 200 characters
+	src := read(t, mlflowDB(t, schema25, `
+	INSERT INTO users VALUES (1, 'root', 'h-root', 1), (2, '`+long+`', 'h-long', 0),
+		(3, 'nul' || char(0), 'h-nul', 0), (4, '`+strings.Repeat("x", 256)+`', 'h-x', 0);
+	INSERT INTO experiment_permissions VALUES (1, '1' || char(0), 2, 'READ'), (2, '7', 2, 'EDIT');
+	INSERT INTO registered_model_permissions VALUES (1, '`+strings.Repeat("m", 257)+`', 2, 'READ'), (2, '`+strings.Repeat("模", 256)+`', 2, 'READ');`))
+	wantUsers(t, src,
+		storage.User{Username: "root", PasswordHash: "h-root", IsAdmin: true},
+		storage.User{Username: long, PasswordHash: "h-long"})
+	wantLines(t, "skipped users", skipLines(src.Skipped, true), []string{`user "nul\x00"`, `user "` + strings.Repeat("x", 256) + `"`})
+	var kept []string
+	for _, g := range src.Grants {
+		kept = append(kept, string(g.Resource.Type)+" "+g.Resource.ID)
+	}
+	wantLines(t, "grants", kept, []string{"experiment 7", "registered_model " + strings.Repeat("模", 256)})
+	if skipped := skipLines(src.Skipped, false); len(skipped) != 2 {
+		t.Errorf("skipped rows %q, want the NUL id and the 257-character name", skipped)
+	}
+	for _, s := range src.Skipped {
+		if !strings.Contains(s.Why, "mlflow-auth refuses it: Invalid value for parameter") {
+			t.Errorf("%s: reason %q", s.What, s.Why)
+		}
+	}
+}

@@ -1,13 +1,14 @@
 package mlflowimport
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/service"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
@@ -39,7 +40,6 @@ const (
 	defaultWorkspace = "default"
 	workspaceType    = "workspace" // MLflow's workspace-wide rows: pattern '*', every type
 	deny             = "DENY"      // MLflow 3.13+: an absolute deny
-	maxUsernameLen   = 255         // as the service accepts
 )
 
 // rank is MLflow's PERMISSION_PRIORITY: the higher level wins.
@@ -124,12 +124,12 @@ func (b *builder) addUsers() {
 	for _, u := range b.raw.users {
 		name := u.name.String
 		what := fmt.Sprintf("user %q", name)
+		refusal := service.UsernameRefusal(name) // a ':' never worked in HTTP Basic anyway
 		switch {
 		case !u.name.Valid || name == "":
 			b.skip(true, fmt.Sprintf("user id %d", u.id), "it has no username")
-		case len(name) > maxUsernameLen || strings.ContainsRune(name, ':') || strings.IndexFunc(name, unicode.IsControl) >= 0:
-			// The rules mlflow-auth applies to new users; a ':' never worked in HTTP Basic anyway.
-			b.skip(true, what, "mlflow-auth usernames have at most %d bytes and no ':' or control characters; their grants are not imported either", maxUsernameLen)
+		case refusal != "":
+			b.skip(true, what, "mlflow-auth refuses it: %s Their grants are not imported either.", refusal)
 		case !u.hash.Valid || u.hash.String == "":
 			b.skip(true, what, "it has no password hash; their grants are not imported either")
 		default:
@@ -254,6 +254,9 @@ func (b *builder) resolve(username string, rows []row) {
 	for _, k := range keys {
 		level, from := b.fold(slices.Concat(exact[k], wildcards[k.typ], workspaceWide))
 		res, err := b.resource(k.typ, k.id)
+		if refusal := service.ResourceRefusal(res); err == nil && refusal != "" {
+			err = errors.New("mlflow-auth refuses it: " + refusal)
+		}
 		if err != nil {
 			b.skip(false, describeRow(k.typ, k.id, level, userOwner(username)), "%v", err)
 			continue

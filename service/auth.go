@@ -132,7 +132,7 @@ func (a *authenticator) authenticateMetadata(ctx context.Context) (Principal, er
 // authenticate checks an "Authorization: Basic ..." value against the store.
 func (a *authenticator) authenticate(ctx context.Context, header string) (Principal, error) {
 	username, pw, ok := parseBasic(header)
-	if !ok {
+	if !ok || checkText("username", username, maxIDChars) != nil { // no such user can exist
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 	}
 	user, err := a.store.UserByName(ctx, username)
@@ -224,10 +224,7 @@ func tooManyFailures(wait time.Duration) error {
 // refusedLogin logs a failed login with the attempted username (cut short: it is
 // the caller's text) and where it came from; never the password.
 func refusedLogin(ctx context.Context, username, address, reason string) {
-	if len(username) > 64 {
-		username = username[:64] + "…"
-	}
-	slog.WarnContext(ctx, "refused login", "username", username, "client", address, "reason", reason)
+	slog.WarnContext(ctx, "refused login", "username", quoted(username), "client", address, "reason", reason)
 }
 
 // kdfError is the API error for a key derivation that never ran: the gate was full

@@ -117,6 +117,23 @@ func mlflowCode(st *status.Status) string {
 	return codeInternal
 }
 
+// maxQuoted is how many characters of an input an error message repeats.
+const maxQuoted = 100
+
+// quoted is the one way an error message repeats an input: the input itself
+// when short, else its first maxQuoted characters and "…", so a caller's
+// megabyte is not sent back to it (nor written to logs).
+func quoted(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxQuoted {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
 // missingParameter is MLflow's message for an absent required parameter.
 func missingParameter(name string) error {
 	return apiError(codeInvalidParameter,

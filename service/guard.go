@@ -54,6 +54,9 @@ func (r *grantResolver) level(res permission.Resource) (permission.Level, error)
 	if l, ok := r.known[res]; ok {
 		return l, nil
 	}
+	if err := checkResource(res); err != nil {
+		return permission.NoPermissions, toProxy(err)
+	}
 	if r.loadedAll {
 		return r.defaultLevel, nil
 	}

@@ -132,3 +132,39 @@ func TestGuardPermissionsOutage(t *testing.T) {
 		}
 	}
 }
+
+// Resources named by a proxied MLflow request are held to the API's bounds, so
+// text Postgres cannot store is a 400 on both backends instead of a 500.
+func TestGuardPermissionsRefuseUnstorableIDs(t *testing.T) {
+	ctx := context.Background()
+	pg, err := postgres.Open(ctx, storagetest.NewPostgresSchema(t).URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	if err := pg.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, db := range map[string]storage.Store{"sqlite": migratedSQLite(t), "postgres": pg} {
+		alice, err := db.CreateUser(ctx, "alice", "x", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		level := guard{&core{store: db, defaultLevel: permission.Read}}.Permissions(ctx, alice)
+		for _, r := range []permission.Resource{
+			{Type: permission.Experiment, ID: "1\x00"},
+			{Type: permission.RegisteredModel, ID: "caf\xe9"},
+			{Type: permission.Prompt, ID: string(make([]byte, 300))},
+			permission.ScorerResource("1", string(make([]byte, 300))),
+		} {
+			_, err := level(r)
+			var e interface{ MLflowError() (int, string, string) }
+			if !errors.As(err, &e) {
+				t.Fatalf("%s %q: %v", name, r, err)
+			}
+			if status, code, _ := e.MLflowError(); status != 400 || code != "INVALID_PARAMETER_VALUE" {
+				t.Errorf("%s %q: %d %s", name, r, status, code)
+			}
+		}
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -45,7 +47,7 @@ func newHTTPHandler(conn grpc.ClientConnInterface, mlflow, ready http.Handler) (
 	api := noStore(readBody(gw))
 	if mlflow == nil {
 		mlflow = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, codeEndpointNotFound, "No API endpoint "+r.Method+" "+r.URL.Path)
+			writeError(w, codeEndpointNotFound, "No API endpoint "+quoted(r.Method)+" "+quoted(r.URL.Path))
 		})
 	}
 	mux := http.NewServeMux()
@@ -104,16 +106,42 @@ func readBody(next http.Handler) http.Handler {
 			return
 		}
 		if r.Method == http.MethodDelete && len(bytes.TrimSpace(body)) == 0 && r.URL.RawQuery != "" {
-			params := map[string]string{}
-			for k, vs := range r.URL.Query() {
-				params[k] = vs[0]
-			}
-			body, _ = json.Marshal(params)
+			body = queryBody(r.URL.Query())
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// queryBody is the JSON object of query parameters (the first value of each).
+// It copies their bytes as they are, where json.Marshal would turn invalid UTF-8
+// into U+FFFD, so that decodeBody refuses them as it refuses such a body.
+func queryBody(q url.Values) []byte {
+	b := []byte{'{'}
+	for k, vs := range q {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(appendJSONString(b, k), ':')
+		b = appendJSONString(b, vs[0])
+	}
+	return append(b, '}')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = fmt.Appendf(b, `\u%04x`, c)
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // gatewayError is the one HTTP error writer for RPC errors: MLflow's JSON body and
@@ -143,10 +171,10 @@ func writeStatus(w http.ResponseWriter, st *status.Status) {
 
 func routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	if httpStatus == http.StatusMethodNotAllowed {
-		writeErrorStatus(w, httpStatus, codeBadRequest, "Method "+r.Method+" is not allowed on "+r.URL.Path)
+		writeErrorStatus(w, httpStatus, codeBadRequest, "Method "+quoted(r.Method)+" is not allowed on "+quoted(r.URL.Path))
 		return
 	}
-	writeError(w, codeEndpointNotFound, "No API endpoint "+r.Method+" "+r.URL.Path)
+	writeError(w, codeEndpointNotFound, "No API endpoint "+quoted(r.Method)+" "+quoted(r.URL.Path))
 }
 
 func writeError(w http.ResponseWriter, code, msg string) {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
@@ -67,6 +68,10 @@ func decodeBody(data []byte, msg proto.Message) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil // no body: every parameter is absent
 	}
+	if !utf8.Valid(data) || hasLoneSurrogate(data) {
+		// encoding/json would quietly turn these into U+FFFD.
+		return fmt.Errorf("The request body must be valid UTF-8.")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var fields map[string]any
@@ -80,6 +85,35 @@ func decodeBody(data []byte, msg proto.Message) error {
 		}
 	}
 	return nil
+}
+
+// hasLoneSurrogate reports whether a JSON text escapes half of a UTF-16
+// surrogate pair ("\ud800") without the other half, which is no character.
+func hasLoneSurrogate(data []byte) bool {
+	inString, high := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		var unit uint64 // the UTF-16 unit of a \u escape, 0 for anything else
+		switch {
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(data) && data[i+1] == 'u' && i+6 <= len(data):
+			unit, _ = strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+			i += 5
+		case c == '\\':
+			i++ // an escaped quote or backslash
+		}
+		isLow := unit >= 0xdc00 && unit <= 0xdfff
+		if high != isLow {
+			return true // a high half without a low one, or the reverse
+		}
+		high = unit >= 0xd800 && unit <= 0xdbff
+	}
+	return high
 }
 
 // queryParser reads GET parameters with the same rules as bodies, so that
@@ -109,7 +143,7 @@ func setField(m protoreflect.Message, name string, value any, fromQuery bool) er
 	v, ok := convert(fd, value, fromQuery)
 	if !ok {
 		shown, _ := json.Marshal(value)
-		return fmt.Errorf("Invalid value %s for parameter '%s' supplied: it must be %s.", shown, fd.TextName(), kindName(fd))
+		return fmt.Errorf("Invalid value %s for parameter '%s' supplied: it must be %s.", quoted(string(shown)), fd.TextName(), kindName(fd))
 	}
 	m.Set(fd, v)
 	return nil

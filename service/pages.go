@@ -20,7 +20,7 @@ func pageRequest(maxResults int32, token string) (after int32, limit int, err er
 		raw, err := base64.RawURLEncoding.DecodeString(token)
 		id, convErr := strconv.ParseInt(string(raw), 10, 32)
 		if err != nil || convErr != nil || id < 0 {
-			return 0, 0, apiError(codeInvalidParameter, "Invalid page_token '%s'.", token)
+			return 0, 0, apiError(codeInvalidParameter, "Invalid page_token '%s'.", quoted(token))
 		}
 		after = int32(id)
 	}

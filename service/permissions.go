@@ -30,20 +30,22 @@ type leveledRequest interface {
 
 // grantMessages words the not-found and already-exists errors of a grant as MLflow does.
 func grantMessages(r permission.Resource, username string) (notFound, exists string) {
+	id, username := quoted(r.ID), quoted(username)
 	switch r.Type {
 	case permission.Experiment:
-		return fmt.Sprintf("Experiment permission with experiment_id=%s and username=%s not found", r.ID, username),
-			fmt.Sprintf("Experiment permission (experiment_id=%s, username=%s) already exists.", r.ID, username)
+		return fmt.Sprintf("Experiment permission with experiment_id=%s and username=%s not found", id, username),
+			fmt.Sprintf("Experiment permission (experiment_id=%s, username=%s) already exists.", id, username)
 	case permission.RegisteredModel:
-		return fmt.Sprintf("Registered model permission with workspace=default, name=%s and username=%s not found", r.ID, username),
-			fmt.Sprintf("Registered model permission (workspace=default, name=%s, username=%s) already exists.", r.ID, username)
+		return fmt.Sprintf("Registered model permission with workspace=default, name=%s and username=%s not found", id, username),
+			fmt.Sprintf("Registered model permission (workspace=default, name=%s, username=%s) already exists.", id, username)
 	case permission.Scorer:
 		experimentID, name, _ := permission.SplitScorerID(r.ID)
+		experimentID, name = quoted(experimentID), quoted(name)
 		return fmt.Sprintf("Scorer permission with experiment_id=%s, scorer_name=%s and username=%s not found", experimentID, name, username),
 			fmt.Sprintf("Scorer permission (experiment_id=%s, scorer_name=%s, username=%s) already exists.", experimentID, name, username)
 	}
-	return fmt.Sprintf("Permission on %s '%s' for username=%s not found", r.Type, r.ID, username),
-		fmt.Sprintf("Permission on %s '%s' for username=%s already exists.", r.Type, r.ID, username)
+	return fmt.Sprintf("Permission on %s '%s' for username=%s not found", r.Type, id, username),
+		fmt.Sprintf("Permission on %s '%s' for username=%s already exists.", r.Type, id, username)
 }
 
 // parseLevel validates a permission name; the 3.x grant call refuses NO_PERMISSIONS
@@ -51,7 +53,7 @@ func grantMessages(r permission.Resource, username string) (notFound, exists str
 func parseLevel(name string, allowNone bool) (permission.Level, error) {
 	l, err := permission.ParseLevel(name)
 	if err == nil && l == permission.NoPermissions && !allowNone {
-		err = fmt.Errorf("Invalid permission '%s': grant READ, USE, EDIT or MANAGE, or revoke the grant.", name)
+		err = fmt.Errorf("Invalid permission '%s': grant READ, USE, EDIT or MANAGE, or revoke the grant.", quoted(name))
 	}
 	if err != nil {
 		return "", apiError(codeInvalidParameter, "%s", err.Error())

@@ -115,6 +115,9 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 	if err := checkRequired(msg, r.required); err != nil {
 		return nil, err
 	}
+	if err := checkFields(msg); err != nil {
+		return nil, err
+	}
 	var res permission.Resource
 	if r.access == accessManage {
 		if res, err = resourceOf(msg); err != nil {
@@ -155,23 +158,30 @@ func checkRequired(msg proto.Message, names []string) error {
 	return nil
 }
 
-// resourceOf names the resource a permission request is about. The scorer case
-// comes first: scorer requests also carry an experiment id.
+// resourceOf names the resource a permission request is about, within
+// checkResource's bounds. The scorer case comes first: scorer requests also carry
+// an experiment id.
 func resourceOf(msg proto.Message) (permission.Resource, error) {
+	var res permission.Resource
 	switch r := msg.(type) {
 	case interface{ GetScorerName() string }:
-		return permission.ScorerResource(msg.(interface{ GetExperimentId() string }).GetExperimentId(), r.GetScorerName()), nil
+		res = permission.ScorerResource(msg.(interface{ GetExperimentId() string }).GetExperimentId(), r.GetScorerName())
 	case interface{ GetExperimentId() string }:
-		return permission.Resource{Type: permission.Experiment, ID: r.GetExperimentId()}, nil
+		res = permission.Resource{Type: permission.Experiment, ID: r.GetExperimentId()}
 	case interface{ GetName() string }:
-		return permission.Resource{Type: permission.RegisteredModel, ID: r.GetName()}, nil
+		res = permission.Resource{Type: permission.RegisteredModel, ID: r.GetName()}
 	case interface {
 		GetResourceType() string
 		GetResourceId() string
 	}:
-		return parseResource(r.GetResourceType(), r.GetResourceId())
+		var err error
+		if res, err = parseResource(r.GetResourceType(), r.GetResourceId()); err != nil {
+			return res, err
+		}
+	default:
+		return res, errPermissionDenied // a manage rule on a request with no resource: refuse
 	}
-	return permission.Resource{}, errPermissionDenied // a manage rule on a request with no resource: refuse
+	return res, checkResource(res)
 }
 
 // parseResource validates a (resource_type, resource_id) pair of the 3.x API and

@@ -77,7 +77,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute))}
 	s.ready = newReadiness(s.health, cfg.Store.Ping, cfg.Upstream)
 	s.grpc = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(recoverUnary, logUnary, c.authorizeUnary),
+		grpc.ChainUnaryInterceptor(recoverUnary, logUnary, refuseUndecodable, c.authorizeUnary),
+		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.MaxRecvMsgSize(maxBodyBytes),
 	)
 	v1.RegisterUserServiceServer(s.grpc, users)

@@ -24,19 +24,20 @@ type userService struct {
 }
 
 const (
-	maxUsernameLen    = 255
 	minPasswordLen    = 12
 	maxPageSize       = 1000
 	msgPasswordLength = "Password must be a string longer than 12 characters."
 )
 
-func userNotFound(username string) string { return "User with username=" + username + " not found" }
+func userNotFound(username string) string {
+	return "User with username=" + quoted(username) + " not found"
+}
 
-// validateUsername allows any printable name up to 255 characters without ':'
+// validateUsername allows any printable name that checkText allows without ':'
 // (which would make HTTP Basic credentials ambiguous).
 func validateUsername(name string) error {
-	if len(name) > maxUsernameLen {
-		return apiError(codeInvalidParameter, "Username must be at most %d characters.", maxUsernameLen)
+	if err := checkText("username", name, maxIDChars); err != nil {
+		return err
 	}
 	if strings.ContainsRune(name, ':') {
 		return apiError(codeInvalidParameter, "Username cannot contain ':'.")
@@ -67,7 +68,7 @@ func (s *userService) CreateUser(ctx context.Context, req *v1.CreateUserRequest)
 	}
 	u, err := s.store.CreateUser(ctx, req.Username, hash, false)
 	if err != nil {
-		return nil, storageError(ctx, err, userNotFound(req.Username), "User (username="+req.Username+") already exists.")
+		return nil, storageError(ctx, err, userNotFound(req.Username), "User (username="+quoted(req.Username)+") already exists.")
 	}
 	return &v1.CreateUserResponse{User: userMessage(u, nil)}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
@@ -96,7 +97,9 @@ func classify(err error) error {
 			code == "57P02", // crash_shutdown
 			code == "57P03", // cannot_connect_now (starting up, shutting down)
 			code == "53300", // too_many_connections
-			code == "25006": // read_only_sql_transaction: a standby during failover
+			code == "25006", // read_only_sql_transaction: a standby during failover
+			code == "40001", // serialization_failure, still after inTx's retries
+			code == "40P01": // deadlock_detected, likewise
 			return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 		}
 		return err
@@ -119,17 +122,44 @@ func classify(err error) error {
 	return err
 }
 
-// inTx runs fn in one transaction, committing when fn returns nil.
+// txAttempts bounds how often inTx runs a transaction that Postgres aborted as
+// a deadlock or serialization failure.
+const txAttempts = 5
+
+// inTx runs fn in one transaction, committing when fn returns nil. A transaction
+// that Postgres aborted to break a deadlock or a serialization conflict changed
+// nothing, so it runs again, after a short random pause that lets its rival finish.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, fn)
+		if attempt == txAttempts || !conflict(err) {
+			return classify(err)
+		}
+		pause := time.Duration(rand.Int64N(int64(attempt) * int64(10*time.Millisecond)))
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return classify(err)
+		}
+	}
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return classify(err)
+		return err
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback(ctx) // a failed rollback closes the connection; the pool drops it
-		return classify(err)
+		return err
 	}
-	return classify(tx.Commit(ctx))
+	return tx.Commit(ctx)
+}
+
+// conflict reports a transaction aborted by serialization_failure or deadlock_detected.
+func conflict(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
 const userColumns = "id, username, password_hash, is_admin"
@@ -194,16 +224,21 @@ func (s *Store) SetPasswordHash(ctx context.Context, username, passwordHash stri
 	return oneRow(s.pool.Exec(ctx, "UPDATE users SET password_hash = $1 WHERE username = $2", passwordHash, username))
 }
 
+// adminLock is the pg_advisory_xact_lock key that serializes demotions and
+// deletions: "mlflowad" (admins) as a bigint.
+const adminLock int64 = 0x6d6c666c6f776164
+
 // checkNotLastAdmin fails with ErrNotFound when username does not exist and with
 // ErrLastAdmin when it is the only admin.
 //
 // Under READ COMMITTED two transactions could each count two admins and each
-// demote one. So every demotion or deletion first locks all admin rows, in id
-// order (no deadlock between two such transactions): a second one waits for the
-// first to commit, and its later statements see the first one's result. Promotions
-// take no lock; they only add admins.
+// demote one. So every demotion or deletion first takes one transaction-scoped
+// advisory lock: a second one waits for the first to commit, and its later
+// statements see the first one's result. (Locking the admin rows instead, even in
+// id order, deadlocked under 16 concurrent callers.) Promotions take no lock;
+// they only add admins.
 func checkNotLastAdmin(ctx context.Context, tx pgx.Tx, username string) error {
-	if _, err := tx.Exec(ctx, "SELECT id FROM users WHERE is_admin ORDER BY id FOR UPDATE"); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", adminLock); err != nil {
 		return err
 	}
 	var isAdmin bool

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,6 +286,8 @@ func TestClassify(t *testing.T) {
 		{pg("57P03"), storage.ErrUnavailable},
 		{pg("53300"), storage.ErrUnavailable},
 		{pg("25006"), storage.ErrUnavailable},
+		{pg("40001"), storage.ErrUnavailable},
+		{pg("40P01"), storage.ErrUnavailable},
 		{&pgconn.ConnectError{}, storage.ErrUnavailable},
 		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), storage.ErrUnavailable},
 		{fmt.Errorf("read: %w", io.EOF), storage.ErrUnavailable},
@@ -320,5 +324,54 @@ func TestClassify(t *testing.T) {
 	}
 	if classify(nil) != nil {
 		t.Error("classify(nil) != nil")
+	}
+}
+
+// Two transactions that lock two rows in opposite orders deadlock on their first
+// attempt; Postgres aborts one, and inTx runs it again, so both succeed.
+func TestInTxRetriesDeadlocks(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, storagetest.NewPostgresSchema(t).URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		if _, err := s.CreateUser(ctx, name, "x", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var bothHoldOne sync.WaitGroup
+	bothHoldOne.Add(2)
+	var attempts atomic.Int32
+	lockBoth := func(first, second string) error {
+		firstAttempt := true
+		return s.inTx(ctx, func(tx pgx.Tx) error {
+			attempts.Add(1)
+			if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = 'y' WHERE username = $1", first); err != nil {
+				return err
+			}
+			if firstAttempt {
+				firstAttempt = false
+				bothHoldOne.Done()
+				bothHoldOne.Wait()
+			}
+			_, err := tx.Exec(ctx, "UPDATE users SET password_hash = 'y' WHERE username = $1", second)
+			return err
+		})
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- lockBoth("a", "b") }()
+	go func() { errs <- lockBoth("b", "a") }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("inTx: %v", err)
+		}
+	}
+	if n := attempts.Load(); n < 3 {
+		t.Errorf("%d attempts, want a third after the deadlock", n)
 	}
 }

@@ -73,6 +73,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"ConcurrentDemoteAdmins", testConcurrentDemoteAdmins},
 		{"ConcurrentDeleteAdmins", testConcurrentDeleteAdmins},
 		{"ConcurrentDemoteAndDeleteAdmins", testConcurrentDemoteAndDeleteAdmins},
+		{"ConcurrentAdminRemovals", testConcurrentAdminRemovals},
 		{"ConcurrentGrantAndDeleteUser", testConcurrentGrantAndDeleteUser},
 		{"ConcurrentCreateBatch", testConcurrentCreateBatch},
 	}
@@ -1112,6 +1113,46 @@ func testConcurrentDeleteAdmins(t *testing.T, open OpenFunc) {
 
 func testConcurrentDemoteAndDeleteAdmins(t *testing.T, open OpenFunc) {
 	adminRace(t, open, [2]func(storage.Store, string) error{demote, deleteUser})
+}
+
+// testConcurrentAdminRemovals has 16 callers on two Stores demote and delete the
+// same few admins at once, round after round. Each call succeeds or is refused
+// for a reason the caller can act on (the last admin, a user already gone),
+// never with a database error such as a deadlock, and an admin always remains.
+func testConcurrentAdminRemovals(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	stores := []Backend{migrated(t, open), openStore(t, open)}
+	const rounds, callers, newAdmins = 10, 16, 4
+	for round := range rounds {
+		for i := range newAdmins {
+			mustCreateUser(t, stores[0], fmt.Sprintf("admin-%d-%d", round, i), true)
+		}
+		users, err := stores[0].ListUsers(ctx, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var admins []string
+		for _, u := range users {
+			if u.IsAdmin {
+				admins = append(admins, u.Username)
+			}
+		}
+		errs := race(callers, func(i int) error {
+			name := admins[i%len(admins)]
+			if i%2 == 0 {
+				return demote(stores[i%2], name)
+			}
+			return deleteUser(stores[(i/2)%2], name)
+		})
+		for i, err := range errs {
+			if err != nil && !errors.Is(err, storage.ErrLastAdmin) && !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("round %d, caller %d: %v", round, i, err)
+			}
+		}
+		if n, err := stores[1].CountAdmins(ctx); err != nil || n < 1 {
+			t.Fatalf("after round %d: %d admins, %v", round, n, err)
+		}
+	}
 }
 
 // testConcurrentGrantAndDeleteUser grants to a user while deleting them: either
