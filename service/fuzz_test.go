@@ -68,3 +68,31 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 	})
 }
+
+// pageRequest reads any page token without panicking; what it accepts names an id
+// that pageToken writes back to the same token.
+func FuzzPageToken(f *testing.F) {
+	f.Add(int32(0), "")
+	f.Add(int32(50), pageToken(41))
+	f.Add(int32(-1), "MTI")
+	f.Add(int32(1000), "LTE") // "-1"
+	f.Add(int32(7), "OTk5OTk5OTk5OTk5")
+	f.Fuzz(func(t *testing.T, maxResults int32, token string) {
+		after, limit, err := pageRequest(maxResults, token)
+		if err != nil {
+			if len(err.Error()) > 400 {
+				t.Fatalf("an error of %d bytes quotes too much of the token", len(err.Error()))
+			}
+			return
+		}
+		if limit < 1 || limit > maxPageSize || after < 0 {
+			t.Fatalf("accepted limit %d and id %d", limit, after)
+		}
+		if token != "" && pageToken(after) != token {
+			again, _, err := pageRequest(maxResults, pageToken(after))
+			if err != nil || again != after {
+				t.Fatalf("token %q names id %d, which does not round-trip", token, after)
+			}
+		}
+	})
+}
