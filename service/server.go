@@ -6,6 +6,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -38,6 +40,8 @@ type Config struct {
 	CredentialCacheTTL time.Duration
 	// KDF bounds the password hashing that requests may cause; the zero value picks defaults.
 	KDF KDFLimits
+	// TLS, when set, makes both listeners serve TLS with it (HTTP/2 on REST).
+	TLS *tls.Config
 	// LoginThrottle slows down password guessing; the zero value turns it off.
 	LoginThrottle LoginThrottle
 	// StallTimeout is how long a request's body or answer may make no progress
@@ -47,6 +51,7 @@ type Config struct {
 
 // Server holds both transports over one set of service implementations.
 type Server struct {
+	tls       *tls.Config
 	grpc      *grpc.Server
 	health    *health.Server
 	ready     *readiness
@@ -76,11 +81,19 @@ func New(cfg Config) (*Server, error) {
 
 	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute))}
 	s.ready = newReadiness(s.health, cfg.Store.Ping, cfg.Upstream)
-	s.grpc = grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recoverUnary, logUnary, refuseUndecodable, c.authorizeUnary),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.MaxRecvMsgSize(maxBodyBytes),
-	)
+		// Per connection: a bounded number of calls at once, and small headers.
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	s.tls = cfg.TLS
+	s.grpc = grpc.NewServer(opts...)
 	v1.RegisterUserServiceServer(s.grpc, users)
 	v1.RegisterPermissionServiceServer(s.grpc, perms)
 	v1.RegisterAuthorizationServiceServer(s.grpc, authz)
@@ -109,6 +122,12 @@ func (s *Server) Handler() http.Handler { return s.http }
 // GRPCServer is the gRPC side, with health and reflection.
 func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
 
+// Limits on what one connection may hold, on both listeners.
+const (
+	maxHeaderBytes    = 64 << 10
+	maxStreamsPerConn = 100
+)
+
 // shutdownGrace is how long in-flight requests get after a stop signal.
 const shutdownGrace = 10 * time.Second
 
@@ -122,12 +141,18 @@ func (s *Server) Serve(ctx context.Context, httpLis, grpcLis net.Listener) error
 	// Headers must arrive within ReadHeaderTimeout and stay small; bodies and
 	// answers may take as long as they keep moving (connDeadlines).
 	hs := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: 64 << 10}
+		MaxHeaderBytes: maxHeaderBytes, TLSConfig: s.tls}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go s.StartReadiness(watchCtx) // not ready until its first check, but serving already
 	errc := make(chan error, 2)
-	go func() { errc <- hs.Serve(httpLis) }()
+	go func() {
+		if s.tls != nil {
+			errc <- hs.ServeTLS(httpLis, "", "") // the certificate comes from TLSConfig
+		} else {
+			errc <- hs.Serve(httpLis)
+		}
+	}()
 	go func() { errc <- s.grpc.Serve(grpcLis) }()
 
 	var err error

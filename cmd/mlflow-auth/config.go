@@ -28,6 +28,7 @@ type config struct {
 	credentialCache   time.Duration
 	maxHashes         int
 	failedLoginLimit  int
+	tlsCert, tlsKey   string
 	stallTimeout      time.Duration
 	databaseWait      time.Duration
 	adminUsername     string // environment only, read at first start
@@ -91,6 +92,10 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 		"how long a verified username and password are remembered, so repeated requests skip the password hash; 0 turns it off (env MLFLOW_AUTH_CREDENTIAL_CACHE_TTL)")
 	fs.IntVar(&c.maxHashes, "max-concurrent-hashes", envInt("MLFLOW_AUTH_MAX_CONCURRENT_HASHES", 0),
 		"password hashes computed at once (each holds 32 MiB and a core); more wait up to 2 s in a line of 256 per hash, then get 503; 0 means half the cores, at least 1 (env MLFLOW_AUTH_MAX_CONCURRENT_HASHES)")
+	fs.StringVar(&c.tlsCert, "tls-cert", envOr("MLFLOW_AUTH_TLS_CERT", ""),
+		"PEM certificate (chain) file: both listeners serve TLS; read again on SIGHUP (env MLFLOW_AUTH_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "tls-key", envOr("MLFLOW_AUTH_TLS_KEY", ""),
+		"PEM private key file of --tls-cert (env MLFLOW_AUTH_TLS_KEY)")
 	fs.IntVar(&c.failedLoginLimit, "failed-login-limit", envInt("MLFLOW_AUTH_FAILED_LOGIN_LIMIT", 5),
 		"failed logins of one username (4 times as many from one address) before each further one doubles a wait, 1 s up to 15 min, answered 429 with Retry-After; 0 turns throttling off (env MLFLOW_AUTH_FAILED_LOGIN_LIMIT)")
 	fs.DurationVar(&c.stallTimeout, "request-stall-timeout", envDuration("MLFLOW_AUTH_REQUEST_STALL_TIMEOUT", time.Minute),
@@ -134,6 +139,9 @@ func (c config) validate() error {
 	if c.databaseWait < 0 {
 		errs = append(errs, errors.New("--database-wait must be a duration of 0 or more, such as 1m"))
 	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
 	if c.failedLoginLimit < 0 {
 		errs = append(errs, errors.New("--failed-login-limit must be a whole number of 0 or more"))
 	}
@@ -174,6 +182,7 @@ func (c config) logValue() slog.Value {
 		slog.Duration("credential_cache_ttl", c.credentialCache),
 		slog.Int("max_concurrent_hashes", c.maxHashes),
 		slog.Int("failed_login_limit", c.failedLoginLimit),
+		slog.String("tls_cert", c.tlsCert),
 		slog.Duration("request_stall_timeout", c.stallTimeout),
 		slog.Duration("database_wait", c.databaseWait),
 		slog.String("admin_username", c.adminUsername),

@@ -112,18 +112,47 @@ func TestShutdownCutsStalledBodies(t *testing.T) {
 	}
 }
 
-// The first SIGTERM drains in-flight requests; a second one ends the process at
-// once, even while a request is still waiting for MLflow.
-func TestSecondSignalStopsAtOnce(t *testing.T) {
-	if os.Getenv("MLFLOW_AUTH_TEST_MAIN") == "1" { // the server, as a process of its own
+// TestMain lets a test run the server as a process of its own (startProcess).
+func TestMain(m *testing.M) {
+	if os.Getenv("MLFLOW_AUTH_TEST_MAIN") == "1" {
 		for i, arg := range os.Args {
 			if arg == "--" {
 				os.Args = append(os.Args[:1], os.Args[i+1:]...)
+				break
 			}
 		}
 		main()
-		return
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// startProcess runs `mlflow-auth <args>` as a child process (this test binary, see
+// TestMain) with a fresh SQLite file, so that a test can send it signals. It
+// returns the process, its stderr, and a channel of one that gets its exit.
+func startProcess(t *testing.T, args ...string) (*exec.Cmd, *mlflowtest.SyncBuffer, chan error) {
+	t.Helper()
+	args = append(args, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
+		"--database-url", "sqlite:///"+filepath.Join(t.TempDir(), "auth.db"))
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
+	cmd.Env = append(os.Environ(), "MLFLOW_AUTH_TEST_MAIN=1", "MLFLOW_AUTH_ADMIN_PASSWORD=admin-password-for-tests")
+	stderr := &mlflowtest.SyncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	return cmd, stderr, exited
+}
+
+// The first SIGTERM drains in-flight requests; a second one ends the process at
+// once, even while a request is still waiting for MLflow.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
 	hung, err := net.Listen("tcp", "127.0.0.1:0") // an MLflow that accepts and never answers
 	if err != nil {
 		t.Fatal(err)
@@ -138,17 +167,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSecondSignalStopsAtOnce$", "--", "serve",
-		"--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--upstream", "http://"+hung.Addr().String(),
-		"--database-url", "sqlite:///"+filepath.Join(t.TempDir(), "auth.db"))
-	cmd.Env = append(os.Environ(), "MLFLOW_AUTH_TEST_MAIN=1", "MLFLOW_AUTH_ADMIN_PASSWORD=admin-password-for-tests")
-	stderr := &mlflowtest.SyncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, stderr, exited := startProcess(t, "serve", "--upstream", "http://"+hung.Addr().String())
 	addr := waitForServing(t, stderr, exited)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -163,6 +182,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 	if err := <-exited; err == nil || !strings.Contains(stderr.String(), "stopped at once by a second signal") {
 		t.Errorf("after two signals the server exited with %v, want it stopped by the second\n%s", err, stderr)
 	}
+	exited <- nil // for the cleanup
 }
 
 // stallBody starts a request whose body never comes: its headers promise 100 bytes.

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/mlflow-auth/mlflow-auth/password"
@@ -23,6 +27,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	log := newLogger(cfg.logFormat, cfg.logLevel, stderr)
 	slog.SetDefault(log)
 	log.Info("starting mlflow-auth", "version", version(), "config", cfg.logValue())
+
+	var tlsConfig *tls.Config
+	if cfg.tlsCert != "" {
+		cert, err := loadCertificate(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return err
+		}
+		tlsConfig = cert.config()
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for range hup {
+				cert.reloadLogged()
+			}
+		}()
+	}
 
 	// The ports come first: a server that cannot bind them must fail before it
 	// creates (and prints the password of) a first admin.
@@ -60,6 +81,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		KDF:                service.KDFLimits{Concurrent: cfg.maxHashes},
 		LoginThrottle:      service.LoginThrottle{FreeFailures: cfg.failedLoginLimit},
 		StallTimeout:       cfg.stallTimeout,
+		TLS:                tlsConfig,
 	})
 	if err != nil {
 		return err
