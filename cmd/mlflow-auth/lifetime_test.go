@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,5 +222,39 @@ func TestRefusedLoginIsLogged(t *testing.T) {
 	}
 	if strings.Contains(log, "guessed-password-123") {
 		t.Error("the password is in the log")
+	}
+}
+
+// The front door throttles failed logins as the API does (the default limit of 5),
+// before any request reaches MLflow.
+func TestThrottlingAtTheFrontDoor(t *testing.T) {
+	reached := make(chan string, 16)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" { // the readiness check's
+			reached <- r.URL.Path
+		}
+	}))
+	defer upstream.Close()
+	t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password-for-tests")
+	base, _ := startServe(t, "--upstream", upstream.URL)
+	for i := range 5 {
+		if status := getStatus(t, base+"/api/2.0/mlflow/experiments/get?experiment_id=0", "admin", "wrong-password"); status != 401 {
+			t.Fatalf("failure %d: %d, want 401", i+1, status)
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/api/2.0/mlflow/experiments/get?experiment_id=0", nil)
+	req.SetBasicAuth("admin", "admin-password-for-tests")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
+		t.Errorf("after 5 failures: %d, Retry-After %q; want 429 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	select {
+	case path := <-reached:
+		t.Errorf("a refused login reached MLflow: %s", path)
+	default:
 	}
 }
