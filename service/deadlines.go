@@ -60,14 +60,19 @@ type deadlineBody struct {
 	d  *connDeadlines
 }
 
-func (b *deadlineBody) Read(p []byte) (int, error) {
-	b.d.mu.Lock()
-	deadline := time.Now().Add(b.d.idle)
-	if b.d.shutdown {
-		deadline = time.Now()
+// readDeadline is the deadline of a body's next read: idle from now, or now once
+// the server is shutting down.
+func (d *connDeadlines) readDeadline() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.shutdown {
+		return time.Now()
 	}
-	b.d.mu.Unlock()
-	b.rc.SetReadDeadline(deadline)
+	return time.Now().Add(d.idle)
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	b.rc.SetReadDeadline(b.d.readDeadline())
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF && b.forget() {
 		// Read whole: while the answer takes its time, the server's watch for a
@@ -81,13 +86,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 // drains some for keep-alive), unless its deadline was cut already.
 func (b *deadlineBody) handlerDone() {
 	if b.forget() {
-		b.d.mu.Lock()
-		deadline := time.Now().Add(b.d.idle)
-		if b.d.shutdown {
-			deadline = time.Now()
-		}
-		b.d.mu.Unlock()
-		b.rc.SetReadDeadline(deadline)
+		b.rc.SetReadDeadline(b.d.readDeadline())
 	}
 }
 

@@ -15,17 +15,22 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
-// With Postgres behind a proxy that the test cuts: every call answers 503
-// TEMPORARILY_UNAVAILABLE (no driver text, no 500, nothing half-written), and the
-// server recovers by itself once the database is back.
-func TestDatabaseOutage(t *testing.T) {
+// startOnCuttablePostgres serves a Postgres schema through a FaultProxy the test can cut.
+func startOnCuttablePostgres(t *testing.T) (*testServer, *storagetest.FaultProxy) {
 	_, proxied, proxy := storagetest.NewCuttablePostgres(t)
 	db, err := postgres.Open(context.Background(), proxied)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := startServerOn(t, db, permission.Read)
+	return startServerOn(t, db, permission.Read), proxy
+}
+
+// With Postgres behind a proxy that the test cuts: every call answers 503
+// TEMPORARILY_UNAVAILABLE (no driver text, no 500, nothing half-written), and the
+// server recovers by itself once the database is back.
+func TestDatabaseOutage(t *testing.T) {
+	s, proxy := startOnCuttablePostgres(t)
 	transports := s.transports(t)
 	admin := caller{t, transports[0], adminUser, adminPass}
 	admin.createUser("before", "before-password")
@@ -65,13 +70,7 @@ func TestDatabaseOutage(t *testing.T) {
 // /ready and gRPC health follow the database: NOT_SERVING while it is unreachable,
 // SERVING again once it is back, while /health (liveness) stays OK throughout.
 func TestReadinessFollowsTheDatabase(t *testing.T) {
-	_, proxied, proxy := storagetest.NewCuttablePostgres(t)
-	db, err := postgres.Open(context.Background(), proxied)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s := startServerOn(t, db, permission.Read)
+	s, proxy := startOnCuttablePostgres(t)
 	health := grpc_health_v1.NewHealthClient(s.conn)
 	readiness := func() (int, grpc_health_v1.HealthCheckResponse_ServingStatus) {
 		res, err := http.Get(s.httpBase + "/ready")

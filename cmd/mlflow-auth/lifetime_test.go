@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -61,13 +60,7 @@ func TestServeWaitsForTheDatabase(t *testing.T) {
 	_, proxied, proxy := storagetest.NewCuttablePostgres(t)
 	proxy.Cut()
 	t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password-for-tests")
-	stderr := &mlflowtest.SyncBuffer{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-			"--database-url", proxied, "--database-wait", "2m"}, &bytes.Buffer{}, stderr)
-	}()
+	stderr, cancel, done := serveInProcess("--database-url", proxied, "--database-wait", "2m")
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -96,13 +89,7 @@ func TestStalledBodyIsCut(t *testing.T) {
 // left to hold up the drain until the grace period ends and then reset.
 func TestShutdownCutsStalledBodies(t *testing.T) {
 	t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password-for-tests")
-	stderr := &mlflowtest.SyncBuffer{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-			"--database-url", "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")}, &bytes.Buffer{}, stderr)
-	}()
+	stderr, cancel, done := serveInProcess("--database-url", "sqlite:///"+filepath.Join(t.TempDir(), "auth.db"))
 	conn := stallBody(t, waitForServing(t, stderr, done))
 	time.Sleep(100 * time.Millisecond) // the server is now waiting for the body
 	cancel()

@@ -24,12 +24,8 @@ var servingLine = regexp.MustCompile(`msg"?[=:]"?serving"?[, ]+"?http"?[=:]"?([0
 // ends. It returns the REST base URL and the server's stderr.
 func startServe(t *testing.T, extraArgs ...string) (string, *mlflowtest.SyncBuffer) {
 	t.Helper()
-	args := append([]string{"serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-		"--database-url", "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")}, extraArgs...)
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &mlflowtest.SyncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, &bytes.Buffer{}, stderr) }()
+	args := append([]string{"--database-url", "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")}, extraArgs...)
+	stderr, cancel, done := serveInProcess(args...)
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -37,6 +33,17 @@ func startServe(t *testing.T, extraArgs ...string) (string, *mlflowtest.SyncBuff
 		}
 	})
 	return "http://" + waitForServing(t, stderr, done), stderr
+}
+
+// serveInProcess starts `mlflow-auth serve` with args on ports the system picks;
+// cancel stops it, and done (a channel of one) gets what it returned.
+func serveInProcess(args ...string) (stderr *mlflowtest.SyncBuffer, cancel func(), done chan error) {
+	args = append([]string{"serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"}, args...)
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr = &mlflowtest.SyncBuffer{}
+	done = make(chan error, 1)
+	go func() { done <- run(ctx, args, &bytes.Buffer{}, stderr) }()
+	return stderr, cancel, done
 }
 
 // waitForServing waits for serve's "serving" log line and returns its HTTP address.
