@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 const (
@@ -29,18 +29,7 @@ func planSource(t *testing.T) *Source {
 	INSERT INTO workspace_permissions VALUES ('default', 4, 'EDIT');`))
 }
 
-func targetStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func targetStore(t *testing.T) *sqlite.Store { return storagetest.NewSQLite(t) }
 
 func steps(p *Plan) []string {
 	var out []string

@@ -11,14 +11,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
-	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // fakeGuard knows users by the whole Authorization header value.
@@ -377,15 +376,8 @@ func TestFieldNames(t *testing.T) {
 // rename moves the model's grants and a delete removes them.
 func TestHooksOutliveTheClient(t *testing.T) {
 	p, f := newFakeMLflowProxy(t)
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storagetest.NewSQLite(t)
 	ctx := context.Background()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	bob, err := db.CreateUser(ctx, "bob", "x", false)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // BenchmarkGatewayConn compares the two ways the REST gateway can reach the
@@ -22,7 +23,7 @@ import (
 func BenchmarkGatewayConn(b *testing.B) {
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	ctx := context.Background()
-	db := migratedSQLite(b)
+	db := storagetest.NewSQLite(b)
 	hasher := password.Params{N: 2, R: 1, P: 1}
 	if _, err := EnsureAdmin(ctx, db, hasher, "admin", "admin-password-1"); err != nil {
 		b.Fatal(err)

@@ -22,64 +22,20 @@ func (g guard) Authenticate(ctx context.Context, header string) (storage.User, e
 	return p.User, err
 }
 
-// Permissions resolves resources against the user's grants with the classic rule:
-// the direct grant, else the default; admins manage all. Most proxied requests
-// name one or two resources, so each is looked up alone (a user may hold thousands
-// of grants, one per experiment they created); a request that asks about many, a
-// search being filtered, loads all the user's grants once instead.
+// Permissions answers for one proxied request with the one resolver (see
+// resolve.Session), holding the resources it names to the API's bounds.
 func (g guard) Permissions(ctx context.Context, u storage.User) func(permission.Resource) (permission.Level, error) {
-	if u.IsAdmin {
-		return func(permission.Resource) (permission.Level, error) { return permission.Manage, nil }
-	}
-	r := &grantResolver{ctx: ctx, store: g.store, userID: u.ID, defaultLevel: g.defaultLevel, known: map[permission.Resource]permission.Level{}}
-	return r.level
-}
-
-// pointLookups is how many resources are looked up one by one before the resolver
-// loads all the user's grants.
-const pointLookups = 8
-
-// grantResolver answers for one request (it is not safe for concurrent use).
-type grantResolver struct {
-	ctx          context.Context
-	store        storage.Store
-	userID       int32
-	defaultLevel permission.Level
-	known        map[permission.Resource]permission.Level
-	loadedAll    bool
-	lookups      int
-}
-
-func (r *grantResolver) level(res permission.Resource) (permission.Level, error) {
-	if l, ok := r.known[res]; ok {
+	session := g.resolver.Session(ctx, u)
+	return func(res permission.Resource) (permission.Level, error) {
+		if err := checkResource(res); err != nil {
+			return permission.NoPermissions, toProxy(err)
+		}
+		l, err := session.Level(res)
+		if err != nil {
+			return permission.NoPermissions, toProxy(internalError(ctx, err))
+		}
 		return l, nil
 	}
-	if err := checkResource(res); err != nil {
-		return permission.NoPermissions, toProxy(err)
-	}
-	if r.loadedAll {
-		return r.defaultLevel, nil
-	}
-	if r.lookups++; r.lookups > pointLookups {
-		grants, err := r.store.GrantsOfUsers(r.ctx, []int32{r.userID})
-		if err != nil {
-			return permission.NoPermissions, toProxy(internalError(r.ctx, err))
-		}
-		for _, g := range grants {
-			r.known[g.Resource] = g.Level
-		}
-		r.loadedAll = true
-		return r.level(res)
-	}
-	l := r.defaultLevel
-	switch g, err := r.store.Grant(r.ctx, r.userID, res); {
-	case err == nil:
-		l = g.Level
-	case !errors.Is(err, storage.ErrNotFound):
-		return permission.NoPermissions, toProxy(internalError(r.ctx, err))
-	}
-	r.known[res] = l
-	return l, nil
 }
 
 // proxyError hands a service error to the proxy with its MLflow status and code,

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // What the proxy pays per request to learn a user's permissions, by how many grants
@@ -15,7 +17,7 @@ func BenchmarkGuardPermissions(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("grants=%d", n), func(b *testing.B) {
 			ctx := context.Background()
-			db := migratedSQLite(b)
+			db := storagetest.NewSQLite(b)
 			u, err := db.CreateUser(ctx, "alice", "x", false)
 			if err != nil {
 				b.Fatal(err)
@@ -25,7 +27,7 @@ func BenchmarkGuardPermissions(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			g := guard{&core{store: db, defaultLevel: permission.NoPermissions}}
+			g := guard{&core{store: db, resolver: resolve.New(db, permission.NoPermissions)}}
 			b.ReportAllocs()
 			for b.Loop() {
 				level := g.Permissions(ctx, storage.User{ID: u.ID, Username: "alice"})

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -201,18 +200,11 @@ func parseResource(typ, id string) (permission.Resource, error) {
 	return permission.Resource{Type: t, ID: id}, nil
 }
 
-// effectiveLevel is MLflow's classic resolution: admins manage everything; else
-// the direct grant, even when lower than the default; else the default.
+// effectiveLevel is u's permission on r, as the one resolver decides it.
 func (c *core) effectiveLevel(ctx context.Context, u storage.User, r permission.Resource) (permission.Level, error) {
-	if u.IsAdmin {
-		return permission.Manage, nil
-	}
-	g, err := c.store.Grant(ctx, u.ID, r)
-	if errors.Is(err, storage.ErrNotFound) {
-		return c.defaultLevel, nil
-	}
+	l, err := c.resolver.Level(ctx, u, r)
 	if err != nil {
 		return "", internalError(ctx, err)
 	}
-	return g.Level, nil
+	return l, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/proxy"
+	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
@@ -74,7 +75,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &core{store: cfg.Store, auth: auth, defaultLevel: cfg.DefaultPermission}
+	c := &core{store: cfg.Store, auth: auth, resolver: resolve.New(cfg.Store, cfg.DefaultPermission)}
 	users := &userService{core: c}
 	perms := &permissionService{core: c}
 	authz := &authorizationService{core: c}

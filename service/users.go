@@ -8,14 +8,15 @@ import (
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
 // core is what both services share: the store, the authenticator and the settings.
 type core struct {
-	store        storage.Store
-	auth         *authenticator
-	defaultLevel permission.Level
+	store    storage.Store
+	auth     *authenticator
+	resolver *resolve.Resolver
 }
 
 type userService struct {

@@ -1,0 +1,83 @@
+package resolve
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
+)
+
+// countingStore counts the grant reads of the store it wraps.
+type countingStore struct {
+	Grants
+	points, bulks atomic.Int32
+}
+
+func (s *countingStore) Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error) {
+	s.points.Add(1)
+	return s.Grants.Grant(ctx, userID, r)
+}
+
+func (s *countingStore) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.Grant, error) {
+	s.bulks.Add(1)
+	return s.Grants.GrantsOfUsers(ctx, userIDs)
+}
+
+// A session gives each resource its direct grant (even below the default) or the
+// default, looking the first few up one by one and then loading all of the user's
+// grants once; admins manage everything.
+func TestSessionLevels(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.NewSQLite(t)
+	alice, err := db.CreateUser(ctx, "alice", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := func(i int) permission.Resource {
+		return permission.Resource{Type: permission.Experiment, ID: fmt.Sprint(i)}
+	}
+	want := map[permission.Resource]permission.Level{}
+	for i := range 30 {
+		want[exp(i)] = permission.Read // the default
+		if i%3 == 0 {
+			levels := []permission.Level{permission.Manage, permission.Edit, permission.NoPermissions}
+			want[exp(i)] = levels[i%9/3]
+			if _, err := db.CreateGrant(ctx, alice.ID, exp(i), want[exp(i)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	store := &countingStore{Grants: db}
+	level := New(store, permission.Read).Session(ctx, alice).Level
+	check := func(i int) {
+		t.Helper()
+		if l, err := level(exp(i)); err != nil || l != want[exp(i)] {
+			t.Errorf("experiment %d: %v, %v; want %v", i, l, err, want[exp(i)])
+		}
+	}
+	for i := range PointLookups {
+		check(i)
+		check(i) // remembered, not asked again
+	}
+	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups || b != 0 {
+		t.Errorf("after %d resources: %d point lookups, %d loads", PointLookups, p, b)
+	}
+	for i := PointLookups; i < 30; i++ {
+		check(i)
+	}
+	for i := range 30 {
+		check(i)
+	}
+	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups || b != 1 {
+		t.Errorf("after 30 resources: %d point lookups, %d loads", p, b)
+	}
+
+	admin := New(store, permission.Read).Session(ctx, storage.User{ID: 99, Username: "root", IsAdmin: true})
+	if l, err := admin.Level(exp(3)); err != nil || l != permission.Manage {
+		t.Errorf("admin: %v, %v", l, err)
+	}
+}
