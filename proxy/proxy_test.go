@@ -450,3 +450,61 @@ func TestHooksOutliveTheClient(t *testing.T) {
 	}
 	f.forwarded()
 }
+
+// countingReader is a request body that counts what the proxy reads of it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// A body is read up to its route's bound and no further, before it is decoded:
+// past it a caller without grants gets 413, unforwarded, and a body that says it
+// is longer is not read at all. Bulk logging may send more; dataset records,
+// decided on their path, stream whatever their size.
+func TestBodiesBounded(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	padded := func(fields string, size int) string {
+		return `{` + fields + `, "pad": "` + strings.Repeat("x", size) + `"}`
+	}
+	for _, c := range []struct {
+		name, method, target, body string
+		contentLength              int64 // -1: unknown
+		status                     int
+		maxRead                    int64
+	}{
+		{"a call over 4 MiB", "POST", "/api/2.0/mlflow/runs/create", padded(`"experiment_id": "2"`, 5<<20), -1, 413, maxAPIBody + 1},
+		{"60 MiB announced", "POST", "/api/2.0/mlflow/runs/create", padded(`"experiment_id": "2"`, 60<<20), 60<<20 + 40, 413, 0},
+		{"GraphQL over 4 MiB", "POST", "/graphql", padded(`"query": "{}"`, 5<<20), -1, 413, maxAPIBody + 1},
+		{"a batch of 5 MiB", "POST", "/api/2.0/mlflow/runs/log-batch", padded(`"run_id": "mine"`, 5<<20), -1, 200, -1},
+		{"a batch over 32 MiB", "POST", "/api/2.0/mlflow/runs/log-batch", padded(`"run_id": "victim"`, 33<<20), -1, 413, maxBulkBody + 1},
+		{"records of 33 MiB", "POST", "/api/3.0/mlflow/datasets/d-mine/records", padded(`"records": "[]"`, 33<<20), -1, 200, -1},
+		{"records of another's dataset", "POST", "/api/3.0/mlflow/datasets/d-shared/records", padded(`"records": "[]"`, 33<<20), -1, 403, 0},
+	} {
+		body := &countingReader{r: strings.NewReader(c.body)}
+		req := httptest.NewRequest(c.method, c.target, body)
+		req.ContentLength = c.contentLength
+		req.Header.Set("Authorization", "bob")
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, req)
+		sent := f.forwarded()
+		if rec.Code != c.status || (c.status == 200) != (len(sent) == 1) {
+			t.Errorf("%s: %d %s, forwarded %d", c.name, rec.Code, rec.Body, len(sent))
+		}
+		if c.status == 413 && !strings.Contains(rec.Body.String(), "BAD_REQUEST") {
+			t.Errorf("%s: %s", c.name, rec.Body)
+		}
+		if c.maxRead >= 0 && body.n > c.maxRead {
+			t.Errorf("%s: read %d bytes, want at most %d", c.name, body.n, c.maxRead)
+		}
+		if len(sent) == 1 && len(sent[0].body) != len(c.body) {
+			t.Errorf("%s: forwarded %d bytes of %d", c.name, len(sent[0].body), len(c.body))
+		}
+	}
+}

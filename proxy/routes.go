@@ -193,7 +193,7 @@ var routes = []route{
 	{"PATCH", "/3.0/mlflow/datasets/{dataset_id}/tags", needUpdate, datasetPath, nil, nil},
 	{"DELETE", "/3.0/mlflow/datasets/{dataset_id}/tags/{key}", needUpdate, datasetPath, nil, nil},
 	{"GET", "/3.0/mlflow/datasets/{dataset_id}/records", needRead, datasetPath, nil, nil},
-	{"POST", "/3.0/mlflow/datasets/{dataset_id}/records", needUpdate, datasetPath, nil, nil},
+	{"POST", datasetRecordsPath, needUpdate, datasetPath, nil, nil}, // records stream: MLflow's client sends them all at once
 	{"DELETE", "/3.0/mlflow/datasets/{dataset_id}/records", needUpdate, datasetPath, nil, nil},
 	{"GET", "/3.0/mlflow/datasets/{dataset_id}/experiment-ids", needRead, datasetPath, nil, nil},
 	{"POST", "/3.0/mlflow/datasets/{dataset_id}/add-experiments", needUpdate, datasetAndAddedExperiments, nil, nil},
@@ -234,6 +234,8 @@ var routes = []route{
 	// admins, like the rest of the gateway.
 	{"GET", "/2.0/mlflow/gateway-proxy", needUser, nil, nil, nil},
 }
+
+const datasetRecordsPath = "/3.0/mlflow/datasets/{dataset_id}/records"
 
 // pathParams holds the {name} segments a pattern matched.
 type pathParams map[string]string
