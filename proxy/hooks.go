@@ -110,11 +110,24 @@ func (c *call) dropGrants(ctx context.Context, r permission.Resource) error {
 	return nil
 }
 
-// moveModelGrants keeps a renamed model's grants with it.
+// readRenamedGrants reads the grants of a model about to be renamed, for everyone
+// alike: only these move with it. Once MLflow has renamed it, a new model may take
+// the old name, and its creator's MANAGE must stay with that new model.
+func (c *call) readRenamedGrants(ctx context.Context) error {
+	grants, err := c.proxy.grants.GrantsOnResource(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}, 0, 0)
+	if err != nil {
+		return err
+	}
+	c.renamed = grants
+	return nil
+}
+
+// moveModelGrants keeps a renamed model's grants with it: those it had before the
+// rename (readRenamedGrants), as they were then.
 func moveModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
 	from := permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}
 	to := permission.Resource{Type: permission.RegisteredModel, ID: c.param("new_name")}
-	if err := c.proxy.grants.MoveResourceGrants(ctx, from, to); err != nil {
+	if err := c.proxy.grants.MoveGrants(ctx, c.renamed, to); err != nil {
 		return nil, fmt.Errorf("the grants on %s were not moved to the renamed %s: %w", from, to, err)
 	}
 	return body, nil

@@ -40,7 +40,8 @@ type Grants interface {
 	CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error)
 	UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error)
 	DeleteResourceGrants(ctx context.Context, r permission.Resource) error
-	MoveResourceGrants(ctx context.Context, from, to permission.Resource) error
+	GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error)
+	MoveGrants(ctx context.Context, grants []storage.Grant, to permission.Resource) error
 }
 
 // Proxy is an http.Handler for everything that is not mlflow-auth's own API.
@@ -92,6 +93,7 @@ type call struct {
 	level      func(permission.Resource) (permission.Level, error)
 	after      hook            // the route's after-hook; nil when the answer passes as it is
 	graphql    *graphqlRequest // a non-admin's GraphQL request, for its after-hook
+	renamed    []storage.Grant // a renamed model's grants before the rename, which move with it
 }
 
 type callKey struct{}
@@ -174,6 +176,11 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 		c.setBody(nil)
 	} else if !c.route.streamsBody() {
 		if err := c.readJSONBody(); err != nil {
+			return err
+		}
+	}
+	if c.route.pattern == renameModelPath {
+		if err := c.readRenamedGrants(ctx); err != nil {
 			return err
 		}
 	}

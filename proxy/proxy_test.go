@@ -66,9 +66,10 @@ func (noGrants) UpdateGrant(context.Context, int32, permission.Resource, permiss
 	return storage.Grant{}, nil
 }
 func (noGrants) DeleteResourceGrants(context.Context, permission.Resource) error { return nil }
-func (noGrants) MoveResourceGrants(context.Context, permission.Resource, permission.Resource) error {
-	return nil
+func (noGrants) GrantsOnResource(context.Context, permission.Resource, int32, int) ([]storage.Grant, error) {
+	return nil, nil
 }
+func (noGrants) MoveGrants(context.Context, []storage.Grant, permission.Resource) error { return nil }
 
 // forwarded is a request as the fake upstream received it.
 type forwarded struct {
@@ -443,12 +444,16 @@ func TestHooksOutliveTheClient(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
 	db.Close()
 	f.set(func() { f.onAnswer = nil })
-	rec := serve(p, "bob", request{method: "POST", target: "/api/2.0/mlflow/registered-models/rename", body: `{"name": "renamed", "new_name": "again"}`})
-	if rec.Code != 500 || !strings.Contains(log.String(), "level=ERROR") ||
-		!strings.Contains(log.String(), "grants on registered_model:renamed were not moved to the renamed registered_model:again") {
-		t.Errorf("a failed move: %d %s, logged %s", rec.Code, rec.Body, log.String())
+	rec := serve(p, "bob", request{method: "DELETE", target: "/api/2.0/mlflow/registered-models/delete", body: `{"name": "renamed"}`})
+	if rec.Code != 500 || len(f.forwarded()) != 1 || !strings.Contains(log.String(), "level=ERROR") ||
+		!strings.Contains(log.String(), "grants on the deleted registered_model:renamed were left in place") {
+		t.Errorf("a failed delete: %d %s, logged %s", rec.Code, rec.Body, log.String())
 	}
-	f.forwarded()
+	// A rename reads the grants it will move before it is forwarded: without them it is not.
+	rec = serve(p, "bob", request{method: "POST", target: "/api/2.0/mlflow/registered-models/rename", body: `{"name": "renamed", "new_name": "again"}`})
+	if rec.Code != 500 || len(f.forwarded()) != 0 {
+		t.Errorf("a rename without its grants: %d %s", rec.Code, rec.Body)
+	}
 }
 
 // countingReader is a request body that counts what the proxy reads of it.
@@ -505,6 +510,62 @@ func TestBodiesBounded(t *testing.T) {
 		}
 		if len(sent) == 1 && len(sent[0].body) != len(c.body) {
 			t.Errorf("%s: forwarded %d bytes of %d", c.name, len(sent[0].body), len(c.body))
+		}
+	}
+}
+
+// A model re-created under its old name while MLflow renames it keeps its
+// creator's MANAGE: the rename moves the grants the model had before it was
+// forwarded, not one made on the old name in between.
+func TestRenameMovesTheGrantsOfBefore(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "auth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := db.CreateUser(ctx, "bob", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := db.CreateUser(ctx, "carol", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.guard.(*fakeGuard).users["bob"] = bob
+	p.grants = db
+	mine := permission.Resource{Type: permission.RegisteredModel, ID: "mine"}
+	renamed := permission.Resource{Type: permission.RegisteredModel, ID: "renamed"}
+	if _, err := db.CreateGrant(ctx, bob.ID, mine, permission.Manage); err != nil {
+		t.Fatal(err)
+	}
+	// As MLflow answers the rename, carol creates a new "mine" and is made its manager.
+	f.set(func() {
+		f.onAnswer = func() {
+			if _, err := db.CreateGrant(ctx, carol.ID, mine, permission.Manage); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	rec := serve(p, "bob", request{method: "POST", target: "/api/2.0/mlflow/registered-models/rename", body: `{"name": "mine", "new_name": "renamed"}`})
+	if rec.Code != 200 || len(f.forwarded()) != 1 {
+		t.Fatalf("rename: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range []struct {
+		user storage.User
+		r    permission.Resource
+		want bool
+	}{{bob, renamed, true}, {bob, mine, false}, {carol, mine, true}, {carol, renamed, false}} {
+		_, err := db.Grant(ctx, c.user.ID, c.r)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if (err == nil) != c.want {
+			t.Errorf("%s holds a grant on %s: %v, want %v", c.user.Username, c.r, err == nil, c.want)
 		}
 	}
 }

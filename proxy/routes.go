@@ -102,7 +102,7 @@ var routes = []route{
 	{"GET", "/2.0/mlflow/registered-models/get-latest-versions", needRead, modelParam("name"), nil, nil},
 	{"POST", "/2.0/mlflow/registered-models/get-latest-versions", needRead, modelParam("name"), nil, nil},
 	{"PATCH", "/2.0/mlflow/registered-models/update", needUpdate, modelParam("name"), nil, nil},
-	{"POST", "/2.0/mlflow/registered-models/rename", needUpdate, modelParam("name"), moveModelGrants, nil},
+	{"POST", renameModelPath, needUpdate, modelParam("name"), moveModelGrants, nil},
 	{"DELETE", "/2.0/mlflow/registered-models/delete", needDelete, modelParam("name"), dropModelGrants, nil},
 	{"POST", "/2.0/mlflow/registered-models/set-tag", needUpdate, modelParam("name"), nil, nil},
 	{"DELETE", "/2.0/mlflow/registered-models/delete-tag", needUpdate, modelParam("name"), nil, nil},
@@ -235,7 +235,10 @@ var routes = []route{
 	{"GET", "/2.0/mlflow/gateway-proxy", needUser, nil, nil, nil},
 }
 
-const datasetRecordsPath = "/3.0/mlflow/datasets/{dataset_id}/records"
+const (
+	renameModelPath    = "/2.0/mlflow/registered-models/rename"
+	datasetRecordsPath = "/3.0/mlflow/datasets/{dataset_id}/records"
+)
 
 // pathParams holds the {name} segments a pattern matched.
 type pathParams map[string]string
