@@ -399,6 +399,14 @@ func TestHooksOutliveTheClient(t *testing.T) {
 	if _, err := db.CreateGrant(ctx, bob.ID, mine, permission.Manage); err != nil {
 		t.Fatal(err)
 	}
+	// Carol's grant on a purged experiment 9 must not pass to the new one.
+	carol, err := db.CreateUser(ctx, "carol", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateGrant(ctx, carol.ID, experiment("9"), permission.Manage); err != nil {
+		t.Fatal(err)
+	}
 	p.grants = db
 	f.set(func() {
 		f.answers = map[string]string{"POST /api/2.0/mlflow/experiments/create": `{"experiment_id": "9"}`}
@@ -436,6 +444,10 @@ func TestHooksOutliveTheClient(t *testing.T) {
 				t.Errorf("%s %s: a grant on %s is left", c.method, c.target, r)
 			}
 		}
+	}
+
+	if on9, err := db.GrantsOnResource(ctx, experiment("9"), 0, 0); err != nil || len(on9) != 1 || on9[0].UserID != bob.ID {
+		t.Errorf("grants on the new experiment 9: %v %v", on9, err)
 	}
 
 	// When the store fails, the caller hears it and the log says what was left undone.

@@ -29,8 +29,9 @@ func TestMLflowTrackingProxy(t *testing.T) {
 		t.Run(perm, func(t *testing.T) {
 			const adminPassword = "proxy-admin-password"
 			dir := t.TempDir()
+			backend := "sqlite:///" + filepath.Join(dir, "mlflow.db")
 			upstream, mlflowLog := mlflowtest.StartServer(t, py, dir, nil,
-				"--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"),
+				"--backend-store-uri", backend,
 				"--artifacts-destination", filepath.Join(dir, "artifacts"), "--serve-artifacts")
 			t.Setenv("MLFLOW_AUTH_ADMIN_USERNAME", "admin")
 			t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", adminPassword)
@@ -43,6 +44,7 @@ func TestMLflowTrackingProxy(t *testing.T) {
 			cmd.Env = append(os.Environ(),
 				"MLFLOW_AUTH_TEST_URL="+base,
 				"MLFLOW_AUTH_TEST_UPSTREAM_URL="+upstream,
+				"MLFLOW_AUTH_TEST_UPSTREAM_BACKEND_URI="+backend,
 				"MLFLOW_AUTH_TEST_ADMIN_USERNAME=admin",
 				"MLFLOW_AUTH_TEST_ADMIN_PASSWORD="+adminPassword,
 				"MLFLOW_AUTH_TEST_DEFAULT_PERMISSION="+perm,

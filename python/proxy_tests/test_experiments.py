@@ -295,3 +295,28 @@ def test_a_body_cannot_name_one_run_to_the_proxy_and_another_to_mlflow(owner, ot
     m = upstream.get_registered_model(model)
     assert m.description in (None, "")
     assert owner.who_has_access("registered_model", model) == {owner.username: "MANAGE"}
+
+
+def test_a_purged_experiments_grants_do_not_pass_to_the_next_of_its_id(
+        owner, other, admin, upstream_url, upstream_backend_uri):
+    """MLflow on SQLite gives a new experiment the id of one `mlflow gc` purged; the
+    grants on the old one (its creator's, and one given to another user) stay with
+    it, and the new experiment's creator is its only grantee."""
+    import subprocess
+    import sys
+
+    exp = owner.client.create_experiment(unique("purged"))
+    assert owner.grant("experiment", exp, other.username, "MANAGE").status_code == 200
+    owner.client.delete_experiment(exp)
+    gc = subprocess.run(
+        [sys.executable, "-m", "mlflow", "gc", "--backend-store-uri", upstream_backend_uri,
+         "--experiment-ids", exp],
+        env={**os.environ, "MLFLOW_TRACKING_URI": upstream_url}, capture_output=True, text=True,
+        timeout=120)
+    assert gc.returncode == 0, gc.stderr
+    new = admin.client.create_experiment(unique("reused"))
+    assert new == exp, "MLflow did not reuse the purged experiment's id"
+    assert admin.who_has_access("experiment", new) == {admin.username: "MANAGE"}
+    denied(owner.client.delete_experiment, new)
+    denied(other.client.create_run, new)
+    denied(other.client.set_experiment_tag, new, "taken", "yes")
