@@ -231,7 +231,7 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 			return err
 		}
 		if len(rs) == 0 {
-			rs = []permission.Resource{{}} // the artifact root: the default permission decides
+			return errNamesNoExperiment
 		}
 		resources = append(resources, rs...)
 	default:

@@ -193,7 +193,7 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 			return err
 		}
 		if len(resources) == 0 {
-			resources = []permission.Resource{{}} // names nothing: the default permission decides
+			return errNamesNoExperiment
 		}
 		for _, r := range resources {
 			l, err := c.level(r)
@@ -402,8 +402,11 @@ func (e *upstreamAnswer) MLflowError() (int, string, string) {
 }
 
 var (
-	errDenied       = &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Permission denied"}
-	errUpstreamDown = &apiError{http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "The MLflow tracking server is unavailable; try again later."}
+	errDenied = &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Permission denied"}
+	// An artifact path outside every experiment's directory (the root, or an
+	// experiment's artifact_location an admin chose): whose it is, the proxy cannot tell.
+	errNamesNoExperiment = &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Only admins may reach artifacts that lie in no experiment's directory."}
+	errUpstreamDown      = &apiError{http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "The MLflow tracking server is unavailable; try again later."}
 )
 
 // tooLarge answers a body over limit bytes, as mlflow-auth's own API does.

@@ -581,3 +581,35 @@ func TestRenameMovesTheGrantsOfBefore(t *testing.T) {
 		}
 	}
 }
+
+// Under a default of READ, what an explicit grant closes stays closed: a scorer
+// takes its experiment's grant too, and artifacts that lie in no experiment's
+// directory (the root, an experiment whose artifact_location is not its id) are
+// for admins, not the default.
+func TestDefaultReadStopsAtGrants(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	guard := p.guard.(*fakeGuard)
+	guard.def = permission.Read
+	guard.grants["bob"][experiment("2")] = permission.NoPermissions
+	for _, c := range []struct {
+		user string
+		request
+		status int
+	}{
+		{"bob", request{method: "GET", target: "/api/3.0/mlflow/scorers/get?experiment_id=2&name=theirs"}, 403},
+		{"bob", request{method: "GET", target: "/api/3.0/mlflow/scorers/versions?experiment_id=2&name=theirs"}, 403},
+		{"bob", request{method: "GET", target: "/api/3.0/mlflow/scorers/get?experiment_id=4&name=open"}, 200},
+		{"bob", request{method: "GET", target: "/api/3.0/mlflow/scorers/get?experiment_id=1&name=mine"}, 200},
+		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts/team-x/r1/artifacts/f"}, 403},
+		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts?path=team-x/r1/artifacts"}, 403},
+		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts"}, 403},
+		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts/4/r/artifacts/f"}, 200},
+		{"bob", request{method: "POST", target: "/api/2.0/mlflow/model-versions/create", body: `{"name": "mine", "source": "mlflow-artifacts:/team-x/r1/artifacts/m"}`}, 403},
+		{"root", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts/team-x/r1/artifacts/f"}, 200},
+	} {
+		rec := serve(p, c.user, c.request)
+		if sent := f.forwarded(); rec.Code != c.status || (c.status == 200) != (len(sent) == 1) {
+			t.Errorf("%s %s %s %s: %d %s, forwarded %v", c.user, c.method, c.target, c.body, rec.Code, rec.Body, sent)
+		}
+	}
+}

@@ -320,3 +320,21 @@ def test_a_purged_experiments_grants_do_not_pass_to_the_next_of_its_id(
     denied(owner.client.delete_experiment, new)
     denied(other.client.create_run, new)
     denied(other.client.set_experiment_tag, new, "taken", "yes")
+
+
+def test_artifacts_outside_experiment_directories_are_for_admins(admin, other):
+    """An experiment whose artifact root an admin chose (mlflow-artifacts:/team-x)
+    keeps its artifacts under a path that names no experiment: the proxy cannot tell
+    whose they are, so only admins reach them, whatever the default permission."""
+    root = unique("team-x")
+    exp = admin.client.create_experiment(unique("team"), artifact_location=f"mlflow-artifacts:/{root}")
+    run_id = admin.client.create_run(exp).info.run_id
+    admin.client.log_text(run_id, "team notes", "notes/n.txt")
+    path = f"/api/2.0/mlflow-artifacts/artifacts/{root}/{run_id}/artifacts/notes/n.txt"
+    res = admin.http("GET", path)
+    assert res.status_code == 200 and res.text == "team notes", res.text
+    res = admin.create_experiment_permission(exp, other.username, "NO_PERMISSIONS")
+    assert res.status_code == 200, res.text
+    for p in [path, f"/api/2.0/mlflow-artifacts/artifacts?path={root}/{run_id}/artifacts"]:
+        res = other.http("GET", p)
+        assert res.status_code == 403 and error_of(res) == "PERMISSION_DENIED", (p, res.text)
