@@ -39,17 +39,6 @@ func Pythons(t testing.TB) []Python {
 	return pys
 }
 
-// Newest returns the interpreter with the highest mlflow version.
-func Newest(pys []Python) Python {
-	best := pys[0]
-	for _, py := range pys[1:] {
-		if VersionLess(best.Version, py.Version) {
-			best = py
-		}
-	}
-	return best
-}
-
 // Before returns the first interpreter whose mlflow is older than version, skipping
 // the test when there is none (failing it in CI).
 func Before(t testing.TB, pys []Python, version string) Python {
