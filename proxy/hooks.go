@@ -199,6 +199,7 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 	scheme, rest, _ := strings.Cut(source, ":")
 	switch strings.ToLower(scheme) {
 	case "models":
+		rest, _, _ = strings.Cut(rest, "?") // MLflow's urlparse leaves a query out of the path
 		path, ok := strings.CutPrefix(rest, "/")
 		if !ok || strings.HasPrefix(path, "/") || path == "" {
 			return badRequest("Invalid model version source: '%s'.", source)

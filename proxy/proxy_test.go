@@ -605,6 +605,9 @@ func TestDefaultReadStopsAtGrants(t *testing.T) {
 		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts"}, 403},
 		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts/4/r/artifacts/f"}, 200},
 		{"bob", request{method: "POST", target: "/api/2.0/mlflow/model-versions/create", body: `{"name": "mine", "source": "mlflow-artifacts:/team-x/r1/artifacts/m"}`}, 403},
+		// MLflow reads the logged model m-victim here, not a registered model "m-victim?x=".
+		{"bob", request{method: "POST", target: "/api/2.0/mlflow/model-versions/create", body: `{"name": "mine", "source": "models:/m-victim?x=/1"}`}, 403},
+		{"bob", request{method: "POST", target: "/api/2.0/mlflow/model-versions/create", body: `{"name": "mine", "source": "models:/m-mine?x=/1"}`}, 200},
 		{"root", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts/team-x/r1/artifacts/f"}, 200},
 	} {
 		rec := serve(p, c.user, c.request)
