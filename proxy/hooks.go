@@ -132,9 +132,11 @@ func (c *call) dropGrants(ctx context.Context, r permission.Resource) error {
 // alike: only these move with it. Once MLflow has renamed it, a new model may take
 // the old name, and its creator's MANAGE must stay with that new model.
 func (c *call) readRenamedGrants(ctx context.Context) error {
-	grants, err := c.proxy.grants.GrantsOnResource(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}, 0, 0)
+	model := permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}
+	grants, err := c.proxy.grants.GrantsOnResource(ctx, model, 0, 0)
 	if err != nil {
-		return err
+		slog.ErrorContext(ctx, "could not read the grants of a model to rename", "resource", model.String(), "err", err)
+		return &apiError{http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "The model's permissions could not be read; try again later."}
 	}
 	c.renamed = grants
 	return nil
