@@ -37,6 +37,18 @@ func (c *call) grantManage(ctx context.Context, r permission.Resource) error {
 	return nil
 }
 
+// grantOnlyManage makes the caller the only grantee of a resource MLflow has just
+// made under an id that may have been another's: grants left on it belong to a
+// predecessor removed behind the proxy's back (`mlflow gc`), and must not carry over.
+func (c *call) grantOnlyManage(ctx context.Context, r permission.Resource) error {
+	if err := c.proxy.grants.DeleteResourceGrants(ctx, r); err != nil {
+		return fmt.Errorf("the grants left on the new %s were not removed: %w", r, err)
+	}
+	return c.grantManage(ctx, r)
+}
+
+// grantCreatorExperiment: MLflow reuses the id of a purged experiment (on SQLite),
+// so the new one starts with its creator's grant alone.
 func grantCreatorExperiment(ctx context.Context, c *call, body []byte) ([]byte, error) {
 	var created struct {
 		ExperimentID string `json:"experiment_id"`
@@ -44,7 +56,7 @@ func grantCreatorExperiment(ctx context.Context, c *call, body []byte) ([]byte, 
 	if err := json.Unmarshal(body, &created); err != nil || created.ExperimentID == "" {
 		return nil, errors.New("the upstream's CreateExperiment answer has no experiment_id")
 	}
-	return body, c.grantManage(ctx, experiment(created.ExperimentID))
+	return body, c.grantOnlyManage(ctx, experiment(created.ExperimentID))
 }
 
 func grantCreatorModel(ctx context.Context, c *call, body []byte) ([]byte, error) {
@@ -52,16 +64,22 @@ func grantCreatorModel(ctx context.Context, c *call, body []byte) ([]byte, error
 }
 
 // grantCreatorScorer makes whoever registers a scorer (or a new version of one)
-// its manager, as MLflow does.
+// its manager, as MLflow does. A new scorer (version 1) starts with that grant
+// alone: others left on its name are those of a scorer of a purged experiment.
 func grantCreatorScorer(ctx context.Context, c *call, body []byte) ([]byte, error) {
 	var registered struct {
 		ExperimentID string `json:"experiment_id"`
 		Name         string `json:"name"`
+		Version      int64  `json:"version"`
 	}
 	if err := json.Unmarshal(body, &registered); err != nil || registered.ExperimentID == "" || registered.Name == "" {
 		return nil, errors.New("the upstream's RegisterScorer answer has no experiment_id and name")
 	}
-	return body, c.grantManage(ctx, permission.ScorerResource(registered.ExperimentID, registered.Name))
+	scorer := permission.ScorerResource(registered.ExperimentID, registered.Name)
+	if registered.Version == 1 {
+		return body, c.grantOnlyManage(ctx, scorer)
+	}
+	return body, c.grantManage(ctx, scorer)
 }
 
 // dropScorerGrants removes the grants of a deleted scorer, so a new scorer of that
@@ -110,11 +128,26 @@ func (c *call) dropGrants(ctx context.Context, r permission.Resource) error {
 	return nil
 }
 
-// moveModelGrants keeps a renamed model's grants with it.
+// readRenamedGrants reads the grants of a model about to be renamed, for everyone
+// alike: only these move with it. Once MLflow has renamed it, a new model may take
+// the old name, and its creator's MANAGE must stay with that new model.
+func (c *call) readRenamedGrants(ctx context.Context) error {
+	model := permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}
+	grants, err := c.proxy.grants.GrantsOnResource(ctx, model, 0, 0)
+	if err != nil {
+		slog.ErrorContext(ctx, "could not read the grants of a model to rename", "resource", model.String(), "err", err)
+		return &apiError{http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "The model's permissions could not be read; try again later."}
+	}
+	c.renamed = grants
+	return nil
+}
+
+// moveModelGrants keeps a renamed model's grants with it: those it had before the
+// rename (readRenamedGrants), as they were then.
 func moveModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
 	from := permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}
 	to := permission.Resource{Type: permission.RegisteredModel, ID: c.param("new_name")}
-	if err := c.proxy.grants.MoveResourceGrants(ctx, from, to); err != nil {
+	if err := c.proxy.grants.MoveGrants(ctx, c.renamed, to); err != nil {
 		return nil, fmt.Errorf("the grants on %s were not moved to the renamed %s: %w", from, to, err)
 	}
 	return body, nil
@@ -168,6 +201,7 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 	scheme, rest, _ := strings.Cut(source, ":")
 	switch strings.ToLower(scheme) {
 	case "models":
+		rest, _, _ = strings.Cut(rest, "?") // MLflow's urlparse leaves a query out of the path
 		path, ok := strings.CutPrefix(rest, "/")
 		if !ok || strings.HasPrefix(path, "/") || path == "" {
 			return badRequest("Invalid model version source: '%s'.", source)
@@ -200,7 +234,7 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 			return err
 		}
 		if len(rs) == 0 {
-			rs = []permission.Resource{{}} // the artifact root: the default permission decides
+			return errNamesNoExperiment
 		}
 		resources = append(resources, rs...)
 	default:

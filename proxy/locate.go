@@ -11,9 +11,9 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 )
 
-// locator finds the resources a request acts on. No resources (and no error)
-// means the server's default permission applies, as for an artifact path that
-// names no experiment.
+// locator finds the resources a request acts on. No resources (and no error), as
+// for an artifact path that names no experiment, is refused to non-admins: the
+// default permission would decide on something that may be some experiment's.
 type locator func(ctx context.Context, c *call) ([]permission.Resource, error)
 
 func experiment(id string) permission.Resource {
@@ -202,7 +202,9 @@ func loggedModelPath(ctx context.Context, c *call) ([]permission.Resource, error
 	return experimentsOf(ctx, []string{c.pathParams["model_id"]}, c.proxy.lookups.loggedModelExperiment)
 }
 
-// scorerParam: the scorer named by experiment_id and name.
+// scorerParam: the scorer named by experiment_id and name, of an experiment the
+// caller may read. A scorer without a grant of its own takes the default, which
+// must not open a scorer of an experiment a grant closes to the caller.
 func scorerParam(_ context.Context, c *call) ([]permission.Resource, error) {
 	exp, name := c.param("experiment_id"), c.param("name")
 	if err := required("experiment_id", exp); err != nil {
@@ -212,6 +214,9 @@ func scorerParam(_ context.Context, c *call) ([]permission.Resource, error) {
 		return nil, err
 	}
 	if err := required("name", name); err != nil {
+		return nil, err
+	}
+	if err := c.requireRead(experiment(exp)); err != nil {
 		return nil, err
 	}
 	return []permission.Resource{permission.ScorerResource(exp, name)}, nil

@@ -190,8 +190,9 @@ func TestMLflow3Routes(t *testing.T) {
 	}
 }
 
-// grantLog records the grants the after-hooks write.
+// grantLog records the grants the after-hooks create, update and delete.
 type grantLog struct {
+	noGrants
 	mu  sync.Mutex
 	log []string
 }
@@ -225,13 +226,9 @@ func (g *grantLog) DeleteResourceGrants(_ context.Context, r permission.Resource
 	return nil
 }
 
-func (g *grantLog) MoveResourceGrants(_ context.Context, from, to permission.Resource) error {
-	g.add("move " + from.String() + " " + to.String())
-	return nil
-}
-
 // Registering a scorer makes the registrant its manager, under the name and
-// experiment MLflow answers with; deleting the scorer (not one version) drops its grants.
+// experiment MLflow answers with, and a new scorer's only grantee; deleting the
+// scorer (not one version) drops its grants.
 func TestScorerGrants(t *testing.T) {
 	p, f := newFakeMLflowProxy(t)
 	grants := &grantLog{}
@@ -257,6 +254,17 @@ func TestScorerGrants(t *testing.T) {
 		if got := grants.take(); !slices.Equal(got, c.want) {
 			t.Errorf("%s %s %s: grants %v, want %v", c.method, c.target, c.body, got, c.want)
 		}
+	}
+	// A new scorer's name may be that of a scorer of a purged experiment: its
+	// grants are dropped first.
+	f.set(func() {
+		f.answers = map[string]string{"POST /api/3.0/mlflow/scorers/register": `{"experiment_id": "1", "name": "my scorer", "version": 1}`}
+	})
+	if rec := serve(p, "bob", request{method: "POST", target: "/api/3.0/mlflow/scorers/register", body: `{"experiment_id": "1", "name": "my scorer"}`}); rec.Code != 200 {
+		t.Fatalf("register: %d %s", rec.Code, rec.Body)
+	}
+	if got, want := grants.take(), []string{"delete scorer:1/my%20scorer", "create scorer:1/my%20scorer MANAGE"}; !slices.Equal(got, want) {
+		t.Errorf("a new scorer: grants %v, want %v", got, want)
 	}
 }
 

@@ -122,7 +122,7 @@ func decompressOTLP(raw []byte, encoding string) ([]byte, error) {
 		r = zr
 	case "deflate":
 		if zr, err := zlib.NewReader(bytes.NewReader(raw)); err == nil {
-			if out, err := readAllBounded(zr); err == nil || errors.Is(err, errTooLarge) {
+			if out, err := readAllBounded(zr); err == nil || errors.Is(err, errSpansTooLarge) {
 				return out, err
 			}
 		}
@@ -131,19 +131,21 @@ func decompressOTLP(raw []byte, encoding string) ([]byte, error) {
 		return nil, badRequest("Unsupported Content-Encoding: %s", encoding)
 	}
 	out, err := readAllBounded(r)
-	if err != nil && !errors.Is(err, errTooLarge) {
+	if err != nil && !errors.Is(err, errSpansTooLarge) {
 		return nil, badRequest("Failed to decompress %s payload", encoding)
 	}
 	return out, err
 }
 
+var errSpansTooLarge = tooLarge(maxSpanBody)
+
 func readAllBounded(r io.Reader) ([]byte, error) {
-	out, err := io.ReadAll(io.LimitReader(r, maxJSONBytes+1))
+	out, err := io.ReadAll(io.LimitReader(r, maxSpanBody+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > maxJSONBytes {
-		return nil, errTooLarge
+	if len(out) > maxSpanBody {
+		return nil, errSpansTooLarge
 	}
 	return out, nil
 }

@@ -40,7 +40,8 @@ type Grants interface {
 	CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error)
 	UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error)
 	DeleteResourceGrants(ctx context.Context, r permission.Resource) error
-	MoveResourceGrants(ctx context.Context, from, to permission.Resource) error
+	GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error)
+	MoveGrants(ctx context.Context, grants []storage.Grant, to permission.Resource) error
 }
 
 // Proxy is an http.Handler for everything that is not mlflow-auth's own API.
@@ -51,8 +52,16 @@ type Proxy struct {
 	lookups *lookups
 }
 
-// maxJSONBytes bounds a JSON request or answer the proxy reads (artifacts stream).
+// maxJSONBytes bounds an upstream answer the proxy reads.
 const maxJSONBytes = 64 << 20
+
+// What the proxy reads of a request body to decide on it, at most. MLflow sets no
+// bound of its own; these hold what its clients send, escapes included.
+const (
+	maxAPIBody  = 4 << 20  // an ordinary call; MLflow's longest field, a model tag, is 100,000 characters
+	maxBulkBody = 32 << 20 // log-batch (100 params, 100 tags and 1,000 metrics) and log-inputs (a dataset profile of up to 16 MB)
+	maxSpanBody = 64 << 20 // an OTLP span batch, before and after decompression
+)
 
 // New returns a proxy to the MLflow server at upstream.
 func New(upstream *url.URL, guard Guard, grants Grants) *Proxy {
@@ -84,6 +93,7 @@ type call struct {
 	level      func(permission.Resource) (permission.Level, error)
 	after      hook            // the route's after-hook; nil when the answer passes as it is
 	graphql    *graphqlRequest // a non-admin's GraphQL request, for its after-hook
+	renamed    []storage.Grant // a renamed model's grants before the rename, which move with it
 }
 
 type callKey struct{}
@@ -169,6 +179,11 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 			return err
 		}
 	}
+	if c.route.pattern == renameModelPath {
+		if err := c.readRenamedGrants(ctx); err != nil {
+			return err
+		}
+	}
 	if c.user.IsAdmin {
 		return nil
 	}
@@ -178,7 +193,7 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 			return err
 		}
 		if len(resources) == 0 {
-			resources = []permission.Resource{{}} // names nothing: the default permission decides
+			return errNamesNoExperiment
 		}
 		for _, r := range resources {
 			l, err := c.level(r)
@@ -198,11 +213,23 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 	return nil
 }
 
-// streamsBody reports routes whose bodies are not the REST API's JSON: artifacts,
-// never read, only streamed, and OTLP spans and GraphQL queries, which their
-// rewrites read.
+// streamsBody reports routes whose bodies are not read as the REST API's JSON:
+// artifacts and evaluation dataset records, decided on their path and streamed as
+// they come, and OTLP spans and GraphQL queries, which their rewrites read.
 func (r *route) streamsBody() bool {
-	return strings.HasPrefix(r.pattern, "/2.0/mlflow-artifacts/") || r.pattern == otlpPath || r.pattern == graphqlPath
+	return strings.HasPrefix(r.pattern, "/2.0/mlflow-artifacts/") || r.pattern == datasetRecordsPath ||
+		r.pattern == otlpPath || r.pattern == graphqlPath
+}
+
+// bodyLimit is the most the proxy reads of the route's request body.
+func (r *route) bodyLimit() int64 {
+	switch r.pattern {
+	case "/2.0/mlflow/runs/log-batch", "/2.0/mlflow/runs/log-inputs":
+		return maxBulkBody
+	case otlpPath:
+		return maxSpanBody
+	}
+	return maxAPIBody
 }
 
 // readJSONBody parses an API call's JSON body (kept for forwarding) so that locators
@@ -280,15 +307,19 @@ func lowerCamelCase(s string) string {
 	return b.String()
 }
 
-// readBody reads a request body the proxy decides on (at most maxJSONBytes) and
-// keeps it to be forwarded.
+// readBody reads a request body the proxy decides on, at most the route's bound
+// (a body that says it is longer is refused unread), and keeps it to be forwarded.
 func (c *call) readBody() ([]byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(c.req.Body, maxJSONBytes+1))
+	limit := c.route.bodyLimit()
+	if c.req.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	raw, err := io.ReadAll(io.LimitReader(c.req.Body, limit+1))
 	if err != nil {
 		return nil, badRequest("The request body could not be read.")
 	}
-	if len(raw) > maxJSONBytes {
-		return nil, errTooLarge
+	if int64(len(raw)) > limit {
+		return nil, tooLarge(limit)
 	}
 	c.setBody(raw)
 	return raw, nil
@@ -371,10 +402,17 @@ func (e *upstreamAnswer) MLflowError() (int, string, string) {
 }
 
 var (
-	errDenied       = &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Permission denied"}
-	errTooLarge     = &apiError{http.StatusRequestEntityTooLarge, "BAD_REQUEST", "The request body is too large."}
-	errUpstreamDown = &apiError{http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "The MLflow tracking server is unavailable; try again later."}
+	errDenied = &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Permission denied"}
+	// An artifact path outside every experiment's directory (the root, or an
+	// experiment's artifact_location an admin chose): whose it is, the proxy cannot tell.
+	errNamesNoExperiment = &apiError{http.StatusForbidden, "PERMISSION_DENIED", "Only admins may reach artifacts that lie in no experiment's directory."}
+	errUpstreamDown      = &apiError{http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "The MLflow tracking server is unavailable; try again later."}
 )
+
+// tooLarge answers a body over limit bytes, as mlflow-auth's own API does.
+func tooLarge(limit int64) error {
+	return &apiError{http.StatusRequestEntityTooLarge, "BAD_REQUEST", fmt.Sprintf("The request body is larger than %d MiB.", limit>>20)}
+}
 
 func badRequest(format string, args ...any) error {
 	return &apiError{http.StatusBadRequest, "INVALID_PARAMETER_VALUE", fmt.Sprintf(format, args...)}

@@ -65,9 +65,10 @@ func (noGrants) UpdateGrant(context.Context, int32, permission.Resource, permiss
 	return storage.Grant{}, nil
 }
 func (noGrants) DeleteResourceGrants(context.Context, permission.Resource) error { return nil }
-func (noGrants) MoveResourceGrants(context.Context, permission.Resource, permission.Resource) error {
-	return nil
+func (noGrants) GrantsOnResource(context.Context, permission.Resource, int32, int) ([]storage.Grant, error) {
+	return nil, nil
 }
+func (noGrants) MoveGrants(context.Context, []storage.Grant, permission.Resource) error { return nil }
 
 // forwarded is a request as the fake upstream received it.
 type forwarded struct {
@@ -390,6 +391,14 @@ func TestHooksOutliveTheClient(t *testing.T) {
 	if _, err := db.CreateGrant(ctx, bob.ID, mine, permission.Manage); err != nil {
 		t.Fatal(err)
 	}
+	// Carol's grant on a purged experiment 9 must not pass to the new one.
+	carol, err := db.CreateUser(ctx, "carol", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateGrant(ctx, carol.ID, experiment("9"), permission.Manage); err != nil {
+		t.Fatal(err)
+	}
 	p.grants = db
 	f.set(func() {
 		f.answers = map[string]string{"POST /api/2.0/mlflow/experiments/create": `{"experiment_id": "9"}`}
@@ -429,16 +438,166 @@ func TestHooksOutliveTheClient(t *testing.T) {
 		}
 	}
 
+	if on9, err := db.GrantsOnResource(ctx, experiment("9"), 0, 0); err != nil || len(on9) != 1 || on9[0].UserID != bob.ID {
+		t.Errorf("grants on the new experiment 9: %v %v", on9, err)
+	}
+
 	// When the store fails, the caller hears it and the log says what was left undone.
 	var log bytes.Buffer
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
 	db.Close()
 	f.set(func() { f.onAnswer = nil })
-	rec := serve(p, "bob", request{method: "POST", target: "/api/2.0/mlflow/registered-models/rename", body: `{"name": "renamed", "new_name": "again"}`})
-	if rec.Code != 500 || !strings.Contains(log.String(), "level=ERROR") ||
-		!strings.Contains(log.String(), "grants on registered_model:renamed were not moved to the renamed registered_model:again") {
-		t.Errorf("a failed move: %d %s, logged %s", rec.Code, rec.Body, log.String())
+	rec := serve(p, "bob", request{method: "DELETE", target: "/api/2.0/mlflow/registered-models/delete", body: `{"name": "renamed"}`})
+	if rec.Code != 500 || len(f.forwarded()) != 1 || !strings.Contains(log.String(), "level=ERROR") ||
+		!strings.Contains(log.String(), "grants on the deleted registered_model:renamed were left in place") {
+		t.Errorf("a failed delete: %d %s, logged %s", rec.Code, rec.Body, log.String())
 	}
-	f.forwarded()
+	// A rename reads the grants it will move before it is forwarded: without them it is not.
+	rec = serve(p, "bob", request{method: "POST", target: "/api/2.0/mlflow/registered-models/rename", body: `{"name": "renamed", "new_name": "again"}`})
+	if rec.Code != 503 || len(f.forwarded()) != 0 {
+		t.Errorf("a rename without its grants: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// countingReader is a request body that counts what the proxy reads of it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// A body is read up to its route's bound and no further, before it is decoded:
+// past it a caller without grants gets 413, unforwarded, and a body that says it
+// is longer is not read at all. Bulk logging may send more; dataset records,
+// decided on their path, stream whatever their size.
+func TestBodiesBounded(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	padded := func(fields string, size int) string {
+		return `{` + fields + `, "pad": "` + strings.Repeat("x", size) + `"}`
+	}
+	for _, c := range []struct {
+		name, method, target, body string
+		contentLength              int64 // -1: unknown
+		status                     int
+		maxRead                    int64
+	}{
+		{"a call over 4 MiB", "POST", "/api/2.0/mlflow/runs/create", padded(`"experiment_id": "2"`, 5<<20), -1, 413, maxAPIBody + 1},
+		{"60 MiB announced", "POST", "/api/2.0/mlflow/runs/create", padded(`"experiment_id": "2"`, 60<<20), 60<<20 + 40, 413, 0},
+		{"GraphQL over 4 MiB", "POST", "/graphql", padded(`"query": "{}"`, 5<<20), -1, 413, maxAPIBody + 1},
+		{"a batch of 5 MiB", "POST", "/api/2.0/mlflow/runs/log-batch", padded(`"run_id": "mine"`, 5<<20), -1, 200, -1},
+		{"a batch over 32 MiB", "POST", "/api/2.0/mlflow/runs/log-batch", padded(`"run_id": "victim"`, 33<<20), -1, 413, maxBulkBody + 1},
+		{"records of 33 MiB", "POST", "/api/3.0/mlflow/datasets/d-mine/records", padded(`"records": "[]"`, 33<<20), -1, 200, -1},
+		{"records of another's dataset", "POST", "/api/3.0/mlflow/datasets/d-shared/records", padded(`"records": "[]"`, 33<<20), -1, 403, 0},
+	} {
+		body := &countingReader{r: strings.NewReader(c.body)}
+		req := httptest.NewRequest(c.method, c.target, body)
+		req.ContentLength = c.contentLength
+		req.Header.Set("Authorization", "bob")
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, req)
+		sent := f.forwarded()
+		if rec.Code != c.status || (c.status == 200) != (len(sent) == 1) {
+			t.Errorf("%s: %d %s, forwarded %d", c.name, rec.Code, rec.Body, len(sent))
+		}
+		if c.status == 413 && !strings.Contains(rec.Body.String(), "BAD_REQUEST") {
+			t.Errorf("%s: %s", c.name, rec.Body)
+		}
+		if c.maxRead >= 0 && body.n > c.maxRead {
+			t.Errorf("%s: read %d bytes, want at most %d", c.name, body.n, c.maxRead)
+		}
+		if len(sent) == 1 && len(sent[0].body) != len(c.body) {
+			t.Errorf("%s: forwarded %d bytes of %d", c.name, len(sent[0].body), len(c.body))
+		}
+	}
+}
+
+// A model re-created under its old name while MLflow renames it keeps its
+// creator's MANAGE: the rename moves the grants the model had before it was
+// forwarded, not one made on the old name in between.
+func TestRenameMovesTheGrantsOfBefore(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	db := storagetest.NewSQLite(t)
+	ctx := context.Background()
+	bob, err := db.CreateUser(ctx, "bob", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := db.CreateUser(ctx, "carol", "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.guard.(*fakeGuard).users["bob"] = bob
+	p.grants = db
+	mine := permission.Resource{Type: permission.RegisteredModel, ID: "mine"}
+	renamed := permission.Resource{Type: permission.RegisteredModel, ID: "renamed"}
+	if _, err := db.CreateGrant(ctx, bob.ID, mine, permission.Manage); err != nil {
+		t.Fatal(err)
+	}
+	// As MLflow answers the rename, carol creates a new "mine" and is made its manager.
+	f.set(func() {
+		f.onAnswer = func() {
+			if _, err := db.CreateGrant(ctx, carol.ID, mine, permission.Manage); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	rec := serve(p, "bob", request{method: "POST", target: "/api/2.0/mlflow/registered-models/rename", body: `{"name": "mine", "new_name": "renamed"}`})
+	if rec.Code != 200 || len(f.forwarded()) != 1 {
+		t.Fatalf("rename: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range []struct {
+		user storage.User
+		r    permission.Resource
+		want bool
+	}{{bob, renamed, true}, {bob, mine, false}, {carol, mine, true}, {carol, renamed, false}} {
+		_, err := db.Grant(ctx, c.user.ID, c.r)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if (err == nil) != c.want {
+			t.Errorf("%s holds a grant on %s: %v, want %v", c.user.Username, c.r, err == nil, c.want)
+		}
+	}
+}
+
+// Under a default of READ, what an explicit grant closes stays closed: a scorer
+// takes its experiment's grant too, and artifacts that lie in no experiment's
+// directory (the root, an experiment whose artifact_location is not its id) are
+// for admins, not the default.
+func TestDefaultReadStopsAtGrants(t *testing.T) {
+	p, f := newFakeMLflowProxy(t)
+	guard := p.guard.(*fakeGuard)
+	guard.def = permission.Read
+	guard.grants["bob"][experiment("2")] = permission.NoPermissions
+	for _, c := range []struct {
+		user string
+		request
+		status int
+	}{
+		{"bob", request{method: "GET", target: "/api/3.0/mlflow/scorers/get?experiment_id=2&name=theirs"}, 403},
+		{"bob", request{method: "GET", target: "/api/3.0/mlflow/scorers/versions?experiment_id=2&name=theirs"}, 403},
+		{"bob", request{method: "GET", target: "/api/3.0/mlflow/scorers/get?experiment_id=4&name=open"}, 200},
+		{"bob", request{method: "GET", target: "/api/3.0/mlflow/scorers/get?experiment_id=1&name=mine"}, 200},
+		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts/team-x/r1/artifacts/f"}, 403},
+		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts?path=team-x/r1/artifacts"}, 403},
+		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts"}, 403},
+		{"bob", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts/4/r/artifacts/f"}, 200},
+		{"bob", request{method: "POST", target: "/api/2.0/mlflow/model-versions/create", body: `{"name": "mine", "source": "mlflow-artifacts:/team-x/r1/artifacts/m"}`}, 403},
+		// MLflow reads the logged model m-victim here, not a registered model "m-victim?x=".
+		{"bob", request{method: "POST", target: "/api/2.0/mlflow/model-versions/create", body: `{"name": "mine", "source": "models:/m-victim?x=/1"}`}, 403},
+		{"bob", request{method: "POST", target: "/api/2.0/mlflow/model-versions/create", body: `{"name": "mine", "source": "models:/m-mine?x=/1"}`}, 200},
+		{"root", request{method: "GET", target: "/api/2.0/mlflow-artifacts/artifacts/team-x/r1/artifacts/f"}, 200},
+	} {
+		rec := serve(p, c.user, c.request)
+		if sent := f.forwarded(); rec.Code != c.status || (c.status == 200) != (len(sent) == 1) {
+			t.Errorf("%s %s %s %s: %d %s, forwarded %v", c.user, c.method, c.target, c.body, rec.Code, rec.Body, sent)
+		}
+	}
 }

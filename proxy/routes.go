@@ -102,7 +102,7 @@ var routes = []route{
 	{"GET", "/2.0/mlflow/registered-models/get-latest-versions", needRead, modelParam("name"), nil, nil},
 	{"POST", "/2.0/mlflow/registered-models/get-latest-versions", needRead, modelParam("name"), nil, nil},
 	{"PATCH", "/2.0/mlflow/registered-models/update", needUpdate, modelParam("name"), nil, nil},
-	{"POST", "/2.0/mlflow/registered-models/rename", needUpdate, modelParam("name"), moveModelGrants, nil},
+	{"POST", renameModelPath, needUpdate, modelParam("name"), moveModelGrants, nil},
 	{"DELETE", "/2.0/mlflow/registered-models/delete", needDelete, modelParam("name"), dropModelGrants, nil},
 	{"POST", "/2.0/mlflow/registered-models/set-tag", needUpdate, modelParam("name"), nil, nil},
 	{"DELETE", "/2.0/mlflow/registered-models/delete-tag", needUpdate, modelParam("name"), nil, nil},
@@ -193,7 +193,7 @@ var routes = []route{
 	{"PATCH", "/3.0/mlflow/datasets/{dataset_id}/tags", needUpdate, datasetPath, nil, nil},
 	{"DELETE", "/3.0/mlflow/datasets/{dataset_id}/tags/{key}", needUpdate, datasetPath, nil, nil},
 	{"GET", "/3.0/mlflow/datasets/{dataset_id}/records", needRead, datasetPath, nil, nil},
-	{"POST", "/3.0/mlflow/datasets/{dataset_id}/records", needUpdate, datasetPath, nil, nil},
+	{"POST", datasetRecordsPath, needUpdate, datasetPath, nil, nil}, // records stream: MLflow's client sends them all at once
 	{"DELETE", "/3.0/mlflow/datasets/{dataset_id}/records", needUpdate, datasetPath, nil, nil},
 	{"GET", "/3.0/mlflow/datasets/{dataset_id}/experiment-ids", needRead, datasetPath, nil, nil},
 	{"POST", "/3.0/mlflow/datasets/{dataset_id}/add-experiments", needUpdate, datasetAndAddedExperiments, nil, nil},
@@ -234,6 +234,11 @@ var routes = []route{
 	// admins, like the rest of the gateway.
 	{"GET", "/2.0/mlflow/gateway-proxy", needUser, nil, nil, nil},
 }
+
+const (
+	renameModelPath    = "/2.0/mlflow/registered-models/rename"
+	datasetRecordsPath = "/3.0/mlflow/datasets/{dataset_id}/records"
+)
 
 // pathParams holds the {name} segments a pattern matched.
 type pathParams map[string]string

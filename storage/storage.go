@@ -80,9 +80,10 @@ type Store interface {
 
 	// DeleteResourceGrants removes every grant on r (none is not an error).
 	DeleteResourceGrants(ctx context.Context, r permission.Resource) error
-	// MoveResourceGrants re-points every grant on from to to (a renamed model). A
-	// user with grants on both keeps the one that moved.
-	MoveResourceGrants(ctx context.Context, from, to permission.Resource) error
+	// MoveGrants re-points each of grants (read earlier, all of to's type) to to
+	// (a renamed model), if it is still as read: a grant changed or removed since
+	// stays where it is. A user with a grant on to keeps the one that moved.
+	MoveGrants(ctx context.Context, grants []Grant, to permission.Resource) error
 
 	// CreateBatch creates every user and grant of b in one transaction. When one
 	// of them exists already (ErrAlreadyExists) or a grant's user does not exist

@@ -10,6 +10,7 @@ Environment (set by the Go test ``TestMLflowTrackingProxy``, which starts both s
 
 * ``MLFLOW_AUTH_TEST_URL``: the proxy (mlflow-auth). Without it every test is skipped.
 * ``MLFLOW_AUTH_TEST_UPSTREAM_URL``: the MLflow tracking server behind it.
+* ``MLFLOW_AUTH_TEST_UPSTREAM_BACKEND_URI``: that server's backend store, for ``mlflow gc``.
 * ``MLFLOW_AUTH_TEST_ADMIN_USERNAME`` / ``MLFLOW_AUTH_TEST_ADMIN_PASSWORD``: an admin.
 * ``MLFLOW_AUTH_TEST_DEFAULT_PERMISSION``: the proxy's ``--default-permission``,
   ``READ`` or ``NO_PERMISSIONS``; tests assert what a user without a grant sees.
@@ -36,6 +37,7 @@ from proxytest import PASSWORD, TIMEOUT, User, unique
 
 URL_ENV = "MLFLOW_AUTH_TEST_URL"
 UPSTREAM_ENV = "MLFLOW_AUTH_TEST_UPSTREAM_URL"
+UPSTREAM_BACKEND_ENV = "MLFLOW_AUTH_TEST_UPSTREAM_BACKEND_URI"
 ADMIN_USERNAME_ENV = "MLFLOW_AUTH_TEST_ADMIN_USERNAME"
 ADMIN_PASSWORD_ENV = "MLFLOW_AUTH_TEST_ADMIN_PASSWORD"
 DEFAULT_PERMISSION_ENV = "MLFLOW_AUTH_TEST_DEFAULT_PERMISSION"
@@ -62,6 +64,14 @@ def upstream_url():
     if not url:
         pytest.fail(f"{URL_ENV} is set but {UPSTREAM_ENV} is not")
     return url.rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def upstream_backend_uri():
+    uri = os.environ.get(UPSTREAM_BACKEND_ENV)
+    if not uri:
+        pytest.fail(f"{URL_ENV} is set but {UPSTREAM_BACKEND_ENV} is not")
+    return uri
 
 
 @pytest.fixture(scope="session")

@@ -295,3 +295,46 @@ def test_a_body_cannot_name_one_run_to_the_proxy_and_another_to_mlflow(owner, ot
     m = upstream.get_registered_model(model)
     assert m.description in (None, "")
     assert owner.who_has_access("registered_model", model) == {owner.username: "MANAGE"}
+
+
+def test_a_purged_experiments_grants_do_not_pass_to_the_next_of_its_id(
+        owner, other, admin, upstream_url, upstream_backend_uri):
+    """MLflow on SQLite gives a new experiment the id of one `mlflow gc` purged; the
+    grants on the old one (its creator's, and one given to another user) stay with
+    it, and the new experiment's creator is its only grantee."""
+    import subprocess
+    import sys
+
+    exp = owner.client.create_experiment(unique("purged"))
+    assert owner.grant("experiment", exp, other.username, "MANAGE").status_code == 200
+    owner.client.delete_experiment(exp)
+    gc = subprocess.run(
+        [sys.executable, "-m", "mlflow", "gc", "--backend-store-uri", upstream_backend_uri,
+         "--experiment-ids", exp],
+        env={**os.environ, "MLFLOW_TRACKING_URI": upstream_url}, capture_output=True, text=True,
+        timeout=120)
+    assert gc.returncode == 0, gc.stderr
+    new = admin.client.create_experiment(unique("reused"))
+    assert new == exp, "MLflow did not reuse the purged experiment's id"
+    assert admin.who_has_access("experiment", new) == {admin.username: "MANAGE"}
+    denied(owner.client.delete_experiment, new)
+    denied(other.client.create_run, new)
+    denied(other.client.set_experiment_tag, new, "taken", "yes")
+
+
+def test_artifacts_outside_experiment_directories_are_for_admins(admin, other):
+    """An experiment whose artifact root an admin chose (mlflow-artifacts:/team-x)
+    keeps its artifacts under a path that names no experiment: the proxy cannot tell
+    whose they are, so only admins reach them, whatever the default permission."""
+    root = unique("team-x")
+    exp = admin.client.create_experiment(unique("team"), artifact_location=f"mlflow-artifacts:/{root}")
+    run_id = admin.client.create_run(exp).info.run_id
+    admin.client.log_text(run_id, "team notes", "notes/n.txt")
+    path = f"/api/2.0/mlflow-artifacts/artifacts/{root}/{run_id}/artifacts/notes/n.txt"
+    res = admin.http("GET", path)
+    assert res.status_code == 200 and res.text == "team notes", res.text
+    res = admin.create_experiment_permission(exp, other.username, "NO_PERMISSIONS")
+    assert res.status_code == 200, res.text
+    for p in [path, f"/api/2.0/mlflow-artifacts/artifacts?path={root}/{run_id}/artifacts"]:
+        res = other.http("GET", p)
+        assert res.status_code == 403 and error_of(res) == "PERMISSION_DENIED", (p, res.text)

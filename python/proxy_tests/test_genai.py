@@ -42,6 +42,11 @@ def test_scorers(owner, other, admin, default_permission):
         denied(scorers.delete_scorer, name="polite", experiment_id=exp, version="all")
     res = other.http("GET", "/api/3.0/mlflow/scorers/list")  # every experiment's: refused
     assert res.status_code == 403, res.text
+    # A NO_PERMISSIONS grant on the experiment closes its scorers too, whatever the default.
+    res = owner.create_experiment_permission(exp, other.username, "NO_PERMISSIONS")
+    assert res.status_code == 200, res.text
+    with other.fluent(exp):
+        denied(scorers.get_scorer, name="polite", experiment_id=exp)
 
     with owner.fluent(exp):
         assert [s.name for s in scorers.list_scorers(experiment_id=exp)] == ["polite"]

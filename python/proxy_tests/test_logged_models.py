@@ -6,7 +6,7 @@ import mlflow
 import pytest
 import requests
 
-from proxytest import TIMEOUT, allowed_if, denied, unique
+from proxytest import TIMEOUT, allowed_if, denied, error_of, unique
 
 if not hasattr(mlflow.MlflowClient, "create_logged_model"):
     pytest.skip(f"mlflow {mlflow.__version__} has no logged models", allow_module_level=True)
@@ -103,3 +103,20 @@ def test_own_and_readable_models_are_searched_together(owner, other, default_per
         if not token:
             break
     assert sorted(models) == sorted([other_model] + ([owner_model] if readable else []))
+
+
+def test_a_version_source_names_what_mlflow_reads(owner, other, upstream):
+    """MLflow reads models:/<id>?x=/1 as the logged model <id> (a URI's query is not
+    its path), so the proxy checks that logged model, not a registered model of the
+    name "<id>?x=", which the default READ would let through past an explicit
+    NO_PERMISSIONS on the logged model's experiment."""
+    exp = owner.client.create_experiment(unique("lm-closed"))
+    model_id = owner.client.create_logged_model(exp).model_id
+    res = owner.create_experiment_permission(exp, other.username, "NO_PERMISSIONS")
+    assert res.status_code == 200, res.text
+    own = unique("own-model")
+    other.client.create_registered_model(own)
+    res = other.http("POST", "/api/2.0/mlflow/model-versions/create",
+                     json={"name": own, "source": f"models:/{model_id}?x=/1"})
+    assert res.status_code == 403 and error_of(res) == "PERMISSION_DENIED", res.text
+    assert list(upstream.search_model_versions(f"name = '{own}'")) == []

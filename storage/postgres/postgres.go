@@ -349,19 +349,25 @@ func (s *Store) DeleteResourceGrants(ctx context.Context, r permission.Resource)
 	return classify(err)
 }
 
-// MoveResourceGrants implements storage.Store.
-func (s *Store) MoveResourceGrants(ctx context.Context, from, to permission.Resource) error {
-	if from.Type != to.Type {
-		return fmt.Errorf("move grants from %s to %s: the types differ", from, to)
-	}
+// MoveGrants implements storage.Store.
+func (s *Store) MoveGrants(ctx context.Context, grants []storage.Grant, to permission.Resource) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2
-			AND user_id IN (SELECT user_id FROM grants WHERE resource_type = $1 AND resource_id = $3)`,
-			string(to.Type), to.ID, from.ID); err != nil {
-			return err
+		for _, g := range grants {
+			if g.Resource.Type != to.Type {
+				return fmt.Errorf("move grants from %s to %s: the types differ", g.Resource, to)
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2 AND user_id = $3
+				AND EXISTS (SELECT 1 FROM grants WHERE resource_type = $1 AND resource_id = $4 AND user_id = $3 AND permission = $5)`,
+				string(to.Type), to.ID, g.UserID, g.Resource.ID, string(g.Level)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE grants SET resource_id = $1
+				WHERE resource_type = $2 AND resource_id = $3 AND user_id = $4 AND permission = $5`,
+				to.ID, string(g.Resource.Type), g.Resource.ID, g.UserID, string(g.Level)); err != nil {
+				return err
+			}
 		}
-		_, err := tx.Exec(ctx, "UPDATE grants SET resource_id = $1 WHERE resource_type = $2 AND resource_id = $3", to.ID, string(from.Type), from.ID)
-		return err
+		return nil
 	})
 }
 

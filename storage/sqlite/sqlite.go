@@ -308,19 +308,25 @@ func (s *Store) DeleteResourceGrants(ctx context.Context, r permission.Resource)
 	return classify(err)
 }
 
-// MoveResourceGrants implements storage.Store.
-func (s *Store) MoveResourceGrants(ctx context.Context, from, to permission.Resource) error {
-	if from.Type != to.Type {
-		return fmt.Errorf("move grants from %s to %s: the types differ", from, to)
-	}
+// MoveGrants implements storage.Store.
+func (s *Store) MoveGrants(ctx context.Context, grants []storage.Grant, to permission.Resource) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE resource_type = ? AND resource_id = ?
-			AND user_id IN (SELECT user_id FROM grants WHERE resource_type = ? AND resource_id = ?)`,
-			to.Type, to.ID, from.Type, from.ID); err != nil {
-			return err
+		for _, g := range grants {
+			if g.Resource.Type != to.Type {
+				return fmt.Errorf("move grants from %s to %s: the types differ", g.Resource, to)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE resource_type = ? AND resource_id = ? AND user_id = ?
+				AND EXISTS (SELECT 1 FROM grants WHERE resource_type = ? AND resource_id = ? AND user_id = ? AND permission = ?)`,
+				to.Type, to.ID, g.UserID, g.Resource.Type, g.Resource.ID, g.UserID, g.Level); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE grants SET resource_id = ?
+				WHERE resource_type = ? AND resource_id = ? AND user_id = ? AND permission = ?`,
+				to.ID, g.Resource.Type, g.Resource.ID, g.UserID, g.Level); err != nil {
+				return err
+			}
 		}
-		_, err := tx.ExecContext(ctx, "UPDATE grants SET resource_id = ? WHERE resource_type = ? AND resource_id = ?", to.ID, from.Type, from.ID)
-		return err
+		return nil
 	})
 }
 

@@ -63,7 +63,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"UpdateGrant", testUpdateGrant},
 		{"DeleteGrant", testDeleteGrant},
 		{"DeleteResourceGrants", testDeleteResourceGrants},
-		{"MoveResourceGrants", testMoveResourceGrants},
+		{"MoveGrants", testMoveGrants},
 		{"GrantsOfUsers", testGrantsOfUsers},
 		{"GrantsOnResource", testGrantsOnResource},
 		{"CreateBatch", testCreateBatch},
@@ -715,21 +715,32 @@ func testDeleteResourceGrants(t *testing.T, open OpenFunc) {
 	wantGrants(t, "grants left", got, []storage.Grant{keep, keepOtherType})
 }
 
-func testMoveResourceGrants(t *testing.T, open OpenFunc) {
+func testMoveGrants(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
 	s := migrated(t, open)
 	bob := mustCreateUser(t, s, "bob", false)
 	carol := mustCreateUser(t, s, "carol", false)
 	dave := mustCreateUser(t, s, "dave", false)
+	erin := mustCreateUser(t, s, "erin", false)
 	from := permission.Resource{Type: permission.RegisteredModel, ID: "old"}
 	to := permission.Resource{Type: permission.RegisteredModel, ID: "new"}
 	mustCreateGrant(t, s, bob, from, permission.Manage)
 	mustCreateGrant(t, s, carol, from, permission.Read)
+	mustCreateGrant(t, s, dave, from, permission.Read)
 	mustCreateGrant(t, s, carol, to, permission.Edit) // loses to the grant that moves
-	mustCreateGrant(t, s, dave, to, permission.Read)  // stays
+	mustCreateGrant(t, s, erin, to, permission.Read)  // stays
 	untouched := mustCreateGrant(t, s, dave, exp("old"), permission.Read)
-	if err := s.MoveResourceGrants(ctx, from, to); err != nil {
-		t.Fatalf("MoveResourceGrants: %v", err)
+	read, err := s.GrantsOnResource(ctx, from, 0, 0)
+	if err != nil {
+		t.Fatalf("GrantsOnResource: %v", err)
+	}
+	// Since they were read: dave's grant changed, and a new one was made on the old name.
+	if _, err := s.UpdateGrant(ctx, dave.ID, from, permission.Manage); err != nil {
+		t.Fatalf("UpdateGrant: %v", err)
+	}
+	made := mustCreateGrant(t, s, erin, from, permission.Manage)
+	if err := s.MoveGrants(ctx, read, to); err != nil {
+		t.Fatalf("MoveGrants: %v", err)
 	}
 	onNew, err := s.GrantsOnResource(ctx, to, 0, 0)
 	if err != nil {
@@ -738,17 +749,23 @@ func testMoveResourceGrants(t *testing.T, open OpenFunc) {
 	wantGrants(t, "grants on the new name", onNew, []storage.Grant{
 		{UserID: bob.ID, Username: "bob", Resource: to, Level: permission.Manage},
 		{UserID: carol.ID, Username: "carol", Resource: to, Level: permission.Read},
-		{UserID: dave.ID, Username: "dave", Resource: to, Level: permission.Read},
+		{UserID: erin.ID, Username: "erin", Resource: to, Level: permission.Read},
 	})
 	onOld, err := s.GrantsOnResource(ctx, from, 0, 0)
-	if err != nil || len(onOld) != 0 {
-		t.Fatalf("grants left on the old name: %v %v", onOld, err)
+	if err != nil {
+		t.Fatalf("GrantsOnResource: %v", err)
 	}
+	wantGrants(t, "grants left on the old name", onOld, []storage.Grant{
+		{UserID: dave.ID, Username: "dave", Resource: from, Level: permission.Manage}, made,
+	})
 	if g, err := s.Grant(ctx, dave.ID, exp("old")); err != nil || g != untouched {
 		t.Fatalf("a grant of another type moved: %v %v", g, err)
 	}
-	if err := s.MoveResourceGrants(ctx, to, exp("x")); err == nil {
-		t.Fatal("MoveResourceGrants across types succeeded")
+	if err := s.MoveGrants(ctx, onNew, exp("x")); err == nil {
+		t.Fatal("MoveGrants across types succeeded")
+	}
+	if err := s.MoveGrants(ctx, nil, to); err != nil {
+		t.Fatalf("MoveGrants of nothing: %v", err)
 	}
 }
 
