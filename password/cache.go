@@ -1,6 +1,8 @@
 package password
 
 import (
+	"context"
+	"errors"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,15 +21,24 @@ type Cache struct {
 	ttl  time.Duration
 	size int
 
-	mu   sync.Mutex
-	seen map[[sha256.Size]byte]time.Time // expiry of each verified pair
+	mu       sync.Mutex
+	seen     map[[sha256.Size]byte]time.Time // expiry of each verified pair
+	inFlight map[[sha256.Size]byte]*flight   // verifications under way
+}
+
+// flight is one verification that concurrent callers with the same pair share.
+type flight struct {
+	done  chan struct{}
+	match bool
+	err   error
 }
 
 // NewCache remembers up to size pairs for ttl each.
 func NewCache(ttl time.Duration, size int) *Cache {
 	key := make([]byte, 32)
 	rand.Read(key)
-	return &Cache{key: key, ttl: ttl, size: size, seen: map[[sha256.Size]byte]time.Time{}}
+	return &Cache{key: key, ttl: ttl, size: size, seen: map[[sha256.Size]byte]time.Time{},
+		inFlight: map[[sha256.Size]byte]*flight{}}
 }
 
 func (c *Cache) pair(stored, password string) [sha256.Size]byte {
@@ -47,6 +58,44 @@ func (c *Cache) Has(stored, password string) bool {
 	expiry, ok := c.seen[pair]
 	c.mu.Unlock()
 	return ok && time.Now().Before(expiry)
+}
+
+// Verify runs verify for a pair that is not known, once for all the callers that
+// ask about the same pair at the same time (the first requests of a client that
+// opens several connections with new credentials would otherwise each pay a full
+// hash), and remembers a success. A caller whose context ends stops waiting; the
+// others are not answered with its error, but verify again.
+func (c *Cache) Verify(ctx context.Context, stored, password string, verify func() (bool, error)) (bool, error) {
+	pair := c.pair(stored, password)
+	for {
+		c.mu.Lock()
+		f, joined := c.inFlight[pair]
+		if !joined {
+			f = &flight{done: make(chan struct{})}
+			c.inFlight[pair] = f
+		}
+		c.mu.Unlock()
+		if !joined {
+			f.match, f.err = verify()
+			c.mu.Lock()
+			delete(c.inFlight, pair)
+			c.mu.Unlock()
+			close(f.done)
+			if f.match {
+				c.Add(stored, password)
+			}
+			return f.match, f.err
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		if !errors.Is(f.err, context.Canceled) && !errors.Is(f.err, context.DeadlineExceeded) {
+			return f.match, f.err
+		}
+		// The first caller left before its answer: ask again.
+	}
 }
 
 // Add remembers a pair that verified, first dropping expired ones (or, if none

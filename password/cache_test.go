@@ -1,6 +1,9 @@
 package password
 
 import (
+	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -38,5 +41,66 @@ func TestCacheExpiresAndStaysBounded(t *testing.T) {
 		if len(c.seen) > 3 {
 			t.Fatalf("the cache holds %d pairs, more than its size 3", len(c.seen))
 		}
+	}
+}
+
+// Concurrent callers with the same unknown pair share one verification; a caller
+// who leaves does not answer the others with its error.
+func TestCacheVerifiesOncePerConcurrentPair(t *testing.T) {
+	c := NewCache(time.Hour, 10)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	verify := func() (bool, error) {
+		calls.Add(1)
+		<-release
+		return true, nil
+	}
+	var wg sync.WaitGroup
+	results := make(chan bool, 8)
+	for range 8 {
+		wg.Go(func() {
+			ok, err := c.Verify(t.Context(), "stored", "pw", verify)
+			results <- ok && err == nil
+		})
+	}
+	for deadline := time.Now().Add(5 * time.Second); calls.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no verification started")
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // the others join the flight
+	close(release)
+	wg.Wait()
+	close(results)
+	for ok := range results {
+		if !ok {
+			t.Error("a caller did not get the shared answer")
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d verifications for 8 concurrent callers, want 1", n)
+	}
+	if !c.Has("stored", "pw") {
+		t.Error("the shared success is not remembered")
+	}
+
+	// The first caller's context ends mid-flight: a second caller verifies anew.
+	ctx, cancel := context.WithCancel(t.Context())
+	started := make(chan struct{})
+	go c.Verify(ctx, "stored", "other", func() (bool, error) {
+		close(started)
+		<-ctx.Done()
+		return false, ctx.Err()
+	})
+	<-started
+	second := make(chan bool)
+	go func() {
+		ok, _ := c.Verify(t.Context(), "stored", "other", func() (bool, error) { return true, nil })
+		second <- ok
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if !<-second {
+		t.Error("a caller got the error of a caller who left")
 	}
 }

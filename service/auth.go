@@ -110,6 +110,15 @@ func (a *authenticator) gatedVerify(ctx context.Context, stored, pw string) (mat
 	return match, err
 }
 
+// verify checks a password that is not known good: once for all concurrent callers
+// with the same credentials, remembered when it matches (see password.Cache).
+func (a *authenticator) verify(ctx context.Context, stored, pw string) (bool, error) {
+	if a.cache == nil {
+		return a.gatedVerify(ctx, stored, pw)
+	}
+	return a.cache.Verify(ctx, stored, pw, func() (bool, error) { return a.gatedVerify(ctx, stored, pw) })
+}
+
 // hash is hasher.Hash once the gate lets it run.
 func (a *authenticator) hash(ctx context.Context, pw string) (hash string, err error) {
 	if gateErr := a.kdf.Do(ctx, func() { hash, err = a.hasher.Hash(pw) }); gateErr != nil {
@@ -154,7 +163,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (Princi
 	if known {
 		stored = user.PasswordHash
 	}
-	match, err := a.gatedVerify(ctx, stored, pw)
+	match, err := a.verify(ctx, stored, pw)
 	if kdfErr := kdfError(ctx, err); kdfErr != nil {
 		return Principal{}, kdfErr
 	}
@@ -172,9 +181,6 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (Princi
 	}
 	if a.byUser != nil {
 		a.byUser.Clear(username)
-	}
-	if a.cache != nil {
-		a.cache.Add(user.PasswordHash, pw)
 	}
 	if a.hasher.NeedsRehash(user.PasswordHash) {
 		a.rehash(ctx, user, pw)
