@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -34,6 +35,11 @@ func TestRoles(t *testing.T) {
 			admin.expect(invalid, v1.RoleService_CreateRole_FullMethodName, &v1.CreateRoleRequest{Workspace: "default", Name: "  "}, &v1.CreateRoleResponse{})
 			admin.expect(invalid, v1.RoleService_CreateRole_FullMethodName, &v1.CreateRoleRequest{Workspace: "default", Name: "__user_7__"}, &v1.CreateRoleResponse{})
 			admin.expect(invalid, v1.RoleService_CreateRole_FullMethodName, &v1.CreateRoleRequest{Name: "no-workspace"}, &v1.CreateRoleResponse{})
+			// Descriptions as long as MLflow's column holds (1024), not longer.
+			admin.expect("", v1.RoleService_CreateRole_FullMethodName,
+				&v1.CreateRoleRequest{Workspace: "default", Name: "long-" + tr.name(), Description: proto.String(strings.Repeat("d", 1024))}, &v1.CreateRoleResponse{})
+			admin.expect(invalid, v1.RoleService_CreateRole_FullMethodName,
+				&v1.CreateRoleRequest{Workspace: "default", Name: "longer-" + tr.name(), Description: proto.String(strings.Repeat("d", 1025))}, &v1.CreateRoleResponse{})
 
 			// Permissions: a wildcard, one id, DENY; MLflow's validation of levels and patterns.
 			addPerm := func(typ, pattern, level string) *v1.RolePermission {
