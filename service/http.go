@@ -44,6 +44,9 @@ func newHTTPHandler(conn grpc.ClientConnInterface, mlflow, ready http.Handler) (
 	if err := v1.RegisterAuthorizationServiceHandlerClient(ctx, gw, v1.NewAuthorizationServiceClient(conn)); err != nil {
 		return nil, err
 	}
+	if err := v1.RegisterRoleServiceHandlerClient(ctx, gw, v1.NewRoleServiceClient(conn)); err != nil {
+		return nil, err
+	}
 	api := noStore(readBody(gw))
 	if mlflow == nil {
 		mlflow = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,7 +71,7 @@ func newHTTPHandler(conn grpc.ClientConnInterface, mlflow, ready http.Handler) (
 
 // authAPIPaths are the beginnings of the auth API's paths after
 // /{api,ajax-api}/<version>/mlflow; MLflow's tracking API has none of them.
-var authAPIPaths = []string{"/users", "/experiments/permissions/", "/registered-models/permissions/", "/scorers/permissions/", "/permissions/"}
+var authAPIPaths = []string{"/users", "/roles/", "/experiments/permissions/", "/registered-models/permissions/", "/scorers/permissions/", "/permissions/"}
 
 // isAuthAPI reports whether a path belongs to mlflow-auth's own API (http.yaml).
 func isAuthAPI(path string) bool {

@@ -18,12 +18,13 @@ import (
 type access int
 
 const (
-	accessDenied  access = iota
-	accessPublic         // no credentials needed
-	accessAnyUser        // any authenticated user
-	accessSelf           // the user named by the request's username, or an admin
-	accessManage         // MANAGE on the request's resource, or an admin
-	accessAdmin          // admins only
+	accessDenied     access = iota
+	accessPublic            // no credentials needed
+	accessAnyUser           // any authenticated user
+	accessSelf              // the user named by the request's username, or an admin
+	accessManage            // MANAGE on the request's resource, or an admin
+	accessAdmin             // admins only
+	accessRoleViewer        // holders of any role in the workspace of the request's role, or an admin
 )
 
 // rule is one row of the policy table: who may call, and which request fields
@@ -67,6 +68,22 @@ var policies = map[string]rule{
 	v1.PermissionService_ListUserPermissions_FullMethodName:        {accessSelf, []string{"username"}},
 	v1.PermissionService_ListCurrentUserPermissions_FullMethodName: {accessAnyUser, nil},
 	v1.PermissionService_ListResourcePermissions_FullMethodName:    {accessManage, []string{"resource_type", "resource_id"}},
+
+	// Who may call each as MLflow 3.17.2's validators say (validate_can_manage_roles,
+	// _view_roles, _list_roles, _view_user_roles), workspace admins aside.
+	v1.RoleService_CreateRole_FullMethodName:           {accessAdmin, []string{"name", "workspace"}},
+	v1.RoleService_GetRole_FullMethodName:              {accessRoleViewer, []string{"role_id"}},
+	v1.RoleService_ListRoles_FullMethodName:            {accessRoleViewer, nil},
+	v1.RoleService_UpdateRole_FullMethodName:           {accessAdmin, []string{"role_id"}},
+	v1.RoleService_DeleteRole_FullMethodName:           {accessAdmin, []string{"role_id"}},
+	v1.RoleService_AddRolePermission_FullMethodName:    {accessAdmin, []string{"role_id", "resource_type", "resource_pattern", "permission"}},
+	v1.RoleService_RemoveRolePermission_FullMethodName: {accessAdmin, []string{"role_permission_id"}},
+	v1.RoleService_ListRolePermissions_FullMethodName:  {accessRoleViewer, []string{"role_id"}},
+	v1.RoleService_UpdateRolePermission_FullMethodName: {accessAdmin, []string{"role_permission_id", "permission"}},
+	v1.RoleService_AssignRole_FullMethodName:           {accessAdmin, []string{"username", "role_id"}},
+	v1.RoleService_UnassignRole_FullMethodName:         {accessAdmin, []string{"username", "role_id"}},
+	v1.RoleService_ListUserRoles_FullMethodName:        {accessSelf, []string{"username"}},
+	v1.RoleService_ListRoleUsers_FullMethodName:        {accessAdmin, []string{"role_id"}},
 
 	v1.AuthorizationService_Check_FullMethodName: {accessSelf, []string{"username", "capability", "resource_type", "resource_id"}},
 }
@@ -140,6 +157,20 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 		}
 		if level.CanManage() {
 			return ctx, nil
+		}
+	case accessRoleViewer:
+		workspace, ok, err := c.roleWorkspace(ctx, msg)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			holds, err := c.roles.HoldsRoleIn(ctx, p.User.ID, workspace)
+			if err != nil {
+				return nil, internalError(ctx, err)
+			}
+			if holds {
+				return ctx, nil
+			}
 		}
 	}
 	return nil, errPermissionDenied

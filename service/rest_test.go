@@ -57,6 +57,8 @@ func victimRequest(t *testing.T, m protoreflect.MethodDescriptor) proto.Message 
 		switch {
 		case fd.Kind() == protoreflect.BoolKind:
 			r.Set(fd, protoreflect.ValueOfBool(true))
+		case fd.Kind() == protoreflect.Int32Kind && strings.HasSuffix(string(fd.Name()), "_id"):
+			r.Set(fd, protoreflect.ValueOfInt32(1)) // a role or role permission nobody may see
 		case fd.Kind() != protoreflect.StringKind:
 		case fd.Name() == "username":
 			r.Set(fd, protoreflect.ValueOfString("victim"))

@@ -30,6 +30,8 @@ import (
 // Config is what the service needs to run.
 type Config struct {
 	Store storage.Store
+	// Roles keeps MLflow 3.13+'s roles; both backends' stores are one.
+	Roles storage.Roles
 	// DefaultPermission applies where a user has no grant on a resource (MLflow's default_permission).
 	DefaultPermission permission.Level
 	// Hasher sets the cost of new password hashes; the zero value means password.Default.
@@ -65,6 +67,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("service: no store")
 	}
+	if cfg.Roles == nil {
+		return nil, errors.New("service: no role store")
+	}
 	if _, err := permission.ParseLevel(string(cfg.DefaultPermission)); err != nil {
 		return nil, err
 	}
@@ -75,10 +80,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &core{store: cfg.Store, auth: auth, resolver: resolve.New(cfg.Store, cfg.DefaultPermission)}
+	c := &core{store: cfg.Store, roles: cfg.Roles, auth: auth, resolver: resolve.New(cfg.Store, cfg.DefaultPermission)}
 	users := &userService{core: c}
 	perms := &permissionService{core: c}
 	authz := &authorizationService{core: c}
+	roles := &roleService{core: c}
 
 	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute))}
 	s.ready = newReadiness(s.health, cfg.Store.Ping, cfg.Upstream)
@@ -98,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 	v1.RegisterUserServiceServer(s.grpc, users)
 	v1.RegisterPermissionServiceServer(s.grpc, perms)
 	v1.RegisterAuthorizationServiceServer(s.grpc, authz)
+	v1.RegisterRoleServiceServer(s.grpc, roles)
 	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 
@@ -105,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 	conn.register(&v1.UserService_ServiceDesc, users)
 	conn.register(&v1.PermissionService_ServiceDesc, perms)
 	conn.register(&v1.AuthorizationService_ServiceDesc, authz)
+	conn.register(&v1.RoleService_ServiceDesc, roles)
 	var mlflow http.Handler
 	if cfg.Upstream != nil {
 		mlflow = proxy.New(cfg.Upstream, guard{c}, cfg.Store)

@@ -15,6 +15,7 @@ import (
 // core is what both services share: the store, the authenticator and the settings.
 type core struct {
 	store    storage.Store
+	roles    storage.Roles
 	auth     *authenticator
 	resolver *resolve.Resolver
 }

@@ -17,6 +17,8 @@ const (
 	maxIDChars   = 255
 	maxNameChars = 256 // registered model, prompt and scorer names
 	maxWordChars = 64  // permission, resource type and capability names, page tokens
+	// maxDescriptionChars is MLflow's roles.description, VARCHAR(1024).
+	maxDescriptionChars = 1024
 	// maxStoredIDBytes keeps a stored resource id well inside what one Postgres
 	// index entry holds (2704 bytes); only a percent-encoded scorer name comes near.
 	maxStoredIDBytes = 2048
@@ -32,6 +34,7 @@ var maxFieldChars = map[string]int{
 	"resource_type":    maxWordChars,
 	"capability":       maxWordChars,
 	"page_token":       maxWordChars,
+	"description":      maxDescriptionChars,
 	"password":         -1,
 	"current_password": -1,
 }

@@ -111,3 +111,70 @@ type MigrationState struct {
 	Name    string
 	Applied bool
 }
+
+// Role is a named set of permissions in a workspace ("default" until workspaces
+// exist), which users hold through assignments. Description is nil when unset.
+type Role struct {
+	ID          int32
+	Name        string
+	Workspace   string
+	Description *string
+	Permissions []RolePermission // in id order
+}
+
+// RolePermission is one permission of a role on resources of one type: Pattern
+// is "*" (every resource of the type) or one resource id. Level may be DENY.
+type RolePermission struct {
+	ID           int32
+	RoleID       int32
+	ResourceType string
+	Pattern      string
+	Level        permission.Level
+}
+
+// RoleAssignment says that a user holds a role.
+type RoleAssignment struct {
+	ID     int32
+	UserID int32
+	RoleID int32
+}
+
+// Roles keeps roles, their permissions and who holds them. Deleting a role or a
+// user deletes its permissions and assignments. Every method that names a role
+// by id answers ErrNotFound when there is none.
+type Roles interface {
+	// CreateRole inserts a role; ErrAlreadyExists when the workspace has one of that name.
+	CreateRole(ctx context.Context, workspace, name string, description *string) (Role, error)
+	// Role returns a role with its permissions.
+	Role(ctx context.Context, id int32) (Role, error)
+	// ListRoles returns roles (with permissions) with id > afterID in id order, at
+	// most limit (all when limit <= 0); workspace "" means every workspace.
+	ListRoles(ctx context.Context, workspace string, afterID int32, limit int) ([]Role, error)
+	// UpdateRole changes the name and/or the description, each when not nil; ErrAlreadyExists.
+	UpdateRole(ctx context.Context, id int32, name, description *string) (Role, error)
+	// DeleteRole removes the role, its permissions and its assignments.
+	DeleteRole(ctx context.Context, id int32) error
+
+	// AddRolePermission adds a permission to a role; ErrAlreadyExists when the
+	// role has one on the same type and pattern.
+	AddRolePermission(ctx context.Context, roleID int32, resourceType, pattern string, l permission.Level) (RolePermission, error)
+	// RolePermission returns one role permission; ErrNotFound.
+	RolePermission(ctx context.Context, id int32) (RolePermission, error)
+	// UpdateRolePermission changes a role permission's level; ErrNotFound.
+	UpdateRolePermission(ctx context.Context, id int32, l permission.Level) (RolePermission, error)
+	// RemoveRolePermission removes a role permission; ErrNotFound.
+	RemoveRolePermission(ctx context.Context, id int32) error
+	// RolePermissions returns a role's permissions in id order.
+	RolePermissions(ctx context.Context, roleID int32) ([]RolePermission, error)
+
+	// AssignRole gives a user a role; ErrNotFound when either is gone, ErrAlreadyExists.
+	AssignRole(ctx context.Context, userID, roleID int32) (RoleAssignment, error)
+	// UnassignRole takes a role from a user; ErrNotFound when the user does not hold it.
+	UnassignRole(ctx context.Context, userID, roleID int32) error
+	// RolesOfUser returns the roles (with permissions) a user holds, in id order.
+	RolesOfUser(ctx context.Context, userID int32) ([]Role, error)
+	// RoleAssignments returns who holds a role, in assignment id order.
+	RoleAssignments(ctx context.Context, roleID int32) ([]RoleAssignment, error)
+	// HoldsRoleIn reports whether a user holds any role of the workspace.
+	HoldsRoleIn(ctx context.Context, userID int32, workspace string) (bool, error)
+}

@@ -3,9 +3,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,7 +20,7 @@ const mlflowAdminPassword = "mlflow-admin-password"
 func TestMLflowBasicAuthServer(t *testing.T) {
 	py := mlflowtest.Before(t, mlflowtest.Pythons(t), "3.13")
 	t.Logf("MLflow %s from %s", py.Version, py.Path)
-	uri := startMLflow(t, py)
+	uri := mlflowtest.StartBasicAuth(t, py, mlflowAdminPassword)
 	asAdmin := func() { useServer(t, uri, "admin", mlflowAdminPassword) }
 	asAdmin()
 
@@ -93,26 +90,4 @@ func TestMLflowBasicAuthServer(t *testing.T) {
 
 	ok(t, "delete-user", "alice")
 	fails(t, exitFailed, []string{"get-user", "alice"}, "RESOURCE_DOES_NOT_EXIST")
-}
-
-// startMLflow runs `mlflow server --app-name basic-auth` with fresh databases and
-// the admin admin/mlflowAdminPassword, until the test ends.
-func startMLflow(t *testing.T, py mlflowtest.Python) string {
-	t.Helper()
-	dir := t.TempDir()
-	ini := filepath.Join(dir, "basic_auth.ini")
-	config := fmt.Sprintf(`[mlflow]
-default_permission = READ
-database_uri = sqlite:///%s
-admin_username = admin
-admin_password = %s
-authorization_function = mlflow.server.auth:authenticate_request_basic_auth
-`, filepath.Join(dir, "basic_auth.db"), mlflowAdminPassword)
-	if err := os.WriteFile(ini, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	uri, _ := mlflowtest.StartServer(t, py, dir,
-		[]string{"MLFLOW_AUTH_CONFIG_PATH=" + ini, "MLFLOW_FLASK_SERVER_SECRET_KEY=mlflow-auth-client-test"},
-		"--app-name", "basic-auth", "--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"))
-	return uri
 }

@@ -75,6 +75,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	upstream, _ := cfg.upstreamURL() // validated with the config
 	srv, err := service.New(service.Config{
 		Store:              db,
+		Roles:              db,
 		DefaultPermission:  permission.Level(cfg.defaultPermission),
 		Upstream:           upstream,
 		CredentialCacheTTL: cfg.credentialCache,

@@ -13,6 +13,7 @@ import (
 // database is a store that can also migrate itself.
 type database interface {
 	storage.Store
+	storage.Roles
 	storage.Migrator
 }
 

@@ -53,6 +53,7 @@ type Options struct {
 // Database is a store that can migrate itself, as both backends can.
 type Database interface {
 	storage.Store
+	storage.Roles
 	storage.Migrator
 }
 
@@ -101,7 +102,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if _, err := service.EnsureAdmin(ctx, db, opts.Hasher, AdminUsername, AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := service.New(service.Config{Store: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
+	srv, err := service.New(service.Config{Store: db, Roles: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
 		CredentialCacheTTL: opts.CredentialCacheTTL, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 // Backend is what the suite tests: a Store that migrates itself.
 type Backend interface {
 	storage.Store
+	storage.Roles
 	storage.Migrator
 }
 
@@ -77,6 +78,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"ConcurrentGrantAndDeleteUser", testConcurrentGrantAndDeleteUser},
 		{"ConcurrentCreateBatch", testConcurrentCreateBatch},
 	}
+	tests = append(tests, roleTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newDB(t))

@@ -3,10 +3,12 @@
 package mlflowtest
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -65,4 +67,30 @@ func StartServer(t testing.TB, py Python, dir string, env []string, args ...stri
 			t.Fatalf("MLflow server did not answer /health; output:\n%s", output)
 		}
 	}
+}
+
+// StartBasicAuth runs `mlflow server --app-name basic-auth` of py with fresh
+// databases, default_permission READ and the admin admin/adminPassword, until
+// the test ends, and returns its URL.
+func StartBasicAuth(t testing.TB, py Python, adminPassword string) string {
+	t.Helper()
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "basic_auth.ini")
+	config := fmt.Sprintf(`[mlflow]
+default_permission = READ
+database_uri = sqlite:///%s
+admin_username = admin
+admin_password = %s
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+`, filepath.Join(dir, "basic_auth.db"), adminPassword)
+	if err := os.WriteFile(ini, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	uri, _ := StartServer(t, py, dir,
+		// MLflow 3.17 lets MLFLOW_AUTH_ADMIN_* override the file, and the caller's
+		// environment may hold mlflow-auth's own; these come last, so they win.
+		[]string{"MLFLOW_AUTH_CONFIG_PATH=" + ini, "MLFLOW_FLASK_SERVER_SECRET_KEY=mlflow-auth-test",
+			"MLFLOW_AUTH_ADMIN_USERNAME=admin", "MLFLOW_AUTH_ADMIN_PASSWORD=" + adminPassword},
+		"--app-name", "basic-auth", "--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"))
+	return uri
 }

@@ -1,0 +1,277 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// roleService is MLflow 3.17.2's roles API. Roles are kept and listed; they do
+// not yet take part in any decision (effectiveLevel reads direct grants only).
+type roleService struct {
+	v1.UnimplementedRoleServiceServer
+	*core
+}
+
+// reservedRolePrefix names MLflow's synthetic per-user roles (__user_<id>__);
+// MLflow keeps the whole prefix out of user-made role names.
+const reservedRolePrefix = "__user_"
+
+func roleNotFound(id int32) string { return fmt.Sprintf("Role with id=%d not found", id) }
+
+func rolePermissionNotFound(id int32) string {
+	return fmt.Sprintf("Role permission with id=%d not found", id)
+}
+
+// checkRoleName applies MLflow's rules for a new role name.
+func checkRoleName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return apiError(codeInvalidParameter, "Role name cannot be empty.")
+	}
+	if strings.HasPrefix(name, reservedRolePrefix) {
+		return apiError(codeInvalidParameter, "Role name '%s' uses the reserved '__user_' prefix, which is held for the per-user permission representation. Choose a different name.", quoted(name))
+	}
+	return nil
+}
+
+func roleMessage(r storage.Role) *v1.Role {
+	m := &v1.Role{Id: r.ID, Name: r.Name, Workspace: r.Workspace, Permissions: make([]*v1.RolePermission, len(r.Permissions))}
+	if r.Description != nil {
+		m.Description = wrapperspb.String(*r.Description)
+	}
+	for i, p := range r.Permissions {
+		m.Permissions[i] = rolePermissionMessage(p)
+	}
+	return m
+}
+
+func roleMessages(rs []storage.Role) []*v1.Role {
+	out := make([]*v1.Role, len(rs))
+	for i, r := range rs {
+		out[i] = roleMessage(r)
+	}
+	return out
+}
+
+func rolePermissionMessage(p storage.RolePermission) *v1.RolePermission {
+	return &v1.RolePermission{Id: p.ID, RoleId: p.RoleID, ResourceType: p.ResourceType, ResourcePattern: p.Pattern, Permission: string(p.Level)}
+}
+
+func assignmentMessage(a storage.RoleAssignment) *v1.RoleAssignment {
+	return &v1.RoleAssignment{Id: a.ID, UserId: a.UserID, RoleId: a.RoleID}
+}
+
+func (s *roleService) CreateRole(ctx context.Context, req *v1.CreateRoleRequest) (*v1.CreateRoleResponse, error) {
+	if err := checkRoleName(req.Name); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.Workspace) == "" {
+		return nil, apiError(codeInvalidParameter, "Workspace cannot be empty.")
+	}
+	r, err := s.roles.CreateRole(ctx, req.Workspace, req.Name, req.Description)
+	if err != nil {
+		return nil, storageError(ctx, err, "", fmt.Sprintf("Role (name=%s, workspace=%s) already exists.", quoted(req.Name), quoted(req.Workspace)))
+	}
+	return &v1.CreateRoleResponse{Role: roleMessage(r)}, nil
+}
+
+func (s *roleService) GetRole(ctx context.Context, req *v1.GetRoleRequest) (*v1.GetRoleResponse, error) {
+	r, err := s.roles.Role(ctx, req.RoleId)
+	if err != nil {
+		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
+	}
+	return &v1.GetRoleResponse{Role: roleMessage(r)}, nil
+}
+
+func (s *roleService) ListRoles(ctx context.Context, req *v1.ListRolesRequest) (*v1.ListRolesResponse, error) {
+	after, limit, err := pageRequest(req.MaxResults, req.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := s.roles.ListRoles(ctx, req.Workspace, after, fetchSize(limit))
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	resp := &v1.ListRolesResponse{}
+	roles, resp.NextPageToken = trimPage(roles, limit, func(r storage.Role) int32 { return r.ID })
+	resp.Roles = roleMessages(roles)
+	return resp, nil
+}
+
+func (s *roleService) UpdateRole(ctx context.Context, req *v1.UpdateRoleRequest) (*v1.UpdateRoleResponse, error) {
+	if req.Name == nil && req.Description == nil {
+		return nil, apiError(codeInvalidParameter, "At least one of 'name' or 'description' must be provided to update a role.")
+	}
+	if req.Name != nil {
+		if err := checkRoleName(*req.Name); err != nil {
+			return nil, err
+		}
+	}
+	old, err := s.roles.Role(ctx, req.RoleId)
+	if err != nil {
+		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
+	}
+	r, err := s.roles.UpdateRole(ctx, req.RoleId, req.Name, req.Description)
+	if err != nil {
+		return nil, storageError(ctx, err, roleNotFound(req.RoleId),
+			fmt.Sprintf("Role with name=%s already exists in workspace=%s", quoted(req.GetName()), quoted(old.Workspace)))
+	}
+	return &v1.UpdateRoleResponse{Role: roleMessage(r)}, nil
+}
+
+func (s *roleService) DeleteRole(ctx context.Context, req *v1.DeleteRoleRequest) (*v1.DeleteRoleResponse, error) {
+	if err := s.roles.DeleteRole(ctx, req.RoleId); err != nil {
+		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
+	}
+	return &v1.DeleteRoleResponse{}, nil
+}
+
+func (s *roleService) AddRolePermission(ctx context.Context, req *v1.AddRolePermissionRequest) (*v1.AddRolePermissionResponse, error) {
+	l, err := permission.CheckRoleLevel(req.ResourceType, req.Permission)
+	if err == nil {
+		err = permission.CheckRolePattern(req.ResourceType, req.ResourcePattern)
+	}
+	if err != nil {
+		return nil, apiError(codeInvalidParameter, "%s", err.Error())
+	}
+	p, err := s.roles.AddRolePermission(ctx, req.RoleId, req.ResourceType, req.ResourcePattern, l)
+	if err != nil {
+		return nil, storageError(ctx, err, roleNotFound(req.RoleId), fmt.Sprintf(
+			"Role permission (role_id=%d, resource_type=%s, resource_pattern=%s) already exists.",
+			req.RoleId, req.ResourceType, quoted(req.ResourcePattern)))
+	}
+	return &v1.AddRolePermissionResponse{RolePermission: rolePermissionMessage(p)}, nil
+}
+
+func (s *roleService) RemoveRolePermission(ctx context.Context, req *v1.RemoveRolePermissionRequest) (*v1.RemoveRolePermissionResponse, error) {
+	if err := s.roles.RemoveRolePermission(ctx, req.RolePermissionId); err != nil {
+		return nil, storageError(ctx, err, rolePermissionNotFound(req.RolePermissionId), "")
+	}
+	return &v1.RemoveRolePermissionResponse{}, nil
+}
+
+func (s *roleService) ListRolePermissions(ctx context.Context, req *v1.ListRolePermissionsRequest) (*v1.ListRolePermissionsResponse, error) {
+	ps, err := s.roles.RolePermissions(ctx, req.RoleId)
+	if err != nil {
+		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
+	}
+	resp := &v1.ListRolePermissionsResponse{RolePermissions: make([]*v1.RolePermission, len(ps))}
+	for i, p := range ps {
+		resp.RolePermissions[i] = rolePermissionMessage(p)
+	}
+	return resp, nil
+}
+
+func (s *roleService) UpdateRolePermission(ctx context.Context, req *v1.UpdateRolePermissionRequest) (*v1.UpdateRolePermissionResponse, error) {
+	// The level allowed depends on the permission's resource type, so read it first, as MLflow does.
+	old, err := s.roles.RolePermission(ctx, req.RolePermissionId)
+	if err != nil {
+		return nil, storageError(ctx, err, rolePermissionNotFound(req.RolePermissionId), "")
+	}
+	l, err := permission.CheckRoleLevel(old.ResourceType, req.Permission)
+	if err != nil {
+		return nil, apiError(codeInvalidParameter, "%s", err.Error())
+	}
+	p, err := s.roles.UpdateRolePermission(ctx, req.RolePermissionId, l)
+	if err != nil {
+		return nil, storageError(ctx, err, rolePermissionNotFound(req.RolePermissionId), "")
+	}
+	return &v1.UpdateRolePermissionResponse{RolePermission: rolePermissionMessage(p)}, nil
+}
+
+// user finds a user by name with MLflow's not-found message.
+func (s *roleService) user(ctx context.Context, username string) (storage.User, error) {
+	u, err := s.store.UserByName(ctx, username)
+	if err != nil {
+		return u, storageError(ctx, err, userNotFound(username), "")
+	}
+	return u, nil
+}
+
+func (s *roleService) AssignRole(ctx context.Context, req *v1.AssignRoleRequest) (*v1.AssignRoleResponse, error) {
+	u, err := s.user(ctx, req.Username)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.roles.AssignRole(ctx, u.ID, req.RoleId)
+	if err != nil {
+		return nil, storageError(ctx, err, roleNotFound(req.RoleId),
+			fmt.Sprintf("User role assignment (user_id=%d, role_id=%d) already exists", u.ID, req.RoleId))
+	}
+	return &v1.AssignRoleResponse{Assignment: assignmentMessage(a)}, nil
+}
+
+func (s *roleService) UnassignRole(ctx context.Context, req *v1.UnassignRoleRequest) (*v1.UnassignRoleResponse, error) {
+	u, err := s.user(ctx, req.Username)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.roles.UnassignRole(ctx, u.ID, req.RoleId); err != nil {
+		return nil, storageError(ctx, err, fmt.Sprintf("User role assignment (user_id=%d, role_id=%d) not found", u.ID, req.RoleId), "")
+	}
+	return &v1.UnassignRoleResponse{}, nil
+}
+
+func (s *roleService) ListUserRoles(ctx context.Context, req *v1.ListUserRolesRequest) (*v1.ListUserRolesResponse, error) {
+	u, err := s.user(ctx, req.Username)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := s.roles.RolesOfUser(ctx, u.ID)
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	return &v1.ListUserRolesResponse{Roles: roleMessages(roles)}, nil
+}
+
+func (s *roleService) ListRoleUsers(ctx context.Context, req *v1.ListRoleUsersRequest) (*v1.ListRoleUsersResponse, error) {
+	as, err := s.roles.RoleAssignments(ctx, req.RoleId)
+	if err != nil {
+		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
+	}
+	resp := &v1.ListRoleUsersResponse{Assignments: make([]*v1.RoleAssignment, len(as))}
+	for i, a := range as {
+		resp.Assignments[i] = assignmentMessage(a)
+	}
+	return resp, nil
+}
+
+// roleWorkspace is the workspace a role request is about, for the role-viewer
+// rule: that of its role (role_id or role_permission_id), or the one it names.
+// ok is false when the role or permission does not exist: a non-admin is then
+// refused rather than told whether it exists, as in MLflow.
+func (c *core) roleWorkspace(ctx context.Context, req any) (workspace string, ok bool, err error) {
+	roleID := int32(0)
+	switch r := req.(type) {
+	case interface{ GetRoleId() int32 }:
+		roleID = r.GetRoleId()
+	case interface{ GetRolePermissionId() int32 }:
+		p, err := c.roles.RolePermission(ctx, r.GetRolePermissionId())
+		if errors.Is(err, storage.ErrNotFound) {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, internalError(ctx, err)
+		}
+		roleID = p.RoleID
+	case interface{ GetWorkspace() string }:
+		return r.GetWorkspace(), r.GetWorkspace() != "", nil
+	default:
+		return "", false, nil
+	}
+	role, err := c.roles.Role(ctx, roleID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, internalError(ctx, err)
+	}
+	return role.Workspace, true, nil
+}

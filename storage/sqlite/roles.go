@@ -1,0 +1,191 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+var _ storage.Roles = (*Store)(nil)
+
+const (
+	roleColumns           = "id, name, workspace, description"
+	rolePermissionColumns = "id, role_id, resource_type, resource_pattern, permission"
+	assignmentColumns     = "id, user_id, role_id"
+)
+
+func scanRole(row scanner) (storage.Role, error) {
+	var r storage.Role
+	err := row.Scan(&r.ID, &r.Name, &r.Workspace, &r.Description)
+	return r, err
+}
+
+func scanRolePermission(row scanner) (storage.RolePermission, error) {
+	var p storage.RolePermission
+	err := row.Scan(&p.ID, &p.RoleID, &p.ResourceType, &p.Pattern, &p.Level)
+	return p, err
+}
+
+func scanAssignment(row scanner) (storage.RoleAssignment, error) {
+	var a storage.RoleAssignment
+	err := row.Scan(&a.ID, &a.UserID, &a.RoleID)
+	return a, err
+}
+
+// withPermissions fills in the permissions of roles with one query.
+func (s *Store) withPermissions(ctx context.Context, roles []storage.Role) ([]storage.Role, error) {
+	if len(roles) == 0 {
+		return roles, nil
+	}
+	ids := make([]string, len(roles))
+	at := make(map[int32]int, len(roles))
+	for i, r := range roles {
+		ids[i] = fmt.Sprint(r.ID)
+		at[r.ID] = i
+		roles[i].Permissions = []storage.RolePermission{}
+	}
+	perms, err := queryAll(ctx, s, scanRolePermission, "SELECT "+rolePermissionColumns+
+		" FROM role_permissions WHERE role_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+		"["+strings.Join(ids, ",")+"]")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range perms {
+		roles[at[p.RoleID]].Permissions = append(roles[at[p.RoleID]].Permissions, p)
+	}
+	return roles, nil
+}
+
+// CreateRole implements storage.Roles.
+func (s *Store) CreateRole(ctx context.Context, workspace, name string, description *string) (storage.Role, error) {
+	r, err := scanRole(s.write.QueryRowContext(ctx,
+		"INSERT INTO roles (workspace, name, description) VALUES (?, ?, ?) RETURNING "+roleColumns,
+		workspace, name, description))
+	r.Permissions = []storage.RolePermission{}
+	return r, classify(err)
+}
+
+// Role implements storage.Roles.
+func (s *Store) Role(ctx context.Context, id int32) (storage.Role, error) {
+	r, err := scanRole(s.read.QueryRowContext(ctx, "SELECT "+roleColumns+" FROM roles WHERE id = ?", id))
+	if err != nil {
+		return r, classify(err)
+	}
+	roles, err := s.withPermissions(ctx, []storage.Role{r})
+	if err != nil {
+		return storage.Role{}, err
+	}
+	return roles[0], nil
+}
+
+// ListRoles implements storage.Roles.
+func (s *Store) ListRoles(ctx context.Context, workspace string, afterID int32, limit int) ([]storage.Role, error) {
+	roles, err := queryAll(ctx, s, scanRole, "SELECT "+roleColumns+
+		" FROM roles WHERE (? = '' OR workspace = ?) AND id > ? ORDER BY id LIMIT ?",
+		workspace, workspace, afterID, sqlLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	return s.withPermissions(ctx, roles)
+}
+
+// UpdateRole implements storage.Roles.
+func (s *Store) UpdateRole(ctx context.Context, id int32, name, description *string) (storage.Role, error) {
+	res, err := s.write.ExecContext(ctx,
+		"UPDATE roles SET name = coalesce(?, name), description = coalesce(?, description) WHERE id = ?",
+		name, description, id)
+	if err := oneRow(res, err); err != nil {
+		return storage.Role{}, err
+	}
+	return s.Role(ctx, id)
+}
+
+// DeleteRole implements storage.Roles.
+func (s *Store) DeleteRole(ctx context.Context, id int32) error {
+	res, err := s.write.ExecContext(ctx, "DELETE FROM roles WHERE id = ?", id)
+	return oneRow(res, err)
+}
+
+// AddRolePermission implements storage.Roles. A missing role fails the foreign key.
+func (s *Store) AddRolePermission(ctx context.Context, roleID int32, resourceType, pattern string, l permission.Level) (storage.RolePermission, error) {
+	p, err := scanRolePermission(s.write.QueryRowContext(ctx,
+		"INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES (?, ?, ?, ?) RETURNING "+rolePermissionColumns,
+		roleID, resourceType, pattern, l))
+	return p, classify(err)
+}
+
+// RolePermission implements storage.Roles.
+func (s *Store) RolePermission(ctx context.Context, id int32) (storage.RolePermission, error) {
+	p, err := scanRolePermission(s.read.QueryRowContext(ctx, "SELECT "+rolePermissionColumns+" FROM role_permissions WHERE id = ?", id))
+	return p, classify(err)
+}
+
+// UpdateRolePermission implements storage.Roles.
+func (s *Store) UpdateRolePermission(ctx context.Context, id int32, l permission.Level) (storage.RolePermission, error) {
+	p, err := scanRolePermission(s.write.QueryRowContext(ctx,
+		"UPDATE role_permissions SET permission = ? WHERE id = ? RETURNING "+rolePermissionColumns, l, id))
+	return p, classify(err)
+}
+
+// RemoveRolePermission implements storage.Roles.
+func (s *Store) RemoveRolePermission(ctx context.Context, id int32) error {
+	res, err := s.write.ExecContext(ctx, "DELETE FROM role_permissions WHERE id = ?", id)
+	return oneRow(res, err)
+}
+
+// roleExists answers ErrNotFound for a missing role, so that listing the
+// permissions or users of a role that does not exist is not an empty success.
+func (s *Store) roleExists(ctx context.Context, id int32) error {
+	var one int
+	return classify(s.read.QueryRowContext(ctx, "SELECT 1 FROM roles WHERE id = ?", id).Scan(&one))
+}
+
+// RolePermissions implements storage.Roles.
+func (s *Store) RolePermissions(ctx context.Context, roleID int32) ([]storage.RolePermission, error) {
+	if err := s.roleExists(ctx, roleID); err != nil {
+		return nil, err
+	}
+	return queryAll(ctx, s, scanRolePermission, "SELECT "+rolePermissionColumns+" FROM role_permissions WHERE role_id = ? ORDER BY id", roleID)
+}
+
+// AssignRole implements storage.Roles.
+func (s *Store) AssignRole(ctx context.Context, userID, roleID int32) (storage.RoleAssignment, error) {
+	a, err := scanAssignment(s.write.QueryRowContext(ctx,
+		"INSERT INTO user_role_assignments (user_id, role_id) VALUES (?, ?) RETURNING "+assignmentColumns, userID, roleID))
+	return a, classify(err)
+}
+
+// UnassignRole implements storage.Roles.
+func (s *Store) UnassignRole(ctx context.Context, userID, roleID int32) error {
+	res, err := s.write.ExecContext(ctx, "DELETE FROM user_role_assignments WHERE user_id = ? AND role_id = ?", userID, roleID)
+	return oneRow(res, err)
+}
+
+// RolesOfUser implements storage.Roles.
+func (s *Store) RolesOfUser(ctx context.Context, userID int32) ([]storage.Role, error) {
+	roles, err := queryAll(ctx, s, scanRole, "SELECT r.id, r.name, r.workspace, r.description FROM roles r"+
+		" JOIN user_role_assignments a ON a.role_id = r.id WHERE a.user_id = ? ORDER BY r.id", userID)
+	if err != nil {
+		return nil, err
+	}
+	return s.withPermissions(ctx, roles)
+}
+
+// RoleAssignments implements storage.Roles.
+func (s *Store) RoleAssignments(ctx context.Context, roleID int32) ([]storage.RoleAssignment, error) {
+	if err := s.roleExists(ctx, roleID); err != nil {
+		return nil, err
+	}
+	return queryAll(ctx, s, scanAssignment, "SELECT "+assignmentColumns+" FROM user_role_assignments WHERE role_id = ? ORDER BY id", roleID)
+}
+
+// HoldsRoleIn implements storage.Roles.
+func (s *Store) HoldsRoleIn(ctx context.Context, userID int32, workspace string) (bool, error) {
+	var holds bool
+	err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM user_role_assignments a
+		JOIN roles r ON r.id = a.role_id WHERE a.user_id = ? AND r.workspace = ?)`, userID, workspace).Scan(&holds)
+	return holds, classify(err)
+}
