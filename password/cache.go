@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"sync"
 	"time"
 )
@@ -26,11 +25,10 @@ type Cache struct {
 	inFlight map[[sha256.Size]byte]*flight   // verifications under way
 }
 
-// flight is one verification that concurrent callers with the same pair share.
+// flight is one verification that concurrent callers with the same pair wait for.
 type flight struct {
 	done  chan struct{}
-	match bool
-	err   error
+	match bool // set before done is closed
 }
 
 // NewCache remembers up to size pairs for ttl each.
@@ -60,42 +58,43 @@ func (c *Cache) Has(stored, password string) bool {
 	return ok && time.Now().Before(expiry)
 }
 
-// Verify runs verify for a pair that is not known, once for all the callers that
-// ask about the same pair at the same time (the first requests of a client that
-// opens several connections with new credentials would otherwise each pay a full
-// hash), and remembers a success. A caller whose context ends stops waiting; the
-// others are not answered with its error, but verify again.
+// Verify runs verify for a pair that is not known, and remembers a success. Callers
+// that ask about the same pair while it runs wait for it and share a success (the
+// first requests of a client that opens several connections with new credentials
+// would otherwise each pay a full hash). Only a success is shared: after a failure,
+// or the error of a caller who left, each waiting caller verifies for itself, so a
+// storm of one wrong guess still pays for every try, in line at the hash gate.
 func (c *Cache) Verify(ctx context.Context, stored, password string, verify func() (bool, error)) (bool, error) {
 	pair := c.pair(stored, password)
-	for {
-		c.mu.Lock()
-		f, joined := c.inFlight[pair]
-		if !joined {
-			f = &flight{done: make(chan struct{})}
-			c.inFlight[pair] = f
-		}
-		c.mu.Unlock()
-		if !joined {
-			f.match, f.err = verify()
-			c.mu.Lock()
-			delete(c.inFlight, pair)
-			c.mu.Unlock()
-			close(f.done)
-			if f.match {
-				c.Add(stored, password)
-			}
-			return f.match, f.err
-		}
+	c.mu.Lock()
+	f, joined := c.inFlight[pair]
+	if !joined {
+		f = &flight{done: make(chan struct{})}
+		c.inFlight[pair] = f
+	}
+	c.mu.Unlock()
+	if joined {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
 			return false, ctx.Err()
 		}
-		if !errors.Is(f.err, context.Canceled) && !errors.Is(f.err, context.DeadlineExceeded) {
-			return f.match, f.err
+		if f.match {
+			return true, nil
 		}
-		// The first caller left before its answer: ask again.
 	}
+	match, err := verify()
+	if match {
+		c.Add(stored, password)
+	}
+	if !joined {
+		f.match = match
+		c.mu.Lock()
+		delete(c.inFlight, pair)
+		c.mu.Unlock()
+		close(f.done)
+	}
+	return match, err
 }
 
 // Add remembers a pair that verified, first dropping expired ones (or, if none

@@ -44,8 +44,8 @@ func TestCacheExpiresAndStaysBounded(t *testing.T) {
 	}
 }
 
-// Concurrent callers with the same unknown pair share one verification; a caller
-// who leaves does not answer the others with its error.
+// Concurrent callers with the same unknown pair share one successful verification;
+// a failure, or a caller who leaves, is not shared.
 func TestCacheVerifiesOncePerConcurrentPair(t *testing.T) {
 	c := NewCache(time.Hour, 10)
 	release := make(chan struct{})
@@ -82,6 +82,24 @@ func TestCacheVerifiesOncePerConcurrentPair(t *testing.T) {
 	}
 	if !c.Has("stored", "pw") {
 		t.Error("the shared success is not remembered")
+	}
+
+	// A failure is not shared: each caller that waited verifies for itself.
+	calls.Store(0)
+	release = make(chan struct{})
+	failing := func() (bool, error) {
+		calls.Add(1)
+		<-release
+		return false, nil
+	}
+	for range 4 {
+		wg.Go(func() { c.Verify(t.Context(), "stored", "wrong", failing) })
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if n := calls.Load(); n != 4 {
+		t.Errorf("%d verifications for 4 concurrent wrong guesses, want 4", n)
 	}
 
 	// The first caller's context ends mid-flight: a second caller verifies anew.
