@@ -54,6 +54,7 @@ type Options struct {
 type Database interface {
 	storage.Store
 	storage.Roles
+	storage.Tokens
 	storage.Migrator
 }
 
@@ -102,7 +103,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if _, err := service.EnsureAdmin(ctx, db, opts.Hasher, AdminUsername, AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := service.New(service.Config{Store: db, Roles: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
+	srv, err := service.New(service.Config{Store: db, Roles: db, Tokens: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
 		CredentialCacheTTL: opts.CredentialCacheTTL, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle})
 	if err != nil {
 		t.Fatal(err)
