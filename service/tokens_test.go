@@ -3,10 +3,15 @@ package service_test
 import (
 	"context"
 	"crypto/sha256"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,5 +252,90 @@ func TestRefusedTokensAreThrottledAndNeverLogged(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `reason="unknown token"`) {
 		t.Fatalf("refused tokens are not logged:\n%s", logs)
+	}
+}
+
+// The front door takes tokens as the API does, and holds a READ token to READ:
+// it may read an experiment its owner manages, not change it. A revoked token
+// is refused at the door. Behind it stands a plain HTTP server in MLflow's place
+// that records what reached it.
+func TestTokensAtTheFrontDoor(t *testing.T) {
+	var reached []string
+	var mu sync.Mutex
+	mlflow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reached = append(reached, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		io.WriteString(w, "{}")
+	}))
+	t.Cleanup(mlflow.Close)
+	upstream, _ := url.Parse(mlflow.URL)
+	s := servicetest.Start(t, servicetest.Options{Upstream: upstream, DefaultPermission: permission.NoPermissions})
+	post := func(path, user, pass, body string) (int, []byte) {
+		return do(t, http.MethodPost, s.URL+path, user, pass, strings.NewReader(body), nil)
+	}
+	if status, body := post("/api/2.0/mlflow/users/create", adminUser, adminPass, `{"username": "alice", "password": "alice-password-1"}`); status != 200 {
+		t.Fatalf("create alice: %d %s", status, body)
+	}
+	if status, body := post("/api/2.0/mlflow/experiments/permissions/create", adminUser, adminPass,
+		`{"experiment_id": "7", "username": "alice", "permission": "MANAGE"}`); status != 200 {
+		t.Fatalf("grant: %d %s", status, body)
+	}
+	newToken := func(name, ceiling string) string {
+		t.Helper()
+		status, body := post("/api/2.0/mlflow/users/tokens/create", "alice", "alice-password-1",
+			`{"username": "alice", "name": "`+name+`", "ceiling": "`+ceiling+`"}`)
+		resp := &v1.CreateTokenResponse{}
+		if status != 200 || protojson.Unmarshal(body, resp) != nil {
+			t.Fatalf("create token: %d %s", status, body)
+		}
+		return resp.Token
+	}
+	full, read := newToken("full", ""), newToken("read", "READ")
+	get := s.URL + "/api/2.0/mlflow/experiments/get?experiment_id=7"
+	update := `{"experiment_id": "7", "new_name": "renamed"}`
+	for _, c := range []struct {
+		what       string
+		status     int
+		user, pass string
+		update     bool
+	}{
+		{"full token, Bearer, read", 200, bearerUser, full, false},
+		{"full token, Basic, update", 200, "alice", full, true},
+		{"READ token, Bearer, read", 200, bearerUser, read, false},
+		{"READ token, Basic, read", 200, "alice", read, false},
+		{"READ token, Bearer, update", 403, bearerUser, read, true},
+		{"READ token, Basic, update", 403, "alice", read, true},
+		{"a typo", 401, bearerUser, full[:len(full)-1] + "0", false},
+	} {
+		var status int
+		var body []byte
+		if c.update {
+			status, body = post("/api/2.0/mlflow/experiments/update", c.user, c.pass, update)
+		} else {
+			status, body = do(t, http.MethodGet, get, c.user, c.pass, nil, nil)
+		}
+		if status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.what, status, body, c.status)
+		}
+	}
+	if status, body := post("/api/2.0/mlflow/users/tokens/revoke", "alice", "alice-password-1", `{"username": "alice", "name": "full"}`); status != 200 {
+		t.Fatalf("revoke: %d %s", status, body)
+	}
+	if status, body := do(t, http.MethodGet, get, bearerUser, full, nil, nil); status != 401 {
+		t.Errorf("revoked token at the front door: %d %s", status, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"GET /api/2.0/mlflow/experiments/get", "POST /api/2.0/mlflow/experiments/update",
+		"GET /api/2.0/mlflow/experiments/get", "GET /api/2.0/mlflow/experiments/get"}
+	var got []string
+	for _, r := range reached {
+		if strings.HasPrefix(r, "GET /api/2.0/mlflow/experiments/get") || strings.HasPrefix(r, "POST /api/2.0/mlflow/experiments/update") {
+			got = append(got, r)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("reached MLflow: %q, want %q", got, want)
 	}
 }
