@@ -91,6 +91,20 @@ func TestTokens(t *testing.T) {
 			admin.as(alice, tok).whoAmI(alice)
 			admin.as(bob, tok).refused()
 			admin.as(adminUser, tok).refused()
+			// last_used_at is written at most once a minute, however often the token is used.
+			lastUsed := func() time.Time {
+				t.Helper()
+				rows, err := tokens.TokensOfUser(ctx, aliceUser.Id)
+				if err != nil || rows[0].LastUsedAt == nil {
+					t.Fatalf("rows of %s after use: %v, %v", alice, rows, err)
+				}
+				return *rows[0].LastUsedAt
+			}
+			first := lastUsed()
+			admin.as(bearerUser, tok).whoAmI(alice)
+			if again := lastUsed(); !again.Equal(first) {
+				t.Fatalf("last_used_at moved from %v to %v within a minute", first, again)
+			}
 			// A typo is refused; so is a token that was never made.
 			admin.as(bearerUser, tok[:10]+"x"+tok[11:]).refused()
 			fresh, _ := token.New()
