@@ -25,8 +25,9 @@ import (
 
 // Guard is what the proxy asks of the auth service.
 type Guard interface {
-	// Authenticate checks the value of an Authorization header.
-	Authenticate(ctx context.Context, header string) (storage.User, error)
+	// Authenticate checks the value of an Authorization header. The context it
+	// returns is the one to ask Permissions with (it knows the credentials' limits).
+	Authenticate(ctx context.Context, header string) (context.Context, storage.User, error)
 	// Permissions returns the user's effective permission on any resource, for the
 	// duration of one request; its answers may need the store, and so may fail.
 	Permissions(ctx context.Context, u storage.User) func(permission.Resource) (permission.Level, error)
@@ -119,8 +120,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.forward.ServeHTTP(w, r)
 		return
 	}
-	ctx := r.Context()
-	user, err := p.guard.Authenticate(ctx, r.Header.Get("Authorization"))
+	ctx, user, err := p.guard.Authenticate(r.Context(), r.Header.Get("Authorization"))
 	if err != nil {
 		p.guard.WriteError(w, err)
 		return

@@ -27,11 +27,11 @@ type fakeGuard struct {
 	def    permission.Level
 }
 
-func (g *fakeGuard) Authenticate(_ context.Context, header string) (storage.User, error) {
+func (g *fakeGuard) Authenticate(ctx context.Context, header string) (context.Context, storage.User, error) {
 	if u, ok := g.users[header]; ok {
-		return u, nil
+		return ctx, u, nil
 	}
-	return storage.User{}, &apiError{http.StatusUnauthorized, "UNAUTHENTICATED", "who?"}
+	return ctx, storage.User{}, &apiError{http.StatusUnauthorized, "UNAUTHENTICATED", "who?"}
 }
 
 func (g *fakeGuard) Permissions(_ context.Context, u storage.User) func(permission.Resource) (permission.Level, error) {

@@ -13,8 +13,10 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/mlflow-auth/mlflow-auth/password"
+	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/throttle"
+	"github.com/mlflow-auth/mlflow-auth/token"
 )
 
 // Principal is an authenticated caller.
@@ -22,6 +24,18 @@ type Principal struct {
 	User storage.User
 	// BasicAuth is true when the caller proved their password on this request.
 	BasicAuth bool
+	// Ceiling is the authenticating token's: "" or READ. A capped caller is
+	// never an admin (User.IsAdmin is false), so no admin shortcut skips it.
+	Ceiling permission.Level
+}
+
+// capped is l held to the caller's ceiling: the one place a resolved level meets
+// it, for the policy and the proxy alike.
+func (p Principal) capped(l permission.Level) permission.Level {
+	if p.Ceiling == permission.Read && l.CanRead() {
+		return permission.Read
+	}
+	return l
 }
 
 type principalKey struct{}
@@ -40,6 +54,7 @@ const notAuthenticated = "You are not authenticated. Please see https://www.mlfl
 // known good pass the failed-login throttle first.
 type authenticator struct {
 	store  storage.Store
+	tokens storage.Tokens
 	hasher password.Params
 	kdf    *password.Gate
 	// cache holds credentials that verified recently; nil when caching is off.
@@ -86,12 +101,12 @@ const (
 	addressFactor       = 4       // an address may fail for several users behind it (NAT)
 )
 
-func newAuthenticator(store storage.Store, hasher password.Params, cacheTTL time.Duration, limits KDFLimits, lt LoginThrottle) (*authenticator, error) {
+func newAuthenticator(store storage.Store, tokens storage.Tokens, hasher password.Params, cacheTTL time.Duration, limits KDFLimits, lt LoginThrottle) (*authenticator, error) {
 	dummy, err := hasher.Hash("not a password anybody has")
 	if err != nil {
 		return nil, err
 	}
-	a := &authenticator{store: store, hasher: hasher, kdf: limits.gate(), dummyHash: dummy}
+	a := &authenticator{store: store, tokens: tokens, hasher: hasher, kdf: limits.gate(), dummyHash: dummy}
 	if cacheTTL > 0 {
 		a.cache = password.NewCache(cacheTTL, credentialCacheSize)
 	}
@@ -138,11 +153,19 @@ func (a *authenticator) authenticateMetadata(ctx context.Context) (Principal, er
 	return a.authenticate(ctx, values[0])
 }
 
-// authenticate checks an "Authorization: Basic ..." value against the store.
+// authenticate checks an "Authorization: Basic ..." or "Bearer <token>" value
+// against the store. A Basic password that is a well-formed token is taken as
+// that token (of the user named), so MLFLOW_TRACKING_PASSWORD may hold one.
 func (a *authenticator) authenticate(ctx context.Context, header string) (Principal, error) {
+	if tok, ok := parseBearer(header); ok {
+		return a.authenticateToken(ctx, "", tok)
+	}
 	username, pw, ok := parseBasic(header)
 	if !ok || checkText("username", username, maxIDChars) != nil { // no such user can exist
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
+	}
+	if _, isToken := token.Parse(pw); isToken {
+		return a.authenticateToken(ctx, username, pw)
 	}
 	user, err := a.store.UserByName(ctx, username)
 	known := err == nil
@@ -179,13 +202,55 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (Princi
 		refusedLogin(ctx, username, address, reason)
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 	}
-	if a.byUser != nil {
-		a.byUser.Clear(username)
-	}
+	a.clearThrottle(username)
 	if a.hasher.NeedsRehash(user.PasswordHash) {
 		a.rehash(ctx, user, pw)
 	}
 	return Principal{User: user, BasicAuth: true}, nil
+}
+
+// lastUseInterval is how often a token's last_used_at is written at most.
+const lastUseInterval = time.Minute
+
+// authenticateToken checks an access token; username is "" for Bearer, else the
+// Basic username, which must be the token's owner. A malformed token (the
+// checksum catches typos) is refused before any query. Refusals are throttled
+// and logged as wrong passwords are; the token itself is never logged.
+func (a *authenticator) authenticateToken(ctx context.Context, username, tok string) (Principal, error) {
+	address := clientAddress(ctx)
+	if wait := a.throttled(username, address); wait > 0 {
+		refusedLogin(ctx, username, address, "throttled")
+		return Principal{}, tooManyFailures(wait)
+	}
+	reason := "malformed token"
+	if hash, ok := token.Parse(tok); ok {
+		t, user, err := a.tokens.TokenByHash(ctx, hash[:])
+		at := now()
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			reason = "unknown token"
+		case err != nil:
+			return Principal{}, internalError(ctx, err)
+		case username != "" && username != user.Username:
+			reason = "token of another user"
+		case !at.Before(t.ExpiresAt):
+			reason = "expired token"
+		default:
+			a.clearThrottle(username)
+			if t.LastUsedAt == nil || at.Sub(*t.LastUsedAt) >= lastUseInterval {
+				if err := a.tokens.TouchToken(ctx, t.ID, at, at.Add(-lastUseInterval)); err != nil {
+					slog.WarnContext(ctx, "could not record a token's use", "user", user.Username, "token", t.Name, "err", err)
+				}
+			}
+			if t.Ceiling != "" {
+				user.IsAdmin = false
+			}
+			return Principal{User: user, Ceiling: t.Ceiling}, nil
+		}
+	}
+	a.failed(username, address)
+	refusedLogin(ctx, username, address, reason)
+	return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 }
 
 // rehash upgrades an imported or older hash to the current parameters. A failure
@@ -200,24 +265,32 @@ func (a *authenticator) rehash(ctx context.Context, user storage.User, pw string
 	}
 }
 
-// throttled returns how long the username or the address must still wait.
+// throttled returns how long the username or the address must still wait. A
+// Bearer token names no user ("") and is throttled by address alone.
 func (a *authenticator) throttled(username, address string) time.Duration {
 	if a.byUser == nil {
 		return 0
 	}
-	return max(a.byUser.Wait(username), a.byAddress.Wait(address))
+	wait := a.byAddress.Wait(address)
+	if username != "" {
+		wait = max(wait, a.byUser.Wait(username))
+	}
+	return wait
 }
 
 func (a *authenticator) failed(username, address string) {
 	if a.byUser != nil {
-		a.byUser.Fail(username)
 		a.byAddress.Fail(address)
+		if username != "" {
+			a.byUser.Fail(username)
+		}
 	}
 }
 
-// clearThrottle lets a user log in at once again (an admin set their password).
+// clearThrottle lets a user log in at once again (an admin set their password,
+// or they proved a credential).
 func (a *authenticator) clearThrottle(username string) {
-	if a.byUser != nil {
+	if a.byUser != nil && username != "" {
 		a.byUser.Clear(username)
 	}
 }
@@ -243,6 +316,15 @@ func kdfError(ctx context.Context, err error) error {
 		return internalError(ctx, err)
 	}
 	return nil
+}
+
+// parseBearer returns the token of "Bearer <token>".
+func parseBearer(header string) (string, bool) {
+	scheme, tok, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
 }
 
 // parseBasic splits "Basic base64(user:pass)" at the first colon, as werkzeug does.

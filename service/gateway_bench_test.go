@@ -28,7 +28,7 @@ func BenchmarkGatewayConn(b *testing.B) {
 	if _, err := EnsureAdmin(ctx, db, hasher, "admin", "admin-password-1"); err != nil {
 		b.Fatal(err)
 	}
-	srv, err := New(Config{Store: db, Roles: db, DefaultPermission: permission.Read, Hasher: hasher})
+	srv, err := New(Config{Store: db, Roles: db, Tokens: db, DefaultPermission: permission.Read, Hasher: hasher})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,10 +16,11 @@ import (
 // resolution rules and error JSON (it implements proxy.Guard).
 type guard struct{ *core }
 
-// Authenticate checks an Authorization header value.
-func (g guard) Authenticate(ctx context.Context, header string) (storage.User, error) {
+// Authenticate checks an Authorization header value; the context it returns
+// carries the Principal, whose ceiling Permissions applies.
+func (g guard) Authenticate(ctx context.Context, header string) (context.Context, storage.User, error) {
 	p, err := g.auth.authenticate(ctx, header)
-	return p.User, err
+	return context.WithValue(ctx, principalKey{}, p), p.User, err
 }
 
 // Permissions answers for one proxied request with the one resolver (see
@@ -34,7 +35,7 @@ func (g guard) Permissions(ctx context.Context, u storage.User) func(permission.
 		if err != nil {
 			return permission.NoPermissions, toProxy(internalError(ctx, err))
 		}
-		return l, nil
+		return principalFrom(ctx).capped(l), nil
 	}
 }
 

@@ -72,6 +72,17 @@ func basicAuth(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
+// bearerUser as a caller's user sends its password as "Bearer <token>".
+const bearerUser = "<bearer>"
+
+// authorization is the header a caller sends: Basic, or Bearer for bearerUser.
+func authorization(user, pass string) string {
+	if user == bearerUser {
+		return "Bearer " + pass
+	}
+	return basicAuth(user, pass)
+}
+
 type grpcTransport struct{ conn *grpc.ClientConn }
 
 func (grpcTransport) name() string { return "grpc" }
@@ -80,7 +91,7 @@ func (g grpcTransport) call(t *testing.T, user, pass, method string, req, resp p
 	t.Helper()
 	ctx := context.Background()
 	if user != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", basicAuth(user, pass))
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", authorization(user, pass))
 	}
 	err := g.conn.Invoke(ctx, method, req, resp)
 	if err == nil {
@@ -221,7 +232,7 @@ func do(t *testing.T, verb, target, user, pass string, body io.Reader, header ht
 		hr.Header.Set("Content-Type", "application/json")
 	}
 	if user != "" {
-		hr.Header.Set("Authorization", basicAuth(user, pass))
+		hr.Header.Set("Authorization", authorization(user, pass))
 	}
 	res, err := http.DefaultClient.Do(hr)
 	if err != nil {

@@ -44,6 +44,9 @@ func newHTTPHandler(conn grpc.ClientConnInterface, mlflow, ready http.Handler) (
 	if err := v1.RegisterAuthorizationServiceHandlerClient(ctx, gw, v1.NewAuthorizationServiceClient(conn)); err != nil {
 		return nil, err
 	}
+	if err := v1.RegisterTokenServiceHandlerClient(ctx, gw, v1.NewTokenServiceClient(conn)); err != nil {
+		return nil, err
+	}
 	if err := v1.RegisterRoleServiceHandlerClient(ctx, gw, v1.NewRoleServiceClient(conn)); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,9 @@ const (
 	accessManage            // MANAGE on the request's resource, or an admin
 	accessAdmin             // admins only
 	accessRoleViewer        // holders of any role in the workspace of the request's role, or an admin
+	// accessSelfUncapped is accessSelf, refused to a token with a ceiling: a new
+	// token made with it could escape the ceiling.
+	accessSelfUncapped
 )
 
 // rule is one row of the policy table: who may call, and which request fields
@@ -84,6 +87,11 @@ var policies = map[string]rule{
 	v1.RoleService_UnassignRole_FullMethodName:         {accessAdmin, []string{"username", "role_id"}},
 	v1.RoleService_ListUserRoles_FullMethodName:        {accessSelf, []string{"username"}},
 	v1.RoleService_ListRoleUsers_FullMethodName:        {accessAdmin, []string{"role_id"}},
+
+	v1.TokenService_CreateToken_FullMethodName: {accessSelfUncapped, []string{"username", "name"}},
+	v1.TokenService_ListTokens_FullMethodName:  {accessSelf, []string{"username"}},
+	v1.TokenService_RotateToken_FullMethodName: {accessSelfUncapped, []string{"username", "name"}},
+	v1.TokenService_RevokeToken_FullMethodName: {accessSelf, []string{"username", "name"}},
 
 	v1.AuthorizationService_Check_FullMethodName: {accessSelf, []string{"username", "capability", "resource_type", "resource_id"}},
 }
@@ -146,7 +154,10 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 	switch r.access {
 	case accessAnyUser:
 		return ctx, nil
-	case accessSelf:
+	case accessSelf, accessSelfUncapped:
+		if r.access == accessSelfUncapped && p.Ceiling != "" {
+			break
+		}
 		if named, ok := msg.(interface{ GetUsername() string }); ok && named.GetUsername() == p.User.Username {
 			return ctx, nil
 		}
@@ -155,7 +166,7 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 		if err != nil {
 			return nil, err
 		}
-		if level.CanManage() {
+		if p.capped(level).CanManage() {
 			return ctx, nil
 		}
 	case accessRoleViewer:

@@ -41,7 +41,7 @@ const (
 
 // grpcServices are the names gRPC health reports on ("" is the whole server).
 var grpcServices = []string{"", v1.UserService_ServiceDesc.ServiceName, v1.PermissionService_ServiceDesc.ServiceName,
-	v1.AuthorizationService_ServiceDesc.ServiceName, v1.RoleService_ServiceDesc.ServiceName}
+	v1.AuthorizationService_ServiceDesc.ServiceName, v1.RoleService_ServiceDesc.ServiceName, v1.TokenService_ServiceDesc.ServiceName}
 
 func newReadiness(h *health.Server, db func(context.Context) error, upstream *url.URL) *readiness {
 	r := &readiness{health: h, checks: []readinessCheck{{"database", db}}}

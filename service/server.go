@@ -32,6 +32,10 @@ type Config struct {
 	Store storage.Store
 	// Roles keeps MLflow 3.13+'s roles; both backends' stores are one.
 	Roles storage.Roles
+	// Tokens keeps access tokens; both backends' stores are one.
+	Tokens storage.Tokens
+	// TokenMaxLifetime is the longest an access token may live; zero means DefaultTokenMaxLifetime.
+	TokenMaxLifetime time.Duration
 	// DefaultPermission applies where a user has no grant on a resource (MLflow's default_permission).
 	DefaultPermission permission.Level
 	// Hasher sets the cost of new password hashes; the zero value means password.Default.
@@ -70,21 +74,26 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Roles == nil {
 		return nil, errors.New("service: no role store")
 	}
+	if cfg.Tokens == nil {
+		return nil, errors.New("service: no token store")
+	}
 	if _, err := permission.ParseLevel(string(cfg.DefaultPermission)); err != nil {
 		return nil, err
 	}
 	if cfg.Hasher == (password.Params{}) {
 		cfg.Hasher = password.Default
 	}
-	auth, err := newAuthenticator(cfg.Store, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF, cfg.LoginThrottle)
+	auth, err := newAuthenticator(cfg.Store, cfg.Tokens, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF, cfg.LoginThrottle)
 	if err != nil {
 		return nil, err
 	}
-	c := &core{store: cfg.Store, roles: cfg.Roles, auth: auth, resolver: resolve.New(cfg.Store, cfg.DefaultPermission)}
+	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth, resolver: resolve.New(cfg.Store, cfg.DefaultPermission),
+		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime)}
 	users := &userService{core: c}
 	perms := &permissionService{core: c}
 	authz := &authorizationService{core: c}
 	roles := &roleService{core: c}
+	tokens := &tokenService{core: c}
 
 	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute))}
 	s.ready = newReadiness(s.health, cfg.Store.Ping, cfg.Upstream)
@@ -105,6 +114,7 @@ func New(cfg Config) (*Server, error) {
 	v1.RegisterPermissionServiceServer(s.grpc, perms)
 	v1.RegisterAuthorizationServiceServer(s.grpc, authz)
 	v1.RegisterRoleServiceServer(s.grpc, roles)
+	v1.RegisterTokenServiceServer(s.grpc, tokens)
 	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 
@@ -113,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 	conn.register(&v1.PermissionService_ServiceDesc, perms)
 	conn.register(&v1.AuthorizationService_ServiceDesc, authz)
 	conn.register(&v1.RoleService_ServiceDesc, roles)
+	conn.register(&v1.TokenService_ServiceDesc, tokens)
 	var mlflow http.Handler
 	if cfg.Upstream != nil {
 		mlflow = proxy.New(cfg.Upstream, guard{c}, cfg.Store)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"strings"
+	"time"
 	"unicode"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
@@ -14,10 +15,13 @@ import (
 
 // core is what both services share: the store, the authenticator and the settings.
 type core struct {
-	store    storage.Store
-	roles    storage.Roles
-	auth     *authenticator
-	resolver *resolve.Resolver
+	store  storage.Store
+	roles  storage.Roles
+	tokens storage.Tokens
+	auth   *authenticator
+	// tokenMaxLifetime is the longest a token may live.
+	tokenMaxLifetime time.Duration
+	resolver         *resolve.Resolver
 }
 
 type userService struct {

@@ -5,6 +5,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 )
@@ -177,4 +178,37 @@ type Roles interface {
 	RoleAssignments(ctx context.Context, roleID int32) ([]RoleAssignment, error)
 	// HoldsRoleIn reports whether a user holds any role of the workspace.
 	HoldsRoleIn(ctx context.Context, userID int32, workspace string) (bool, error)
+}
+
+// Token is a user's access token. Only Hash, SHA-256 of the secret, is kept.
+// Ceiling caps what the token may do ("" means none; READ means at most READ).
+type Token struct {
+	ID         int32
+	UserID     int32
+	Name       string
+	Hash       []byte
+	Ceiling    permission.Level
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt *time.Time // nil until first used
+}
+
+// Tokens keeps access tokens. Deleting a user deletes their tokens. Times are
+// kept to the microsecond.
+type Tokens interface {
+	// CreateToken inserts t (ID and LastUsedAt ignored); ErrNotFound when the
+	// user is gone, ErrAlreadyExists when the user has a token of that name.
+	CreateToken(ctx context.Context, t Token) (Token, error)
+	// TokenByHash returns the token with that hash and its user; ErrNotFound.
+	TokenByHash(ctx context.Context, hash []byte) (Token, User, error)
+	// TokensOfUser returns a user's tokens in id order.
+	TokensOfUser(ctx context.Context, userID int32) ([]Token, error)
+	// RotateToken gives a token a new hash, creation and expiry time, and
+	// forgets when it was last used; name and ceiling stay. ErrNotFound.
+	RotateToken(ctx context.Context, userID int32, name string, hash []byte, createdAt, expiresAt time.Time) (Token, error)
+	// RevokeToken deletes a token; ErrNotFound.
+	RevokeToken(ctx context.Context, userID int32, name string) error
+	// TouchToken sets last_used_at to at unless it is notBefore or later
+	// (so replicas write it at most once per interval).
+	TouchToken(ctx context.Context, id int32, at, notBefore time.Time) error
 }

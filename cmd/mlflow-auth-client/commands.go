@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -107,6 +108,44 @@ var commands = []*command{
 	{name: "delete-user", params: []string{"<username>"}, summary: "Delete a user (admin).",
 		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
 			return c.DeleteUser(ctx, &v1.DeleteUserRequest{Username: a[0]})
+		}},
+
+	{name: "create-token", params: []string{"<username>", "<name>", "[<expires-in-days>]", "[READ]"},
+		summary: "Make an access token (yours, or anyone's as admin), printed this once; 0 days is the server's maximum, READ caps it at READ.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			req := &v1.CreateTokenRequest{Username: a[0], Name: a[1]}
+			if len(a) > 2 {
+				days, err := parseDays(a[2])
+				if err != nil {
+					return nil, err
+				}
+				req.ExpiresInDays = days
+			}
+			if len(a) > 3 {
+				req.Ceiling = a[3]
+			}
+			return c.CreateToken(ctx, req)
+		}},
+	{name: "list-tokens", params: []string{"<username>"}, summary: "List a user's access tokens, without their secrets.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.ListTokens(ctx, &v1.ListTokensRequest{Username: a[0]})
+		}},
+	{name: "rotate-token", params: []string{"<username>", "<name>", "[<expires-in-days>]"},
+		summary: "Give an access token a new secret, printed this once; the old one stops working.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			req := &v1.RotateTokenRequest{Username: a[0], Name: a[1]}
+			if len(a) > 2 {
+				days, err := parseDays(a[2])
+				if err != nil {
+					return nil, err
+				}
+				req.ExpiresInDays = days
+			}
+			return c.RotateToken(ctx, req)
+		}},
+	{name: "revoke-token", params: []string{"<username>", "<name>"}, summary: "Delete an access token; it stops working at once.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.RevokeToken(ctx, &v1.RevokeTokenRequest{Username: a[0], Name: a[1]})
 		}},
 
 	{name: "create-experiment-permission", params: []string{"<experiment-id>", "<username>", "<permission>"},
@@ -228,6 +267,15 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, usageError{fmt.Errorf("%q is not true or false", s)}
+}
+
+// parseDays reads a token lifetime in days; the server checks its range.
+func parseDays(s string) (int32, error) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return 0, usageError{fmt.Errorf("%q is not a number of days", s)}
+	}
+	return int32(n), nil
 }
 
 // checkMaxResults keeps --max-results within the API's int32.

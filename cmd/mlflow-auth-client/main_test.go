@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -467,4 +468,50 @@ func TestTableOutput(t *testing.T) {
 			t.Errorf("%v:\n%s\nwant:\n%s", tc.args, got, tc.want)
 		}
 	}
+}
+
+// Token commands: the token is printed once by create-token and rotate-token,
+// works as MLFLOW_TRACKING_TOKEN and as MLFLOW_TRACKING_PASSWORD, is listed
+// without its secret, and stops working when rotated or revoked.
+func TestTokenCommands(t *testing.T) {
+	srv := startServer(t)
+	ok(t, "create-user", "alice", "alice-password-1")
+	useServer(t, srv.URL, "alice", "alice-password-1")
+	made := decode(t, ok(t, "create-token", "alice", "ci", "7", "READ"), &v1.CreateTokenResponse{})
+	info := made.GetTokenInfo()
+	if !strings.HasPrefix(made.GetToken(), "mla_") || info.GetName() != "ci" || info.GetCeiling() != "READ" ||
+		info.GetExpiresAt().AsTime().Sub(info.GetCreatedAt().AsTime()) != 7*24*time.Hour {
+		t.Fatalf("create-token printed %v", made)
+	}
+	fails(t, exitUsage, []string{"create-token", "alice", "x", "seven"}, `"seven" is not a number of days`)
+	fails(t, exitFailed, []string{"create-token", "alice", "ci"}, "RESOURCE_ALREADY_EXISTS")
+	fails(t, exitFailed, []string{"create-token", "admin", "mine"}, "PERMISSION_DENIED")
+	if out := ok(t, "list-tokens", "alice"); !strings.Contains(out, `"ci"`) || strings.Contains(out, made.GetToken()) {
+		t.Fatalf("list-tokens printed %s", out)
+	}
+
+	whoAmI := func(want string) {
+		t.Helper()
+		me := decode(t, ok(t, "get-current-user"), &v1.GetCurrentUserResponse{})
+		if me.GetUser().GetUsername() != want || me.GetIsBasicAuth() {
+			t.Fatalf("get-current-user: %v, want %s by token", me, want)
+		}
+	}
+	useServer(t, srv.URL, "", "")
+	t.Setenv("MLFLOW_TRACKING_TOKEN", made.GetToken())
+	whoAmI("alice")
+	useServer(t, srv.URL, "alice", made.GetToken())
+	whoAmI("alice")
+
+	useServer(t, srv.URL, "alice", "alice-password-1")
+	rotated := decode(t, ok(t, "rotate-token", "alice", "ci"), &v1.RotateTokenResponse{})
+	useServer(t, srv.URL, "", "")
+	t.Setenv("MLFLOW_TRACKING_TOKEN", made.GetToken())
+	fails(t, exitFailed, []string{"get-current-user"}, "UNAUTHENTICATED")
+	t.Setenv("MLFLOW_TRACKING_TOKEN", rotated.GetToken())
+	whoAmI("alice")
+	if out := strings.TrimSpace(ok(t, "revoke-token", "alice", "ci")); out != "{}" {
+		t.Fatalf("revoke-token printed %q", out)
+	}
+	fails(t, exitFailed, []string{"get-current-user"}, "UNAUTHENTICATED")
 }

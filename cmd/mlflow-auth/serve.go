@@ -76,6 +76,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	srv, err := service.New(service.Config{
 		Store:              db,
 		Roles:              db,
+		Tokens:             db,
+		TokenMaxLifetime:   cfg.tokenMaxLifetime,
 		DefaultPermission:  permission.Level(cfg.defaultPermission),
 		Upstream:           upstream,
 		CredentialCacheTTL: cfg.credentialCache,

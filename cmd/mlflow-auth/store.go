@@ -14,6 +14,7 @@ import (
 type database interface {
 	storage.Store
 	storage.Roles
+	storage.Tokens
 	storage.Migrator
 }
 

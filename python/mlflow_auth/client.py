@@ -6,6 +6,8 @@ the installed MLflow's client and adds:
 
 * ``list_users()``: every user, following the server's pages;
 * ``list_resource_permissions()``: who has a grant on one resource;
+* ``create_token()``, ``list_tokens()``, ``rotate_token()``, ``revoke_token()``:
+  access tokens, for ``MLFLOW_TRACKING_TOKEN``;
 * the classic per-resource permission methods (experiment, registered model,
   scorer) wherever the installed MLflow lacks them: MLflow 3.13+ removed them and
   MLflow before 3.7 had no scorer ones. Where MLflow has them, its own are used.
@@ -26,6 +28,7 @@ LIST_RESOURCE_PERMISSIONS = "/api/3.0/mlflow/permissions/list"
 EXPERIMENT_PERMISSIONS = "/api/2.0/mlflow/experiments/permissions/"
 REGISTERED_MODEL_PERMISSIONS = "/api/2.0/mlflow/registered-models/permissions/"
 SCORER_PERMISSIONS = "/api/3.0/mlflow/scorers/permissions/"
+TOKENS = "/api/2.0/mlflow/users/tokens/"
 
 ScorerPermission = getattr(entities, "ScorerPermission", None)
 if ScorerPermission is None:  # MLflow < 3.7
@@ -148,6 +151,27 @@ class AuthClient(AuthServiceClient, _ClassicPermissionMethods):
                 resource_id=resource_id,
             )
         )
+
+    def create_token(self, username: str, name: str, *, expires_in_days: int = 0, ceiling: str = "") -> dict:
+        """A new access token of ``username`` (yourself, or anyone as an admin):
+        ``{"token_info": {...}, "token": "mla_..."}``, the only time the token is
+        shown. ``expires_in_days`` 0 is the server's maximum; ``ceiling="READ"``
+        caps it at READ."""
+        body = dict(username=username, name=name, expires_in_days=expires_in_days, ceiling=ceiling)
+        return self._request(TOKENS + "create", "POST", json=body)
+
+    def list_tokens(self, username: str) -> list[dict]:
+        """A user's tokens (``token_info`` dicts), without their secrets."""
+        return self._request(TOKENS + "list", "GET", params={"username": username}).get("tokens", [])
+
+    def rotate_token(self, username: str, name: str, *, expires_in_days: int = 0) -> dict:
+        """A new secret for a token, shown this once; the old one stops working."""
+        body = dict(username=username, name=name, expires_in_days=expires_in_days)
+        return self._request(TOKENS + "rotate", "POST", json=body)
+
+    def revoke_token(self, username: str, name: str) -> None:
+        """Deletes a token; it stops working at once."""
+        self._request(TOKENS + "revoke", "POST", json={"username": username, "name": name})
 
     def _pages(self, endpoint, key, **params):
         """Yield the items under ``key`` of every page of a GET list endpoint."""

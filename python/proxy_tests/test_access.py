@@ -22,7 +22,7 @@ def test_unauthenticated_requests_get_401_with_a_basic_challenge(proxy_url, owne
             assert error_of(res) == "UNAUTHENTICATED", res.text
 
 
-def test_a_bearer_token_is_not_a_login(proxy_url):
+def test_a_bearer_that_is_no_token_is_not_a_login(proxy_url):
     res = requests.get(proxy_url + "/api/2.0/mlflow/experiments/search",
                        headers={"Authorization": "Bearer some-token"}, timeout=TIMEOUT)
     assert res.status_code == 401, res.text

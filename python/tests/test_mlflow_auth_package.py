@@ -302,3 +302,29 @@ def test_list_resource_permissions_needs_manage(pkg_client, login, make_user):
 
     login(reader, reader_password)
     expect_error("PERMISSION_DENIED", pkg_client.list_resource_permissions, "registered_model", model)
+
+
+# ---------------------------------------------------------------------------
+# Access tokens
+# ---------------------------------------------------------------------------
+
+
+def test_token_round_trip(pkg_client, login, make_user):
+    username, password, _ = make_user()
+    login(username, password)
+    made = pkg_client.create_token(username, "ci", expires_in_days=3, ceiling="READ")
+    token, info = made["token"], made["token_info"]
+    assert token.startswith("mla_")
+    assert (info["username"], info["name"], info["ceiling"]) == (username, "ci", "READ")
+    expect_error("RESOURCE_ALREADY_EXISTS", pkg_client.create_token, username, "ci")
+    listed = pkg_client.list_tokens(username)
+    assert [t["name"] for t in listed] == ["ci"] and token not in repr(listed)
+
+    rotated = pkg_client.rotate_token(username, "ci")["token"]
+    assert rotated != token
+    login(username, rotated)  # a token as the Basic password of its owner
+    assert pkg_client.get_user(username).username == username
+    login(username, password)
+    pkg_client.revoke_token(username, "ci")
+    assert pkg_client.list_tokens(username) == []
+    expect_error("RESOURCE_DOES_NOT_EXIST", pkg_client.revoke_token, username, "ci")

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,6 +47,8 @@ type Options struct {
 	KDF service.KDFLimits
 	// LoginThrottle is service.Config's; off by default, so tests may fail logins freely.
 	LoginThrottle service.LoginThrottle
+	// Upstream is service.Config's: the MLflow server the front door guards; nil for none.
+	Upstream *url.URL
 	// Hasher is the cost of password hashes; the zero value is a cheap one that keeps tests fast.
 	Hasher password.Params
 }
@@ -54,6 +57,7 @@ type Options struct {
 type Database interface {
 	storage.Store
 	storage.Roles
+	storage.Tokens
 	storage.Migrator
 }
 
@@ -102,8 +106,8 @@ func Start(t testing.TB, opts Options) *Server {
 	if _, err := service.EnsureAdmin(ctx, db, opts.Hasher, AdminUsername, AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := service.New(service.Config{Store: db, Roles: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
-		CredentialCacheTTL: opts.CredentialCacheTTL, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle})
+	srv, err := service.New(service.Config{Store: db, Roles: db, Tokens: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
+		CredentialCacheTTL: opts.CredentialCacheTTL, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle, Upstream: opts.Upstream})
 	if err != nil {
 		t.Fatal(err)
 	}

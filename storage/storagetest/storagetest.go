@@ -27,6 +27,7 @@ import (
 type Backend interface {
 	storage.Store
 	storage.Roles
+	storage.Tokens
 	storage.Migrator
 }
 
@@ -79,6 +80,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 		{"ConcurrentCreateBatch", testConcurrentCreateBatch},
 	}
 	tests = append(tests, roleTests...)
+	tests = append(tests, tokenTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newDB(t))
