@@ -43,7 +43,7 @@ func BenchmarkGatewayConn(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer loopback.Close()
-	viaLoopback, err := newHTTPHandler(loopback, nil, http.NotFoundHandler())
+	viaLoopback, err := newHTTPHandler(apiServices(nil), loopback, nil, http.NotFoundHandler())
 	if err != nil {
 		b.Fatal(err)
 	}

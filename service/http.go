@@ -16,8 +16,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 )
 
 // maxBodyBytes bounds a request body; the auth API's bodies are tiny.
@@ -27,28 +25,17 @@ const maxBodyBytes = 1 << 20
 // (liveness), /ready (readiness), and
 // everything else through mlflow (the proxy to an MLflow server), or MLflow's 404
 // error JSON when there is none.
-func newHTTPHandler(conn grpc.ClientConnInterface, mlflow, ready http.Handler) (http.Handler, error) {
+func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow, ready http.Handler) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.SetQueryParameterParser(queryParser{}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMLflowJSON()),
 		runtime.WithErrorHandler(gatewayError),
 		runtime.WithRoutingErrorHandler(routingError),
 	)
-	ctx := context.Background()
-	if err := v1.RegisterUserServiceHandlerClient(ctx, gw, v1.NewUserServiceClient(conn)); err != nil {
-		return nil, err
-	}
-	if err := v1.RegisterPermissionServiceHandlerClient(ctx, gw, v1.NewPermissionServiceClient(conn)); err != nil {
-		return nil, err
-	}
-	if err := v1.RegisterAuthorizationServiceHandlerClient(ctx, gw, v1.NewAuthorizationServiceClient(conn)); err != nil {
-		return nil, err
-	}
-	if err := v1.RegisterTokenServiceHandlerClient(ctx, gw, v1.NewTokenServiceClient(conn)); err != nil {
-		return nil, err
-	}
-	if err := v1.RegisterRoleServiceHandlerClient(ctx, gw, v1.NewRoleServiceClient(conn)); err != nil {
-		return nil, err
+	for _, svc := range services {
+		if err := svc.gateway(context.Background(), gw, conn); err != nil {
+			return nil, err
+		}
 	}
 	api := noStore(readBody(gw))
 	if mlflow == nil {

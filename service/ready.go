@@ -11,8 +11,6 @@ import (
 
 	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/health/grpc_health_v1"
-
-	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 )
 
 // readiness says whether the server can do its work: the database answers and, in
@@ -21,8 +19,9 @@ import (
 // replica whose database is gone. One watcher decides, every readinessInterval, and
 // both transports read its last answer: probes never reach the database themselves.
 type readiness struct {
-	checks []readinessCheck
-	health *health.Server
+	checks   []readinessCheck
+	health   *health.Server
+	services []string // what gRPC health reports on ("" is the whole server)
 
 	mu       sync.Mutex
 	notReady string // why the server is not ready, or "" when it is
@@ -39,12 +38,11 @@ const (
 	readinessTimeout  = time.Second
 )
 
-// grpcServices are the names gRPC health reports on ("" is the whole server).
-var grpcServices = []string{"", v1.UserService_ServiceDesc.ServiceName, v1.PermissionService_ServiceDesc.ServiceName,
-	v1.AuthorizationService_ServiceDesc.ServiceName, v1.RoleService_ServiceDesc.ServiceName, v1.TokenService_ServiceDesc.ServiceName}
-
-func newReadiness(h *health.Server, db func(context.Context) error, upstream *url.URL) *readiness {
-	r := &readiness{health: h, checks: []readinessCheck{{"database", db}}}
+func newReadiness(h *health.Server, services []apiService, db func(context.Context) error, upstream *url.URL) *readiness {
+	r := &readiness{health: h, checks: []readinessCheck{{"database", db}}, services: []string{""}}
+	for _, svc := range services {
+		r.services = append(r.services, svc.desc.ServiceName)
+	}
 	if upstream != nil {
 		health := upstream.JoinPath("/health").String()
 		client := &http.Client{Timeout: readinessTimeout}
@@ -121,7 +119,7 @@ func (r *readiness) setServing(ready bool) {
 	if ready {
 		st = grpc_health_v1.HealthCheckResponse_SERVING
 	}
-	for _, name := range grpcServices {
+	for _, name := range r.services {
 		r.health.SetServingStatus(name, st)
 	}
 }

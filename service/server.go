@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -89,14 +90,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth, resolver: resolve.New(cfg.Store, cfg.DefaultPermission),
 		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime)}
-	users := &userService{core: c}
-	perms := &permissionService{core: c}
-	authz := &authorizationService{core: c}
-	roles := &roleService{core: c}
-	tokens := &tokenService{core: c}
-
 	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute))}
-	s.ready = newReadiness(s.health, cfg.Store.Ping, cfg.Upstream)
+	services := apiServices(c)
+	s.ready = newReadiness(s.health, services, cfg.Store.Ping, cfg.Upstream)
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recoverUnary, logUnary, refuseUndecodable, c.authorizeUnary),
 		grpc.ForceServerCodecV2(newRequestCodec()),
@@ -110,30 +106,51 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.tls = cfg.TLS
 	s.grpc = grpc.NewServer(opts...)
-	v1.RegisterUserServiceServer(s.grpc, users)
-	v1.RegisterPermissionServiceServer(s.grpc, perms)
-	v1.RegisterAuthorizationServiceServer(s.grpc, authz)
-	v1.RegisterRoleServiceServer(s.grpc, roles)
-	v1.RegisterTokenServiceServer(s.grpc, tokens)
+	conn := newInProcess(c.authorizeUnary)
+	for _, svc := range services {
+		s.grpc.RegisterService(svc.desc, svc.impl)
+		conn.register(svc.desc, svc.impl)
+	}
 	grpc_health_v1.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
-
-	conn := newInProcess(c.authorizeUnary)
-	conn.register(&v1.UserService_ServiceDesc, users)
-	conn.register(&v1.PermissionService_ServiceDesc, perms)
-	conn.register(&v1.AuthorizationService_ServiceDesc, authz)
-	conn.register(&v1.RoleService_ServiceDesc, roles)
-	conn.register(&v1.TokenService_ServiceDesc, tokens)
 	var mlflow http.Handler
 	if cfg.Upstream != nil {
 		mlflow = proxy.New(cfg.Upstream, guard{c}, cfg.Store)
 	}
-	handler, err := newHTTPHandler(conn, mlflow, s.ready)
+	handler, err := newHTTPHandler(services, conn, mlflow, s.ready)
 	if err != nil {
 		return nil, err
 	}
 	s.http = s.deadlines.wrap(handler)
 	return s, nil
+}
+
+// apiService is one of mlflow-auth's own services: served over gRPC, in process
+// for the REST gateway, and reported on by gRPC health. apiServices is their one list.
+type apiService struct {
+	desc    *grpc.ServiceDesc
+	impl    any
+	gateway func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error
+}
+
+func apiServices(c *core) []apiService {
+	return []apiService{
+		{&v1.UserService_ServiceDesc, &userService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return v1.RegisterUserServiceHandlerClient(ctx, mux, v1.NewUserServiceClient(conn))
+		}},
+		{&v1.PermissionService_ServiceDesc, &permissionService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return v1.RegisterPermissionServiceHandlerClient(ctx, mux, v1.NewPermissionServiceClient(conn))
+		}},
+		{&v1.AuthorizationService_ServiceDesc, &authorizationService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return v1.RegisterAuthorizationServiceHandlerClient(ctx, mux, v1.NewAuthorizationServiceClient(conn))
+		}},
+		{&v1.RoleService_ServiceDesc, &roleService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return v1.RegisterRoleServiceHandlerClient(ctx, mux, v1.NewRoleServiceClient(conn))
+		}},
+		{&v1.TokenService_ServiceDesc, &tokenService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return v1.RegisterTokenServiceHandlerClient(ctx, mux, v1.NewTokenServiceClient(conn))
+		}},
+	}
 }
 
 // Handler is the HTTP side: MLflow's REST auth API and /health.
