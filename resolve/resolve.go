@@ -11,15 +11,18 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
-// Grants is what the resolver reads of the store.
+// Grants is what the resolver reads of the store: direct grants and the
+// permissions a user holds through roles.
 type Grants interface {
 	Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error)
 	GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.Grant, error)
+	RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]storage.RoleGrant, error)
 }
 
-// Resolver applies MLflow's classic rule: admins manage everything; else the
-// user's direct grant on the resource, even when it is below the default; else
-// the default permission.
+// Workspace is where every role and grant lives until workspaces exist.
+const Workspace = "default"
+
+// Resolver applies MLflow 3.17.2's rule (see Decide).
 type Resolver struct {
 	grants       Grants
 	defaultLevel permission.Level
@@ -34,26 +37,77 @@ func (r *Resolver) Level(ctx context.Context, u storage.User, res permission.Res
 	return r.Session(ctx, u).Level(res)
 }
 
+// Decide is MLflow 3.17.2's rule for a non-admin user (resolve_permissions,
+// fold_grants_for_key, floor_positive_permission), given the user's direct
+// grant on res (nil when none) and their role grants on res's type. A
+// workspace MANAGE role makes the user the workspace's admin, above any DENY.
+// Otherwise every grant that names res or "*" counts, the direct grant among
+// them (MLflow keeps it as a permission of the user's own role): one DENY
+// denies; else the highest decides, never below the default, except
+// NO_PERMISSIONS, which stays a restriction (MLflow exempts it from the floor);
+// with no grant at all, the default.
+func Decide(direct *permission.Level, roles []storage.RoleGrant, res permission.Resource, defaultLevel permission.Level) permission.Level {
+	var denied, found bool
+	var best permission.Level
+	count := func(l permission.Level) {
+		switch {
+		case l == permission.Deny:
+			denied = true
+		case !found:
+			best, found = l, true
+		default:
+			best = permission.Max(best, l)
+		}
+	}
+	for _, g := range roles {
+		if g.ResourceType == "workspace" {
+			if g.Pattern == permission.Wildcard && g.Level == permission.Manage {
+				return permission.Manage
+			}
+			continue
+		}
+		if g.ResourceType == string(res.Type) && (g.Pattern == permission.Wildcard || g.Pattern == res.ID) {
+			count(g.Level)
+		}
+	}
+	if direct != nil {
+		count(*direct)
+	}
+	switch {
+	case denied:
+		return permission.Deny
+	case !found:
+		return defaultLevel
+	case best == permission.NoPermissions:
+		return best
+	}
+	return permission.Max(best, defaultLevel)
+}
+
 // PointLookups is how many resources a Session looks up one by one before it
-// loads all the user's grants at once.
+// loads all the user's direct grants at once.
 const PointLookups = 8
 
 // Session answers for one request, remembering what it read. Most requests name
-// one or two resources, so each is looked up alone (a user may hold thousands of
-// grants, one per experiment they created); a request that asks about many, a
-// search being filtered, loads all the user's grants once instead. A Session is
+// one or two resources, so each direct grant is looked up alone (a user may hold
+// thousands, one per experiment they created); a request that asks about many, a
+// search being filtered, loads all the user's direct grants once instead. Role
+// grants are read once per resource type the request asks about. A Session is
 // not safe for concurrent use.
 type Session struct {
-	ctx       context.Context
-	r         *Resolver
-	user      storage.User
-	known     map[permission.Resource]permission.Level
-	loadedAll bool
-	lookups   int
+	ctx        context.Context
+	r          *Resolver
+	user       storage.User
+	known      map[permission.Resource]permission.Level
+	direct     map[permission.Resource]permission.Level // every direct grant, once loadedAll
+	loadedAll  bool
+	lookups    int
+	roleGrants map[permission.ResourceType][]storage.RoleGrant
 }
 
 func (r *Resolver) Session(ctx context.Context, u storage.User) *Session {
-	return &Session{ctx: ctx, r: r, user: u, known: map[permission.Resource]permission.Level{}}
+	return &Session{ctx: ctx, r: r, user: u, known: map[permission.Resource]permission.Level{},
+		roleGrants: map[permission.ResourceType][]storage.RoleGrant{}}
 }
 
 // Level is the session user's effective permission on res.
@@ -64,27 +118,48 @@ func (s *Session) Level(res permission.Resource) (permission.Level, error) {
 	if l, ok := s.known[res]; ok {
 		return l, nil
 	}
-	if s.loadedAll {
-		return s.r.defaultLevel, nil
-	}
-	if s.lookups++; s.lookups > PointLookups {
-		grants, err := s.r.grants.GrantsOfUsers(s.ctx, []int32{s.user.ID})
-		if err != nil {
+	roles, ok := s.roleGrants[res.Type]
+	if !ok {
+		var err error
+		if roles, err = s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type)); err != nil {
 			return permission.NoPermissions, err
 		}
-		for _, g := range grants {
-			s.known[g.Resource] = g.Level
-		}
-		s.loadedAll = true
-		return s.Level(res)
+		s.roleGrants[res.Type] = roles
 	}
-	l := s.r.defaultLevel
-	switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, res); {
-	case err == nil:
-		l = g.Level
-	case !errors.Is(err, storage.ErrNotFound):
+	direct, err := s.directGrant(res)
+	if err != nil {
 		return permission.NoPermissions, err
 	}
+	l := Decide(direct, roles, res, s.r.defaultLevel)
 	s.known[res] = l
 	return l, nil
+}
+
+// directGrant is the user's direct grant on res, nil when none.
+func (s *Session) directGrant(res permission.Resource) (*permission.Level, error) {
+	if !s.loadedAll {
+		if s.lookups++; s.lookups <= PointLookups {
+			switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, res); {
+			case err == nil:
+				return &g.Level, nil
+			case errors.Is(err, storage.ErrNotFound):
+				return nil, nil
+			default:
+				return nil, err
+			}
+		}
+		grants, err := s.r.grants.GrantsOfUsers(s.ctx, []int32{s.user.ID})
+		if err != nil {
+			return nil, err
+		}
+		s.direct = make(map[permission.Resource]permission.Level, len(grants))
+		for _, g := range grants {
+			s.direct[g.Resource] = g.Level
+		}
+		s.loadedAll = true
+	}
+	if l, ok := s.direct[res]; ok {
+		return &l, nil
+	}
+	return nil, nil
 }

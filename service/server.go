@@ -62,6 +62,12 @@ type Server struct {
 	http      http.Handler
 }
 
+// grantStore is the store and the role store as the resolver reads them.
+type grantStore struct {
+	storage.Store
+	storage.Roles
+}
+
 // New wires the services, the policy interceptor and both transports.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
@@ -80,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &core{store: cfg.Store, roles: cfg.Roles, auth: auth, resolver: resolve.New(cfg.Store, cfg.DefaultPermission)}
+	c := &core{store: cfg.Store, roles: cfg.Roles, auth: auth, resolver: resolve.New(grantStore{cfg.Store, cfg.Roles}, cfg.DefaultPermission)}
 	users := &userService{core: c}
 	perms := &permissionService{core: c}
 	authz := &authorizationService{core: c}

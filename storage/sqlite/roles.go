@@ -189,3 +189,22 @@ func (s *Store) HoldsRoleIn(ctx context.Context, userID int32, workspace string)
 		JOIN roles r ON r.id = a.role_id WHERE a.user_id = ? AND r.workspace = ?)`, userID, workspace).Scan(&holds)
 	return holds, classify(err)
 }
+
+// roleGrantsQuery walks user_role_assignments by its (user_id, role_id) key
+// and role_permissions by its (role_id, resource_type, ...) key.
+const roleGrantsQuery = `SELECT r.id, r.name, p.resource_type, p.resource_pattern, p.permission
+	FROM user_role_assignments a JOIN roles r ON r.id = a.role_id
+	JOIN role_permissions p ON p.role_id = r.id
+	WHERE a.user_id = ? AND r.workspace = ? AND p.resource_type IN (?, 'workspace')
+	ORDER BY r.id, p.id`
+
+func scanRoleGrant(row scanner) (storage.RoleGrant, error) {
+	var g storage.RoleGrant
+	err := row.Scan(&g.RoleID, &g.RoleName, &g.ResourceType, &g.Pattern, &g.Level)
+	return g, err
+}
+
+// RoleGrantsOfUser implements storage.Roles.
+func (s *Store) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]storage.RoleGrant, error) {
+	return queryAll(ctx, s, scanRoleGrant, roleGrantsQuery, userID, workspace, resourceType)
+}

@@ -27,6 +27,7 @@ var roleTests = []struct {
 	{"UnassignRole", testUnassignRole},
 	{"DeleteUserRemovesAssignments", testDeleteUserRemovesAssignments},
 	{"ConcurrentAssignRole", testConcurrentAssignRole},
+	{"RoleGrantsOfUser", testRoleGrantsOfUser},
 }
 
 func strp(s string) *string { return &s }
@@ -406,4 +407,46 @@ func testConcurrentAssignRole(t *testing.T, open OpenFunc) {
 		return err
 	})
 	wantOneWinner(t, "AssignRole", errs, storage.ErrAlreadyExists)
+}
+
+// A user's role grants: only their roles', only the workspace asked about, only
+// the type asked about and the workspace slot, naming the role of each.
+func testRoleGrantsOfUser(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	s := migrated(t, open)
+	alice := mustCreateUser(t, s, "alice", false)
+	bob := mustCreateUser(t, s, "bob", false)
+	readers := mustCreateRole(t, s, "readers")
+	admins := mustCreateRole(t, s, "admins")
+	bobs := mustCreateRole(t, s, "bobs")
+	elsewhere, err := s.CreateRole(ctx, "other", "elsewhere", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAddRolePermission(t, s, readers, "experiment", "*", permission.Read)
+	mustAddRolePermission(t, s, readers, "registered_model", "m", permission.Edit)
+	mustAddRolePermission(t, s, readers, "experiment", "7", permission.Deny)
+	mustAddRolePermission(t, s, admins, "workspace", "*", permission.Manage)
+	mustAddRolePermission(t, s, bobs, "experiment", "*", permission.Manage)
+	mustAddRolePermission(t, s, elsewhere, "experiment", "*", permission.Manage)
+	for _, a := range [][2]any{{alice, readers}, {alice, admins}, {alice, elsewhere}, {bob, bobs}} {
+		mustAssign(t, s, a[0].(storage.User), a[1].(storage.Role))
+	}
+	got, err := s.RoleGrantsOfUser(ctx, alice.ID, "default", "experiment")
+	want := []storage.RoleGrant{
+		{RoleID: readers.ID, RoleName: "readers", ResourceType: "experiment", Pattern: "*", Level: permission.Read},
+		{RoleID: readers.ID, RoleName: "readers", ResourceType: "experiment", Pattern: "7", Level: permission.Deny},
+		{RoleID: admins.ID, RoleName: "admins", ResourceType: "workspace", Pattern: "*", Level: permission.Manage},
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("RoleGrantsOfUser(alice, default, experiment) = %v, %v; want %v", got, err, want)
+	}
+	got, err = s.RoleGrantsOfUser(ctx, alice.ID, "other", "registered_model")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("RoleGrantsOfUser(alice, other, registered_model) = %v, %v; want none", got, err)
+	}
+	got, err = s.RoleGrantsOfUser(ctx, 404, "default", "experiment")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("RoleGrantsOfUser(missing user) = %v, %v; want none", got, err)
+	}
 }

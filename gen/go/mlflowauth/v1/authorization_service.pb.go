@@ -97,7 +97,8 @@ func (x *CheckRequest) GetResourceId() string {
 type CheckResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Allowed bool                   `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
-	// The direct grant if there is one, else the server's default; MANAGE for admins.
+	// The effective permission, as MLflow 3.17.2 resolves direct grants and roles
+	// (DENY included); MANAGE for admins.
 	Permission    string `protobuf:"bytes,2,opt,name=permission,proto3" json:"permission,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1497,8 +1497,8 @@ func (x *GetUserPermissionRequest) GetResourceId() string {
 	return ""
 }
 
-// GetUserPermissionResponse is the effective permission: the direct grant if there
-// is one, else the server's default permission; admins have MANAGE.
+// GetUserPermissionResponse is the effective permission, as MLflow 3.17.2
+// resolves direct grants and roles (DENY included); admins have MANAGE.
 type GetUserPermissionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when the permission allows use (USE, EDIT or MANAGE), as in MLflow.
