@@ -22,7 +22,7 @@ type Grants interface {
 // Workspace is where every role and grant lives until workspaces exist.
 const Workspace = "default"
 
-// Resolver applies MLflow 3.17.2's rule (see Decide).
+// Resolver applies MLflow 3.17.2's rule (see decide).
 type Resolver struct {
 	grants       Grants
 	defaultLevel permission.Level
@@ -37,51 +37,70 @@ func (r *Resolver) Level(ctx context.Context, u storage.User, res permission.Res
 	return r.Session(ctx, u).Level(res)
 }
 
-// Decide is MLflow 3.17.2's rule for a non-admin user (resolve_permissions,
+// Decision is u's effective permission on r and what decided it.
+func (r *Resolver) Decision(ctx context.Context, u storage.User, res permission.Resource) (Decision, error) {
+	return r.Session(ctx, u).Decision(res)
+}
+
+// Decision is an effective permission and what decided it.
+type Decision struct {
+	Level permission.Level
+	By    Source
+	Role  string // the role's name when By is ByRole
+}
+
+// Source is what decided a permission.
+type Source string
+
+const (
+	ByAdmin   Source = "admin"
+	ByGrant   Source = "grant" // the user's direct grant
+	ByRole    Source = "role"
+	ByDefault Source = "default"
+)
+
+// decide is MLflow 3.17.2's rule for a non-admin user (resolve_permissions,
 // fold_grants_for_key, floor_positive_permission), given the user's direct
 // grant on res (nil when none) and their role grants on res's type. A
 // workspace MANAGE role makes the user the workspace's admin, above any DENY.
 // Otherwise every grant that names res or "*" counts, the direct grant among
 // them (MLflow keeps it as a permission of the user's own role): one DENY
-// denies; else the highest decides, never below the default, except
-// NO_PERMISSIONS, which stays a restriction (MLflow exempts it from the floor);
-// with no grant at all, the default.
-func Decide(direct *permission.Level, roles []storage.RoleGrant, res permission.Resource, defaultLevel permission.Level) permission.Level {
-	var denied, found bool
-	var best permission.Level
-	count := func(l permission.Level) {
+// denies; else the highest decides (on a tie the first counted), never below
+// the default, except NO_PERMISSIONS, which stays a restriction (MLflow
+// exempts it from the floor); with no grant at all, the default.
+func decide(direct *permission.Level, roles []storage.RoleGrant, res permission.Resource, defaultLevel permission.Level) Decision {
+	var deny, best *Decision
+	count := func(d Decision) {
 		switch {
-		case l == permission.Deny:
-			denied = true
-		case !found:
-			best, found = l, true
-		default:
-			best = permission.Max(best, l)
+		case d.Level == permission.Deny:
+			if deny == nil {
+				deny = &d
+			}
+		case best == nil || permission.Max(best.Level, d.Level) != best.Level:
+			best = &d
 		}
+	}
+	if direct != nil {
+		count(Decision{Level: *direct, By: ByGrant})
 	}
 	for _, g := range roles {
 		if g.ResourceType == "workspace" {
 			if g.Pattern == permission.Wildcard && g.Level == permission.Manage {
-				return permission.Manage
+				return Decision{Level: permission.Manage, By: ByRole, Role: g.RoleName}
 			}
 			continue
 		}
 		if g.ResourceType == string(res.Type) && (g.Pattern == permission.Wildcard || g.Pattern == res.ID) {
-			count(g.Level)
+			count(Decision{Level: g.Level, By: ByRole, Role: g.RoleName})
 		}
 	}
-	if direct != nil {
-		count(*direct)
-	}
 	switch {
-	case denied:
-		return permission.Deny
-	case !found:
-		return defaultLevel
-	case best == permission.NoPermissions:
-		return best
+	case deny != nil:
+		return *deny
+	case best == nil || best.Level != permission.NoPermissions && permission.Max(best.Level, defaultLevel) != best.Level:
+		return Decision{Level: defaultLevel, By: ByDefault}
 	}
-	return permission.Max(best, defaultLevel)
+	return *best
 }
 
 // PointLookups is how many resources a Session looks up one by one before it
@@ -98,7 +117,7 @@ type Session struct {
 	ctx        context.Context
 	r          *Resolver
 	user       storage.User
-	known      map[permission.Resource]permission.Level
+	known      map[permission.Resource]Decision
 	direct     map[permission.Resource]permission.Level // every direct grant, once loadedAll
 	loadedAll  bool
 	lookups    int
@@ -106,33 +125,40 @@ type Session struct {
 }
 
 func (r *Resolver) Session(ctx context.Context, u storage.User) *Session {
-	return &Session{ctx: ctx, r: r, user: u, known: map[permission.Resource]permission.Level{},
+	return &Session{ctx: ctx, r: r, user: u, known: map[permission.Resource]Decision{},
 		roleGrants: map[permission.ResourceType][]storage.RoleGrant{}}
 }
 
 // Level is the session user's effective permission on res.
 func (s *Session) Level(res permission.Resource) (permission.Level, error) {
+	d, err := s.Decision(res)
+	return d.Level, err
+}
+
+// Decision is the session user's effective permission on res and what decided it.
+func (s *Session) Decision(res permission.Resource) (Decision, error) {
 	if s.user.IsAdmin {
-		return permission.Manage, nil
+		return Decision{Level: permission.Manage, By: ByAdmin}, nil
 	}
-	if l, ok := s.known[res]; ok {
-		return l, nil
+	if d, ok := s.known[res]; ok {
+		return d, nil
 	}
+	none := Decision{Level: permission.NoPermissions}
 	roles, ok := s.roleGrants[res.Type]
 	if !ok {
 		var err error
 		if roles, err = s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type)); err != nil {
-			return permission.NoPermissions, err
+			return none, err
 		}
 		s.roleGrants[res.Type] = roles
 	}
 	direct, err := s.directGrant(res)
 	if err != nil {
-		return permission.NoPermissions, err
+		return none, err
 	}
-	l := Decide(direct, roles, res, s.r.defaultLevel)
-	s.known[res] = l
-	return l, nil
+	d := decide(direct, roles, res, s.r.defaultLevel)
+	s.known[res] = d
+	return d, nil
 }
 
 // directGrant is the user's direct grant on res, nil when none.

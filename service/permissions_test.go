@@ -3,6 +3,8 @@ package service_test
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 )
@@ -228,7 +230,9 @@ func TestDefaultPermissionNoPermissions(t *testing.T) {
 	}
 }
 
-// Check answers other enforcers with the same resolution as everything else.
+// Check answers other enforcers with the same resolution as everything else,
+// and says what decided: the direct grant, a role (named), the default, or
+// being an admin.
 func TestCheck(t *testing.T) {
 	s := startServer(t, permission.Read)
 	for _, tr := range s.transports(t) {
@@ -239,27 +243,36 @@ func TestCheck(t *testing.T) {
 			asAlice := admin.as(alice, "alice-password")
 			admin.expect("", v1.PermissionService_GrantPermission_FullMethodName,
 				&v1.GrantPermissionRequest{Username: alice, ResourceType: "experiment", ResourceId: "5", Permission: "EDIT"}, &v1.GrantPermissionResponse{})
+			role := &v1.CreateRoleResponse{}
+			admin.expect("", v1.RoleService_CreateRole_FullMethodName, &v1.CreateRoleRequest{Workspace: "default", Name: "checkers-" + tr.name()}, role)
+			for _, p := range []struct{ pattern, level string }{{"7", "MANAGE"}, {"8", "DENY"}, {"5", "READ"}} {
+				admin.expect("", v1.RoleService_AddRolePermission_FullMethodName,
+					&v1.AddRolePermissionRequest{RoleId: role.Role.Id, ResourceType: "experiment", ResourcePattern: p.pattern, Permission: p.level}, &v1.AddRolePermissionResponse{})
+			}
+			admin.expect("", v1.RoleService_AssignRole_FullMethodName, &v1.AssignRoleRequest{Username: alice, RoleId: role.Role.Id}, &v1.AssignRoleResponse{})
 			check := v1.AuthorizationService_Check_FullMethodName
 			for _, c := range []struct {
-				capability, resourceID, wantLevel string
-				allowed                           bool
+				capability, resourceID string
+				want                   *v1.CheckResponse
 			}{
-				{"update", "5", "EDIT", true},
-				{"delete", "5", "EDIT", false},
-				{"read", "6", "READ", true}, // no grant: the default
-				{"update", "6", "READ", false},
+				{"update", "5", &v1.CheckResponse{Allowed: true, Permission: "EDIT", DecidedBy: "grant"}}, // above the role's READ
+				{"delete", "5", &v1.CheckResponse{Allowed: false, Permission: "EDIT", DecidedBy: "grant"}},
+				{"read", "6", &v1.CheckResponse{Allowed: true, Permission: "READ", DecidedBy: "default"}}, // no grant
+				{"update", "6", &v1.CheckResponse{Allowed: false, Permission: "READ", DecidedBy: "default"}},
+				{"manage", "7", &v1.CheckResponse{Allowed: true, Permission: "MANAGE", DecidedBy: "role", Role: role.Role.Name}},
+				{"read", "8", &v1.CheckResponse{Allowed: false, Permission: "DENY", DecidedBy: "role", Role: role.Role.Name}},
 			} {
 				got := &v1.CheckResponse{}
 				asAlice.expect("", check, &v1.CheckRequest{Username: alice, Capability: c.capability, ResourceType: "experiment", ResourceId: c.resourceID}, got)
-				if got.Allowed != c.allowed || got.Permission != c.wantLevel {
-					t.Errorf("check %s on %s = %v, want allowed=%v %s", c.capability, c.resourceID, got, c.allowed, c.wantLevel)
+				if !proto.Equal(got, c.want) {
+					t.Errorf("check %s on %s = %v, want %v", c.capability, c.resourceID, got, c.want)
 				}
 			}
 			asAlice.expect(invalid, check, &v1.CheckRequest{Username: alice, Capability: "write", ResourceType: "experiment", ResourceId: "5"}, &v1.CheckResponse{})
 			asAlice.expect(denied, check, &v1.CheckRequest{Username: adminUser, Capability: "read", ResourceType: "experiment", ResourceId: "5"}, &v1.CheckResponse{})
 			got := &v1.CheckResponse{}
 			admin.expect("", check, &v1.CheckRequest{Username: adminUser, Capability: "manage", ResourceType: "registered_model", ResourceId: "m"}, got)
-			if !got.Allowed || got.Permission != "MANAGE" {
+			if !proto.Equal(got, &v1.CheckResponse{Allowed: true, Permission: "MANAGE", DecidedBy: "admin"}) {
 				t.Errorf("an admin's check = %v", got)
 			}
 		})
