@@ -24,13 +24,15 @@ def test_a_role_alone_lets_a_user_read_an_experiment(admin, owner, other, defaul
     allowed_if(readable, other.client.get_experiment, exp)
     assert other.username not in owner.who_has_access("experiment", exp)
 
-    make_role(admin, [("experiment", exp, "READ")], other)
+    role = make_role(admin, [("experiment", exp, "READ")], other)
     assert other.client.get_experiment(exp).experiment_id == exp
     assert [r.info.run_id for r in other.client.search_runs([exp])] == [run_id]
     assert other.client.get_metric_history(run_id, "m")[0].value == 1.0
     denied(other.client.log_metric, run_id, "by-other", 2.0)
-    # Still no direct grant: the access is the role's.
+    # Still no direct grant: the access is the role's, and "who has access" says so.
     assert other.username not in owner.who_has_access("experiment", exp)
+    assert [(r["username"], r["permission"], r["role"]) for r in owner.access_rows("experiment", exp)
+            if r["role"]] == [(other.username, "READ", role["name"])]
 
 
 def test_a_deny_blocks_what_a_wildcard_role_opens(admin, owner, other, upstream):
