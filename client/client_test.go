@@ -268,7 +268,7 @@ func TestUnifiedPermissionCalls(t *testing.T) {
 	wantEqual(t, &v1.ListResourcePermissionsResponse{Permissions: all}, &v1.ListResourcePermissionsResponse{Permissions: everyone})
 
 	wantEqual(t, must(admin.Check(ctx, &v1.CheckRequest{Username: "bob", Capability: "read", ResourceType: "experiment", ResourceId: "7"}))(t),
-		&v1.CheckResponse{Allowed: true, Permission: "READ"})
+		&v1.CheckResponse{Allowed: true, Permission: "READ", DecidedBy: "grant"})
 
 	must(admin.RevokePermission(ctx, &v1.RevokePermissionRequest{Username: "bob", ResourceType: "experiment", ResourceId: "7"}))(t)
 	if l := storedLevel(t, srv, bob, permission.Experiment, "7"); l != "" {

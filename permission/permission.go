@@ -35,6 +35,14 @@ func (l Level) priority() int {
 	return 0
 }
 
+// Max is the higher of two levels, a on a tie, as MLflow's max_permission.
+func Max(a, b Level) Level {
+	if b.priority() > a.priority() {
+		return b
+	}
+	return a
+}
+
 // ParseLevel accepts exactly one of MLflow's level names.
 func ParseLevel(s string) (Level, error) {
 	for _, l := range levels {

@@ -11,15 +11,18 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
-// Grants is what the resolver reads of the store.
+// Grants is what the resolver reads of the store: direct grants and the
+// permissions a user holds through roles.
 type Grants interface {
 	Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error)
 	GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.Grant, error)
+	RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]storage.RoleGrant, error)
 }
 
-// Resolver applies MLflow's classic rule: admins manage everything; else the
-// user's direct grant on the resource, even when it is below the default; else
-// the default permission.
+// Workspace is where every role and grant lives until workspaces exist.
+const Workspace = "default"
+
+// Resolver applies MLflow 3.17.2's rule (see decide).
 type Resolver struct {
 	grants       Grants
 	defaultLevel permission.Level
@@ -34,57 +37,155 @@ func (r *Resolver) Level(ctx context.Context, u storage.User, res permission.Res
 	return r.Session(ctx, u).Level(res)
 }
 
+// Decision is u's effective permission on r and what decided it.
+func (r *Resolver) Decision(ctx context.Context, u storage.User, res permission.Resource) (Decision, error) {
+	return r.Session(ctx, u).Decision(res)
+}
+
+// Decision is an effective permission and what decided it.
+type Decision struct {
+	Level permission.Level
+	By    Source
+	Role  string // the role's name when By is ByRole
+}
+
+// Source is what decided a permission.
+type Source string
+
+const (
+	ByAdmin   Source = "admin"
+	ByGrant   Source = "grant" // the user's direct grant
+	ByRole    Source = "role"
+	ByDefault Source = "default"
+)
+
+// decide is MLflow 3.17.2's rule for a non-admin user (resolve_permissions,
+// fold_grants_for_key, floor_positive_permission), given the user's direct
+// grant on res (nil when none) and their role grants on res's type. A
+// workspace MANAGE role makes the user the workspace's admin, above any DENY.
+// Otherwise every grant that names res or "*" counts, the direct grant among
+// them (MLflow keeps it as a permission of the user's own role): one DENY
+// denies; else the highest decides (on a tie the first counted), never below
+// the default, except NO_PERMISSIONS, which stays a restriction (MLflow
+// exempts it from the floor); with no grant at all, the default.
+func decide(direct *permission.Level, roles []storage.RoleGrant, res permission.Resource, defaultLevel permission.Level) Decision {
+	var deny, best *Decision
+	count := func(d Decision) {
+		switch {
+		case d.Level == permission.Deny:
+			if deny == nil {
+				deny = &d
+			}
+		case best == nil || permission.Max(best.Level, d.Level) != best.Level:
+			best = &d
+		}
+	}
+	if direct != nil {
+		count(Decision{Level: *direct, By: ByGrant})
+	}
+	for _, g := range roles {
+		if g.ResourceType == "workspace" {
+			if g.Pattern == permission.Wildcard && g.Level == permission.Manage {
+				return Decision{Level: permission.Manage, By: ByRole, Role: g.RoleName}
+			}
+			continue
+		}
+		if g.ResourceType == string(res.Type) && (g.Pattern == permission.Wildcard || g.Pattern == res.ID) {
+			count(Decision{Level: g.Level, By: ByRole, Role: g.RoleName})
+		}
+	}
+	switch {
+	case deny != nil:
+		return *deny
+	case best == nil || best.Level != permission.NoPermissions && permission.Max(best.Level, defaultLevel) != best.Level:
+		return Decision{Level: defaultLevel, By: ByDefault}
+	}
+	return *best
+}
+
 // PointLookups is how many resources a Session looks up one by one before it
-// loads all the user's grants at once.
+// loads all the user's direct grants at once.
 const PointLookups = 8
 
 // Session answers for one request, remembering what it read. Most requests name
-// one or two resources, so each is looked up alone (a user may hold thousands of
-// grants, one per experiment they created); a request that asks about many, a
-// search being filtered, loads all the user's grants once instead. A Session is
+// one or two resources, so each direct grant is looked up alone (a user may hold
+// thousands, one per experiment they created); a request that asks about many, a
+// search being filtered, loads all the user's direct grants once instead. Role
+// grants are read once per resource type the request asks about. A Session is
 // not safe for concurrent use.
 type Session struct {
-	ctx       context.Context
-	r         *Resolver
-	user      storage.User
-	known     map[permission.Resource]permission.Level
-	loadedAll bool
-	lookups   int
+	ctx        context.Context
+	r          *Resolver
+	user       storage.User
+	known      map[permission.Resource]Decision
+	direct     map[permission.Resource]permission.Level // every direct grant, once loadedAll
+	loadedAll  bool
+	lookups    int
+	roleGrants map[permission.ResourceType][]storage.RoleGrant
 }
 
 func (r *Resolver) Session(ctx context.Context, u storage.User) *Session {
-	return &Session{ctx: ctx, r: r, user: u, known: map[permission.Resource]permission.Level{}}
+	return &Session{ctx: ctx, r: r, user: u, known: map[permission.Resource]Decision{},
+		roleGrants: map[permission.ResourceType][]storage.RoleGrant{}}
 }
 
 // Level is the session user's effective permission on res.
 func (s *Session) Level(res permission.Resource) (permission.Level, error) {
+	d, err := s.Decision(res)
+	return d.Level, err
+}
+
+// Decision is the session user's effective permission on res and what decided it.
+func (s *Session) Decision(res permission.Resource) (Decision, error) {
 	if s.user.IsAdmin {
-		return permission.Manage, nil
+		return Decision{Level: permission.Manage, By: ByAdmin}, nil
 	}
-	if l, ok := s.known[res]; ok {
-		return l, nil
+	if d, ok := s.known[res]; ok {
+		return d, nil
 	}
-	if s.loadedAll {
-		return s.r.defaultLevel, nil
+	none := Decision{Level: permission.NoPermissions}
+	roles, ok := s.roleGrants[res.Type]
+	if !ok {
+		var err error
+		if roles, err = s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type)); err != nil {
+			return none, err
+		}
+		s.roleGrants[res.Type] = roles
 	}
-	if s.lookups++; s.lookups > PointLookups {
+	direct, err := s.directGrant(res)
+	if err != nil {
+		return none, err
+	}
+	d := decide(direct, roles, res, s.r.defaultLevel)
+	s.known[res] = d
+	return d, nil
+}
+
+// directGrant is the user's direct grant on res, nil when none.
+func (s *Session) directGrant(res permission.Resource) (*permission.Level, error) {
+	if !s.loadedAll {
+		if s.lookups++; s.lookups <= PointLookups {
+			switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, res); {
+			case err == nil:
+				return &g.Level, nil
+			case errors.Is(err, storage.ErrNotFound):
+				return nil, nil
+			default:
+				return nil, err
+			}
+		}
 		grants, err := s.r.grants.GrantsOfUsers(s.ctx, []int32{s.user.ID})
 		if err != nil {
-			return permission.NoPermissions, err
+			return nil, err
 		}
+		s.direct = make(map[permission.Resource]permission.Level, len(grants))
 		for _, g := range grants {
-			s.known[g.Resource] = g.Level
+			s.direct[g.Resource] = g.Level
 		}
 		s.loadedAll = true
-		return s.Level(res)
 	}
-	l := s.r.defaultLevel
-	switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, res); {
-	case err == nil:
-		l = g.Level
-	case !errors.Is(err, storage.ErrNotFound):
-		return permission.NoPermissions, err
+	if l, ok := s.direct[res]; ok {
+		return &l, nil
 	}
-	s.known[res] = l
-	return l, nil
+	return nil, nil
 }

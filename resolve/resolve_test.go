@@ -14,7 +14,12 @@ import (
 // countingStore counts the grant reads of the store it wraps.
 type countingStore struct {
 	Grants
-	points, bulks atomic.Int32
+	points, bulks, roleReads atomic.Int32
+}
+
+func (s *countingStore) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]storage.RoleGrant, error) {
+	s.roleReads.Add(1)
+	return s.Grants.RoleGrantsOfUser(ctx, userID, workspace, resourceType)
 }
 
 func (s *countingStore) Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error) {
@@ -27,9 +32,10 @@ func (s *countingStore) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]s
 	return s.Grants.GrantsOfUsers(ctx, userIDs)
 }
 
-// A session gives each resource its direct grant (even below the default) or the
-// default, looking the first few up one by one and then loading all of the user's
-// grants once; admins manage everything.
+// A session gives each resource its direct grant (above the default, or
+// NO_PERMISSIONS) or the default, looking the first few up one by one and then
+// loading all of the user's direct grants once, and reading their role grants
+// once per resource type; admins manage everything.
 func TestSessionLevels(t *testing.T) {
 	ctx := context.Background()
 	db := storagetest.NewSQLite(t)
@@ -74,6 +80,9 @@ func TestSessionLevels(t *testing.T) {
 	}
 	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups || b != 1 {
 		t.Errorf("after 30 resources: %d point lookups, %d loads", p, b)
+	}
+	if n := store.roleReads.Load(); n != 1 {
+		t.Errorf("after 30 experiments: %d reads of role grants, want 1", n)
 	}
 
 	admin := New(store, permission.Read).Session(ctx, storage.User{ID: 99, Username: "root", IsAdmin: true})

@@ -21,9 +21,9 @@ func (s *authorizationService) Check(ctx context.Context, req *v1.CheckRequest) 
 	if err != nil {
 		return nil, err
 	}
-	l, err := s.effectiveLevel(ctx, u, r)
+	d, err := s.resolver.Decision(ctx, u, r)
 	if err != nil {
-		return nil, err
+		return nil, internalError(ctx, err)
 	}
-	return &v1.CheckResponse{Allowed: l.Allows(capability), Permission: string(l)}, nil
+	return &v1.CheckResponse{Allowed: d.Level.Allows(capability), Permission: string(d.Level), DecidedBy: string(d.By), Role: d.Role}, nil
 }

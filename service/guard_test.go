@@ -8,7 +8,6 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/resolve"
-	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
@@ -57,7 +56,7 @@ func TestGuardPermissionsRefuseUnstorableIDs(t *testing.T) {
 	if err := pg.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for name, db := range map[string]storage.Store{"sqlite": storagetest.NewSQLite(t), "postgres": pg} {
+	for name, db := range map[string]storagetest.Backend{"sqlite": storagetest.NewSQLite(t), "postgres": pg} {
 		alice, err := db.CreateUser(ctx, "alice", "x", false)
 		if err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
@@ -293,10 +294,34 @@ func (s *permissionService) ListResourcePermissions(ctx context.Context, req *v1
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}
-	resp := &v1.ListResourcePermissionsResponse{Permissions: []*v1.ResourcePermission{}}
-	grants, resp.NextPageToken = trimPage(grants, limit, func(g storage.Grant) int32 { return g.UserID })
-	for _, g := range grants {
-		resp.Permissions = append(resp.Permissions, &v1.ResourcePermission{UserId: g.UserID, Username: g.Username, Permission: string(g.Level)})
+	holders, err := s.roles.RoleHoldersOf(ctx, resolve.Workspace, r, after, fetchSize(limit))
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	// Both lists are in user id order and hold at least the first limit+1 users
+	// of their kind, so merged their first limit users are the page's. A user's
+	// direct grant comes before their roles'.
+	rows := make([]*v1.ResourcePermission, 0, len(grants)+len(holders))
+	for i, j := 0, 0; i < len(grants) || j < len(holders); {
+		if j == len(holders) || i < len(grants) && grants[i].UserID <= holders[j].UserID {
+			g := grants[i]
+			rows = append(rows, &v1.ResourcePermission{UserId: g.UserID, Username: g.Username, Permission: string(g.Level)})
+			i++
+		} else {
+			h := holders[j]
+			rows = append(rows, &v1.ResourcePermission{UserId: h.UserID, Username: h.Username, Permission: string(h.Level), Role: h.RoleName, RoleId: h.RoleID})
+			j++
+		}
+	}
+	resp := &v1.ListResourcePermissionsResponse{Permissions: rows}
+	for k, users := 0, 0; k < len(rows); k++ {
+		if k > 0 && rows[k].UserId == rows[k-1].UserId {
+			continue
+		}
+		if users++; users > limit {
+			resp.Permissions, resp.NextPageToken = rows[:k], pageToken(rows[k-1].UserId)
+			break
+		}
 	}
 	return resp, nil
 }

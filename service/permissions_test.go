@@ -1,7 +1,10 @@
 package service_test
 
 import (
+	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -228,7 +231,9 @@ func TestDefaultPermissionNoPermissions(t *testing.T) {
 	}
 }
 
-// Check answers other enforcers with the same resolution as everything else.
+// Check answers other enforcers with the same resolution as everything else,
+// and says what decided: the direct grant, a role (named), the default, or
+// being an admin.
 func TestCheck(t *testing.T) {
 	s := startServer(t, permission.Read)
 	for _, tr := range s.transports(t) {
@@ -239,28 +244,114 @@ func TestCheck(t *testing.T) {
 			asAlice := admin.as(alice, "alice-password")
 			admin.expect("", v1.PermissionService_GrantPermission_FullMethodName,
 				&v1.GrantPermissionRequest{Username: alice, ResourceType: "experiment", ResourceId: "5", Permission: "EDIT"}, &v1.GrantPermissionResponse{})
+			role := &v1.CreateRoleResponse{}
+			admin.expect("", v1.RoleService_CreateRole_FullMethodName, &v1.CreateRoleRequest{Workspace: "default", Name: "checkers-" + tr.name()}, role)
+			for _, p := range []struct{ pattern, level string }{{"7", "MANAGE"}, {"8", "DENY"}, {"5", "READ"}} {
+				admin.expect("", v1.RoleService_AddRolePermission_FullMethodName,
+					&v1.AddRolePermissionRequest{RoleId: role.Role.Id, ResourceType: "experiment", ResourcePattern: p.pattern, Permission: p.level}, &v1.AddRolePermissionResponse{})
+			}
+			admin.expect("", v1.RoleService_AssignRole_FullMethodName, &v1.AssignRoleRequest{Username: alice, RoleId: role.Role.Id}, &v1.AssignRoleResponse{})
 			check := v1.AuthorizationService_Check_FullMethodName
 			for _, c := range []struct {
-				capability, resourceID, wantLevel string
-				allowed                           bool
+				capability, resourceID string
+				want                   *v1.CheckResponse
 			}{
-				{"update", "5", "EDIT", true},
-				{"delete", "5", "EDIT", false},
-				{"read", "6", "READ", true}, // no grant: the default
-				{"update", "6", "READ", false},
+				{"update", "5", &v1.CheckResponse{Allowed: true, Permission: "EDIT", DecidedBy: "grant"}}, // above the role's READ
+				{"delete", "5", &v1.CheckResponse{Allowed: false, Permission: "EDIT", DecidedBy: "grant"}},
+				{"read", "6", &v1.CheckResponse{Allowed: true, Permission: "READ", DecidedBy: "default"}}, // no grant
+				{"update", "6", &v1.CheckResponse{Allowed: false, Permission: "READ", DecidedBy: "default"}},
+				{"manage", "7", &v1.CheckResponse{Allowed: true, Permission: "MANAGE", DecidedBy: "role", Role: role.Role.Name}},
+				{"read", "8", &v1.CheckResponse{Allowed: false, Permission: "DENY", DecidedBy: "role", Role: role.Role.Name}},
 			} {
 				got := &v1.CheckResponse{}
 				asAlice.expect("", check, &v1.CheckRequest{Username: alice, Capability: c.capability, ResourceType: "experiment", ResourceId: c.resourceID}, got)
-				if got.Allowed != c.allowed || got.Permission != c.wantLevel {
-					t.Errorf("check %s on %s = %v, want allowed=%v %s", c.capability, c.resourceID, got, c.allowed, c.wantLevel)
+				if !proto.Equal(got, c.want) {
+					t.Errorf("check %s on %s = %v, want %v", c.capability, c.resourceID, got, c.want)
 				}
 			}
 			asAlice.expect(invalid, check, &v1.CheckRequest{Username: alice, Capability: "write", ResourceType: "experiment", ResourceId: "5"}, &v1.CheckResponse{})
 			asAlice.expect(denied, check, &v1.CheckRequest{Username: adminUser, Capability: "read", ResourceType: "experiment", ResourceId: "5"}, &v1.CheckResponse{})
 			got := &v1.CheckResponse{}
 			admin.expect("", check, &v1.CheckRequest{Username: adminUser, Capability: "manage", ResourceType: "registered_model", ResourceId: "m"}, got)
-			if !got.Allowed || got.Permission != "MANAGE" {
+			if !proto.Equal(got, &v1.CheckResponse{Allowed: true, Permission: "MANAGE", DecidedBy: "admin"}) {
 				t.Errorf("an admin's check = %v", got)
+			}
+		})
+	}
+}
+
+// Who has access lists access through roles beside direct grants, naming the
+// role, and pages by whole users.
+func TestWhoHasAccessThroughRoles(t *testing.T) {
+	s := startServer(t, permission.Read)
+	for _, tr := range s.transports(t) {
+		t.Run(tr.name(), func(t *testing.T) {
+			admin := caller{t, tr, adminUser, adminPass}
+			exp := "who-" + tr.name()
+			users := map[string]int32{}
+			for _, u := range []string{"bob", "carol", "dave", "erin"} {
+				users[u] = admin.createUser(u+"-"+tr.name(), u+"-password-1").Id
+			}
+			name := func(u string) string { return u + "-" + tr.name() }
+			admin.expect("", v1.PermissionService_GrantPermission_FullMethodName,
+				&v1.GrantPermissionRequest{Username: name("bob"), ResourceType: "experiment", ResourceId: exp, Permission: "READ"}, &v1.GrantPermissionResponse{})
+			role := func(perms [][2]string, holders ...string) *v1.Role {
+				created := &v1.CreateRoleResponse{}
+				admin.expect("", v1.RoleService_CreateRole_FullMethodName, &v1.CreateRoleRequest{Workspace: "default", Name: "who-" + perms[0][1] + "-" + name(holders[0])}, created)
+				for _, p := range perms {
+					typ := "experiment"
+					if p[0] == "ws" {
+						typ, p[0] = "workspace", "*"
+					}
+					admin.expect("", v1.RoleService_AddRolePermission_FullMethodName,
+						&v1.AddRolePermissionRequest{RoleId: created.Role.Id, ResourceType: typ, ResourcePattern: p[0], Permission: p[1]}, &v1.AddRolePermissionResponse{})
+				}
+				for _, h := range holders {
+					admin.expect("", v1.RoleService_AssignRole_FullMethodName, &v1.AssignRoleRequest{Username: name(h), RoleId: created.Role.Id}, &v1.AssignRoleResponse{})
+				}
+				return created.Role
+			}
+			readers := role([][2]string{{"*", "READ"}}, "bob")
+			deniers := role([][2]string{{exp, "DENY"}, {"other", "MANAGE"}}, "carol")
+			role([][2]string{{"other", "EDIT"}}, "dave") // another experiment: no access here
+			admins := role([][2]string{{"ws", "MANAGE"}}, "erin")
+			want := []*v1.ResourcePermission{
+				{UserId: users["bob"], Username: name("bob"), Permission: "READ"},
+				{UserId: users["bob"], Username: name("bob"), Permission: "READ", Role: readers.Name, RoleId: readers.Id},
+				{UserId: users["carol"], Username: name("carol"), Permission: "DENY", Role: deniers.Name, RoleId: deniers.Id},
+				{UserId: users["erin"], Username: name("erin"), Permission: "MANAGE", Role: admins.Name, RoleId: admins.Id},
+			}
+			// The other transport's "*" and workspace roles count here too: keep ours.
+			ours := func(rows []*v1.ResourcePermission) *v1.ListResourcePermissionsResponse {
+				kept := &v1.ListResourcePermissionsResponse{}
+				for _, r := range rows {
+					if strings.HasSuffix(r.Username, "-"+tr.name()) {
+						kept.Permissions = append(kept.Permissions, r)
+					}
+				}
+				return kept
+			}
+			who := &v1.ListResourcePermissionsResponse{}
+			admin.expect("", v1.PermissionService_ListResourcePermissions_FullMethodName, &v1.ListResourcePermissionsRequest{ResourceType: "experiment", ResourceId: exp}, who)
+			if got := ours(who.Permissions); !proto.Equal(got, &v1.ListResourcePermissionsResponse{Permissions: want}) {
+				t.Errorf("who has access = %v, want %v", got, want)
+			}
+			var paged []*v1.ResourcePermission
+			for req := (&v1.ListResourcePermissionsRequest{ResourceType: "experiment", ResourceId: exp, MaxResults: 1}); ; {
+				admin.expect("", v1.PermissionService_ListResourcePermissions_FullMethodName, req, who)
+				for _, r := range who.Permissions {
+					if r.UserId != who.Permissions[0].UserId {
+						t.Fatalf("a page of one user holds two: %v", who.Permissions)
+					}
+				}
+				paged = append(paged, who.Permissions...)
+				if who.NextPageToken == "" {
+					if got := ours(paged); !proto.Equal(got, &v1.ListResourcePermissionsResponse{Permissions: want}) {
+						t.Errorf("paged by one user: %v, want %v", got, want)
+					}
+					break
+				}
+				req.PageToken = who.NextPageToken
 			}
 		})
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
-// roleService is MLflow 3.17.2's roles API. Roles are kept and listed; they do
-// not yet take part in any decision (effectiveLevel reads direct grants only).
+// roleService is MLflow 3.17.2's roles API. What roles grant is decided by the
+// one resolver (package resolve).
 type roleService struct {
 	v1.UnimplementedRoleServiceServer
 	*core

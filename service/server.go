@@ -67,6 +67,12 @@ type Server struct {
 	http      http.Handler
 }
 
+// grantStore is the store and the role store as the resolver reads them.
+type grantStore struct {
+	storage.Store
+	storage.Roles
+}
+
 // New wires the services, the policy interceptor and both transports.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
@@ -88,7 +94,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth, resolver: resolve.New(cfg.Store, cfg.DefaultPermission),
+	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth,
+		resolver:         resolve.New(grantStore{cfg.Store, cfg.Roles}, cfg.DefaultPermission),
 		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime)}
 	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute))}
 	services := apiServices(c)

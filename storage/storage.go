@@ -140,6 +140,22 @@ type RoleAssignment struct {
 	RoleID int32
 }
 
+// RoleGrant is one permission a user holds through one of their roles.
+type RoleGrant struct {
+	RoleID       int32
+	RoleName     string
+	ResourceType string
+	Pattern      string
+	Level        permission.Level
+}
+
+// RoleHolder is a user who holds a role permission.
+type RoleHolder struct {
+	UserID   int32
+	Username string
+	RoleGrant
+}
+
 // Roles keeps roles, their permissions and who holds them. Deleting a role or a
 // user deletes its permissions and assignments. Every method that names a role
 // by id answers ErrNotFound when there is none.
@@ -178,6 +194,16 @@ type Roles interface {
 	RoleAssignments(ctx context.Context, roleID int32) ([]RoleAssignment, error)
 	// HoldsRoleIn reports whether a user holds any role of the workspace.
 	HoldsRoleIn(ctx context.Context, userID int32, workspace string) (bool, error)
+	// RoleGrantsOfUser returns the permissions on resourceType and on the
+	// workspace slot of the roles a user holds in workspace, by role and
+	// permission id. It reads only that user's rows: the resolver asks it on
+	// every request, so it must not cost more with more roles in the store.
+	RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]RoleGrant, error)
+	// RoleHoldersOf returns who holds, through roles of workspace, a permission
+	// that names r (its id or "*") or that makes them the workspace's admin: for
+	// users with id > afterUserID in user id order, at most limit users (all
+	// when limit <= 0), each user's rows by role and permission id.
+	RoleHoldersOf(ctx context.Context, workspace string, r permission.Resource, afterUserID int32, limit int) ([]RoleHolder, error)
 }
 
 // Token is a user's access token. Only Hash, SHA-256 of the secret, is kept.

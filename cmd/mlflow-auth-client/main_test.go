@@ -367,7 +367,7 @@ func TestPermissionCommands(t *testing.T) {
 		wantEqual(t, decode(t, ok(t, "get-permission", "alice", "experiment", "9"), &v1.GetUserPermissionResponse{}),
 			&v1.GetUserPermissionResponse{Allowed: true, Permission: "MANAGE"})
 		wantEqual(t, decode(t, ok(t, "check", "bob", "update", "experiment", "9"), &v1.CheckResponse{}),
-			&v1.CheckResponse{Allowed: false, Permission: "READ"})
+			&v1.CheckResponse{Allowed: false, Permission: "READ", DecidedBy: "grant"})
 		fails(t, exitFailed, []string{"check", "bob", "write", "experiment", "9"}, "INVALID_PARAMETER_VALUE")
 		aliceRows := []*v1.UserPermission{{Workspace: "default", ResourceType: "experiment", ResourcePattern: "9", Permission: "MANAGE"}}
 		wantEqual(t, decode(t, ok(t, "list-permissions", "alice"), &v1.ListUserPermissionsResponse{}),

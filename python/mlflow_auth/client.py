@@ -138,8 +138,9 @@ class AuthClient(AuthServiceClient, _ClassicPermissionMethods):
         return users if to_json else [User.from_json(u) for u in users]
 
     def list_resource_permissions(self, resource_type: str, resource_id: str) -> list[dict]:
-        """Who has a direct grant on one resource: dicts with ``user_id``,
-        ``username`` and ``permission``, in user id order. ``resource_type`` is
+        """Who has access to one resource, by a direct grant or through a role:
+        dicts with ``user_id``, ``username``, ``permission`` and ``role`` and
+        ``role_id`` (``""`` and ``0`` for a direct grant), in user id order. ``resource_type`` is
         ``experiment``, ``registered_model``, ``scorer`` (``resource_id`` is then
         ``<experiment_id>/<scorer name>``, the name URL-quoted as by
         ``urllib.parse.quote(name, safe="")``), ...; needs MANAGE on the resource."""

@@ -96,9 +96,13 @@ class User:
 
     def who_has_access(self, resource_type, resource_id):
         """{username: permission} of every direct grant on the resource (needs MANAGE)."""
+        return {p["username"]: p["permission"] for p in self.access_rows(resource_type, resource_id) if not p["role"]}
+
+    def access_rows(self, resource_type, resource_id):
+        """Every row of "who has access" to the resource: direct grants and roles (needs MANAGE)."""
         body = self.api("GET", "/api/3.0/mlflow/permissions/list",
                         params={"resource_type": resource_type, "resource_id": str(resource_id)})
-        return {p["username"]: p["permission"] for p in body.get("permissions", [])}
+        return body.get("permissions", [])
 
 
 def denied(fn, *args, **kwargs):

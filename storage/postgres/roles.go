@@ -187,3 +187,35 @@ func (s *Store) HoldsRoleIn(ctx context.Context, userID int32, workspace string)
 		JOIN roles r ON r.id = a.role_id WHERE a.user_id = $1 AND r.workspace = $2)`, userID, workspace).Scan(&holds)
 	return holds, classify(err)
 }
+
+// RoleGrantsOfUser implements storage.Roles. It walks user_role_assignments by
+// its (user_id, role_id) key and role_permissions by its (role_id,
+// resource_type, ...) key.
+func (s *Store) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]storage.RoleGrant, error) {
+	return queryAll(ctx, s, func(row pgx.Row) (storage.RoleGrant, error) {
+		var g storage.RoleGrant
+		err := row.Scan(&g.RoleID, &g.RoleName, &g.ResourceType, &g.Pattern, &g.Level)
+		return g, err
+	}, `SELECT r.id, r.name, p.resource_type, p.resource_pattern, p.permission
+		FROM user_role_assignments a JOIN roles r ON r.id = a.role_id
+		JOIN role_permissions p ON p.role_id = r.id
+		WHERE a.user_id = $1 AND r.workspace = $2 AND p.resource_type IN ($3, 'workspace')
+		ORDER BY r.id, p.id`, userID, workspace, resourceType)
+}
+
+// RoleHoldersOf implements storage.Roles.
+func (s *Store) RoleHoldersOf(ctx context.Context, workspace string, r permission.Resource, afterUserID int32, limit int) ([]storage.RoleHolder, error) {
+	return queryAll(ctx, s, func(row pgx.Row) (storage.RoleHolder, error) {
+		var h storage.RoleHolder
+		err := row.Scan(&h.UserID, &h.Username, &h.RoleID, &h.RoleName, &h.ResourceType, &h.Pattern, &h.Level)
+		return h, err
+	}, `WITH held AS (
+		SELECT a.user_id, u.username, r.id AS role_id, r.name, p.id AS permission_id, p.resource_type, p.resource_pattern, p.permission
+		FROM role_permissions p JOIN roles r ON r.id = p.role_id
+		JOIN user_role_assignments a ON a.role_id = r.id JOIN users u ON u.id = a.user_id
+		WHERE r.workspace = $1 AND a.user_id > $2 AND (p.resource_type = $3 AND p.resource_pattern IN ($4, '*')
+			OR p.resource_type = 'workspace' AND p.resource_pattern = '*' AND p.permission = 'MANAGE'))
+	SELECT user_id, username, role_id, name, resource_type, resource_pattern, permission FROM held
+	WHERE user_id IN (SELECT DISTINCT user_id FROM held ORDER BY user_id LIMIT $5)
+	ORDER BY user_id, role_id, permission_id`, workspace, afterUserID, string(r.Type), r.ID, limitArg(limit))
+}

@@ -27,6 +27,8 @@ var roleTests = []struct {
 	{"UnassignRole", testUnassignRole},
 	{"DeleteUserRemovesAssignments", testDeleteUserRemovesAssignments},
 	{"ConcurrentAssignRole", testConcurrentAssignRole},
+	{"RoleGrantsOfUser", testRoleGrantsOfUser},
+	{"RoleHoldersOf", testRoleHoldersOf},
 }
 
 func strp(s string) *string { return &s }
@@ -406,4 +408,95 @@ func testConcurrentAssignRole(t *testing.T, open OpenFunc) {
 		return err
 	})
 	wantOneWinner(t, "AssignRole", errs, storage.ErrAlreadyExists)
+}
+
+// A user's role grants: only their roles', only the workspace asked about, only
+// the type asked about and the workspace slot, naming the role of each.
+func testRoleGrantsOfUser(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	s := migrated(t, open)
+	alice := mustCreateUser(t, s, "alice", false)
+	bob := mustCreateUser(t, s, "bob", false)
+	readers := mustCreateRole(t, s, "readers")
+	admins := mustCreateRole(t, s, "admins")
+	bobs := mustCreateRole(t, s, "bobs")
+	elsewhere, err := s.CreateRole(ctx, "other", "elsewhere", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAddRolePermission(t, s, readers, "experiment", "*", permission.Read)
+	mustAddRolePermission(t, s, readers, "registered_model", "m", permission.Edit)
+	mustAddRolePermission(t, s, readers, "experiment", "7", permission.Deny)
+	mustAddRolePermission(t, s, admins, "workspace", "*", permission.Manage)
+	mustAddRolePermission(t, s, bobs, "experiment", "*", permission.Manage)
+	mustAddRolePermission(t, s, elsewhere, "experiment", "*", permission.Manage)
+	for _, a := range [][2]any{{alice, readers}, {alice, admins}, {alice, elsewhere}, {bob, bobs}} {
+		mustAssign(t, s, a[0].(storage.User), a[1].(storage.Role))
+	}
+	got, err := s.RoleGrantsOfUser(ctx, alice.ID, "default", "experiment")
+	want := []storage.RoleGrant{
+		{RoleID: readers.ID, RoleName: "readers", ResourceType: "experiment", Pattern: "*", Level: permission.Read},
+		{RoleID: readers.ID, RoleName: "readers", ResourceType: "experiment", Pattern: "7", Level: permission.Deny},
+		{RoleID: admins.ID, RoleName: "admins", ResourceType: "workspace", Pattern: "*", Level: permission.Manage},
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("RoleGrantsOfUser(alice, default, experiment) = %v, %v; want %v", got, err, want)
+	}
+	got, err = s.RoleGrantsOfUser(ctx, alice.ID, "other", "registered_model")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("RoleGrantsOfUser(alice, other, registered_model) = %v, %v; want none", got, err)
+	}
+	got, err = s.RoleGrantsOfUser(ctx, 404, "default", "experiment")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("RoleGrantsOfUser(missing user) = %v, %v; want none", got, err)
+	}
+}
+
+// Who holds a resource through roles: permissions on its id or "*" and
+// workspace admins, of the workspace asked about, paged by whole users.
+func testRoleHoldersOf(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	s := migrated(t, open)
+	alice := mustCreateUser(t, s, "alice", false)
+	bob := mustCreateUser(t, s, "bob", false)
+	carol := mustCreateUser(t, s, "carol", false)
+	mustCreateUser(t, s, "dave", false)
+	readers := mustCreateRole(t, s, "readers")
+	deniers := mustCreateRole(t, s, "deniers")
+	admins := mustCreateRole(t, s, "admins")
+	elsewhere, err := s.CreateRole(ctx, "other", "elsewhere", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAddRolePermission(t, s, readers, "experiment", "*", permission.Read)
+	mustAddRolePermission(t, s, readers, "experiment", "7", permission.Edit)
+	mustAddRolePermission(t, s, readers, "experiment", "8", permission.Manage) // another experiment
+	mustAddRolePermission(t, s, deniers, "experiment", "7", permission.Deny)
+	mustAddRolePermission(t, s, deniers, "registered_model", "7", permission.Manage) // another type
+	mustAddRolePermission(t, s, admins, "workspace", "*", permission.Manage)
+	mustAddRolePermission(t, s, elsewhere, "experiment", "*", permission.Manage)
+	for _, a := range [][2]any{{alice, readers}, {alice, deniers}, {bob, admins}, {carol, elsewhere}} {
+		mustAssign(t, s, a[0].(storage.User), a[1].(storage.Role))
+	}
+	holder := func(u storage.User, r storage.Role, typ, pattern string, l permission.Level) storage.RoleHolder {
+		return storage.RoleHolder{UserID: u.ID, Username: u.Username,
+			RoleGrant: storage.RoleGrant{RoleID: r.ID, RoleName: r.Name, ResourceType: typ, Pattern: pattern, Level: l}}
+	}
+	exp7 := permission.Resource{Type: permission.Experiment, ID: "7"}
+	all := []storage.RoleHolder{
+		holder(alice, readers, "experiment", "*", permission.Read),
+		holder(alice, readers, "experiment", "7", permission.Edit),
+		holder(alice, deniers, "experiment", "7", permission.Deny),
+		holder(bob, admins, "workspace", "*", permission.Manage),
+	}
+	for _, c := range []struct {
+		after int32
+		limit int
+		want  []storage.RoleHolder
+	}{{0, 0, all}, {0, 1, all[:3]}, {alice.ID, 1, all[3:]}, {bob.ID, 0, nil}} {
+		got, err := s.RoleHoldersOf(ctx, "default", exp7, c.after, c.limit)
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("RoleHoldersOf(experiment 7, after %d, limit %d) = %v, %v; want %v", c.after, c.limit, got, err, c.want)
+		}
+	}
 }

@@ -97,8 +97,15 @@ func (x *CheckRequest) GetResourceId() string {
 type CheckResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Allowed bool                   `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
-	// The direct grant if there is one, else the server's default; MANAGE for admins.
-	Permission    string `protobuf:"bytes,2,opt,name=permission,proto3" json:"permission,omitempty"`
+	// The effective permission, as MLflow 3.17.2 resolves direct grants and roles
+	// (DENY included); MANAGE for admins.
+	Permission string `protobuf:"bytes,2,opt,name=permission,proto3" json:"permission,omitempty"`
+	// What decided it: "admin" (the user is one), "grant" (the user's direct
+	// grant), "role" (the role named in role) or "default" (no grant names the
+	// resource, or none above --default-permission).
+	DecidedBy string `protobuf:"bytes,3,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// The deciding role's name, when decided_by is "role".
+	Role          string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -147,6 +154,20 @@ func (x *CheckResponse) GetPermission() string {
 	return ""
 }
 
+func (x *CheckResponse) GetDecidedBy() string {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return ""
+}
+
+func (x *CheckResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
 var File_mlflowauth_v1_authorization_service_proto protoreflect.FileDescriptor
 
 const file_mlflowauth_v1_authorization_service_proto_rawDesc = "" +
@@ -159,12 +180,15 @@ const file_mlflowauth_v1_authorization_service_proto_rawDesc = "" +
 	"capability\x12#\n" +
 	"\rresource_type\x18\x03 \x01(\tR\fresourceType\x12\x1f\n" +
 	"\vresource_id\x18\x04 \x01(\tR\n" +
-	"resourceId\"I\n" +
+	"resourceId\"|\n" +
 	"\rCheckResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x1e\n" +
 	"\n" +
 	"permission\x18\x02 \x01(\tR\n" +
-	"permission2Z\n" +
+	"permission\x12\x1d\n" +
+	"\n" +
+	"decided_by\x18\x03 \x01(\tR\tdecidedBy\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role2Z\n" +
 	"\x14AuthorizationService\x12B\n" +
 	"\x05Check\x12\x1b.mlflowauth.v1.CheckRequest\x1a\x1c.mlflowauth.v1.CheckResponseBFZDgithub.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1;mlflowauthv1b\x06proto3"
 

@@ -1497,8 +1497,8 @@ func (x *GetUserPermissionRequest) GetResourceId() string {
 	return ""
 }
 
-// GetUserPermissionResponse is the effective permission: the direct grant if there
-// is one, else the server's default permission; admins have MANAGE.
+// GetUserPermissionResponse is the effective permission, as MLflow 3.17.2
+// resolves direct grants and roles (DENY included); admins have MANAGE.
 type GetUserPermissionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when the permission allows use (USE, EDIT or MANAGE), as in MLflow.
@@ -1881,12 +1881,17 @@ func (x *ListResourcePermissionsRequest) GetPageToken() string {
 	return ""
 }
 
-// ResourcePermission is one user's direct grant on the resource.
+// ResourcePermission is one user's direct grant on the resource, or one
+// permission of a role they hold that names it (its id or "*") or makes them
+// the workspace's admin.
 type ResourcePermission struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserId        int32                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
-	Permission    string                 `protobuf:"bytes,3,opt,name=permission,proto3" json:"permission,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	UserId     int32                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Username   string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Permission string                 `protobuf:"bytes,3,opt,name=permission,proto3" json:"permission,omitempty"`
+	// The role, for access through one; empty for the direct grant.
+	Role          string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	RoleId        int32  `protobuf:"varint,5,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1940,6 +1945,20 @@ func (x *ResourcePermission) GetPermission() string {
 		return x.Permission
 	}
 	return ""
+}
+
+func (x *ResourcePermission) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *ResourcePermission) GetRoleId() int32 {
+	if x != nil {
+		return x.RoleId
+	}
+	return 0
 }
 
 // ListResourcePermissionsResponse carries one page of grants.
@@ -2129,13 +2148,15 @@ const file_mlflowauth_v1_permission_service_proto_rawDesc = "" +
 	"\vmax_results\x18\x03 \x01(\x05R\n" +
 	"maxResults\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"i\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x96\x01\n" +
 	"\x12ResourcePermission\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x05R\x06userId\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1e\n" +
 	"\n" +
 	"permission\x18\x03 \x01(\tR\n" +
-	"permission\"\x8e\x01\n" +
+	"permission\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x12\x17\n" +
+	"\arole_id\x18\x05 \x01(\x05R\x06roleId\"\x8e\x01\n" +
 	"\x1fListResourcePermissionsResponse\x12C\n" +
 	"\vpermissions\x18\x01 \x03(\v2!.mlflowauth.v1.ResourcePermissionR\vpermissions\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xca\x11\n" +

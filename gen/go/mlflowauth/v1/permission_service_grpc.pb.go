@@ -84,7 +84,8 @@ type PermissionServiceClient interface {
 	ListUserPermissions(ctx context.Context, in *ListUserPermissionsRequest, opts ...grpc.CallOption) (*ListUserPermissionsResponse, error)
 	// ListCurrentUserPermissions lists the caller's grants. Any authenticated user.
 	ListCurrentUserPermissions(ctx context.Context, in *ListCurrentUserPermissionsRequest, opts ...grpc.CallOption) (*ListCurrentUserPermissionsResponse, error)
-	// ListResourcePermissions answers "who has access to this resource", in user id order.
+	// ListResourcePermissions answers "who has access to this resource", by direct
+	// grants and through roles, in user id order.
 	ListResourcePermissions(ctx context.Context, in *ListResourcePermissionsRequest, opts ...grpc.CallOption) (*ListResourcePermissionsResponse, error)
 }
 
@@ -321,7 +322,8 @@ type PermissionServiceServer interface {
 	ListUserPermissions(context.Context, *ListUserPermissionsRequest) (*ListUserPermissionsResponse, error)
 	// ListCurrentUserPermissions lists the caller's grants. Any authenticated user.
 	ListCurrentUserPermissions(context.Context, *ListCurrentUserPermissionsRequest) (*ListCurrentUserPermissionsResponse, error)
-	// ListResourcePermissions answers "who has access to this resource", in user id order.
+	// ListResourcePermissions answers "who has access to this resource", by direct
+	// grants and through roles, in user id order.
 	ListResourcePermissions(context.Context, *ListResourcePermissionsRequest) (*ListResourcePermissionsResponse, error)
 	mustEmbedUnimplementedPermissionServiceServer()
 }
