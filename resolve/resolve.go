@@ -16,7 +16,7 @@ import (
 type Grants interface {
 	Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error)
 	GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.Grant, error)
-	RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]storage.RoleGrant, error)
+	RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType, resourceID string) ([]storage.RoleGrant, error)
 }
 
 // Workspace is where every role and grant lives until workspaces exist.
@@ -114,14 +114,32 @@ const PointLookups = 8
 // grants are read once per resource type the request asks about. A Session is
 // not safe for concurrent use.
 type Session struct {
-	ctx        context.Context
-	r          *Resolver
-	user       storage.User
-	known      map[permission.Resource]Decision
-	direct     map[permission.Resource]permission.Level // every direct grant, once loadedAll
-	loadedAll  bool
-	lookups    int
-	roleGrants map[permission.ResourceType][]storage.RoleGrant
+	ctx         context.Context
+	r           *Resolver
+	user        storage.User
+	known       map[permission.Resource]Decision
+	direct      map[permission.Resource]permission.Level // every direct grant, once loadedAll
+	loadedAll   bool
+	lookups     int
+	roleGrants  map[permission.ResourceType][]storage.RoleGrant // a type's, once loaded whole
+	roleLookups int
+}
+
+// rolesFor reads the user's role grants that can decide res: for the first few
+// resources only those that name it (a user may hold roles of thousands of
+// permissions), then, for a request that asks about many, all of its type once.
+func (s *Session) rolesFor(res permission.Resource) ([]storage.RoleGrant, error) {
+	if roles, ok := s.roleGrants[res.Type]; ok {
+		return roles, nil
+	}
+	if s.roleLookups++; s.roleLookups <= PointLookups {
+		return s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type), res.ID)
+	}
+	roles, err := s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type), "")
+	if err == nil {
+		s.roleGrants[res.Type] = roles
+	}
+	return roles, err
 }
 
 func (r *Resolver) Session(ctx context.Context, u storage.User) *Session {
@@ -144,13 +162,9 @@ func (s *Session) Decision(res permission.Resource) (Decision, error) {
 		return d, nil
 	}
 	none := Decision{Level: permission.NoPermissions}
-	roles, ok := s.roleGrants[res.Type]
-	if !ok {
-		var err error
-		if roles, err = s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type)); err != nil {
-			return none, err
-		}
-		s.roleGrants[res.Type] = roles
+	roles, err := s.rolesFor(res)
+	if err != nil {
+		return none, err
 	}
 	direct, err := s.directGrant(res)
 	if err != nil {

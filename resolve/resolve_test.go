@@ -17,9 +17,9 @@ type countingStore struct {
 	points, bulks, roleReads atomic.Int32
 }
 
-func (s *countingStore) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]storage.RoleGrant, error) {
+func (s *countingStore) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType, resourceID string) ([]storage.RoleGrant, error) {
 	s.roleReads.Add(1)
-	return s.Grants.RoleGrantsOfUser(ctx, userID, workspace, resourceType)
+	return s.Grants.RoleGrantsOfUser(ctx, userID, workspace, resourceType, resourceID)
 }
 
 func (s *countingStore) Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error) {
@@ -34,8 +34,9 @@ func (s *countingStore) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]s
 
 // A session gives each resource its direct grant (above the default, or
 // NO_PERMISSIONS) or the default, looking the first few up one by one and then
-// loading all of the user's direct grants once, and reading their role grants
-// once per resource type; admins manage everything.
+// loading all of the user's direct grants once, and likewise reading the role
+// grants that name each of the first few, then their type's once; admins manage
+// everything.
 func TestSessionLevels(t *testing.T) {
 	ctx := context.Background()
 	db := storagetest.NewSQLite(t)
@@ -81,8 +82,8 @@ func TestSessionLevels(t *testing.T) {
 	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups || b != 1 {
 		t.Errorf("after 30 resources: %d point lookups, %d loads", p, b)
 	}
-	if n := store.roleReads.Load(); n != 1 {
-		t.Errorf("after 30 experiments: %d reads of role grants, want 1", n)
+	if n := store.roleReads.Load(); n != PointLookups+1 {
+		t.Errorf("after 30 experiments: %d reads of role grants, want %d (one per resource, then the type's)", n, PointLookups+1)
 	}
 
 	admin := New(store, permission.Read).Session(ctx, storage.User{ID: 99, Username: "root", IsAdmin: true})

@@ -196,9 +196,10 @@ type Roles interface {
 	HoldsRoleIn(ctx context.Context, userID int32, workspace string) (bool, error)
 	// RoleGrantsOfUser returns the permissions on resourceType and on the
 	// workspace slot of the roles a user holds in workspace, by role and
-	// permission id. It reads only that user's rows: the resolver asks it on
-	// every request, so it must not cost more with more roles in the store.
-	RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]RoleGrant, error)
+	// permission id; with a resourceID, only those whose pattern is that id or
+	// "*". It reads only that user's rows: the resolver asks it on every request,
+	// so it must not cost more with more roles in the store.
+	RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType, resourceID string) ([]RoleGrant, error)
 	// RoleHoldersOf returns who holds, through roles of workspace, a permission
 	// that names r (its id or "*") or that makes them the workspace's admin: for
 	// users with id > afterUserID in user id order, at most limit users (all

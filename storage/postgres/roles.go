@@ -191,7 +191,7 @@ func (s *Store) HoldsRoleIn(ctx context.Context, userID int32, workspace string)
 // RoleGrantsOfUser implements storage.Roles. It walks user_role_assignments by
 // its (user_id, role_id) key and role_permissions by its (role_id,
 // resource_type, ...) key.
-func (s *Store) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]storage.RoleGrant, error) {
+func (s *Store) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType, resourceID string) ([]storage.RoleGrant, error) {
 	return queryAll(ctx, s, func(row pgx.Row) (storage.RoleGrant, error) {
 		var g storage.RoleGrant
 		err := row.Scan(&g.RoleID, &g.RoleName, &g.ResourceType, &g.Pattern, &g.Level)
@@ -200,7 +200,8 @@ func (s *Store) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, r
 		FROM user_role_assignments a JOIN roles r ON r.id = a.role_id
 		JOIN role_permissions p ON p.role_id = r.id
 		WHERE a.user_id = $1 AND r.workspace = $2 AND p.resource_type IN ($3, 'workspace')
-		ORDER BY r.id, p.id`, userID, workspace, resourceType)
+			AND (p.resource_type = 'workspace' OR $4 = '' OR p.resource_pattern IN ($4, '*'))
+		ORDER BY r.id, p.id`, userID, workspace, resourceType, resourceID)
 }
 
 // RoleHoldersOf implements storage.Roles.

@@ -195,7 +195,8 @@ func (s *Store) HoldsRoleIn(ctx context.Context, userID int32, workspace string)
 const roleGrantsQuery = `SELECT r.id, r.name, p.resource_type, p.resource_pattern, p.permission
 	FROM user_role_assignments a JOIN roles r ON r.id = a.role_id
 	JOIN role_permissions p ON p.role_id = r.id
-	WHERE a.user_id = ? AND r.workspace = ? AND p.resource_type IN (?, 'workspace')
+	WHERE a.user_id = ?1 AND r.workspace = ?2 AND p.resource_type IN (?3, 'workspace')
+		AND (p.resource_type = 'workspace' OR ?4 = '' OR p.resource_pattern IN (?4, '*'))
 	ORDER BY r.id, p.id`
 
 func scanRoleGrant(row scanner) (storage.RoleGrant, error) {
@@ -205,8 +206,8 @@ func scanRoleGrant(row scanner) (storage.RoleGrant, error) {
 }
 
 // RoleGrantsOfUser implements storage.Roles.
-func (s *Store) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType string) ([]storage.RoleGrant, error) {
-	return queryAll(ctx, s, scanRoleGrant, roleGrantsQuery, userID, workspace, resourceType)
+func (s *Store) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType, resourceID string) ([]storage.RoleGrant, error) {
+	return queryAll(ctx, s, scanRoleGrant, roleGrantsQuery, userID, workspace, resourceType, resourceID)
 }
 
 // RoleHoldersOf implements storage.Roles.

@@ -433,7 +433,7 @@ func testRoleGrantsOfUser(t *testing.T, open OpenFunc) {
 	for _, a := range [][2]any{{alice, readers}, {alice, admins}, {alice, elsewhere}, {bob, bobs}} {
 		mustAssign(t, s, a[0].(storage.User), a[1].(storage.Role))
 	}
-	got, err := s.RoleGrantsOfUser(ctx, alice.ID, "default", "experiment")
+	got, err := s.RoleGrantsOfUser(ctx, alice.ID, "default", "experiment", "")
 	want := []storage.RoleGrant{
 		{RoleID: readers.ID, RoleName: "readers", ResourceType: "experiment", Pattern: "*", Level: permission.Read},
 		{RoleID: readers.ID, RoleName: "readers", ResourceType: "experiment", Pattern: "7", Level: permission.Deny},
@@ -442,11 +442,20 @@ func testRoleGrantsOfUser(t *testing.T, open OpenFunc) {
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("RoleGrantsOfUser(alice, default, experiment) = %v, %v; want %v", got, err, want)
 	}
-	got, err = s.RoleGrantsOfUser(ctx, alice.ID, "other", "registered_model")
+	// With an id: the patterns that name it or "*", and the workspace slot.
+	got, err = s.RoleGrantsOfUser(ctx, alice.ID, "default", "experiment", "8")
+	if want := []storage.RoleGrant{want[0], want[2]}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("RoleGrantsOfUser(alice, default, experiment 8) = %v, %v; want %v", got, err, want)
+	}
+	got, err = s.RoleGrantsOfUser(ctx, alice.ID, "default", "experiment", "7")
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("RoleGrantsOfUser(alice, default, experiment 7) = %v, %v; want %v", got, err, want)
+	}
+	got, err = s.RoleGrantsOfUser(ctx, alice.ID, "other", "registered_model", "")
 	if err != nil || len(got) != 0 {
 		t.Fatalf("RoleGrantsOfUser(alice, other, registered_model) = %v, %v; want none", got, err)
 	}
-	got, err = s.RoleGrantsOfUser(ctx, 404, "default", "experiment")
+	got, err = s.RoleGrantsOfUser(ctx, 404, "default", "experiment", "")
 	if err != nil || len(got) != 0 {
 		t.Fatalf("RoleGrantsOfUser(missing user) = %v, %v; want none", got, err)
 	}
