@@ -104,22 +104,21 @@ func decide(direct *permission.Level, roles []storage.RoleGrant, res permission.
 }
 
 // PointLookups is how many resources a Session looks up one by one before it
-// loads all the user's direct grants at once.
+// loads all the user's direct grants, and all their role grants of a type, at once.
 const PointLookups = 8
 
 // Session answers for one request, remembering what it read. Most requests name
 // one or two resources, so each direct grant is looked up alone (a user may hold
 // thousands, one per experiment they created); a request that asks about many, a
 // search being filtered, loads all the user's direct grants once instead. Role
-// grants are read once per resource type the request asks about. A Session is
-// not safe for concurrent use.
+// grants go the same way: those that name each of the first few resources, then
+// all of a type once. A Session is not safe for concurrent use.
 type Session struct {
 	ctx         context.Context
 	r           *Resolver
 	user        storage.User
 	known       map[permission.Resource]Decision
-	direct      map[permission.Resource]permission.Level // every direct grant, once loadedAll
-	loadedAll   bool
+	direct      map[permission.Resource]permission.Level // every direct grant, once loaded (nil before)
 	lookups     int
 	roleGrants  map[permission.ResourceType][]storage.RoleGrant // a type's, once loaded whole
 	roleLookups int
@@ -177,7 +176,7 @@ func (s *Session) Decision(res permission.Resource) (Decision, error) {
 
 // directGrant is the user's direct grant on res, nil when none.
 func (s *Session) directGrant(res permission.Resource) (*permission.Level, error) {
-	if !s.loadedAll {
+	if s.direct == nil {
 		if s.lookups++; s.lookups <= PointLookups {
 			switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, res); {
 			case err == nil:
@@ -196,7 +195,6 @@ func (s *Session) directGrant(res permission.Resource) (*permission.Level, error
 		for _, g := range grants {
 			s.direct[g.Resource] = g.Level
 		}
-		s.loadedAll = true
 	}
 	if l, ok := s.direct[res]; ok {
 		return &l, nil
