@@ -31,6 +31,7 @@ func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMLflowJSON()),
 		runtime.WithErrorHandler(gatewayError),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithOutgoingHeaderMatcher(restHeader),
 	)
 	for _, svc := range services {
 		if err := svc.gateway(context.Background(), gw, conn); err != nil {
@@ -145,12 +146,28 @@ func gatewayError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler,
 		w.WriteHeader(499) // the client went away; nobody reads this answer
 		return
 	}
+	if md, ok := runtime.ServerMetadataFromContext(ctx); ok {
+		for key, values := range md.HeaderMD {
+			if name, ok := restHeader(key); ok && len(values) > 0 {
+				w.Header().Set(name, values[0])
+			}
+		}
+	}
 	if mlflowCode(st) == codeInternal && st.Code() != codes.Internal {
 		// Not one of ours: keep its text out of the response.
 		slog.ErrorContext(ctx, "unexpected gateway error", "err", err)
 		st = status.New(codes.Internal, "An internal error occurred.")
 	}
 	writeStatus(w, st)
+}
+
+// restHeaders are the response headers an RPC may set for REST callers
+// (grpc.SetHeader, lower-case keys); every other header metadata stays gRPC's.
+var restHeaders = map[string]string{"retry-after": "Retry-After"}
+
+func restHeader(key string) (string, bool) {
+	name, ok := restHeaders[key]
+	return name, ok
 }
 
 // writeStatus answers with an RPC error: MLflow's status and JSON for its code, and

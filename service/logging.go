@@ -21,6 +21,7 @@ type requestLog struct {
 	id     string
 	client string // the peer's IP address, never a header the caller sets
 	user   string
+	rpc    string // the RPC a REST request became, if any
 }
 
 type requestLogKey struct{}
@@ -75,13 +76,18 @@ func logHTTP(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		slog.LogAttrs(ctx, slog.LevelInfo, "http request",
 			slog.String("request_id", l.id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status), slog.String("user", l.user), slog.String("client", l.client),
-			slog.Duration("duration", time.Since(start)))
+			slog.Int("status", rec.status), slog.String("rpc", l.rpc), slog.String("user", l.user),
+			slog.String("client", l.client), slog.Duration("duration", time.Since(start)))
 	})
 }
 
-// logUnary is logHTTP for native gRPC calls.
+// logUnary is logHTTP for native gRPC calls. A REST request reaches it with
+// logHTTP's requestLog, whose one line then names the RPC.
 func logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if l, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+		l.rpc = info.FullMethod
+		return handler(ctx, req)
+	}
 	start := time.Now()
 	md, _ := metadata.FromIncomingContext(ctx)
 	var id string

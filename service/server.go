@@ -100,8 +100,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute))}
 	services := apiServices(c)
 	s.ready = newReadiness(s.health, services, cfg.Store.Ping, cfg.Upstream)
+	chain := c.interceptors()
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(recoverUnary, logUnary, refuseUndecodable, c.authorizeUnary),
+		grpc.ChainUnaryInterceptor(chain...),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.MaxRecvMsgSize(maxBodyBytes),
 		// Per connection: a bounded number of calls at once, and small headers.
@@ -113,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.tls = cfg.TLS
 	s.grpc = grpc.NewServer(opts...)
-	conn := newInProcess(c.authorizeUnary)
+	conn := newInProcess(chain)
 	for _, svc := range services {
 		s.grpc.RegisterService(svc.desc, svc.impl)
 		conn.register(svc.desc, svc.impl)
@@ -130,6 +131,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.http = s.deadlines.wrap(handler)
 	return s, nil
+}
+
+// interceptors is the one chain every RPC passes, over gRPC and over REST (the
+// gateway's in-process connection) alike, in this order.
+func (c *core) interceptors() []grpc.UnaryServerInterceptor {
+	return []grpc.UnaryServerInterceptor{recoverUnary, logUnary, refuseUndecodable, c.authorizeUnary}
 }
 
 // apiService is one of mlflow-auth's own services: served over gRPC, in process
