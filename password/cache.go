@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,8 @@ type Cache struct {
 	mu       sync.Mutex
 	seen     map[[sha256.Size]byte]time.Time // expiry of each verified pair
 	inFlight map[[sha256.Size]byte]*flight   // verifications under way
+
+	hits, misses atomic.Uint64 // answers of Has, for the metrics
 }
 
 // flight is one verification that concurrent callers with the same pair wait for.
@@ -55,8 +58,18 @@ func (c *Cache) Has(stored, password string) bool {
 	c.mu.Lock()
 	expiry, ok := c.seen[pair]
 	c.mu.Unlock()
-	return ok && time.Now().Before(expiry)
+	hit := ok && time.Now().Before(expiry)
+	if hit {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+	return hit
 }
+
+// Hits and Misses count Has's answers since the cache was made.
+func (c *Cache) Hits() uint64   { return c.hits.Load() }
+func (c *Cache) Misses() uint64 { return c.misses.Load() }
 
 // Verify runs verify for a pair that is not known, and remembers a success. Callers
 // that ask about the same pair while it runs wait for it and share a success (the

@@ -30,6 +30,12 @@ func NewGate(concurrent, queued int, maxWait time.Duration) *Gate {
 	}
 }
 
+// Running is how many derivations run now.
+func (g *Gate) Running() int { return len(g.slots) }
+
+// Waiting is how many callers wait for a slot now.
+func (g *Gate) Waiting() int { return max(len(g.queue)-len(g.slots), 0) }
+
 // Do runs fn when a slot is free. It returns ErrBusy when the line is full or the
 // wait too long, and ctx's error when the caller gives up first; fn then never runs.
 func (g *Gate) Do(ctx context.Context, fn func()) error {

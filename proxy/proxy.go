@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlflow-auth/mlflow-auth/metrics"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
@@ -82,6 +83,13 @@ func New(upstream *url.URL, guard Guard, grants Grants) *Proxy {
 	return p
 }
 
+// Measure times MLflow's answers into m and names each request's route (its
+// pattern) for m's HTTP metrics.
+func (p *Proxy) Measure(m *metrics.Metrics) {
+	p.forward.Transport = m.Upstream(http.DefaultTransport)
+	p.lookups.client.Transport = m.Upstream(http.DefaultTransport)
+}
+
 // call is one request on its way through the proxy.
 type call struct {
 	proxy      *Proxy
@@ -117,6 +125,7 @@ func uiPage(method, path string) bool {
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if open(r.URL.Path) {
+		metrics.SetRoute(r.Context(), "mlflow static")
 		p.forward.ServeHTTP(w, r)
 		return
 	}
@@ -126,6 +135,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt, params := find(r.Method, r.URL.Path)
+	if rt != nil {
+		metrics.SetRoute(ctx, "mlflow "+rt.method+" "+rt.pattern)
+	} else {
+		metrics.SetRoute(ctx, "mlflow unlisted") // admins only
+	}
 	c := &call{proxy: p, req: r, route: rt, pathParams: params, query: r.URL.Query(), user: user}
 	if rt != nil {
 		c.after = rt.after

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/mlflow-auth/mlflow-auth/metrics"
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -59,6 +60,8 @@ type authenticator struct {
 	kdf    *password.Gate
 	// cache holds credentials that verified recently; nil when caching is off.
 	cache *password.Cache
+	// metrics counts authentications (see measure); nil counts nothing.
+	metrics *metrics.Metrics
 	// byUser and byAddress slow down guessing (nil when throttling is off).
 	byUser, byAddress *throttle.Limiter
 	// dummyHash is verified for unknown users so that their failure takes as long as a wrong password.
@@ -146,17 +149,18 @@ func (a *authenticator) hash(ctx context.Context, pw string) (hash string, err e
 // metadata; the REST gateway forwards the HTTP header under the same key.
 func (a *authenticator) authenticateMetadata(ctx context.Context) (Principal, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	values := md.Get("authorization")
-	if len(values) != 1 {
-		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
+	var header string // none, or more than one: refused alike
+	if values := md.Get("authorization"); len(values) == 1 {
+		header = values[0]
 	}
-	return a.authenticate(ctx, values[0])
+	return a.authenticate(ctx, header)
 }
 
 // authenticate checks an "Authorization: Basic ..." or "Bearer <token>" value
 // against the store. A Basic password that is a well-formed token is taken as
 // that token (of the user named), so MLFLOW_TRACKING_PASSWORD may hold one.
-func (a *authenticator) authenticate(ctx context.Context, header string) (Principal, error) {
+func (a *authenticator) authenticate(ctx context.Context, header string) (p Principal, err error) {
+	defer a.countAuthentication(header, &err)
 	if tok, ok := parseBearer(header); ok {
 		return a.authenticateToken(ctx, "", tok)
 	}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+	"github.com/mlflow-auth/mlflow-auth/metrics"
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/proxy"
@@ -52,6 +53,9 @@ type Config struct {
 	TLS *tls.Config
 	// LoginThrottle slows down password guessing; the zero value turns it off.
 	LoginThrottle LoginThrottle
+	// Metrics receives the server's measurements; nil makes a set of its own
+	// (see Server.MetricsHandler).
+	Metrics *metrics.Metrics
 	// StallTimeout is how long a request's body or answer may make no progress
 	// before its connection is cut (see connDeadlines); zero means one minute.
 	StallTimeout time.Duration
@@ -65,6 +69,7 @@ type Server struct {
 	ready     *readiness
 	deadlines *connDeadlines
 	http      http.Handler
+	metrics   *metrics.Metrics
 }
 
 // grantStore is the store and the role store as the resolver reads them.
@@ -90,14 +95,19 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Hasher == (password.Params{}) {
 		cfg.Hasher = password.Default
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
 	auth, err := newAuthenticator(cfg.Store, cfg.Tokens, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF, cfg.LoginThrottle)
 	if err != nil {
 		return nil, err
 	}
-	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth,
+	auth.measure(cfg.Metrics)
+	measurePool(cfg.Metrics, cfg.Store)
+	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth, metrics: cfg.Metrics,
 		resolver:         resolve.New(grantStore{cfg.Store, cfg.Roles}, cfg.DefaultPermission),
 		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime)}
-	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute))}
+	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute)), metrics: cfg.Metrics}
 	services := apiServices(c)
 	s.ready = newReadiness(s.health, services, cfg.Store.Ping, cfg.Upstream)
 	chain := c.interceptors()
@@ -123,20 +133,22 @@ func New(cfg Config) (*Server, error) {
 	reflection.Register(s.grpc)
 	var mlflow http.Handler
 	if cfg.Upstream != nil {
-		mlflow = proxy.New(cfg.Upstream, guard{c}, cfg.Store)
+		p := proxy.New(cfg.Upstream, guard{c}, cfg.Store)
+		p.Measure(cfg.Metrics)
+		mlflow = p
 	}
 	handler, err := newHTTPHandler(services, conn, mlflow, s.ready)
 	if err != nil {
 		return nil, err
 	}
-	s.http = s.deadlines.wrap(handler)
+	s.http = s.deadlines.wrap(cfg.Metrics.HTTP(handler))
 	return s, nil
 }
 
 // interceptors is the one chain every RPC passes, over gRPC and over REST (the
 // gateway's in-process connection) alike, in this order.
 func (c *core) interceptors() []grpc.UnaryServerInterceptor {
-	return []grpc.UnaryServerInterceptor{recoverUnary, logUnary, refuseUndecodable, c.authorizeUnary}
+	return []grpc.UnaryServerInterceptor{recoverUnary, logUnary, c.measureUnary, refuseUndecodable, c.authorizeUnary}
 }
 
 // apiService is one of mlflow-auth's own services: served over gRPC, in process
@@ -169,6 +181,10 @@ func apiServices(c *core) []apiService {
 
 // Handler is the HTTP side: MLflow's REST auth API and /health.
 func (s *Server) Handler() http.Handler { return s.http }
+
+// MetricsHandler serves the server's metrics in Prometheus's format, for a
+// listener of its own (see Config.Metrics).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 
 // GRPCServer is the gRPC side, with health and reflection.
 func (s *Server) GRPCServer() *grpc.Server { return s.grpc }

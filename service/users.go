@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+	"github.com/mlflow-auth/mlflow-auth/metrics"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -22,6 +23,7 @@ type core struct {
 	// tokenMaxLifetime is the longest a token may live.
 	tokenMaxLifetime time.Duration
 	resolver         *resolve.Resolver
+	metrics          *metrics.Metrics
 }
 
 type userService struct {

@@ -239,3 +239,15 @@ type Tokens interface {
 	// (so replicas write it at most once per interval).
 	TouchToken(ctx context.Context, id int32, at, notBefore time.Time) error
 }
+
+// PoolStats is the state of a backend's database connections, for the metrics.
+type PoolStats struct {
+	Open, InUse, Idle, Max int
+	Waits                  int64         // connections that had to be waited for, since start
+	WaitTime               time.Duration // the total of those waits
+}
+
+// Pool is what a backend tells of its connections.
+type Pool interface {
+	PoolStats() PoolStats
+}

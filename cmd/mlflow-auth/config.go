@@ -21,6 +21,8 @@ import (
 type config struct {
 	httpAddr          string
 	grpcAddr          string
+	metricsAddr       string // "" serves no metrics
+	pprof             bool
 	databaseURL       string
 	defaultPermission string
 	logFormat         string
@@ -85,6 +87,10 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.httpAddr, "http-addr", envOr("MLFLOW_AUTH_HTTP_ADDR", "127.0.0.1:8080"), "REST listen address (env MLFLOW_AUTH_HTTP_ADDR)")
 	fs.StringVar(&c.grpcAddr, "grpc-addr", envOr("MLFLOW_AUTH_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (env MLFLOW_AUTH_GRPC_ADDR)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", envOr("MLFLOW_AUTH_METRICS_ADDR", ""),
+		"listen address of Prometheus metrics (GET /metrics), apart from the API; empty serves none (env MLFLOW_AUTH_METRICS_ADDR)")
+	fs.BoolVar(&c.pprof, "pprof", envOr("MLFLOW_AUTH_PPROF", "") == "true",
+		"also serve Go's profiler under /debug/pprof/ on --metrics-addr (env MLFLOW_AUTH_PPROF=true)")
 	databaseFlag(fs, &c)
 	fs.StringVar(&c.defaultPermission, "default-permission", envOr("MLFLOW_AUTH_DEFAULT_PERMISSION", "READ"),
 		"permission on a resource for users without a grant: READ, USE, EDIT, MANAGE or NO_PERMISSIONS (env MLFLOW_AUTH_DEFAULT_PERMISSION)")
@@ -158,6 +164,9 @@ func (c config) validate() error {
 	if _, err := c.upstreamURL(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.pprof && c.metricsAddr == "" {
+		errs = append(errs, errors.New("--pprof needs --metrics-addr"))
+	}
 	if c.httpAddr == "" || c.grpcAddr == "" {
 		errs = append(errs, errors.New("--http-addr and --grpc-addr must be set"))
 	}
@@ -181,6 +190,8 @@ func (c config) logValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("http_addr", c.httpAddr),
 		slog.String("grpc_addr", c.grpcAddr),
+		slog.String("metrics_addr", c.metricsAddr),
+		slog.Bool("pprof", c.pprof),
 		slog.String("database_url", redactURL(c.databaseURL)),
 		slog.String("default_permission", c.defaultPermission),
 		slog.String("log_format", c.logFormat),

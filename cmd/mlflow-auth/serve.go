@@ -57,6 +57,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer grpcLis.Close()
+	var metricsLis net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLis, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			return err
+		}
+		defer metricsLis.Close()
+	}
 
 	db, err := waitForDatabase(ctx, cfg.databaseURL, cfg.databaseWait)
 	if err != nil {
@@ -90,6 +97,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("serving", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
+	if metricsLis != nil {
+		stop := serveMetrics(metricsLis, srv.MetricsHandler(), cfg.pprof)
+		defer stop()
+		log.Info("serving metrics", "addr", metricsLis.Addr().String(), "pprof", cfg.pprof)
+	}
 	err = srv.Serve(ctx, httpLis, grpcLis)
 	log.Info("stopped")
 	return err

@@ -36,6 +36,7 @@ type Store struct {
 var (
 	_ storage.Store    = (*Store)(nil)
 	_ storage.Migrator = (*Store)(nil)
+	_ storage.Pool     = (*Store)(nil)
 )
 
 // Open connects to the database at a postgres:// or postgresql:// URL (libpq
@@ -418,4 +419,11 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 		}
 		return results.Close()
 	})
+}
+
+// PoolStats is the pgx pool's state.
+func (s *Store) PoolStats() storage.PoolStats {
+	st := s.pool.Stat()
+	return storage.PoolStats{Open: int(st.TotalConns()), InUse: int(st.AcquiredConns()), Idle: int(st.IdleConns()),
+		Max: int(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}
 }

@@ -30,6 +30,7 @@ type Store struct {
 var (
 	_ storage.Store    = (*Store)(nil)
 	_ storage.Migrator = (*Store)(nil)
+	_ storage.Pool     = (*Store)(nil)
 )
 
 // PathFromURL turns a SQLAlchemy-style URL into a file path:
@@ -372,4 +373,19 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 		}
 		return nil
 	})
+}
+
+// PoolStats adds up the writer's connection and the readers'.
+func (s *Store) PoolStats() storage.PoolStats {
+	var total storage.PoolStats
+	for _, db := range []*sql.DB{s.write, s.read} {
+		st := db.Stats()
+		total.Open += st.OpenConnections
+		total.InUse += st.InUse
+		total.Idle += st.Idle
+		total.Max += st.MaxOpenConnections
+		total.Waits += st.WaitCount
+		total.WaitTime += st.WaitDuration
+	}
+	return total
 }

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+var metricsLine = regexp.MustCompile(`msg"?[=:]"?serving metrics"?[, ]+"?addr"?[=:]"?([0-9.:]+)`)
+
+// scrape reads the metrics listener as Prometheus would, with its own text parser.
+func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
+	t.Helper()
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatalf("Prometheus cannot parse /metrics: %v", err)
+	}
+	return families
+}
+
+// value is the sample of family whose labels include want (a counter's value,
+// or a histogram's count); 0 when there is none.
+func value(families map[string]*dto.MetricFamily, family string, want map[string]string) float64 {
+	f := families[family]
+	if f == nil {
+		return 0
+	}
+next:
+	for _, m := range f.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount())
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
+// TestMetricsMoveWithRequests: with --metrics-addr, a scrape parses as
+// Prometheus's text format, and an API call, a refused login and a proxied call
+// each move the counters they should, labelled by route template, never by
+// username or raw path. --pprof serves the profiler beside it.
+func TestMetricsMoveWithRequests(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"experiment": {"experiment_id": "0", "name": "Default"}}`)
+	}))
+	defer upstream.Close()
+	t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password-for-tests")
+	base, stderr := startServe(t, "--upstream", upstream.URL, "--metrics-addr", "127.0.0.1:0", "--pprof")
+	addr := waitForLog(t, stderr, nil, metricsLine)[1]
+
+	before := scrape(t, addr)
+	if status := getStatus(t, base+"/api/2.0/mlflow/users/current", "admin", "admin-password-for-tests"); status != 200 {
+		t.Fatalf("users/current: %d", status)
+	}
+	if status := getStatus(t, base+"/api/2.0/mlflow/users/current", "mallory-7f3a", "wrong-password"); status != 401 {
+		t.Fatalf("wrong login: %d", status)
+	}
+	if status := getStatus(t, base+"/api/2.0/mlflow/experiments/get?experiment_id=0", "admin", "admin-password-for-tests"); status != 200 {
+		t.Fatalf("proxied experiments/get: %d", status)
+	}
+	after := scrape(t, addr)
+
+	for _, c := range []struct {
+		family string
+		labels map[string]string
+	}{
+		{"mlflow_auth_http_requests_total", map[string]string{"route": "/mlflowauth.v1.UserService/GetCurrentUser", "method": "GET", "code": "200"}},
+		{"mlflow_auth_http_requests_total", map[string]string{"route": "mlflow GET /2.0/mlflow/experiments/get", "method": "GET", "code": "200"}},
+		{"mlflow_auth_http_request_duration_seconds", map[string]string{"route": "/mlflowauth.v1.UserService/GetCurrentUser", "method": "GET"}},
+		{"mlflow_auth_rpc_requests_total", map[string]string{"transport": "rest", "method": "/mlflowauth.v1.UserService/GetCurrentUser", "code": "OK"}},
+		{"mlflow_auth_rpc_requests_total", map[string]string{"transport": "rest", "method": "/mlflowauth.v1.UserService/GetCurrentUser", "code": "Unauthenticated"}},
+		{"mlflow_auth_authentications_total", map[string]string{"method": "basic", "outcome": "success"}},
+		{"mlflow_auth_authentications_total", map[string]string{"method": "basic", "outcome": "failure"}},
+		{"mlflow_auth_upstream_request_duration_seconds", map[string]string{"method": "GET"}},
+		{"mlflow_auth_credential_cache_misses_total", nil},
+	} {
+		if got, was := value(after, c.family, c.labels), value(before, c.family, c.labels); got <= was {
+			t.Errorf("%s%v did not move: %v before, %v after", c.family, c.labels, was, got)
+		}
+	}
+	for _, family := range []string{"mlflow_auth_kdf_running", "mlflow_auth_db_connections_max", "go_goroutines", "process_resident_memory_bytes"} {
+		if after[family] == nil {
+			t.Errorf("no %s", family)
+		}
+	}
+	for name, f := range after {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v := l.GetValue(); v == "mallory-7f3a" || v == "/api/2.0/mlflow/users/current" || v == "/api/2.0/mlflow/experiments/get" {
+					t.Errorf("%s has label %s=%q: usernames and raw paths stay out of labels", name, l.GetName(), v)
+				}
+			}
+		}
+	}
+	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/cmdline", addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("--pprof: /debug/pprof/cmdline answered %d", res.StatusCode)
+	}
+}
