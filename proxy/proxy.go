@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"github.com/mlflow-auth/mlflow-auth/metrics"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -83,11 +85,13 @@ func New(upstream *url.URL, guard Guard, grants Grants) *Proxy {
 	return p
 }
 
-// Measure times MLflow's answers into m and names each request's route (its
-// pattern) for m's HTTP metrics.
-func (p *Proxy) Measure(m *metrics.Metrics) {
-	p.forward.Transport = m.Upstream(http.DefaultTransport)
-	p.lookups.client.Transport = m.Upstream(http.DefaultTransport)
+// Instrument times MLflow's answers into m, and makes a span of each call to
+// MLflow that carries the trace on (W3C traceparent) when tracing is on.
+func (p *Proxy) Instrument(m *metrics.Metrics) {
+	upstream := otelhttp.NewTransport(m.Upstream(http.DefaultTransport),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "mlflow " + r.Method }))
+	p.forward.Transport = upstream
+	p.lookups.client.Transport = upstream
 }
 
 // call is one request on its way through the proxy.

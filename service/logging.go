@@ -75,7 +75,7 @@ func logHTTP(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		slog.LogAttrs(ctx, slog.LevelInfo, "http request",
-			slog.String("request_id", l.id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", l.id), traceID(ctx), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.String("rpc", l.rpc), slog.String("user", l.user),
 			slog.String("client", l.client), slog.Duration("duration", time.Since(start)))
 	})
@@ -102,7 +102,7 @@ func logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler 
 	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", l.id))
 	resp, err := handler(ctx, req)
 	slog.LogAttrs(ctx, slog.LevelInfo, "grpc request",
-		slog.String("request_id", l.id), slog.String("method", info.FullMethod),
+		slog.String("request_id", l.id), traceID(ctx), slog.String("method", info.FullMethod),
 		slog.String("code", status.Code(err).String()), slog.String("user", l.user), slog.String("client", l.client),
 		slog.Duration("duration", time.Since(start)))
 	return resp, err

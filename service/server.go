@@ -134,21 +134,21 @@ func New(cfg Config) (*Server, error) {
 	var mlflow http.Handler
 	if cfg.Upstream != nil {
 		p := proxy.New(cfg.Upstream, guard{c}, cfg.Store)
-		p.Measure(cfg.Metrics)
+		p.Instrument(cfg.Metrics)
 		mlflow = p
 	}
 	handler, err := newHTTPHandler(services, conn, mlflow, s.ready)
 	if err != nil {
 		return nil, err
 	}
-	s.http = s.deadlines.wrap(cfg.Metrics.HTTP(handler))
+	s.http = s.deadlines.wrap(traceHTTP(cfg.Metrics.HTTP(handler)))
 	return s, nil
 }
 
 // interceptors is the one chain every RPC passes, over gRPC and over REST (the
 // gateway's in-process connection) alike, in this order.
 func (c *core) interceptors() []grpc.UnaryServerInterceptor {
-	return []grpc.UnaryServerInterceptor{recoverUnary, logUnary, c.measureUnary, refuseUndecodable, c.authorizeUnary}
+	return []grpc.UnaryServerInterceptor{recoverUnary, traceUnary, logUnary, c.measureUnary, refuseUndecodable, c.authorizeUnary}
 }
 
 // apiService is one of mlflow-auth's own services: served over gRPC, in process

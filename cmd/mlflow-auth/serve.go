@@ -17,6 +17,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/tracing"
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -77,6 +78,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if generated != "" {
 		// Printed once, to the terminal only; it is never logged.
 		fmt.Fprintf(stderr, "\nCreated admin user %q with password: %s\nStore it now: it will not be shown again. Change it with PATCH /api/2.0/mlflow/users/update-password.\n\n", cfg.adminUsername, generated)
+	}
+
+	stopTracing, err := tracing.Setup(ctx, version())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			log.Warn("could not send the last traces", "err", err)
+		}
+	}()
+	if tracing.Enabled() {
+		log.Info("exporting traces over OTLP (OTEL_* environment variables)")
 	}
 
 	upstream, _ := cfg.upstreamURL() // validated with the config

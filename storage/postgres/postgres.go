@@ -59,6 +59,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		// silent network must not stall that ping forever.
 		cfg.PingTimeout = cfg.ConnConfig.ConnectTimeout
 	}
+	cfg.ConnConfig.Tracer = queryTracer{}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,71 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/mlflow-auth/mlflow-auth/tracing"
+)
+
+// traceHTTP makes a server span of every HTTP request, continuing the caller's
+// trace (traceparent), named by method until a route names it better.
+func traceHTTP(next http.Handler) http.Handler {
+	return otelhttp.NewHandler(next, "http", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+		return "HTTP " + r.Method
+	}))
+}
+
+// traceUnary makes a span of every RPC: a child of the HTTP request's span for
+// REST, else a server span continuing the trace the gRPC caller's metadata carries.
+func traceUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	kind := trace.SpanKindInternal
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		md, _ := metadata.FromIncomingContext(ctx)
+		ctx = otel.GetTextMapPropagator().Extract(ctx, metadataCarrier(md))
+		kind = trace.SpanKindServer
+	}
+	ctx, span := tracing.Tracer().Start(ctx, info.FullMethod, trace.WithSpanKind(kind))
+	defer span.End()
+	resp, err := handler(ctx, req)
+	if err != nil {
+		span.SetStatus(codes.Error, status.Code(err).String())
+	}
+	return resp, err
+}
+
+// metadataCarrier reads W3C trace context from gRPC metadata.
+type metadataCarrier metadata.MD
+
+func (c metadataCarrier) Get(key string) string {
+	if v := metadata.MD(c).Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+
+func (c metadataCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// traceID is the log attribute of the request's trace, empty when untraced.
+func traceID(ctx context.Context) slog.Attr {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return slog.String("trace_id", sc.TraceID().String())
+	}
+	return slog.Attr{} // left out of the line
+}

@@ -1,0 +1,108 @@
+package service_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
+	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
+)
+
+// TestOneTraceEndToEnd uses the OpenTelemetry SDK's in-memory recorder: one
+// proxied request, sent with a caller's traceparent, yields the HTTP span, the
+// database query spans (Postgres) and the span of the call to MLflow, all in
+// the caller's trace, and MLflow receives that trace in its traceparent. An API
+// call over REST and one over gRPC each get the span of their RPC in the trace
+// their caller sent.
+func TestOneTraceEndToEnd(t *testing.T) {
+	recorder := tracetest.NewSpanRecorder()
+	provider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	oldProvider, oldPropagator := otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	otel.SetTracerProvider(provider)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	defer func() { otel.SetTracerProvider(oldProvider); otel.SetTextMapPropagator(oldPropagator) }()
+
+	received := make(chan string, 4)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			received <- r.Header.Get("traceparent")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"experiment": {"experiment_id": "0", "name": "Default"}}`))
+	}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := servicetest.Start(t, servicetest.Options{Store: pg, Upstream: u})
+
+	const proxied = "4bf92f3577b34da6a3ce929d0e0e4736"
+	send := func(path, traceID string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+		req.Header.Set("Authorization", basicAuth(adminUser, adminPass))
+		req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, res.StatusCode)
+		}
+	}
+	send("/api/2.0/mlflow/experiments/get?experiment_id=0", proxied)
+	if got := <-received; !strings.Contains(got, proxied) {
+		t.Errorf("MLflow got traceparent %q, not in trace %s", got, proxied)
+	}
+	const rest = "0af7651916cd43dd8448eb211c80319c"
+	send("/api/2.0/mlflow/users/current", rest)
+	const viaGRPC = "5b8aa5a2d2c872e8321cf37308d69df2"
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth(adminUser, adminPass),
+		"traceparent", "00-"+viaGRPC+"-00f067aa0ba902b7-01")
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := v1.NewUserServiceClient(conn).GetCurrentUser(ctx, &v1.GetCurrentUserRequest{}); err != nil {
+		t.Fatal(err)
+	}
+
+	spans := map[string][]string{} // trace id → span names
+	for _, span := range recorder.Ended() {
+		id := span.SpanContext().TraceID().String()
+		spans[id] = append(spans[id], span.Name())
+	}
+	has := func(traceID, prefix string) {
+		t.Helper()
+		for _, name := range spans[traceID] {
+			if strings.HasPrefix(name, prefix) {
+				return
+			}
+		}
+		t.Errorf("trace %s has spans %q, none named %s…", traceID, spans[traceID], prefix)
+	}
+	has(proxied, "HTTP GET")
+	has(proxied, "postgresql SELECT")
+	has(proxied, "mlflow GET")
+	has(rest, "HTTP GET")
+	has(rest, v1.UserService_GetCurrentUser_FullMethodName)
+	has(viaGRPC, v1.UserService_GetCurrentUser_FullMethodName)
+}

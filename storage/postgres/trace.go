@@ -1,0 +1,36 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mlflow-auth/mlflow-auth/tracing"
+)
+
+// queryTracer gives every query a span (named after its first keyword, holding
+// its SQL text but never its arguments, which may be hashes).
+type queryTracer struct{}
+
+func (queryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx // a query outside a traced request starts no trace of its own
+	}
+	operation, _, _ := strings.Cut(strings.TrimSpace(data.SQL), " ")
+	ctx, _ = tracing.Tracer().Start(ctx, "postgresql "+strings.ToUpper(operation), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "postgresql"), attribute.String("db.query.text", data.SQL)))
+	return ctx
+}
+
+func (queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	span := trace.SpanFromContext(ctx)
+	if data.Err != nil && !errors.Is(data.Err, pgx.ErrNoRows) {
+		span.SetStatus(codes.Error, "query failed") // the driver's text stays out, as everywhere
+	}
+	span.End()
+}
