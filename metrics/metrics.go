@@ -7,6 +7,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -52,6 +53,10 @@ func New() *Metrics {
 		m.authentications, m.upstreamDur, m.upstreamErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
+	}
+	// Errors are rare: start their series at zero, so that rate() sees the first.
+	for _, method := range methods {
+		m.upstreamErrors.WithLabelValues(method)
 	}
 	return m
 }
@@ -132,11 +137,13 @@ func (m *Metrics) HTTP(next http.Handler) http.Handler {
 	})
 }
 
+// methods are the method label's values.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, "other"}
+
 // methodLabel keeps a caller's made-up method out of the labels.
 func methodLabel(method string) string {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions:
+	if slices.Contains(methods[:len(methods)-1], method) {
 		return method
 	}
 	return "other"

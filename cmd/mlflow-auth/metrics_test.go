@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -119,6 +122,7 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 			}
 		}
 	}
+	checkDashboard(t, after)
 	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/cmdline", addr))
 	if err != nil {
 		t.Fatal(err)
@@ -126,5 +130,35 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Errorf("--pprof: /debug/pprof/cmdline answered %d", res.StatusCode)
+	}
+}
+
+var dashboardMetric = regexp.MustCompile(`\b(?:mlflow_auth|go|process)_[a-z_]+\b`)
+
+// checkDashboard fails for a metric the Grafana dashboard asks for that the
+// server does not serve, so the two cannot drift apart.
+func checkDashboard(t *testing.T, served map[string]*dto.MetricFamily) {
+	t.Helper()
+	raw, err := os.ReadFile("../../dashboards/grafana.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dashboard struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dashboard); err != nil {
+		t.Fatalf("dashboards/grafana.json: %v", err)
+	}
+	for _, panel := range dashboard.Panels {
+		for _, target := range panel.Targets {
+			for _, name := range dashboardMetric.FindAllString(target.Expr, -1) {
+				if served[strings.TrimSuffix(name, "_bucket")] == nil {
+					t.Errorf("dashboard panel %q asks for %s, which /metrics does not serve", panel.Title, name)
+				}
+			}
+		}
 	}
 }
