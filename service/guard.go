@@ -20,6 +20,9 @@ type guard struct{ *core }
 // carries the Principal, whose ceiling Permissions applies.
 func (g guard) Authenticate(ctx context.Context, header string) (context.Context, storage.User, error) {
 	p, err := g.auth.authenticate(ctx, header)
+	if err == nil {
+		setLogUser(ctx, p.User.Username)
+	}
 	return context.WithValue(ctx, principalKey{}, p), p.User, err
 }
 

@@ -2,6 +2,8 @@ package service_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -36,6 +38,19 @@ func TestOneTraceEndToEnd(t *testing.T) {
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	defer func() { otel.SetTracerProvider(oldProvider); otel.SetTextMapPropagator(oldPropagator) }()
 
+	t.Run("sqlite", func(t *testing.T) { checkOneTrace(t, recorder, storagetest.NewSQLite(t), "sqlite SELECT") })
+	t.Run("postgres", func(t *testing.T) {
+		pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkOneTrace(t, recorder, pg, "postgresql SELECT")
+	})
+}
+
+// checkOneTrace sends the requests through a server on db, with trace ids of
+// their own, and reads their spans back from recorder.
+func checkOneTrace(t *testing.T, recorder *tracetest.SpanRecorder, db servicetest.Database, query string) {
 	received := make(chan string, 4)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" {
@@ -46,13 +61,9 @@ func TestOneTraceEndToEnd(t *testing.T) {
 	}))
 	defer upstream.Close()
 	u, _ := url.Parse(upstream.URL)
-	pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := servicetest.Start(t, servicetest.Options{Store: pg, Upstream: u})
+	s := servicetest.Start(t, servicetest.Options{Store: db, Upstream: u})
 
-	const proxied = "4bf92f3577b34da6a3ce929d0e0e4736"
+	proxied, rest, viaGRPC := newTraceID(), newTraceID(), newTraceID()
 	send := func(path, traceID string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
@@ -71,9 +82,7 @@ func TestOneTraceEndToEnd(t *testing.T) {
 	if got := <-received; !strings.Contains(got, proxied) {
 		t.Errorf("MLflow got traceparent %q, not in trace %s", got, proxied)
 	}
-	const rest = "0af7651916cd43dd8448eb211c80319c"
 	send("/api/2.0/mlflow/users/current", rest)
-	const viaGRPC = "5b8aa5a2d2c872e8321cf37308d69df2"
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth(adminUser, adminPass),
 		"traceparent", "00-"+viaGRPC+"-00f067aa0ba902b7-01")
 	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -100,9 +109,15 @@ func TestOneTraceEndToEnd(t *testing.T) {
 		t.Errorf("trace %s has spans %q, none named %s…", traceID, spans[traceID], prefix)
 	}
 	has(proxied, "HTTP GET")
-	has(proxied, "postgresql SELECT")
+	has(proxied, query)
 	has(proxied, "mlflow GET")
 	has(rest, "HTTP GET")
 	has(rest, v1.UserService_GetCurrentUser_FullMethodName)
 	has(viaGRPC, v1.UserService_GetCurrentUser_FullMethodName)
+}
+
+func newTraceID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -52,16 +52,9 @@ func Open(path string) (*Store, error) {
 		"_pragma": {"foreign_keys(1)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"},
 		"_txlock": {"immediate"},
 	}.Encode()}).String()
-	write, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
+	write := sql.OpenDB(tracedConnector{dsn, &sqlite.Driver{}})
 	write.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		write.Close()
-		return nil, err
-	}
+	read := sql.OpenDB(tracedConnector{dsn, &sqlite.Driver{}})
 	read.SetMaxOpenConns(8)
 	s := &Store{write: write, read: read}
 	if err := write.Ping(); err != nil {

@@ -1,0 +1,117 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"modernc.org/sqlite"
+
+	"github.com/mlflow-auth/mlflow-auth/tracing"
+)
+
+// tracedConnector opens SQLite connections whose queries each get a span (named
+// after the first keyword, holding the SQL text, never the arguments) inside a
+// traced request. database/sql has no hook for it, so the driver's connection
+// and statements are wrapped; every interface they serve is passed through.
+type tracedConnector struct {
+	dsn    string
+	driver *sqlite.Driver
+}
+
+func (c tracedConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.driver.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return tracedConn{conn.(sqliteConn)}, nil
+}
+
+func (c tracedConnector) Driver() driver.Driver { return c.driver }
+
+// sqliteConn is what modernc.org/sqlite's connection serves and the store uses.
+type sqliteConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
+
+type tracedConn struct{ sqliteConn }
+
+func (c tracedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	ctx, span := startQuery(ctx, query)
+	res, err := c.sqliteConn.ExecContext(ctx, query, args)
+	endQuery(span, err)
+	return res, err
+}
+
+func (c tracedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	ctx, span := startQuery(ctx, query)
+	rows, err := c.sqliteConn.QueryContext(ctx, query, args)
+	endQuery(span, err)
+	return rows, err
+}
+
+func (c tracedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	st, err := c.sqliteConn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tracedStmt{st.(sqliteStmt), query}, nil
+}
+
+// sqliteStmt is what the driver's prepared statement serves.
+type sqliteStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+type tracedStmt struct {
+	sqliteStmt
+	query string
+}
+
+func (s tracedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	ctx, span := startQuery(ctx, s.query)
+	res, err := s.sqliteStmt.ExecContext(ctx, args)
+	endQuery(span, err)
+	return res, err
+}
+
+func (s tracedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	ctx, span := startQuery(ctx, s.query)
+	rows, err := s.sqliteStmt.QueryContext(ctx, args)
+	endQuery(span, err)
+	return rows, err
+}
+
+// startQuery starts a query's span when a traced request runs it; a query
+// outside one starts no trace of its own.
+func startQuery(ctx context.Context, query string) (context.Context, trace.Span) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx, nil
+	}
+	operation, _, _ := strings.Cut(strings.TrimSpace(query), " ")
+	return tracing.Tracer().Start(ctx, "sqlite "+strings.ToUpper(operation), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "sqlite"), attribute.String("db.query.text", query)))
+}
+
+func endQuery(span trace.Span, err error) {
+	if span == nil {
+		return
+	}
+	if err != nil && !errors.Is(err, driver.ErrSkip) {
+		span.SetStatus(codes.Error, "query failed") // the driver's text stays out, as everywhere
+	}
+	span.End()
+}
