@@ -139,7 +139,8 @@ func NewPlan(ctx context.Context, src *Source, target Target) (*Plan, error) {
 
 // planRoles compares the source's roles with the store's by (workspace, name):
 // a role there with the same permissions and members is unchanged, one with
-// others conflicts. A member whose user conflicts is left out of a new role.
+// others conflicts. A member whose user conflicts is left out (of the role and
+// of the comparison): the account may be someone else's.
 func (p *Plan) planRoles(ctx context.Context, target Target, users map[string]storage.User, conflicting map[string]bool) error {
 	have := map[[2]string]storage.Role{}
 	if target != nil && len(p.Source.Roles) > 0 {
@@ -157,17 +158,17 @@ func (p *Plan) planRoles(ctx context.Context, target Target, users map[string]st
 	}
 	for _, r := range p.Source.Roles {
 		step := RoleStep{Role: r, Action: Create}
+		var left []string
+		step.Members = nil
+		for _, m := range r.Members {
+			if conflicting[m] {
+				left = append(left, m)
+			} else {
+				step.Members = append(step.Members, m)
+			}
+		}
 		t, ok := have[[2]string{r.Workspace, r.Name}]
 		if !ok {
-			var left []string
-			step.Members = nil
-			for _, m := range r.Members {
-				if conflicting[m] {
-					left = append(left, m)
-				} else {
-					step.Members = append(step.Members, m)
-				}
-			}
 			if len(left) > 0 {
 				step.Detail = fmt.Sprintf("not given to %s: those users conflict", strings.Join(left, ", "))
 			}
@@ -182,7 +183,7 @@ func (p *Plan) planRoles(ctx context.Context, target Target, users map[string]st
 		for _, a := range as {
 			members = append(members, names[a.UserID])
 		}
-		if permissionSet(t.Permissions) == permissionSet(r.Permissions) && memberSet(members) == memberSet(r.Members) {
+		if permissionSet(t.Permissions) == permissionSet(r.Permissions) && memberSet(members) == memberSet(step.Members) {
 			step.Action = Unchanged
 		} else {
 			step.Action, step.Detail = Conflict, "mlflow-auth has a role of that name with other permissions or members"
