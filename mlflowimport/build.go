@@ -179,6 +179,8 @@ func (b *builder) addRoles() {
 		}
 		if own != "" {
 			r.Name, r.From = ownRoleName(own), "own grants that a direct grant cannot hold"
+			desc := fmt.Sprintf("Imported from MLflow: %s's own grants (%s) that a direct grant cannot hold", own, role.name)
+			r.Description = &desc
 		}
 		for _, p := range perms[id] {
 			level := p.level.String

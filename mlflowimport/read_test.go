@@ -258,6 +258,9 @@ func TestReadMLflow313(t *testing.T) {
 		`role "x" in workspace "ws2": permissions [experiment "9" MANAGE], members [alice]`,
 		`role "own grants of bob" in workspace "ws2"` + own + `: permissions [experiment "8" READ], members [bob]`,
 	})
+	if d := src.Roles[0].Description; d == nil || !strings.Contains(*d, "alice's own grants (__user_1__)") {
+		t.Errorf("the own role's description %v does not say where it came from", d)
+	}
 	wantLines(t, "skipped rows", skipLines(src.Skipped, false), []string{
 		`scorer "bad" READ for user "alice"`,
 		`experiment "4" NO_PERMISSIONS for role "team"`, // MLflow refuses it on a role
