@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/mlflow-auth/mlflow-auth/password"
@@ -36,18 +37,29 @@ type GrantStep struct {
 	Detail string // why it conflicts or is skipped
 }
 
+// RoleStep is one source role and what the import does with it.
+type RoleStep struct {
+	Role
+	Action Action
+	Detail string // why it conflicts, or which members are left out
+}
+
 // Plan compares a Source with an mlflow-auth store. It is the one place that
 // decides what is new, what is already there and what conflicts.
 type Plan struct {
 	Source *Source
 	Users  []UserStep
 	Grants []GrantStep
+	Roles  []RoleStep
 }
 
-// Target is what a plan reads of the mlflow-auth store; storage.Store has it.
+// Target is what a plan reads of the mlflow-auth store; storage.Store and
+// storage.Roles have it.
 type Target interface {
 	ListUsers(ctx context.Context, afterID int32, limit int) ([]storage.User, error)
 	GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.Grant, error)
+	ListRoles(ctx context.Context, workspace string, afterID int32, limit int) ([]storage.Role, error)
+	RoleAssignments(ctx context.Context, roleID int32) ([]storage.RoleAssignment, error)
 }
 
 // NewPlan compares src with target; a nil target is an empty database.
@@ -119,7 +131,81 @@ func NewPlan(ctx context.Context, src *Source, target Target) (*Plan, error) {
 		}
 		p.Grants = append(p.Grants, step)
 	}
+	if err := p.planRoles(ctx, target, existing, conflicting); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// planRoles compares the source's roles with the store's by (workspace, name):
+// a role there with the same permissions and members is unchanged, one with
+// others conflicts. A member whose user conflicts is left out (of the role and
+// of the comparison): the account may be someone else's.
+func (p *Plan) planRoles(ctx context.Context, target Target, users map[string]storage.User, conflicting map[string]bool) error {
+	have := map[[2]string]storage.Role{}
+	if target != nil && len(p.Source.Roles) > 0 {
+		roles, err := target.ListRoles(ctx, "", 0, 0)
+		if err != nil {
+			return err
+		}
+		for _, r := range roles {
+			have[[2]string{r.Workspace, r.Name}] = r
+		}
+	}
+	names := map[int32]string{}
+	for _, u := range users {
+		names[u.ID] = u.Username
+	}
+	for _, r := range p.Source.Roles {
+		step := RoleStep{Role: r, Action: Create}
+		var left []string
+		step.Members = nil
+		for _, m := range r.Members {
+			if conflicting[m] {
+				left = append(left, m)
+			} else {
+				step.Members = append(step.Members, m)
+			}
+		}
+		t, ok := have[[2]string{r.Workspace, r.Name}]
+		if !ok {
+			if len(left) > 0 {
+				step.Detail = fmt.Sprintf("not given to %s: those users conflict", strings.Join(left, ", "))
+			}
+			p.Roles = append(p.Roles, step)
+			continue
+		}
+		as, err := target.RoleAssignments(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		var members []string
+		for _, a := range as {
+			members = append(members, names[a.UserID])
+		}
+		if permissionSet(t.Permissions) == permissionSet(r.Permissions) && memberSet(members) == memberSet(step.Members) {
+			step.Action = Unchanged
+		} else {
+			step.Action, step.Detail = Conflict, "mlflow-auth has a role of that name with other permissions or members"
+		}
+		p.Roles = append(p.Roles, step)
+	}
+	return nil
+}
+
+func permissionSet(ps []storage.RolePermission) string {
+	keys := make([]string, len(ps))
+	for i, p := range ps {
+		keys[i] = p.ResourceType + "\x00" + p.Pattern + "\x00" + string(p.Level)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, "\x01")
+}
+
+func memberSet(names []string) string {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	return strings.Join(names, "\x01")
 }
 
 // Batch is what the import writes: the users and grants to create.
@@ -135,10 +221,15 @@ func (p *Plan) Batch() storage.Batch {
 			b.Grants = append(b.Grants, g.Grant.Grant)
 		}
 	}
+	for _, r := range p.Roles {
+		if r.Action == Create {
+			b.Roles = append(b.Roles, r.BatchRole)
+		}
+	}
 	return b
 }
 
-// Counts is how many users or grants get each action.
+// Counts is how many users, grants or roles get each action.
 type Counts struct{ Create, Unchanged, Conflict, Skipped int }
 
 // Counts returns the users' and the grants' counts. Skipped includes what the
@@ -170,6 +261,36 @@ func (p *Plan) Counts() (users, grants Counts) {
 		}
 	}
 	return users, grants
+}
+
+// RoleCounts is how many roles get each action.
+func (p *Plan) RoleCounts() Counts {
+	var c Counts
+	for _, r := range p.Roles {
+		switch r.Action {
+		case Create:
+			c.Create++
+		case Unchanged:
+			c.Unchanged++
+		case Conflict:
+			c.Conflict++
+		}
+	}
+	return c
+}
+
+// describeRole names a role with its permissions and members for the report.
+func describeRole(r Role) string {
+	perms := make([]string, len(r.Permissions))
+	for i, p := range r.Permissions {
+		perms[i] = fmt.Sprintf("%s %q %s", p.ResourceType, p.Pattern, p.Level)
+	}
+	from := ""
+	if r.From != "" {
+		from = " (" + r.From + ")"
+	}
+	return fmt.Sprintf("role %q in workspace %q%s: permissions [%s], members [%s]",
+		r.Name, r.Workspace, from, strings.Join(perms, ", "), strings.Join(r.Members, ", "))
 }
 
 // Report writes what the plan does (dryRun: would do): each creation, conflict
@@ -204,21 +325,38 @@ func (p *Plan) Report(w io.Writer, dryRun bool) {
 			fmt.Fprintf(w, "skipped: grant %s: %s\n", g, g.Detail)
 		}
 	}
+	for _, r := range p.Roles {
+		switch r.Action {
+		case Create:
+			fmt.Fprintf(w, "%s %s\n", create, describeRole(r.Role))
+			if r.Detail != "" {
+				fmt.Fprintf(w, "  %s\n", r.Detail)
+			}
+		case Conflict:
+			fmt.Fprintf(w, "conflict: %s: %s; left as it is\n", describeRole(r.Role), r.Detail)
+		}
+	}
 	for _, s := range p.Source.Skipped {
 		fmt.Fprintf(w, "skipped: %s: %s\n", s.What, s.Why)
 	}
 	users, grants := p.Counts()
+	roles := p.RoleCounts()
 	fmt.Fprintf(w, "users:  %d %s, %d unchanged, %d conflicting, %d skipped\n", users.Create, created, users.Unchanged, users.Conflict, users.Skipped)
 	fmt.Fprintf(w, "grants: %d %s, %d unchanged, %d conflicting, %d skipped\n", grants.Create, created, grants.Unchanged, grants.Conflict, grants.Skipped)
+	if len(p.Roles) > 0 {
+		fmt.Fprintf(w, "roles:  %d %s, %d unchanged, %d conflicting\n", roles.Create, created, roles.Unchanged, roles.Conflict)
+	}
 	switch {
 	case dryRun:
 		fmt.Fprintln(w, "dry run: nothing was written")
-	case users.Create+grants.Create == 0:
+	case users.Create+grants.Create+roles.Create == 0:
 		fmt.Fprintln(w, "nothing to import: mlflow-auth already has everything it can take from this database")
+	case len(p.Roles) > 0:
+		fmt.Fprintf(w, "imported %d users, %d grants and %d roles in one transaction\n", users.Create, grants.Create, roles.Create)
 	default:
 		fmt.Fprintf(w, "imported %d users and %d grants in one transaction\n", users.Create, grants.Create)
 	}
-	if n := users.Conflict + grants.Conflict; n > 0 {
+	if n := users.Conflict + grants.Conflict + roles.Conflict; n > 0 {
 		fmt.Fprintf(w, "%d conflicts were left as they are in mlflow-auth: resolve them through the API and run the import again if needed\n", n)
 	}
 }

@@ -152,3 +152,63 @@ func TestPlanAgainstExistingData(t *testing.T) {
 		t.Errorf("erin = %+v, %v; she must stay a non-admin", u, err)
 	}
 }
+
+func roleSteps(p *Plan) []string {
+	var out []string
+	for _, r := range p.Roles {
+		out = append(out, fmt.Sprintf("%s %s %s", r.Action, describeRole(r.Role), r.Detail))
+	}
+	return out
+}
+
+// Roles are created with their members, left alone when mlflow-auth has them
+// as they are, and reported when it has a role of that name with other
+// permissions or members; a member whose user conflicts is not given the role.
+func TestPlanRoles(t *testing.T) {
+	ctx := context.Background()
+	s := targetStore(t)
+	if _, err := s.CreateUser(ctx, "bob", "another-hash", false); err != nil { // a conflicting bob
+		t.Fatal(err)
+	}
+	other, err := s.CreateRole(ctx, "default", "other", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddRolePermission(ctx, other.ID, "experiment", "*", permission.Edit); err != nil {
+		t.Fatal(err)
+	}
+	src := read(t, mlflowDB(t, schema312, `
+	INSERT INTO alembic_version_auth VALUES ('f1a2b3c4d5e6');
+	INSERT INTO users VALUES (1, 'alice', 'h-alice', 0), (2, 'bob', 'h-bob', 0);
+	INSERT INTO roles VALUES (1, 'team', 'default', 'the team'), (2, 'other', 'default', NULL);
+	INSERT INTO role_permissions VALUES (1, 1, 'experiment', '*', 'READ'), (2, 1, 'experiment', '7', 'DENY'),
+		(3, 2, 'experiment', '*', 'READ');
+	INSERT INTO user_role_assignments VALUES (1, 1, 1), (2, 2, 1), (3, 1, 2);`))
+	p, err := NewPlan(ctx, src, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, "roles", roleSteps(p), []string{
+		`create role "team" in workspace "default": permissions [experiment "*" READ, experiment "7" DENY], members [alice] not given to bob: those users conflict`,
+		`conflict role "other" in workspace "default": permissions [experiment "*" READ], members [alice] mlflow-auth has a role of that name with other permissions or members`,
+	})
+	if err := s.CreateBatch(ctx, p.Batch()); err != nil {
+		t.Fatalf("CreateBatch: %v", err)
+	}
+	roles, err := s.ListRoles(ctx, "default", 0, 0)
+	if err != nil || len(roles) != 2 || roles[1].Name != "team" || *roles[1].Description != "the team" || len(roles[1].Permissions) != 2 {
+		t.Fatalf("roles after the import: %+v, %v", roles, err)
+	}
+	again, err := NewPlan(ctx, src, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := again.RoleCounts(); c != (Counts{Unchanged: 1, Conflict: 1}) {
+		t.Errorf("second plan: roles %+v\n%q", c, roleSteps(again))
+	}
+	var out bytes.Buffer
+	again.Report(&out, true)
+	if !strings.Contains(out.String(), "roles:  0 to create, 1 unchanged, 1 conflicting") {
+		t.Errorf("report:\n%s", out.String())
+	}
+}

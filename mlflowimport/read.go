@@ -103,7 +103,10 @@ type rawRow struct {
 	level     sql.NullString
 }
 
-type rawRole struct{ name, workspace string }
+type rawRole struct {
+	name, workspace string
+	description     *string
+}
 
 type rawRolePerm struct {
 	roleID       int64
@@ -190,8 +193,10 @@ func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) 
 		id int64
 		rawRole
 	}
-	roles, err := queryAll(ctx, tx, "SELECT id, name, workspace FROM roles",
-		func(rows *sql.Rows) (r idRole, err error) { return r, rows.Scan(&r.id, &r.name, &r.workspace) })
+	roles, err := queryAll(ctx, tx, "SELECT id, name, workspace, description FROM roles",
+		func(rows *sql.Rows) (r idRole, err error) {
+			return r, rows.Scan(&r.id, &r.name, &r.workspace, &r.description)
+		})
 	if err != nil {
 		return nil, err
 	}

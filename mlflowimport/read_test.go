@@ -90,6 +90,14 @@ func grantLines(gs []Grant) []string {
 	return out
 }
 
+func roleLines(rs []Role) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, describeRole(r))
+	}
+	return out
+}
+
 func skipLines(ss []Skip, user bool) []string {
 	var out []string
 	for _, s := range ss {
@@ -165,28 +173,29 @@ func TestReadMLflow312(t *testing.T) {
 	wantLines(t, "grants", grantLines(src.Grants), []string{
 		`experiment "1" EDIT for user "alice" <- experiment_permissions`,
 		`experiment "2" NO_PERMISSIONS for user "alice" <- experiment_permissions`,
-		`experiment "3" READ for user "alice" <- role team`,
-		`registered_model "m" EDIT for user "alice" <- registered_model_permissions, role team`, // the wildcard is higher
+		`registered_model "m" READ for user "alice" <- registered_model_permissions`,
 		`scorer "1/my%20scorer%2Fx" USE for user "alice" <- scorer_permissions`,
-		`experiment "3" READ for user "bob" <- role team`,
 		`gateway_endpoint "e1" EDIT for user "bob" <- gateway_endpoint_permissions`,
 		`gateway_model_definition "d1" MANAGE for user "bob" <- gateway_model_definition_permissions`,
 		`gateway_secret "s1" USE for user "bob" <- gateway_secret_permissions`,
-		`experiment "5" EDIT for user "carol" <- experiment_permissions, role ws-users`, // 3.12 counts workspace-wide rows
+		`experiment "5" READ for user "carol" <- experiment_permissions`,
 	})
-	if g := src.Grants[4]; g.Resource != permission.ScorerResource("1", "my scorer/x") {
+	if g := src.Grants[3]; g.Resource != permission.ScorerResource("1", "my scorer/x") {
 		t.Errorf("scorer resource %v", g.Resource)
 	}
+	// The preview roles are kept as roles: the resolver folds them as MLflow 3.17.2 does.
+	wantLines(t, "roles", roleLines(src.Roles), []string{
+		`role "team" in workspace "default": permissions [experiment "3" READ, registered_model "*" EDIT, mcp_server "x" READ], members [alice, bob]`,
+		`role "ws-users" in workspace "default": permissions [], members [carol]`,
+		`role "other-team" in workspace "ws2": permissions [experiment "9" MANAGE], members [alice]`,
+	})
 	wantLines(t, "skipped users", skipLines(src.Skipped, true), []string{`user "bad:name"`, `user "nohash"`, `user id 6`})
 	wantLines(t, "skipped rows", skipLines(src.Skipped, false), []string{
 		`experiment "1" BOGUS for user "bob"`,
 		`registered_model "m" MANAGE for user "alice"`,
 		`workspace "default" READ for user "alice"`,
-		`registered_model "*" EDIT for role "team"`,
-		`mcp_server "x" READ for role "team"`,
 		`experiment "4" NO_PERMISSIONS for role "team"`,
-		`workspace "*" EDIT for role "ws-users"`,
-		`experiment "9" MANAGE for role "other-team" in workspace "ws2"`,
+		`workspace "*" EDIT for role "ws-users"`, // 3.13+ takes only USE and MANAGE there
 	})
 	for _, s := range src.Skipped {
 		if s.What == `registered_model "m" MANAGE for user "alice"` && !strings.Contains(s.Why, `workspace "other"`) {
@@ -229,30 +238,35 @@ func TestReadMLflow313(t *testing.T) {
 	}
 	wantLines(t, "grants", grantLines(src.Grants), []string{
 		`experiment "1" EDIT for user "alice" <- own grant`,
-		`experiment "2" NO_PERMISSIONS for user "alice" <- own grant, role team`, // DENY wins over the role's MANAGE
-		`experiment "3" READ for user "alice" <- role team`,
 		`prompt "p" USE for user "alice" <- own grant`,
-		`registered_model "m" EDIT for user "alice" <- own grant, role team`,
+		`registered_model "m" READ for user "alice" <- own grant`,
 		`scorer "1/my%20scorer%2Fx" MANAGE for user "alice" <- own grant`,
 		`experiment "1" READ for user "bob" <- own grant`,
-		`experiment "2" MANAGE for user "bob" <- role team`,
-		`experiment "3" READ for user "bob" <- role team`,
 		`gateway_secret "s1" USE for user "bob" <- own grant`,
-		`experiment "5" MANAGE for user "carol" <- own grant, role admins`, // a workspace admin manages everything
-		`experiment "6" MANAGE for user "carol" <- own grant, role admins`, // and cannot be denied
+		`experiment "5" READ for user "carol" <- own grant`,
 	})
+	// Roles stay roles, in their workspaces; what a user's own role holds that a
+	// direct grant cannot (DENY, wildcards, workspace rows, types without direct
+	// grants, other workspaces) stays a role of that user alone.
+	own := " (own grants that a direct grant cannot hold)"
+	wantLines(t, "roles", roleLines(src.Roles), []string{
+		`role "own grants of alice" in workspace "default"` + own + `: permissions [experiment "2" DENY, mcp_server "m1" USE], members [alice]`,
+		`role "own grants of bob" in workspace "default"` + own + `: permissions [workspace "*" USE], members [bob]`,
+		`role "team" in workspace "default": permissions [experiment "3" READ, registered_model "*" EDIT, experiment "2" MANAGE], members [alice, bob]`,
+		`role "admins" in workspace "default": permissions [workspace "*" MANAGE], members [carol]`,
+		`role "own grants of carol" in workspace "default"` + own + `: permissions [experiment "6" DENY], members [carol]`,
+		`role "x" in workspace "ws2": permissions [experiment "9" MANAGE], members [alice]`,
+		`role "own grants of bob" in workspace "ws2"` + own + `: permissions [experiment "8" READ], members [bob]`,
+	})
+	if d := src.Roles[0].Description; d == nil || !strings.Contains(*d, "alice's own grants (__user_1__)") {
+		t.Errorf("the own role's description %v does not say where it came from", d)
+	}
 	wantLines(t, "skipped rows", skipLines(src.Skipped, false), []string{
-		`mcp_server "m1" USE for user "alice"`,
-		`workspace "*" USE for user "bob"`,
-		`registered_model "*" EDIT for role "team"`,
-		`experiment "4" NO_PERMISSIONS for role "team"`,
-		`workspace "*" MANAGE for role "admins"`,
-		`experiment "9" MANAGE for role "x" in workspace "ws2"`,
-		`experiment "8" READ for user "bob" in workspace "ws2"`,
 		`scorer "bad" READ for user "alice"`,
+		`experiment "4" NO_PERMISSIONS for role "team"`, // MLflow refuses it on a role
 	})
-	if len(src.Notes) != 2 || !strings.Contains(src.Notes[0], "1 row") || !strings.Contains(src.Notes[1], "floor") {
-		t.Errorf("notes %q: want the ignored classic row and the default-as-floor warning", src.Notes)
+	if len(src.Notes) != 3 || !strings.Contains(src.Notes[0], "1 row") || !strings.Contains(src.Notes[1], `"ws2"`) || !strings.Contains(src.Notes[2], `"ws2"`) {
+		t.Errorf("notes %q: want the ignored classic row and the two roles of workspace ws2", src.Notes)
 	}
 }
 

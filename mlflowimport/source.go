@@ -22,16 +22,17 @@
 // (a hand-made or pre-3.6 database) the role tables count only when they hold
 // per-user roles, which only the 3.13 copy creates.
 //
-// mlflow-auth keeps one direct grant per user and resource. For every user and
-// every single resource a row names for them (directly or through a role), the
-// imported level is the one MLflow would resolve from all the user's rows: the
-// highest level wins, and wildcard ('*') and workspace-wide role rows take part
-// (any level in 3.12, only a workspace admin's MANAGE in 3.13+). A classic
-// NO_PERMISSIONS row is a real grant and is kept; on a role it changes nothing.
-// MLflow 3.13+'s DENY wins over every level except a workspace admin's and
-// becomes NO_PERMISSIONS, which in mlflow-auth denies whatever the default.
-// Rows that cannot be represented (wildcards, workspace grants, other
-// workspaces, resource types mlflow-auth lacks) are reported as skipped.
+// Direct grants come from the classic tables, or in 3.13+ from each user's own
+// role where a direct grant can hold the row (one resource, a classic level, the
+// default workspace). Every other role is imported as a role, with its workspace,
+// its permissions (DENY and wildcards included) and its imported members; what
+// a user's own role holds beyond direct grants is kept as a role of that user
+// alone. Nothing is folded here: mlflow-auth's resolver (package resolve) decides
+// from the same rows as MLflow 3.17.2 does. A classic NO_PERMISSIONS row is a
+// real grant and is kept. Rows mlflow-auth refuses (classic grants and
+// workspace grants of other workspaces, levels or types MLflow's role API
+// refuses) are reported as skipped; roles of other workspaces are kept with a
+// note, since the resolver decides in "default" until workspaces exist.
 package mlflowimport
 
 import (
@@ -58,6 +59,7 @@ type Source struct {
 	Notes    []string
 	Users    []storage.User // ID is unset
 	Grants   []Grant        // sorted by user, type and resource id
+	Roles    []Role         // in the source's role id order
 	Skipped  []Skip
 }
 
@@ -65,6 +67,12 @@ type Source struct {
 type Grant struct {
 	storage.Grant        // by Username; UserID is unset
 	From          string // e.g. "experiment_permissions, role team"
+}
+
+// Role is a role to import, with its permissions and imported members.
+type Role struct {
+	storage.BatchRole
+	From string // what it keeps when it is not one of the source's roles
 }
 
 // Skip is something in the source that mlflow-auth cannot hold, and why.

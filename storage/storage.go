@@ -45,6 +45,14 @@ type Grant struct {
 type Batch struct {
 	Users  []User  // ID is ignored
 	Grants []Grant // UserID is ignored
+	Roles  []BatchRole
+}
+
+// BatchRole is a role a Batch creates, with its permissions, given to its
+// members by username (users of the batch or existing ones).
+type BatchRole struct {
+	Role             // ID is ignored, and so are its permissions' ID and RoleID
+	Members []string // usernames
 }
 
 // Store is the whole persistence API. Methods are safe for concurrent use; each
@@ -86,8 +94,9 @@ type Store interface {
 	// stays where it is. A user with a grant on to keeps the one that moved.
 	MoveGrants(ctx context.Context, grants []Grant, to permission.Resource) error
 
-	// CreateBatch creates every user and grant of b in one transaction. When one
-	// of them exists already (ErrAlreadyExists) or a grant's user does not exist
+	// CreateBatch creates every user, grant and role (with its permissions and
+	// assignments) of b in one transaction. When one of them exists already
+	// (ErrAlreadyExists) or a grant's or assignment's user does not exist
 	// (ErrNotFound), it writes nothing: a bulk import either lands whole or not at all.
 	CreateBatch(ctx context.Context, b Batch) error
 

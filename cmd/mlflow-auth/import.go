@@ -24,14 +24,17 @@ sqlite:////abs/path.db, postgresql://user:password@host:5432/db (also postgres:/
 and postgresql+psycopg2://).
 
 Grants come from the classic permission tables (MLflow 3.12 and older) or from
-the role tables (3.13 and newer), chosen by the schema revision. A user's level
-on a resource is the one MLflow resolves from all their rows, roles included.
-What mlflow-auth cannot hold (wildcard '*' grants, workspace grants, workspaces
-other than "default", resource types it lacks) is listed as skipped.
+the role tables (3.13 and newer), chosen by the schema revision. Roles are
+imported as roles, with their workspace, permissions (DENY and '*' included) and
+members; a user's own grants become direct grants where one can hold them, and
+the rest a role "own grants of <username>". What mlflow-auth cannot hold (classic
+grants of workspaces other than "default", levels and types MLflow's role API
+refuses) is listed as skipped.
 
 Conflicts do not stop the import and are never overwritten: a user who already
 exists with another password hash or admin flag is left as it is and so are all
-their grants; a grant that exists with another level is left as it is. Each
+their grants; a grant that exists with another level, or a role with other
+permissions or members, is left as it is. Each
 conflict and skip is listed; everything else is imported, and the exit status is
 0. Running the import again changes nothing that is already there.
 

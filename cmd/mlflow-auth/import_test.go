@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -145,7 +146,10 @@ func TestImportCommand(t *testing.T) {
 // SQLAlchemy URL, with users and grants through its own store: the classic
 // calls before 3.13, the role-based ones from 3.13.
 const makeMLflowDB = `
+import json
+import os
 import sys
+import tempfile
 from urllib.parse import quote
 
 from sqlalchemy import text
@@ -193,34 +197,90 @@ s.add_role_permission(team.id, "experiment", "3", "READ")
 s.add_role_permission(team.id, "registered_model", "*", "EDIT")
 s.assign_role_to_user(alice.id, team.id)
 s.assign_role_to_user(bob.id, team.id)
+if roles:
+    # What only roles hold: DENY beside wildcards, a workspace admin, several
+    # roles of one user, wildcard and DENY own grants, a role nobody holds.
+    dave = s.create_user("dave", "dave-password-12")
+    erin = s.create_user("erin", "erin-password-12")
+    readers = s.create_role(name="readers", workspace="default", description="everyone reads")
+    s.add_role_permission(readers.id, "experiment", "*", "READ")
+    s.add_role_permission(readers.id, "prompt", "*", "USE")
+    blocked = s.create_role(name="blocked", workspace="default")
+    s.add_role_permission(blocked.id, "experiment", "*", "EDIT")
+    s.add_role_permission(blocked.id, "experiment", "5", "DENY")
+    s.add_role_permission(blocked.id, "registered_model", "model a", "DENY")
+    admins = s.create_role(name="ws-admins", workspace="default")
+    s.add_role_permission(admins.id, "workspace", "*", "MANAGE")
+    s.create_role(name="unused", workspace="default")
+    for user, role in [(dave, readers), (dave, blocked), (bob, blocked), (erin, admins), (erin, readers)]:
+        s.assign_role_to_user(user.id, role.id)
+    grant("dave", "experiment", "1", "MANAGE")
+    grant("dave", "registered_model", "*", "USE")
+    grant("erin", "experiment", "1", "DENY")
+    grant("carol", "experiment", "3", "DENY")
+
+# MLflow's auth module reads a tracking store when imported; it is never used.
+os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+os.environ.setdefault("MLFLOW_TRACKING_URI", "file://" + tempfile.mkdtemp() + "/mlruns")
+import mlflow.server.auth as auth
+if hasattr(auth, "_resolve_user_permission_for_resource"):  # MLflow 3.17+: its resolver
+    auth.store = s
+    auth.auth_config = auth.auth_config._replace(default_permission="READ")
+    # Prompts are not among the types its per-user resolver answers for.
+    resources = [("experiment", str(i)) for i in range(1, 7)] + [("experiment", "99"),
+        ("registered_model", "model a"), ("registered_model", "model b"),
+        ("scorer", "1/" + quote("my scorer/x", safe="")), ("gateway_secret", "s1"), ("gateway_secret", "s2")]
+    answers = []
+    for u in s.list_users():
+        for typ, rid in resources:
+            p = "MANAGE" if u.is_admin else auth._resolve_user_permission_for_resource(u.username, typ, rid).name
+            answers.append([u.username, typ, rid, p])
+    print("EFFECTIVE " + json.dumps(answers))
 print("roles" if roles else "classic")
 `
 
 // mlflowExpectation is what importing makeMLflowDB's database must give.
 type mlflowExpectation struct {
+	users   int      // how many users it holds
 	summary []string // the source line and the counts
-	alice   []string // alice's grants, sorted "type id LEVEL"
+	alice   []string // alice's direct grants, sorted "type id LEVEL"
+	bob     []string
+	// effective are (user, type, id, level) answers that Check must give; for
+	// MLflow 3.17+ they are computed by MLflow's own resolver instead.
+	effective [][4]string
 }
 
 var mlflowExpectations = map[string]mlflowExpectation{
 	"classic": {
-		summary: []string{"grants read from the classic permission tables", "users:  4 created", "grants: 9 created, 0 unchanged, 0 conflicting, 1 skipped",
-			`skipped: registered_model "*" EDIT for role "team"`},
-		alice: []string{"experiment 1 EDIT", "experiment 2 NO_PERMISSIONS", "experiment 3 READ",
-			"registered_model model a EDIT", "scorer 1/my%20scorer%2Fx MANAGE"},
+		users: 4,
+		summary: []string{"grants read from the classic permission tables", "users:  4 created", "grants: 7 created, 0 unchanged, 0 conflicting, 0 skipped",
+			`create role "team" in workspace "default": permissions [experiment "3" READ, registered_model "*" EDIT], members [alice, bob]`,
+			"roles:  1 created"},
+		alice: []string{"experiment 1 EDIT", "experiment 2 NO_PERMISSIONS", "registered_model model a READ", "scorer 1/my%20scorer%2Fx MANAGE"},
+		bob:   []string{"experiment 1 READ", "gateway_secret s1 USE"},
+		// What MLflow 3.12 resolves from the classic rows and its preview roles.
+		effective: [][4]string{
+			{"alice", "experiment", "2", "NO_PERMISSIONS"}, {"alice", "experiment", "3", "READ"},
+			{"alice", "registered_model", "model a", "EDIT"}, {"bob", "experiment", "3", "READ"}, {"bob", "registered_model", "x", "EDIT"},
+		},
 	},
 	"roles": {
-		summary: []string{"grants read from the role tables", "the classic permission tables hold 1 row(s)", "users:  4 created",
-			"grants: 10 created, 0 unchanged, 0 conflicting, 2 skipped", `skipped: mcp_server "m1" USE for user "alice"`},
-		alice: []string{"experiment 1 EDIT", "experiment 2 NO_PERMISSIONS", "experiment 3 READ", "prompt p1 USE",
-			"registered_model model a EDIT", "scorer 1/my%20scorer%2Fx MANAGE"},
+		users: 6,
+		summary: []string{"grants read from the role tables", "the classic permission tables hold 1 row(s)", "users:  6 created",
+			"grants: 8 created, 0 unchanged, 0 conflicting, 0 skipped",
+			`create role "own grants of alice" in workspace "default" (own grants that a direct grant cannot hold): permissions [experiment "2" DENY, mcp_server "m1" USE], members [alice]`,
+			`create role "blocked" in workspace "default": permissions [experiment "*" EDIT, experiment "5" DENY, registered_model "model a" DENY], members [dave, bob]`,
+			"roles:  9 created"},
+		alice: []string{"experiment 1 EDIT", "prompt p1 USE", "registered_model model a READ", "scorer 1/my%20scorer%2Fx MANAGE"},
+		bob:   []string{"experiment 1 READ", "gateway_secret s1 USE"},
 	},
 }
 
 func venvName(py string) string { return filepath.Base(filepath.Dir(filepath.Dir(py))) }
 
-// makeWithMLflow runs makeMLflowDB and returns which model it wrote.
-func makeWithMLflow(t *testing.T, py, dbURL string) string {
+// makeWithMLflow runs makeMLflowDB and returns what to expect of its
+// database, with MLflow's own effective permissions when it has the resolver.
+func makeWithMLflow(t *testing.T, py, dbURL string) mlflowExpectation {
 	t.Helper()
 	cmd := exec.Command(py, "-c", makeMLflowDB, dbURL)
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONWARNINGS=ignore")
@@ -230,10 +290,19 @@ func makeWithMLflow(t *testing.T, py, dbURL string) string {
 		t.Fatalf("%s making the MLflow database: %v\n%s%s", py, err, stdout.String(), stderr.String())
 	}
 	model := strings.TrimSpace(lastLines(stdout.String(), 1))
-	if _, ok := mlflowExpectations[model]; !ok {
+	want, ok := mlflowExpectations[model]
+	if !ok {
 		t.Fatalf("the script printed %q", stdout.String())
 	}
-	return model
+	for line := range strings.Lines(stdout.String()) {
+		if answers, ok := strings.CutPrefix(line, "EFFECTIVE "); ok {
+			want.effective = nil
+			if err := json.Unmarshal([]byte(answers), &want.effective); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return want
 }
 
 // TestMLflowImport has each MLflow of MLFLOW_AUTH_TEST_PYTHONS write its own
@@ -244,8 +313,8 @@ func TestMLflowImport(t *testing.T) {
 		t.Run(venvName(py), func(t *testing.T) {
 			dir := t.TempDir()
 			from := "sqlite:///" + filepath.Join(dir, "basic_auth.db")
-			model := makeWithMLflow(t, py, from)
-			checkImport(t, from, "sqlite:///"+filepath.Join(dir, "auth.db"), mlflowExpectations[model])
+			want := makeWithMLflow(t, py, from)
+			checkImport(t, from, "sqlite:///"+filepath.Join(dir, "auth.db"), want)
 
 			// A user who already exists with another password is reported and kept.
 			conflictTarget := filepath.Join(dir, "conflict.db")
@@ -266,7 +335,7 @@ func TestMLflowImport(t *testing.T) {
 			s.Close()
 			out := mustImport(t, "--from", from, "--database-url", "sqlite:///"+conflictTarget)
 			wantOutput(t, out, `conflict: user "alice": mlflow-auth has another password hash; left as it is`,
-				"users:  3 created, 0 unchanged, 1 conflicting", `skipped: grant experiment "1" EDIT for user "alice": its user conflicts`)
+				fmt.Sprintf("users:  %d created, 0 unchanged, 1 conflicting", want.users-1), `skipped: grant experiment "1" EDIT for user "alice": its user conflicts`)
 			base, _ := startServe(t, "--database-url", "sqlite:///"+conflictTarget)
 			if got := getStatus(t, base+"/api/2.0/mlflow/users/get?username=alice", "alice", "alice-password-1"); got != 401 {
 				t.Errorf("alice with her MLflow password after a conflict: %d, want 401", got)
@@ -283,7 +352,7 @@ func TestMLflowImport(t *testing.T) {
 // logins rehashed carol's pbkdf2 hash.
 func checkImport(t *testing.T, from, to string, want mlflowExpectation) {
 	out := mustImport(t, "--from", from, "--database-url", to, "--dry-run")
-	wantOutput(t, out, "users:  4 to create", "dry run: nothing was written")
+	wantOutput(t, out, fmt.Sprintf("users:  %d to create", want.users), "dry run: nothing was written")
 	if strings.HasPrefix(to, "sqlite:") {
 		if _, err := os.Stat(strings.TrimPrefix(to, "sqlite:///")); err == nil {
 			t.Fatal("--dry-run created the target database")
@@ -292,9 +361,10 @@ func checkImport(t *testing.T, from, to string, want mlflowExpectation) {
 	out = mustImport(t, "--from", from, "--database-url", to)
 	wantOutput(t, out, want.summary...)
 	wantOutput(t, mustImport(t, "--from", from, "--database-url", to),
-		"users:  0 created, 4 unchanged, 0 conflicting", "nothing to import")
+		fmt.Sprintf("users:  0 created, %d unchanged, 0 conflicting", want.users), "nothing to import")
 
-	base, _ := startServe(t, "--database-url", to)
+	base, _ := startServe(t, "--database-url", to, "--default-permission", "READ")
+	checkEffective(t, base, want.effective)
 	if got := grantsOf(t, base, "alice", "alice-password-1"); !slices.Equal(got, want.alice) {
 		t.Errorf("alice's grants:\n got  %q\n want %q", got, want.alice)
 	}
@@ -316,7 +386,7 @@ func checkImport(t *testing.T, from, to string, want mlflowExpectation) {
 	if !user.User.IsAdmin {
 		t.Error("root is not an admin after the import")
 	}
-	if got := grantsOf(t, base, "bob", "bob-password-123"); !slices.Equal(got, []string{"experiment 1 READ", "experiment 3 READ", "gateway_secret s1 USE"}) {
+	if got := grantsOf(t, base, "bob", "bob-password-123"); !slices.Equal(got, want.bob) {
 		t.Errorf("bob's grants: %q", got)
 	}
 	if got := grantsOf(t, base, "carol", "carol-password-1"); !slices.Equal(got, []string{"experiment 4 MANAGE"}) {
@@ -325,7 +395,28 @@ func checkImport(t *testing.T, from, to string, want mlflowExpectation) {
 	// carol's login replaced her pbkdf2 hash, which the next import reports.
 	wantOutput(t, mustImport(t, "--from", from, "--database-url", to),
 		`conflict: user "carol": mlflow-auth has another password hash (perhaps the same password, rehashed at a login)`,
-		"users:  0 created, 3 unchanged, 1 conflicting")
+		fmt.Sprintf("users:  0 created, %d unchanged, 1 conflicting", want.users-1))
+}
+
+// checkEffective asks Check, as the admin root, for each user's effective
+// permission on each resource and fails on every answer that differs.
+func checkEffective(t *testing.T, base string, effective [][4]string) {
+	t.Helper()
+	var diffs []string
+	for _, e := range effective {
+		q := url.Values{"username": {e[0]}, "capability": {"read"}, "resource_type": {e[1]}, "resource_id": {e[2]}}
+		var body struct {
+			Permission string `json:"permission"`
+		}
+		getJSON(t, base, "/api/3.0/mlflow/permissions/check?"+q.Encode(), "root", "root-password-12", &body)
+		if body.Permission != e[3] {
+			diffs = append(diffs, fmt.Sprintf("%s on %s %q: MLflow %s, mlflow-auth %s", e[0], e[1], e[2], e[3], body.Permission))
+		}
+	}
+	if len(diffs) > 0 {
+		t.Errorf("%d of %d effective permissions differ:\n%s", len(diffs), len(effective), strings.Join(diffs, "\n"))
+	}
+	t.Logf("%d effective permissions compared", len(effective))
 }
 
 // TestMLflowImportPostgres has MLflow write its auth tables to Postgres
@@ -355,8 +446,7 @@ func TestMLflowImportPostgres(t *testing.T) {
 			u.RawQuery = q.Encode()
 			u.Scheme = "postgresql+psycopg2"
 			from := u.String()
-			model := makeWithMLflow(t, py, from)
-			checkImport(t, from, target.URL, mlflowExpectations[model])
+			checkImport(t, from, target.URL, makeWithMLflow(t, py, from))
 		})
 	}
 }

@@ -10,9 +10,11 @@ answer comes from ``Check`` on a running server, set up through MLflow's own
 
 Run by TestMLflowResolver (cmd/mlflow-auth) with an MLflow 3.17+ interpreter:
 MLFLOW_AUTH_TEST_SERVERS is "DEFAULT=URL ..." (one server per default
-permission); MLFLOW_AUTH_TEST_ADMIN_USERNAME/PASSWORD name their admin.
+permission); MLFLOW_AUTH_TEST_ADMIN_USERNAME/PASSWORD name their admin;
+MLFLOW_AUTH_TEST_CASES is the JSON file of cases.
 """
 
+import json
 import os
 import sys
 import tempfile
@@ -21,39 +23,13 @@ import requests
 
 PASSWORD = "correct-horse-battery"
 
-E1 = ("experiment", "1")
-E2 = ("experiment", "2")
-M = ("registered_model", "m")
-
-# (direct grants, roles, admin): a direct grant is (type, id, level); a role is
-# a list of (type, pattern, level).
-SCENARIOS = [
-    ([], [], False),
-    ([(*E1, "READ")], [], False),
-    ([(*E1, "EDIT")], [], False),
-    ([(*E1, "MANAGE")], [], False),
-    ([(*E1, "NO_PERMISSIONS")], [], False),
-    ([], [[("experiment", "*", "READ")]], False),
-    ([], [[("experiment", "1", "EDIT")]], False),
-    ([], [[("experiment", "1", "DENY")]], False),
-    ([], [[("experiment", "*", "READ"), ("experiment", "1", "DENY")]], False),
-    ([], [[("experiment", "*", "READ")], [("experiment", "1", "DENY")]], False),
-    ([(*E1, "MANAGE")], [[("experiment", "1", "DENY")]], False),
-    ([(*E1, "NO_PERMISSIONS")], [[("experiment", "*", "READ")]], False),
-    ([(*E1, "EDIT")], [[("experiment", "*", "DENY")]], False),
-    ([], [[("experiment", "*", "DENY")], [("experiment", "1", "MANAGE")]], False),
-    ([], [[("workspace", "*", "MANAGE")], [("experiment", "1", "DENY")]], False),
-    ([], [[("workspace", "*", "USE")]], False),
-    ([(*E1, "READ")], [[("experiment", "*", "USE"), ("experiment", "1", "EDIT")]], False),
-    ([], [[("experiment", "*", "DENY"), ("registered_model", "*", "DENY")]], True),
-    ([(*E1, "READ")], [[("registered_model", "*", "EDIT")]], False),
-    ([(*E1, "READ")], [[("experiment", "2", "MANAGE")]], False),
-    ([(*M, "MANAGE")], [[("registered_model", "m", "DENY")]], False),
-    ([(*M, "NO_PERMISSIONS"), (*E2, "NO_PERMISSIONS")], [[("experiment", "*", "EDIT")]], False),
-    ([(*E2, "USE")], [[("experiment", "*", "READ")], [("experiment", "*", "MANAGE")]], False),
-]
-RESOURCES = [E1, E2, M]
-
+# The cases, shared with TestMLflowResolver: MLFLOW_AUTH_TEST_CASES names the
+# JSON file. A scenario's direct grants are [type, id, level]; its roles are
+# lists of [type, pattern, level].
+with open(os.environ["MLFLOW_AUTH_TEST_CASES"]) as f:
+    CASES = json.load(f)
+SCENARIOS = [(s["direct"], s["roles"], s["admin"]) for s in CASES["scenarios"]]
+RESOURCES = [tuple(r) for r in CASES["resources"]]
 
 def mlflow_answers(default):
     """MLflow 3.17.2's effective permission for every scenario and resource."""

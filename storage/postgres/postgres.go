@@ -393,18 +393,35 @@ func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, aft
 // pipelined batch inside the transaction, so a large import costs few round
 // trips; a grant's user is found by name, so it may be one the batch creates.
 func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
-	if len(b.Users)+len(b.Grants) == 0 {
+	if len(b.Users)+len(b.Grants)+len(b.Roles) == 0 {
 		return nil
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
+		var byName []bool // per statement: it finds a user by name, so it must write a row
+		queue := func(named bool, sql string, args ...any) {
+			batch.Queue(sql, args...)
+			byName = append(byName, named)
+		}
 		for _, u := range b.Users {
-			batch.Queue("INSERT INTO users (username, password_hash, is_admin) VALUES ($1, $2, $3)",
+			queue(false, "INSERT INTO users (username, password_hash, is_admin) VALUES ($1, $2, $3)",
 				u.Username, u.PasswordHash, u.IsAdmin)
 		}
 		for _, g := range b.Grants {
-			batch.Queue("INSERT INTO grants (user_id, resource_type, resource_id, permission) SELECT id, $1, $2, $3 FROM users WHERE username = $4",
+			queue(true, "INSERT INTO grants (user_id, resource_type, resource_id, permission) SELECT id, $1, $2, $3 FROM users WHERE username = $4",
 				string(g.Resource.Type), g.Resource.ID, string(g.Level), g.Username)
+		}
+		// A role is found by its (workspace, name), unique, so its rows can follow it in the same batch.
+		for _, r := range b.Roles {
+			queue(false, "INSERT INTO roles (workspace, name, description) VALUES ($1, $2, $3)", r.Workspace, r.Name, r.Description)
+			for _, p := range r.Permissions {
+				queue(false, "INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) SELECT id, $3, $4, $5 FROM roles WHERE workspace = $1 AND name = $2",
+					r.Workspace, r.Name, p.ResourceType, p.Pattern, string(p.Level))
+			}
+			for _, m := range r.Members {
+				queue(true, "INSERT INTO user_role_assignments (user_id, role_id) SELECT u.id, r.id FROM users u, roles r WHERE u.username = $1 AND r.workspace = $2 AND r.name = $3",
+					m, r.Workspace, r.Name)
+			}
 		}
 		results := tx.SendBatch(ctx, batch)
 		for i := range batch.Len() {
@@ -413,9 +430,9 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 				results.Close()
 				return err
 			}
-			if i >= len(b.Users) && tag.RowsAffected() == 0 {
+			if byName[i] && tag.RowsAffected() == 0 {
 				results.Close()
-				return storage.ErrNotFound // the grant's user does not exist
+				return storage.ErrNotFound // the grant's or assignment's user does not exist
 			}
 		}
 		return results.Close()

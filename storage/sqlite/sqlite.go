@@ -364,6 +364,25 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 				return err
 			}
 		}
+		for _, r := range b.Roles {
+			var id int32
+			if err := tx.QueryRowContext(ctx, "INSERT INTO roles (workspace, name, description) VALUES (?, ?, ?) RETURNING id",
+				r.Workspace, r.Name, r.Description).Scan(&id); err != nil {
+				return err
+			}
+			for _, p := range r.Permissions {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES (?, ?, ?, ?)",
+					id, p.ResourceType, p.Pattern, p.Level); err != nil {
+					return err
+				}
+			}
+			for _, m := range r.Members {
+				res, err := tx.ExecContext(ctx, "INSERT INTO user_role_assignments (user_id, role_id) SELECT id, ? FROM users WHERE username = ?", id, m)
+				if err := oneRow(res, err); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	})
 }

@@ -29,6 +29,8 @@ var roleTests = []struct {
 	{"ConcurrentAssignRole", testConcurrentAssignRole},
 	{"RoleGrantsOfUser", testRoleGrantsOfUser},
 	{"RoleHoldersOf", testRoleHoldersOf},
+	{"CreateBatchRoles", testCreateBatchRoles},
+	{"CreateBatchRolesAllOrNothing", testCreateBatchRolesAllOrNothing},
 }
 
 func strp(s string) *string { return &s }

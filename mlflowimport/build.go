@@ -1,0 +1,264 @@
+package mlflowimport
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/service"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+// classicRevisions are the auth schema revisions before MLflow 3.13 moved the
+// grants into the role tables (e5f6a7b8c9d0).
+var classicRevisions = map[string]bool{
+	"8606fa83a998": true, // 2.5: users, experiment and registered-model permissions
+	"0965eb92f5f0": true, // 3.7: scorer permissions
+	"a1b2c3d4e5f6": true, // 3.9: gateway permissions
+	"2ed73881770d": true, // 3.10: workspaces
+	"c3d4e5f6a7b8": true, // 3.12: role tables (a preview that adds to the classic grants)
+}
+
+// syntheticRole is the name of the hidden role holding one user's own grants (3.13+).
+var syntheticRole = regexp.MustCompile(`^__user_(\d+)__$`)
+
+// resourceTypes maps MLflow's resource type names to mlflow-auth's.
+var resourceTypes = map[string]permission.ResourceType{
+	"experiment":               permission.Experiment,
+	"registered_model":         permission.RegisteredModel,
+	"prompt":                   permission.Prompt,
+	"scorer":                   permission.Scorer,
+	"gateway_secret":           permission.GatewaySecret,
+	"gateway_endpoint":         permission.GatewayEndpoint,
+	"gateway_model_definition": permission.GatewayModelDefinition,
+}
+
+const (
+	defaultWorkspace = "default"
+)
+
+// directLevels are the levels a direct grant holds; NO_PERMISSIONS is a
+// classic grant that restricts (MLflow 3.13+ still reads one).
+var directLevels = map[string]bool{"NO_PERMISSIONS": true, "READ": true, "USE": true, "EDIT": true, "MANAGE": true}
+
+// builder turns a raw source into a Source.
+type builder struct {
+	*Source
+	raw   *raw
+	users map[int64]string // imported users by MLflow id
+}
+
+func build(r *raw) *Source {
+	b := &builder{Source: &Source{Revision: r.revision}, raw: r, users: map[int64]string{}}
+	b.Model, b.Why = detect(r)
+	b.addUsers()
+	if b.Model == Classic {
+		b.addClassicRows()
+	} else if n := len(r.direct) + len(r.workspaces); n > 0 {
+		b.Notes = append(b.Notes, fmt.Sprintf("the classic permission tables hold %d row(s), which were not read: MLflow 3.13 copied them into the role tables and no longer uses them.", n))
+	}
+	if r.hasRoleTables() {
+		b.addRoles()
+	}
+	slices.SortFunc(b.Grants, func(x, y Grant) int {
+		return strings.Compare(x.Username+"\x00"+string(x.Resource.Type)+"\x00"+x.Resource.ID,
+			y.Username+"\x00"+string(y.Resource.Type)+"\x00"+y.Resource.ID)
+	})
+	return b.Source
+}
+
+// detect decides which tables hold the grants; see the package comment.
+func detect(r *raw) (Model, string) {
+	switch {
+	case !r.hasRoleTables():
+		return Classic, "the database has no role tables"
+	case classicRevisions[r.revision]:
+		return Classic, "this revision predates MLflow 3.13, which moved the grants into the role tables"
+	case r.revision != "":
+		return Roles, "MLflow 3.13 and later keep the grants only in the role tables"
+	}
+	for id, role := range r.roles {
+		if syntheticRole.MatchString(role.name) && len(r.members[id]) > 0 {
+			return Roles, "per-user roles (__user_<id>__) exist, which only MLflow 3.13 and later create"
+		}
+	}
+	return Classic, "no per-user roles (__user_<id>__) exist, so MLflow 3.13 never converted this database"
+}
+
+func (b *builder) skip(user bool, what, why string, args ...any) {
+	b.Skipped = append(b.Skipped, Skip{User: user, What: what, Why: fmt.Sprintf(why, args...)})
+}
+
+func (b *builder) addUsers() {
+	for _, u := range b.raw.users {
+		name := u.name.String
+		what := fmt.Sprintf("user %q", name)
+		refusal := service.UsernameRefusal(name) // a ':' never worked in HTTP Basic anyway
+		switch {
+		case !u.name.Valid || name == "":
+			b.skip(true, fmt.Sprintf("user id %d", u.id), "it has no username")
+		case refusal != "":
+			b.skip(true, what, "mlflow-auth refuses it: %s Their grants are not imported either.", refusal)
+		case !u.hash.Valid || u.hash.String == "":
+			b.skip(true, what, "it has no password hash; their grants are not imported either")
+		default:
+			b.users[u.id] = name
+			b.Users = append(b.Users, storage.User{Username: name, PasswordHash: u.hash.String, IsAdmin: u.admin.Valid && u.admin.Bool})
+		}
+	}
+}
+
+// addClassicRows takes the per-resource tables as MLflow 3.12 and older read them.
+func (b *builder) addClassicRows() {
+	for _, d := range b.raw.direct {
+		name, ok := b.users[d.userID]
+		what := describeRow(d.typ, d.key, d.level.String, userOwner(name))
+		known := directLevels[d.level.String]
+		switch {
+		case !ok:
+			continue // a user reported as skipped, with all their grants
+		case d.workspace != defaultWorkspace:
+			b.skip(false, what, "it is in workspace %q; mlflow-auth has no workspaces and imports only the default one", d.workspace)
+		case !known:
+			b.skip(false, what, "unknown permission %q", d.level.String)
+		default:
+			b.addGrant(name, d.typ, d.key, d.level.String, d.table)
+		}
+	}
+	for _, w := range b.raw.workspaces {
+		if name, ok := b.users[w.userID]; ok {
+			b.skip(false, describeRow("workspace", w.key, w.level.String, userOwner(name)), "mlflow-auth has no workspaces")
+		}
+	}
+}
+
+// addGrant adds a direct grant, or reports why mlflow-auth refuses it.
+func (b *builder) addGrant(username, typ, key, level, from string) {
+	res, err := b.resource(typ, key)
+	if refusal := service.ResourceRefusal(res); err == nil && refusal != "" {
+		err = errors.New("mlflow-auth refuses it: " + refusal)
+	}
+	if err != nil {
+		b.skip(false, describeRow(typ, key, level, userOwner(username)), "%v", err)
+		return
+	}
+	b.Grants = append(b.Grants, Grant{Grant: storage.Grant{Username: username, Resource: res, Level: permission.Level(level)}, From: from})
+}
+
+// addRoles imports MLflow's roles as roles, with their workspace, permissions
+// (DENY and wildcards included) and imported members, so that mlflow-auth's
+// resolver decides from the same rows as MLflow's. A user's own hidden role
+// (__user_<id>__, 3.13+) becomes their direct grants where a direct grant can
+// hold the row (one resource of a type mlflow-auth grants directly, a classic
+// level, the default workspace); the rest of it (DENY, wildcards, workspace
+// rows, other workspaces) is kept as a role that only that user holds.
+func (b *builder) addRoles() {
+	perms := map[int64][]rawRolePerm{}
+	for _, p := range b.raw.rolePerms {
+		perms[p.roleID] = append(perms[p.roleID], p)
+	}
+	taken := map[[2]string]bool{} // (workspace, name) of the source's roles
+	ids := make([]int64, 0, len(b.raw.roles))
+	for id, role := range b.raw.roles {
+		ids = append(ids, id)
+		taken[[2]string{role.workspace, role.name}] = true
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		role, members := b.raw.roles[id], b.raw.members[id]
+		owner := b.roleOwner(role, members)
+		own := b.ownRole(role, members)
+		r := Role{BatchRole: storage.BatchRole{Role: storage.Role{Workspace: role.workspace, Name: role.name, Description: role.description}}}
+		for _, m := range members {
+			if name, ok := b.users[m]; ok {
+				r.Members = append(r.Members, name)
+			}
+		}
+		if own != "" {
+			r.Name, r.From = ownRoleName(own), "own grants that a direct grant cannot hold"
+			desc := fmt.Sprintf("Imported from MLflow: %s's own grants (%s) that a direct grant cannot hold", own, role.name)
+			r.Description = &desc
+		}
+		for _, p := range perms[id] {
+			level := p.level.String
+			what := describeRow(p.typ, p.pattern, level, owner)
+			if own != "" && role.workspace == defaultWorkspace && p.pattern != permission.Wildcard && resourceTypes[p.typ] != "" && directLevels[level] {
+				b.addGrant(own, p.typ, p.pattern, level, "own grant")
+				continue
+			}
+			if err := permission.CheckRolePattern(p.typ, p.pattern); err != nil {
+				b.skip(false, what, "mlflow-auth refuses it: %v", err)
+				continue
+			}
+			l, err := permission.CheckRoleLevel(p.typ, level)
+			if err != nil {
+				b.skip(false, what, "mlflow-auth refuses it: %v", err)
+				continue
+			}
+			r.Permissions = append(r.Permissions, storage.RolePermission{ResourceType: p.typ, Pattern: p.pattern, Level: l})
+		}
+		switch {
+		case own != "" && len(r.Permissions) == 0:
+			continue // all of it became direct grants
+		case own != "" && taken[[2]string{r.Workspace, r.Name}]:
+			for _, p := range r.Permissions {
+				b.skip(false, describeRow(p.ResourceType, p.Pattern, string(p.Level), owner),
+					"a direct grant cannot hold it, and the role %q that would keep it exists in the source already", r.Name)
+			}
+			continue
+		case own == "" && syntheticRole.MatchString(role.name):
+			b.skip(false, fmt.Sprintf("role %q", role.name), "it is a per-user role without its user; mlflow-auth refuses the __user_ prefix")
+			continue
+		}
+		if r.Workspace != defaultWorkspace {
+			b.Notes = append(b.Notes, fmt.Sprintf("role %q of workspace %q is imported with its workspace; mlflow-auth decides in the default workspace only until it has workspaces, so it grants nothing yet.", r.Name, r.Workspace))
+		}
+		b.Roles = append(b.Roles, r)
+	}
+}
+
+// ownRole is the username whose own hidden role role is, "" when it is not one
+// (or its user is not imported).
+func (b *builder) ownRole(role rawRole, members []int64) string {
+	if m := syntheticRole.FindStringSubmatch(role.name); m != nil && len(members) == 1 && fmt.Sprint(members[0]) == m[1] {
+		return b.users[members[0]]
+	}
+	return ""
+}
+
+// ownRoleName names the role that keeps the own grants of a user that direct
+// grants cannot hold; mlflow-auth reserves MLflow's __user_ prefix.
+func ownRoleName(username string) string { return "own grants of " + username }
+
+// roleOwner names a role for the report ("user x" for a user's own hidden role).
+func (b *builder) roleOwner(role rawRole, members []int64) string {
+	owner := fmt.Sprintf("role %q", role.name)
+	if name := b.ownRole(role, members); name != "" {
+		owner = userOwner(name)
+	}
+	if role.workspace != defaultWorkspace {
+		owner += fmt.Sprintf(" in workspace %q", role.workspace)
+	}
+	return owner
+}
+
+// resource turns MLflow's resource key into mlflow-auth's resource.
+func (b *builder) resource(typ, key string) (permission.Resource, error) {
+	t := resourceTypes[typ]
+	if t != permission.Scorer {
+		return permission.Resource{Type: t, ID: key}, nil
+	}
+	if b.Model == Classic {
+		// "<experiment id>/<scorer name>", the name as it is: ids have no '/'.
+		experimentID, name, _ := strings.Cut(key, "/")
+		return permission.ScorerResource(experimentID, name), nil
+	}
+	experimentID, name, err := permission.SplitScorerID(key) // 3.13+ quotes the name
+	if err != nil {
+		return permission.Resource{}, err
+	}
+	return permission.ScorerResource(experimentID, name), nil
+}
