@@ -26,6 +26,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/proxy"
 	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/usercache"
 )
 
 // Config is what the service needs to run.
@@ -46,6 +47,10 @@ type Config struct {
 	// CredentialCacheTTL is how long a verified username and password are remembered
 	// (see password.Cache); zero verifies the hash on every request.
 	CredentialCacheTTL time.Duration
+	// UserCacheTTL is how long a user read by name (id, hash, admin flag) is
+	// answered from memory (see usercache); this replica's changes are seen at
+	// once, other replicas' after at most the TTL. Zero reads it on every request.
+	UserCacheTTL time.Duration
 	// KDF bounds the password hashing that requests may cause; the zero value picks defaults.
 	KDF KDFLimits
 	// TLS, when set, makes both listeners serve TLS with it (HTTP/2 on REST).
@@ -89,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Hasher == (password.Params{}) {
 		cfg.Hasher = password.Default
+	}
+	if cfg.UserCacheTTL > 0 {
+		cfg.Store = usercache.New(cfg.Store, cfg.UserCacheTTL, &usercache.Local{})
 	}
 	auth, err := newAuthenticator(cfg.Store, cfg.Tokens, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF, cfg.LoginThrottle)
 	if err != nil {
