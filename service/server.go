@@ -27,6 +27,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/proxy"
 	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/usercache"
 )
 
 // Config is what the service needs to run.
@@ -47,6 +48,10 @@ type Config struct {
 	// CredentialCacheTTL is how long a verified username and password are remembered
 	// (see password.Cache); zero verifies the hash on every request.
 	CredentialCacheTTL time.Duration
+	// UserCacheTTL is how long a user read by name (id, hash, admin flag) is
+	// answered from memory (see usercache); this replica's changes are seen at
+	// once, other replicas' after at most the TTL. Zero reads it on every request.
+	UserCacheTTL time.Duration
 	// KDF bounds the password hashing that requests may cause; the zero value picks defaults.
 	KDF KDFLimits
 	// TLS, when set, makes both listeners serve TLS with it (HTTP/2 on REST).
@@ -98,12 +103,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}
+	measurePool(cfg.Metrics, cfg.Store) // the backend's own pool, before any wrapper
+	if cfg.UserCacheTTL > 0 {
+		cfg.Store = usercache.New(cfg.Store, cfg.UserCacheTTL, &usercache.Local{})
+	}
 	auth, err := newAuthenticator(cfg.Store, cfg.Tokens, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF, cfg.LoginThrottle)
 	if err != nil {
 		return nil, err
 	}
 	auth.measure(cfg.Metrics)
-	measurePool(cfg.Metrics, cfg.Store)
 	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth, metrics: cfg.Metrics,
 		resolver:         resolve.New(grantStore{cfg.Store, cfg.Roles}, cfg.DefaultPermission),
 		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime)}

@@ -29,6 +29,7 @@ type config struct {
 	logLevel          slog.Level
 	upstream          string
 	credentialCache   time.Duration
+	userCache         time.Duration
 	tokenMaxLifetime  time.Duration
 	maxHashes         int
 	failedLoginLimit  int
@@ -98,6 +99,8 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 		"URL of the MLflow tracking server to guard (started without an auth app, reachable only by mlflow-auth); every other HTTP path is authenticated, authorized and forwarded to it (env MLFLOW_AUTH_UPSTREAM_URL)")
 	fs.DurationVar(&c.credentialCache, "credential-cache-ttl", envDuration("MLFLOW_AUTH_CREDENTIAL_CACHE_TTL", 5*time.Minute),
 		"how long a verified username and password are remembered, so repeated requests skip the password hash; 0 turns it off (env MLFLOW_AUTH_CREDENTIAL_CACHE_TTL)")
+	fs.DurationVar(&c.userCache, "user-cache-ttl", envDuration("MLFLOW_AUTH_USER_CACHE_TTL", 0),
+		"how long a user (id, password hash, admin flag) is answered from memory after a read; this server's changes are seen at once, other replicas' only after it; 0 reads the database on every request (env MLFLOW_AUTH_USER_CACHE_TTL)")
 	fs.DurationVar(&c.tokenMaxLifetime, "token-max-lifetime", envDuration("MLFLOW_AUTH_TOKEN_MAX_LIFETIME", service.DefaultTokenMaxLifetime),
 		"the longest an access token may live, and how long it lives unless its creator asks for less (env MLFLOW_AUTH_TOKEN_MAX_LIFETIME)")
 	fs.IntVar(&c.maxHashes, "max-concurrent-hashes", envInt("MLFLOW_AUTH_MAX_CONCURRENT_HASHES", 0),
@@ -142,6 +145,9 @@ func (c config) validate() error {
 	}
 	if c.credentialCache < 0 {
 		errs = append(errs, errors.New("--credential-cache-ttl must be a duration of 0 or more, such as 5m"))
+	}
+	if c.userCache < 0 {
+		errs = append(errs, errors.New("--user-cache-ttl must be a duration of 0 or more, such as 10s"))
 	}
 	if c.tokenMaxLifetime < 24*time.Hour {
 		errs = append(errs, errors.New("--token-max-lifetime must be a duration of at least 24h, such as 2160h (90 days)"))
@@ -198,6 +204,7 @@ func (c config) logValue() slog.Value {
 		slog.String("log_level", c.logLevel.String()),
 		slog.String("upstream", redactURL(c.upstream)),
 		slog.Duration("credential_cache_ttl", c.credentialCache),
+		slog.Duration("user_cache_ttl", c.userCache),
 		slog.Duration("token_max_lifetime", c.tokenMaxLifetime),
 		slog.Int("max_concurrent_hashes", c.maxHashes),
 		slog.Int("failed_login_limit", c.failedLoginLimit),

@@ -104,6 +104,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		DefaultPermission:  permission.Level(cfg.defaultPermission),
 		Upstream:           upstream,
 		CredentialCacheTTL: cfg.credentialCache,
+		UserCacheTTL:       cfg.userCache,
 		KDF:                service.KDFLimits{Concurrent: cfg.maxHashes},
 		LoginThrottle:      service.LoginThrottle{FreeFailures: cfg.failedLoginLimit},
 		StallTimeout:       cfg.stallTimeout,

@@ -43,6 +43,8 @@ type Options struct {
 	TLS bool
 	// CredentialCacheTTL is service.Config's; zero (off) by default.
 	CredentialCacheTTL time.Duration
+	// UserCacheTTL is service.Config's; zero (off) by default.
+	UserCacheTTL time.Duration
 	// KDF is service.Config's; the zero value picks its defaults.
 	KDF service.KDFLimits
 	// LoginThrottle is service.Config's; off by default, so tests may fail logins freely.
@@ -107,7 +109,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	srv, err := service.New(service.Config{Store: db, Roles: db, Tokens: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
-		CredentialCacheTTL: opts.CredentialCacheTTL, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle, Upstream: opts.Upstream})
+		CredentialCacheTTL: opts.CredentialCacheTTL, UserCacheTTL: opts.UserCacheTTL, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle, Upstream: opts.Upstream})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,43 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The resolver asks RoleGrantsOfUser about one resource on every request, so
+// its plan must start from the user's assignments (not the workspace's 10,000
+// roles) and find the permissions that name the resource by the whole key of
+// role_permissions (not every permission of the type of each role).
+func TestRoleGrantsOnPlan(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "auth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+roleGrantsOnQuery, 1, "default", "experiment", "7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	all := strings.Join(plan, "\n")
+	if strings.Contains(all, "SCAN r") || strings.Contains(all, "roles_1 (workspace=?)") ||
+		!strings.Contains(all, "role_permissions_1 (role_id=? AND resource_type=? AND resource_pattern=?)") {
+		t.Fatalf("plan of roleGrantsOnQuery:\n%s", all)
+	}
+}
