@@ -231,6 +231,7 @@ func TestReadMLflow313(t *testing.T) {
 		`experiment "1" EDIT for user "alice" <- own grant`,
 		`experiment "2" NO_PERMISSIONS for user "alice" <- own grant, role team`, // DENY wins over the role's MANAGE
 		`experiment "3" READ for user "alice" <- role team`,
+		`mcp_server "m1" USE for user "alice" <- own grant`, // a type since 3.15
 		`prompt "p" USE for user "alice" <- own grant`,
 		`registered_model "m" EDIT for user "alice" <- own grant, role team`,
 		`scorer "1/my%20scorer%2Fx" MANAGE for user "alice" <- own grant`,
@@ -242,7 +243,6 @@ func TestReadMLflow313(t *testing.T) {
 		`experiment "6" MANAGE for user "carol" <- own grant, role admins`, // and cannot be denied
 	})
 	wantLines(t, "skipped rows", skipLines(src.Skipped, false), []string{
-		`mcp_server "m1" USE for user "alice"`,
 		`workspace "*" USE for user "bob"`,
 		`registered_model "*" EDIT for role "team"`,
 		`experiment "4" NO_PERMISSIONS for role "team"`,

@@ -25,16 +25,9 @@ var classicRevisions = map[string]bool{
 // syntheticRole is the name of the hidden role holding one user's own grants (3.13+).
 var syntheticRole = regexp.MustCompile(`^__user_(\d+)__$`)
 
-// resourceTypes maps MLflow's resource type names to mlflow-auth's.
-var resourceTypes = map[string]permission.ResourceType{
-	"experiment":               permission.Experiment,
-	"registered_model":         permission.RegisteredModel,
-	"prompt":                   permission.Prompt,
-	"scorer":                   permission.Scorer,
-	"gateway_secret":           permission.GatewaySecret,
-	"gateway_endpoint":         permission.GatewayEndpoint,
-	"gateway_model_definition": permission.GatewayModelDefinition,
-}
+// classicVersion is the last MLflow of the Classic model: a type it did not
+// guard means nothing in its database.
+const classicVersion = "3.12"
 
 const (
 	defaultWorkspace = "default"
@@ -175,7 +168,8 @@ func (b *builder) addRoleRows() {
 		owner, from := b.roleOwner(role, members)
 		what := describeRow(p.typ, p.pattern, level, owner)
 		r := row{typ: p.typ, pattern: p.pattern, level: level, from: from}
-		_, knownType := resourceTypes[p.typ]
+		info, typeErr := permission.Lookup(p.typ)
+		knownType := typeErr == nil && (b.Model == Roles || info.GuardedBy(classicVersion))
 		_, knownLevel := rank[level]
 		switch {
 		case role.workspace != defaultWorkspace:
@@ -315,7 +309,7 @@ func (b *builder) fold(rows []row) (level, from string) {
 
 // resource turns MLflow's resource key into mlflow-auth's resource.
 func (b *builder) resource(typ, key string) (permission.Resource, error) {
-	t := resourceTypes[typ]
+	t := permission.ResourceType(typ)
 	if t != permission.Scorer {
 		return permission.Resource{Type: t, ID: key}, nil
 	}

@@ -225,19 +225,19 @@ func resourceOf(msg proto.Message) (permission.Resource, error) {
 	return res, checkResource(res)
 }
 
-// parseResource validates a (resource_type, resource_id) pair of the 3.x API and
-// puts scorer ids in canonical form.
+// parseResource validates a (resource_type, resource_id) pair of the 3.x API
+// against its type's row (grain, canonical id).
 func parseResource(typ, id string) (permission.Resource, error) {
 	t, err := permission.ParseResourceType(typ)
 	if err != nil {
 		return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
 	}
-	if t == permission.Scorer {
-		experimentID, name, err := permission.SplitScorerID(id)
-		if err != nil {
-			return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
-		}
-		return permission.ScorerResource(experimentID, name), nil
+	info, _ := permission.Lookup(string(t))
+	if err := info.CheckPattern(id); err != nil {
+		return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
+	}
+	if id, err = info.Canonical(id); err != nil {
+		return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
 	}
 	return permission.Resource{Type: t, ID: id}, nil
 }

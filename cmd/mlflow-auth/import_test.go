@@ -211,8 +211,8 @@ var mlflowExpectations = map[string]mlflowExpectation{
 	},
 	"roles": {
 		summary: []string{"grants read from the role tables", "the classic permission tables hold 1 row(s)", "users:  4 created",
-			"grants: 10 created, 0 unchanged, 0 conflicting, 2 skipped", `skipped: mcp_server "m1" USE for user "alice"`},
-		alice: []string{"experiment 1 EDIT", "experiment 2 NO_PERMISSIONS", "experiment 3 READ", "prompt p1 USE",
+			"grants: 11 created, 0 unchanged, 0 conflicting, 1 skipped"},
+		alice: []string{"experiment 1 EDIT", "experiment 2 NO_PERMISSIONS", "experiment 3 READ", "mcp_server m1 USE", "prompt p1 USE",
 			"registered_model model a EDIT", "scorer 1/my%20scorer%2Fx MANAGE"},
 	},
 }
