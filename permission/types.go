@@ -35,6 +35,8 @@ type TypeInfo struct {
 	Since string
 	// Params are the classic REST parameters that name the resource, if any.
 	Params []string
+	// Label names the type in MLflow's classic grant messages ("Gateway secret").
+	Label string
 	// canonical puts an id in its one stored form (nil: as given).
 	canonical func(id string) (string, error)
 	// levels a role may hold on the type, and how MLflow's refusal words them
@@ -46,13 +48,13 @@ type TypeInfo struct {
 // Types is the one table of resource types, in MLflow's declaration order.
 var Types = []TypeInfo{
 	{Type: Workspace, Since: "3.10", levels: []Level{Use, Manage}, levelsWord: "Workspace-wide"},
-	{Type: Experiment, PerID: true, Since: "2.5", Params: []string{"experiment_id"}},
+	{Type: Experiment, PerID: true, Since: "2.5", Params: []string{"experiment_id"}, Label: "Experiment"},
 	{Type: RegisteredModel, PerID: true, Since: "2.5", Params: []string{"name"}},
 	{Type: Prompt, PerID: true, Since: "3.13"},
 	{Type: Scorer, PerID: true, Since: "3.7", Params: []string{"experiment_id", "scorer_name"}, canonical: canonicalScorerID},
-	{Type: GatewaySecret, PerID: true, Since: "3.9", Params: []string{"secret_id"}},
-	{Type: GatewayEndpoint, PerID: true, Since: "3.9", Params: []string{"endpoint_id"}},
-	{Type: GatewayModelDefinition, PerID: true, Since: "3.9", Params: []string{"model_definition_id"}},
+	{Type: GatewaySecret, PerID: true, Since: "3.9", Params: []string{"secret_id"}, Label: "Gateway secret"},
+	{Type: GatewayEndpoint, PerID: true, Since: "3.9", Params: []string{"endpoint_id"}, Label: "Gateway endpoint"},
+	{Type: GatewayModelDefinition, PerID: true, Since: "3.9", Params: []string{"model_definition_id"}, Label: "Gateway model definition"},
 	{Type: MCPServer, PerID: true, Since: "3.15"},
 	{Type: Skill, PerID: true, Since: "3.18", levels: []Level{Read, Edit, Manage, Deny}, levelsWord: "Skill Registry"},
 	{Type: Run, Since: "3.17"},
