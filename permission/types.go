@@ -48,7 +48,7 @@ type TypeInfo struct {
 // Types is the one table of resource types, in MLflow's declaration order.
 var Types = []TypeInfo{
 	{Type: Workspace, Since: "3.10", levels: []Level{Use, Manage}, levelsWord: "Workspace-wide"},
-	{Type: Experiment, PerID: true, Since: "2.5", Params: []string{"experiment_id"}, Label: "Experiment"},
+	{Type: Experiment, PerID: true, Since: "2.5", Params: []string{"experiment_id"}, Label: "Experiment", canonical: canonicalExperiment},
 	{Type: RegisteredModel, PerID: true, Since: "2.5", Params: []string{"name"}},
 	{Type: Prompt, PerID: true, Since: "3.13"},
 	{Type: Scorer, PerID: true, Since: "3.7", Params: []string{"experiment_id", "scorer_name"}, canonical: canonicalScorerID},
@@ -144,3 +144,5 @@ func compareVersions(a, b string) int {
 	}
 	return 0
 }
+
+func canonicalExperiment(id string) (string, error) { return CanonicalExperimentID(id), nil }

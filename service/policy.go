@@ -249,7 +249,8 @@ func classicResource(msg proto.Message) (permission.Resource, bool) {
 			continue
 		}
 		if fd := m.Descriptor().Fields().ByName(protoreflect.Name(t.Params[0])); fd != nil && fd.Kind() == protoreflect.StringKind {
-			return permission.Resource{Type: t.Type, ID: m.Get(fd).String()}, true
+			id, err := t.Canonical(m.Get(fd).String())
+			return permission.Resource{Type: t.Type, ID: id}, err == nil
 		}
 	}
 	return permission.Resource{}, false
