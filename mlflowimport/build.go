@@ -25,15 +25,15 @@ var classicRevisions = map[string]bool{
 // syntheticRole is the name of the hidden role holding one user's own grants (3.13+).
 var syntheticRole = regexp.MustCompile(`^__user_(\d+)__$`)
 
-// resourceTypes maps MLflow's resource type names to mlflow-auth's.
-var resourceTypes = map[string]permission.ResourceType{
-	"experiment":               permission.Experiment,
-	"registered_model":         permission.RegisteredModel,
-	"prompt":                   permission.Prompt,
-	"scorer":                   permission.Scorer,
-	"gateway_secret":           permission.GatewaySecret,
-	"gateway_endpoint":         permission.GatewayEndpoint,
-	"gateway_model_definition": permission.GatewayModelDefinition,
+// classicVersion is the last MLflow of the Classic model: a type it did not
+// guard means nothing in its database.
+const classicVersion = "3.12"
+
+// directType reports whether a direct grant can hold a row of typ: a type
+// that names one resource and that the source's MLflow guards.
+func (b *builder) directType(typ string) bool {
+	info, err := permission.Lookup(typ)
+	return err == nil && info.PerID && (b.Model != Classic || info.GuardedBy(classicVersion))
 }
 
 const (
@@ -185,7 +185,7 @@ func (b *builder) addRoles() {
 		for _, p := range perms[id] {
 			level := p.level.String
 			what := describeRow(p.typ, p.pattern, level, owner)
-			if own != "" && role.workspace == defaultWorkspace && p.pattern != permission.Wildcard && resourceTypes[p.typ] != "" && directLevels[level] {
+			if own != "" && role.workspace == defaultWorkspace && p.pattern != permission.Wildcard && b.directType(p.typ) && directLevels[level] {
 				b.addGrant(own, p.typ, p.pattern, level, "own grant")
 				continue
 			}
@@ -247,7 +247,7 @@ func (b *builder) roleOwner(role rawRole, members []int64) string {
 
 // resource turns MLflow's resource key into mlflow-auth's resource.
 func (b *builder) resource(typ, key string) (permission.Resource, error) {
-	t := resourceTypes[typ]
+	t := permission.ResourceType(typ)
 	if t != permission.Scorer {
 		return permission.Resource{Type: t, ID: key}, nil
 	}

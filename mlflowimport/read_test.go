@@ -238,6 +238,7 @@ func TestReadMLflow313(t *testing.T) {
 	}
 	wantLines(t, "grants", grantLines(src.Grants), []string{
 		`experiment "1" EDIT for user "alice" <- own grant`,
+		`mcp_server "m1" USE for user "alice" <- own grant`, // a type since 3.15
 		`prompt "p" USE for user "alice" <- own grant`,
 		`registered_model "m" READ for user "alice" <- own grant`,
 		`scorer "1/my%20scorer%2Fx" MANAGE for user "alice" <- own grant`,
@@ -250,7 +251,7 @@ func TestReadMLflow313(t *testing.T) {
 	// grants, other workspaces) stays a role of that user alone.
 	own := " (own grants that a direct grant cannot hold)"
 	wantLines(t, "roles", roleLines(src.Roles), []string{
-		`role "own grants of alice" in workspace "default"` + own + `: permissions [experiment "2" DENY, mcp_server "m1" USE], members [alice]`,
+		`role "own grants of alice" in workspace "default"` + own + `: permissions [experiment "2" DENY], members [alice]`,
 		`role "own grants of bob" in workspace "default"` + own + `: permissions [workspace "*" USE], members [bob]`,
 		`role "team" in workspace "default": permissions [experiment "3" READ, registered_model "*" EDIT, experiment "2" MANAGE], members [alice, bob]`,
 		`role "admins" in workspace "default": permissions [workspace "*" MANAGE], members [carol]`,

@@ -2,6 +2,7 @@
 package permission
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -86,20 +87,17 @@ const (
 	GatewayModelDefinition ResourceType = "gateway_model_definition"
 )
 
-var resourceTypes = []ResourceType{Experiment, RegisteredModel, Prompt, Scorer, GatewaySecret, GatewayEndpoint, GatewayModelDefinition}
-
-// ParseResourceType accepts one of the resource type names.
+// ParseResourceType accepts a type that a user's own grant may name: any but
+// the workspace slot, which has calls of its own (MLflow's words).
 func ParseResourceType(s string) (ResourceType, error) {
-	for _, t := range resourceTypes {
-		if string(t) == s {
-			return t, nil
-		}
+	t, err := Lookup(s)
+	if err != nil {
+		return "", err
 	}
-	names := make([]string, len(resourceTypes))
-	for i, t := range resourceTypes {
-		names[i] = "'" + string(t) + "'"
+	if t.Type == Workspace {
+		return "", errors.New("resource_type 'workspace' is not supported by the per-user permission convenience APIs. Use set_workspace_permission / delete_workspace_permission for workspace-wide grants.")
 	}
-	return "", fmt.Errorf("Invalid resource type '%s'. Valid resource types are: (%s)", s, strings.Join(names, ", "))
+	return t.Type, nil
 }
 
 // Resource is one object that grants apply to: an experiment id, a model name,

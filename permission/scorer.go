@@ -10,7 +10,7 @@ import (
 // "<experiment_id>/<name percent-encoded as Python's quote(name, safe=”)>", so the
 // classic scorer calls and the 3.13 grant calls address the same grant.
 func ScorerResource(experimentID, name string) Resource {
-	return Resource{Type: Scorer, ID: experimentID + "/" + quoteAll(name)}
+	return Resource{Type: Scorer, ID: CanonicalExperimentID(experimentID) + "/" + quoteAll(name)}
 }
 
 // SplitScorerID returns the experiment id and scorer name of a scorer resource id.

@@ -16,8 +16,9 @@ import (
 // default permission would decide on something that may be some experiment's.
 type locator func(ctx context.Context, c *call) ([]permission.Resource, error)
 
+// experiment is the experiment MLflow reads id as (see permission.CanonicalExperimentID).
 func experiment(id string) permission.Resource {
-	return permission.Resource{Type: permission.Experiment, ID: id}
+	return permission.Resource{Type: permission.Experiment, ID: permission.CanonicalExperimentID(id)}
 }
 
 // param reads a request parameter where MLflow's handler reads it: from the query
@@ -295,7 +296,8 @@ func artifactExperiment(_ context.Context, c *call) ([]permission.Resource, erro
 		if !isDigits(seg) {
 			return nil, nil
 		}
-		return []permission.Resource{experiment(seg)}, nil
+		// A directory name, which no one reads with int(): "007" is not experiment 7's.
+		return []permission.Resource{{Type: permission.Experiment, ID: seg}}, nil
 	}
 	return nil, nil
 }

@@ -32,10 +32,11 @@ type leveledRequest interface {
 // grantMessages words the not-found and already-exists errors of a grant as MLflow does.
 func grantMessages(r permission.Resource, username string) (notFound, exists string) {
 	id, username := quoted(r.ID), quoted(username)
+	if t, _ := permission.Lookup(string(r.Type)); t.Label != "" {
+		return fmt.Sprintf("%s permission with %s=%s and username=%s not found", t.Label, t.Params[0], id, username),
+			fmt.Sprintf("%s permission (%s=%s, username=%s) already exists.", t.Label, t.Params[0], id, username)
+	}
 	switch r.Type {
-	case permission.Experiment:
-		return fmt.Sprintf("Experiment permission with experiment_id=%s and username=%s not found", id, username),
-			fmt.Sprintf("Experiment permission (experiment_id=%s, username=%s) already exists.", id, username)
 	case permission.RegisteredModel:
 		return fmt.Sprintf("Registered model permission with workspace=default, name=%s and username=%s not found", id, username),
 			fmt.Sprintf("Registered model permission (workspace=default, name=%s, username=%s) already exists.", id, username)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -64,6 +65,21 @@ var policies = map[string]rule{
 	v1.PermissionService_GetScorerPermission_FullMethodName:    {accessManage, []string{"experiment_id", "scorer_name", "username"}},
 	v1.PermissionService_UpdateScorerPermission_FullMethodName: {accessManage, []string{"experiment_id", "scorer_name", "username", "permission"}},
 	v1.PermissionService_DeleteScorerPermission_FullMethodName: {accessManage, []string{"experiment_id", "scorer_name", "username"}},
+
+	v1.PermissionService_CreateGatewaySecretPermission_FullMethodName: {accessManage, []string{"secret_id", "username", "permission"}},
+	v1.PermissionService_GetGatewaySecretPermission_FullMethodName:    {accessManage, []string{"secret_id", "username"}},
+	v1.PermissionService_UpdateGatewaySecretPermission_FullMethodName: {accessManage, []string{"secret_id", "username", "permission"}},
+	v1.PermissionService_DeleteGatewaySecretPermission_FullMethodName: {accessManage, []string{"secret_id", "username"}},
+
+	v1.PermissionService_CreateGatewayEndpointPermission_FullMethodName: {accessManage, []string{"endpoint_id", "username", "permission"}},
+	v1.PermissionService_GetGatewayEndpointPermission_FullMethodName:    {accessManage, []string{"endpoint_id", "username"}},
+	v1.PermissionService_UpdateGatewayEndpointPermission_FullMethodName: {accessManage, []string{"endpoint_id", "username", "permission"}},
+	v1.PermissionService_DeleteGatewayEndpointPermission_FullMethodName: {accessManage, []string{"endpoint_id", "username"}},
+
+	v1.PermissionService_CreateGatewayModelDefinitionPermission_FullMethodName: {accessManage, []string{"model_definition_id", "username", "permission"}},
+	v1.PermissionService_GetGatewayModelDefinitionPermission_FullMethodName:    {accessManage, []string{"model_definition_id", "username"}},
+	v1.PermissionService_UpdateGatewayModelDefinitionPermission_FullMethodName: {accessManage, []string{"model_definition_id", "username", "permission"}},
+	v1.PermissionService_DeleteGatewayModelDefinitionPermission_FullMethodName: {accessManage, []string{"model_definition_id", "username"}},
 
 	v1.PermissionService_GrantPermission_FullMethodName:            {accessManage, []string{"username", "resource_type", "resource_id", "permission"}},
 	v1.PermissionService_RevokePermission_FullMethodName:           {accessManage, []string{"username", "resource_type", "resource_id"}},
@@ -207,10 +223,6 @@ func resourceOf(msg proto.Message) (permission.Resource, error) {
 	switch r := msg.(type) {
 	case interface{ GetScorerName() string }:
 		res = permission.ScorerResource(msg.(interface{ GetExperimentId() string }).GetExperimentId(), r.GetScorerName())
-	case interface{ GetExperimentId() string }:
-		res = permission.Resource{Type: permission.Experiment, ID: r.GetExperimentId()}
-	case interface{ GetName() string }:
-		res = permission.Resource{Type: permission.RegisteredModel, ID: r.GetName()}
 	case interface {
 		GetResourceType() string
 		GetResourceId() string
@@ -220,24 +232,43 @@ func resourceOf(msg proto.Message) (permission.Resource, error) {
 			return res, err
 		}
 	default:
-		return res, errPermissionDenied // a manage rule on a request with no resource: refuse
+		var ok bool
+		if res, ok = classicResource(msg); !ok {
+			return res, errPermissionDenied // a manage rule on a request with no resource: refuse
+		}
 	}
 	return res, checkResource(res)
 }
 
-// parseResource validates a (resource_type, resource_id) pair of the 3.x API and
-// puts scorer ids in canonical form.
+// classicResource is the resource a classic call names by its one parameter
+// (experiment_id, name, secret_id, ...), as permission.Types lists them.
+func classicResource(msg proto.Message) (permission.Resource, bool) {
+	m := msg.ProtoReflect()
+	for _, t := range permission.Types {
+		if len(t.Params) != 1 {
+			continue
+		}
+		if fd := m.Descriptor().Fields().ByName(protoreflect.Name(t.Params[0])); fd != nil && fd.Kind() == protoreflect.StringKind {
+			id, err := t.Canonical(m.Get(fd).String())
+			return permission.Resource{Type: t.Type, ID: id}, err == nil
+		}
+	}
+	return permission.Resource{}, false
+}
+
+// parseResource validates a (resource_type, resource_id) pair of the 3.x API
+// against its type's row (grain, canonical id).
 func parseResource(typ, id string) (permission.Resource, error) {
 	t, err := permission.ParseResourceType(typ)
 	if err != nil {
 		return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
 	}
-	if t == permission.Scorer {
-		experimentID, name, err := permission.SplitScorerID(id)
-		if err != nil {
-			return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
-		}
-		return permission.ScorerResource(experimentID, name), nil
+	info, _ := permission.Lookup(string(t))
+	if err := info.CheckPattern(id); err != nil {
+		return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
+	}
+	if id, err = info.Canonical(id); err != nil {
+		return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
 	}
 	return permission.Resource{Type: t, ID: id}, nil
 }

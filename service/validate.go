@@ -77,8 +77,10 @@ func checkFields(msg proto.Message) error {
 // whichever call or proxied MLflow request named it.
 func checkResource(r permission.Resource) error {
 	param, err := "resource_id", error(nil)
-	switch r.Type {
-	case permission.Scorer:
+	switch {
+	case r.ID == permission.Wildcard:
+		err = checkText(param, r.ID, maxIDChars) // every resource of the type
+	case r.Type == permission.Scorer:
 		experimentID, name, splitErr := permission.SplitScorerID(r.ID)
 		if splitErr != nil {
 			return apiError(codeInvalidParameter, "%s", splitErr.Error())
@@ -86,9 +88,9 @@ func checkResource(r permission.Resource) error {
 		if err = checkText("experiment_id", experimentID, maxIDChars); err == nil {
 			param, err = "scorer_name", checkText("scorer_name", name, maxNameChars)
 		}
-	case permission.Experiment:
+	case r.Type == permission.Experiment:
 		param, err = "experiment_id", checkText("experiment_id", r.ID, maxIDChars)
-	case permission.RegisteredModel, permission.Prompt:
+	case r.Type == permission.RegisteredModel || r.Type == permission.Prompt:
 		param, err = "name", checkText("name", r.ID, maxNameChars)
 	default:
 		err = checkText(param, r.ID, maxIDChars)

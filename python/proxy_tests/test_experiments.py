@@ -338,3 +338,16 @@ def test_artifacts_outside_experiment_directories_are_for_admins(admin, other):
     for p in [path, f"/api/2.0/mlflow-artifacts/artifacts?path={root}/{run_id}/artifacts"]:
         res = other.http("GET", p)
         assert res.status_code == 403 and error_of(res) == "PERMISSION_DENIED", (p, res.text)
+
+
+def test_a_grant_on_another_spelling_of_the_id_is_the_grant_on_the_experiment(owner, other, upstream, owned):
+    """MLflow reads "01" and "+1" as experiment 1 (3.18 stores grants so): a grant
+    written on such a spelling lets the user at the experiment as MLflow names it."""
+    c, exp, run_id = other.client, owned.exp, owned.run_id
+    denied(c.set_tag, run_id, "by", "other")
+    res = owner.create_experiment_permission("0" + exp, other.username, "EDIT")
+    assert res.status_code == 200, res.text
+    assert res.json()["experiment_permission"]["experiment_id"] == exp
+    assert owner.who_has_access("experiment", "+" + exp)[other.username] == "EDIT"
+    c.set_tag(run_id, "by", "other")
+    assert upstream.get_run(run_id).data.tags["by"] == "other"

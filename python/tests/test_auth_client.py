@@ -558,6 +558,56 @@ def test_manage_holder_can_grant_on_scorer(client, login, make_user):
     expect_error("PERMISSION_DENIED", client.update_scorer_permission, exp, scorer, reader, "MANAGE")
 
 
+HAS_GATEWAY = hasattr(AuthServiceClient, "create_gateway_secret_permission")
+classic_gateway = pytest.mark.skipif(
+    not HAS_GATEWAY, reason=f"mlflow {MLFLOW_VERSION} client has no gateway permission methods"
+)
+
+# (method infix, id attribute of the returned entity), one per gateway resource type.
+GATEWAY_KINDS = [
+    pytest.param("gateway_secret", "secret_id", id="secret"),
+    pytest.param("gateway_endpoint", "endpoint_id", id="endpoint"),
+    pytest.param("gateway_model_definition", "model_definition_id", id="model_definition"),
+]
+
+
+@classic_gateway
+@pytest.mark.parametrize("kind,id_attr", GATEWAY_KINDS)
+def test_gateway_permission_lifecycle(client, make_user, kind, id_attr):
+    username, _, user = make_user()
+    rid = unique(kind)
+    create, get, update, delete = (getattr(client, f"{verb}_{kind}_permission") for verb in ("create", "get", "update", "delete"))
+    p = create(rid, username, "READ")
+    assert (getattr(p, id_attr), p.user_id, p.permission) == (rid, user.id, "READ")
+    assert get(rid, username).permission == "READ"
+    assert update(rid, username, "MANAGE") is None
+    assert get(rid, username).permission == "MANAGE"
+    expect_error("RESOURCE_ALREADY_EXISTS", create, rid, username, "READ")
+    expect_error("INVALID_PARAMETER_VALUE", update, rid, username, "BOSS")
+    expect_error("RESOURCE_DOES_NOT_EXIST", get, rid, unique("nobody"))
+    assert delete(rid, username) is None
+    expect_error("RESOURCE_DOES_NOT_EXIST", get, rid, username)
+    expect_error("RESOURCE_DOES_NOT_EXIST", delete, rid, username)
+
+
+@classic_gateway
+@pytest.mark.parametrize("kind,id_attr", GATEWAY_KINDS)
+def test_manage_holder_can_grant_on_gateway(client, login, make_user, kind, id_attr):
+    owner, owner_password, _ = make_user("owner")
+    reader, reader_password, _ = make_user("reader")
+    rid = unique(kind)
+    create = getattr(client, f"create_{kind}_permission")
+    create(rid, owner, "MANAGE")
+
+    login(owner, owner_password)
+    assert create(rid, reader, "READ").permission == "READ"
+    assert getattr(client, f"get_{kind}_permission")(rid, reader).permission == "READ"
+
+    login(reader, reader_password)
+    expect_error("PERMISSION_DENIED", getattr(client, f"update_{kind}_permission"), rid, reader, "MANAGE")
+    expect_error("PERMISSION_DENIED", create, unique(kind), reader, "READ")
+
+
 # ---------------------------------------------------------------------------
 # Unified permission API (clients >= 3.13)
 # ---------------------------------------------------------------------------

@@ -2019,7 +2019,7 @@ var File_mlflowauth_v1_permission_service_proto protoreflect.FileDescriptor
 
 const file_mlflowauth_v1_permission_service_proto_rawDesc = "" +
 	"\n" +
-	"&mlflowauth/v1/permission_service.proto\x12\rmlflowauth.v1\x1a mlflowauth/v1/user_service.proto\"\x84\x01\n" +
+	"&mlflowauth/v1/permission_service.proto\x12\rmlflowauth.v1\x1a'mlflowauth/v1/gateway_permissions.proto\x1a mlflowauth/v1/user_service.proto\"\x84\x01\n" +
 	"!CreateExperimentPermissionRequest\x12#\n" +
 	"\rexperiment_id\x18\x01 \x01(\tR\fexperimentId\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1e\n" +
@@ -2159,7 +2159,7 @@ const file_mlflowauth_v1_permission_service_proto_rawDesc = "" +
 	"\arole_id\x18\x05 \x01(\x05R\x06roleId\"\x8e\x01\n" +
 	"\x1fListResourcePermissionsResponse\x12C\n" +
 	"\vpermissions\x18\x01 \x03(\v2!.mlflowauth.v1.ResourcePermissionR\vpermissions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xca\x11\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xcf\x1f\n" +
 	"\x11PermissionService\x12\x81\x01\n" +
 	"\x1aCreateExperimentPermission\x120.mlflowauth.v1.CreateExperimentPermissionRequest\x1a1.mlflowauth.v1.CreateExperimentPermissionResponse\x12x\n" +
 	"\x17GetExperimentPermission\x12-.mlflowauth.v1.GetExperimentPermissionRequest\x1a..mlflowauth.v1.GetExperimentPermissionResponse\x12\x81\x01\n" +
@@ -2172,7 +2172,19 @@ const file_mlflowauth_v1_permission_service_proto_rawDesc = "" +
 	"\x16CreateScorerPermission\x12,.mlflowauth.v1.CreateScorerPermissionRequest\x1a-.mlflowauth.v1.CreateScorerPermissionResponse\x12l\n" +
 	"\x13GetScorerPermission\x12).mlflowauth.v1.GetScorerPermissionRequest\x1a*.mlflowauth.v1.GetScorerPermissionResponse\x12u\n" +
 	"\x16UpdateScorerPermission\x12,.mlflowauth.v1.UpdateScorerPermissionRequest\x1a-.mlflowauth.v1.UpdateScorerPermissionResponse\x12u\n" +
-	"\x16DeleteScorerPermission\x12,.mlflowauth.v1.DeleteScorerPermissionRequest\x1a-.mlflowauth.v1.DeleteScorerPermissionResponse\x12`\n" +
+	"\x16DeleteScorerPermission\x12,.mlflowauth.v1.DeleteScorerPermissionRequest\x1a-.mlflowauth.v1.DeleteScorerPermissionResponse\x12\x8a\x01\n" +
+	"\x1dCreateGatewaySecretPermission\x123.mlflowauth.v1.CreateGatewaySecretPermissionRequest\x1a4.mlflowauth.v1.CreateGatewaySecretPermissionResponse\x12\x81\x01\n" +
+	"\x1aGetGatewaySecretPermission\x120.mlflowauth.v1.GetGatewaySecretPermissionRequest\x1a1.mlflowauth.v1.GetGatewaySecretPermissionResponse\x12\x8a\x01\n" +
+	"\x1dUpdateGatewaySecretPermission\x123.mlflowauth.v1.UpdateGatewaySecretPermissionRequest\x1a4.mlflowauth.v1.UpdateGatewaySecretPermissionResponse\x12\x8a\x01\n" +
+	"\x1dDeleteGatewaySecretPermission\x123.mlflowauth.v1.DeleteGatewaySecretPermissionRequest\x1a4.mlflowauth.v1.DeleteGatewaySecretPermissionResponse\x12\x90\x01\n" +
+	"\x1fCreateGatewayEndpointPermission\x125.mlflowauth.v1.CreateGatewayEndpointPermissionRequest\x1a6.mlflowauth.v1.CreateGatewayEndpointPermissionResponse\x12\x87\x01\n" +
+	"\x1cGetGatewayEndpointPermission\x122.mlflowauth.v1.GetGatewayEndpointPermissionRequest\x1a3.mlflowauth.v1.GetGatewayEndpointPermissionResponse\x12\x90\x01\n" +
+	"\x1fUpdateGatewayEndpointPermission\x125.mlflowauth.v1.UpdateGatewayEndpointPermissionRequest\x1a6.mlflowauth.v1.UpdateGatewayEndpointPermissionResponse\x12\x90\x01\n" +
+	"\x1fDeleteGatewayEndpointPermission\x125.mlflowauth.v1.DeleteGatewayEndpointPermissionRequest\x1a6.mlflowauth.v1.DeleteGatewayEndpointPermissionResponse\x12\xa5\x01\n" +
+	"&CreateGatewayModelDefinitionPermission\x12<.mlflowauth.v1.CreateGatewayModelDefinitionPermissionRequest\x1a=.mlflowauth.v1.CreateGatewayModelDefinitionPermissionResponse\x12\x9c\x01\n" +
+	"#GetGatewayModelDefinitionPermission\x129.mlflowauth.v1.GetGatewayModelDefinitionPermissionRequest\x1a:.mlflowauth.v1.GetGatewayModelDefinitionPermissionResponse\x12\xa5\x01\n" +
+	"&UpdateGatewayModelDefinitionPermission\x12<.mlflowauth.v1.UpdateGatewayModelDefinitionPermissionRequest\x1a=.mlflowauth.v1.UpdateGatewayModelDefinitionPermissionResponse\x12\xa5\x01\n" +
+	"&DeleteGatewayModelDefinitionPermission\x12<.mlflowauth.v1.DeleteGatewayModelDefinitionPermissionRequest\x1a=.mlflowauth.v1.DeleteGatewayModelDefinitionPermissionResponse\x12`\n" +
 	"\x0fGrantPermission\x12%.mlflowauth.v1.GrantPermissionRequest\x1a&.mlflowauth.v1.GrantPermissionResponse\x12c\n" +
 	"\x10RevokePermission\x12&.mlflowauth.v1.RevokePermissionRequest\x1a'.mlflowauth.v1.RevokePermissionResponse\x12f\n" +
 	"\x11GetUserPermission\x12'.mlflowauth.v1.GetUserPermissionRequest\x1a(.mlflowauth.v1.GetUserPermissionResponse\x12l\n" +
@@ -2194,47 +2206,71 @@ func file_mlflowauth_v1_permission_service_proto_rawDescGZIP() []byte {
 
 var file_mlflowauth_v1_permission_service_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_mlflowauth_v1_permission_service_proto_goTypes = []any{
-	(*CreateExperimentPermissionRequest)(nil),       // 0: mlflowauth.v1.CreateExperimentPermissionRequest
-	(*CreateExperimentPermissionResponse)(nil),      // 1: mlflowauth.v1.CreateExperimentPermissionResponse
-	(*GetExperimentPermissionRequest)(nil),          // 2: mlflowauth.v1.GetExperimentPermissionRequest
-	(*GetExperimentPermissionResponse)(nil),         // 3: mlflowauth.v1.GetExperimentPermissionResponse
-	(*UpdateExperimentPermissionRequest)(nil),       // 4: mlflowauth.v1.UpdateExperimentPermissionRequest
-	(*UpdateExperimentPermissionResponse)(nil),      // 5: mlflowauth.v1.UpdateExperimentPermissionResponse
-	(*DeleteExperimentPermissionRequest)(nil),       // 6: mlflowauth.v1.DeleteExperimentPermissionRequest
-	(*DeleteExperimentPermissionResponse)(nil),      // 7: mlflowauth.v1.DeleteExperimentPermissionResponse
-	(*CreateRegisteredModelPermissionRequest)(nil),  // 8: mlflowauth.v1.CreateRegisteredModelPermissionRequest
-	(*CreateRegisteredModelPermissionResponse)(nil), // 9: mlflowauth.v1.CreateRegisteredModelPermissionResponse
-	(*GetRegisteredModelPermissionRequest)(nil),     // 10: mlflowauth.v1.GetRegisteredModelPermissionRequest
-	(*GetRegisteredModelPermissionResponse)(nil),    // 11: mlflowauth.v1.GetRegisteredModelPermissionResponse
-	(*UpdateRegisteredModelPermissionRequest)(nil),  // 12: mlflowauth.v1.UpdateRegisteredModelPermissionRequest
-	(*UpdateRegisteredModelPermissionResponse)(nil), // 13: mlflowauth.v1.UpdateRegisteredModelPermissionResponse
-	(*DeleteRegisteredModelPermissionRequest)(nil),  // 14: mlflowauth.v1.DeleteRegisteredModelPermissionRequest
-	(*DeleteRegisteredModelPermissionResponse)(nil), // 15: mlflowauth.v1.DeleteRegisteredModelPermissionResponse
-	(*CreateScorerPermissionRequest)(nil),           // 16: mlflowauth.v1.CreateScorerPermissionRequest
-	(*CreateScorerPermissionResponse)(nil),          // 17: mlflowauth.v1.CreateScorerPermissionResponse
-	(*GetScorerPermissionRequest)(nil),              // 18: mlflowauth.v1.GetScorerPermissionRequest
-	(*GetScorerPermissionResponse)(nil),             // 19: mlflowauth.v1.GetScorerPermissionResponse
-	(*UpdateScorerPermissionRequest)(nil),           // 20: mlflowauth.v1.UpdateScorerPermissionRequest
-	(*UpdateScorerPermissionResponse)(nil),          // 21: mlflowauth.v1.UpdateScorerPermissionResponse
-	(*DeleteScorerPermissionRequest)(nil),           // 22: mlflowauth.v1.DeleteScorerPermissionRequest
-	(*DeleteScorerPermissionResponse)(nil),          // 23: mlflowauth.v1.DeleteScorerPermissionResponse
-	(*GrantPermissionRequest)(nil),                  // 24: mlflowauth.v1.GrantPermissionRequest
-	(*GrantPermissionResponse)(nil),                 // 25: mlflowauth.v1.GrantPermissionResponse
-	(*RevokePermissionRequest)(nil),                 // 26: mlflowauth.v1.RevokePermissionRequest
-	(*RevokePermissionResponse)(nil),                // 27: mlflowauth.v1.RevokePermissionResponse
-	(*GetUserPermissionRequest)(nil),                // 28: mlflowauth.v1.GetUserPermissionRequest
-	(*GetUserPermissionResponse)(nil),               // 29: mlflowauth.v1.GetUserPermissionResponse
-	(*UserPermission)(nil),                          // 30: mlflowauth.v1.UserPermission
-	(*ListUserPermissionsRequest)(nil),              // 31: mlflowauth.v1.ListUserPermissionsRequest
-	(*ListUserPermissionsResponse)(nil),             // 32: mlflowauth.v1.ListUserPermissionsResponse
-	(*ListCurrentUserPermissionsRequest)(nil),       // 33: mlflowauth.v1.ListCurrentUserPermissionsRequest
-	(*ListCurrentUserPermissionsResponse)(nil),      // 34: mlflowauth.v1.ListCurrentUserPermissionsResponse
-	(*ListResourcePermissionsRequest)(nil),          // 35: mlflowauth.v1.ListResourcePermissionsRequest
-	(*ResourcePermission)(nil),                      // 36: mlflowauth.v1.ResourcePermission
-	(*ListResourcePermissionsResponse)(nil),         // 37: mlflowauth.v1.ListResourcePermissionsResponse
-	(*ExperimentPermission)(nil),                    // 38: mlflowauth.v1.ExperimentPermission
-	(*RegisteredModelPermission)(nil),               // 39: mlflowauth.v1.RegisteredModelPermission
-	(*ScorerPermission)(nil),                        // 40: mlflowauth.v1.ScorerPermission
+	(*CreateExperimentPermissionRequest)(nil),              // 0: mlflowauth.v1.CreateExperimentPermissionRequest
+	(*CreateExperimentPermissionResponse)(nil),             // 1: mlflowauth.v1.CreateExperimentPermissionResponse
+	(*GetExperimentPermissionRequest)(nil),                 // 2: mlflowauth.v1.GetExperimentPermissionRequest
+	(*GetExperimentPermissionResponse)(nil),                // 3: mlflowauth.v1.GetExperimentPermissionResponse
+	(*UpdateExperimentPermissionRequest)(nil),              // 4: mlflowauth.v1.UpdateExperimentPermissionRequest
+	(*UpdateExperimentPermissionResponse)(nil),             // 5: mlflowauth.v1.UpdateExperimentPermissionResponse
+	(*DeleteExperimentPermissionRequest)(nil),              // 6: mlflowauth.v1.DeleteExperimentPermissionRequest
+	(*DeleteExperimentPermissionResponse)(nil),             // 7: mlflowauth.v1.DeleteExperimentPermissionResponse
+	(*CreateRegisteredModelPermissionRequest)(nil),         // 8: mlflowauth.v1.CreateRegisteredModelPermissionRequest
+	(*CreateRegisteredModelPermissionResponse)(nil),        // 9: mlflowauth.v1.CreateRegisteredModelPermissionResponse
+	(*GetRegisteredModelPermissionRequest)(nil),            // 10: mlflowauth.v1.GetRegisteredModelPermissionRequest
+	(*GetRegisteredModelPermissionResponse)(nil),           // 11: mlflowauth.v1.GetRegisteredModelPermissionResponse
+	(*UpdateRegisteredModelPermissionRequest)(nil),         // 12: mlflowauth.v1.UpdateRegisteredModelPermissionRequest
+	(*UpdateRegisteredModelPermissionResponse)(nil),        // 13: mlflowauth.v1.UpdateRegisteredModelPermissionResponse
+	(*DeleteRegisteredModelPermissionRequest)(nil),         // 14: mlflowauth.v1.DeleteRegisteredModelPermissionRequest
+	(*DeleteRegisteredModelPermissionResponse)(nil),        // 15: mlflowauth.v1.DeleteRegisteredModelPermissionResponse
+	(*CreateScorerPermissionRequest)(nil),                  // 16: mlflowauth.v1.CreateScorerPermissionRequest
+	(*CreateScorerPermissionResponse)(nil),                 // 17: mlflowauth.v1.CreateScorerPermissionResponse
+	(*GetScorerPermissionRequest)(nil),                     // 18: mlflowauth.v1.GetScorerPermissionRequest
+	(*GetScorerPermissionResponse)(nil),                    // 19: mlflowauth.v1.GetScorerPermissionResponse
+	(*UpdateScorerPermissionRequest)(nil),                  // 20: mlflowauth.v1.UpdateScorerPermissionRequest
+	(*UpdateScorerPermissionResponse)(nil),                 // 21: mlflowauth.v1.UpdateScorerPermissionResponse
+	(*DeleteScorerPermissionRequest)(nil),                  // 22: mlflowauth.v1.DeleteScorerPermissionRequest
+	(*DeleteScorerPermissionResponse)(nil),                 // 23: mlflowauth.v1.DeleteScorerPermissionResponse
+	(*GrantPermissionRequest)(nil),                         // 24: mlflowauth.v1.GrantPermissionRequest
+	(*GrantPermissionResponse)(nil),                        // 25: mlflowauth.v1.GrantPermissionResponse
+	(*RevokePermissionRequest)(nil),                        // 26: mlflowauth.v1.RevokePermissionRequest
+	(*RevokePermissionResponse)(nil),                       // 27: mlflowauth.v1.RevokePermissionResponse
+	(*GetUserPermissionRequest)(nil),                       // 28: mlflowauth.v1.GetUserPermissionRequest
+	(*GetUserPermissionResponse)(nil),                      // 29: mlflowauth.v1.GetUserPermissionResponse
+	(*UserPermission)(nil),                                 // 30: mlflowauth.v1.UserPermission
+	(*ListUserPermissionsRequest)(nil),                     // 31: mlflowauth.v1.ListUserPermissionsRequest
+	(*ListUserPermissionsResponse)(nil),                    // 32: mlflowauth.v1.ListUserPermissionsResponse
+	(*ListCurrentUserPermissionsRequest)(nil),              // 33: mlflowauth.v1.ListCurrentUserPermissionsRequest
+	(*ListCurrentUserPermissionsResponse)(nil),             // 34: mlflowauth.v1.ListCurrentUserPermissionsResponse
+	(*ListResourcePermissionsRequest)(nil),                 // 35: mlflowauth.v1.ListResourcePermissionsRequest
+	(*ResourcePermission)(nil),                             // 36: mlflowauth.v1.ResourcePermission
+	(*ListResourcePermissionsResponse)(nil),                // 37: mlflowauth.v1.ListResourcePermissionsResponse
+	(*ExperimentPermission)(nil),                           // 38: mlflowauth.v1.ExperimentPermission
+	(*RegisteredModelPermission)(nil),                      // 39: mlflowauth.v1.RegisteredModelPermission
+	(*ScorerPermission)(nil),                               // 40: mlflowauth.v1.ScorerPermission
+	(*CreateGatewaySecretPermissionRequest)(nil),           // 41: mlflowauth.v1.CreateGatewaySecretPermissionRequest
+	(*GetGatewaySecretPermissionRequest)(nil),              // 42: mlflowauth.v1.GetGatewaySecretPermissionRequest
+	(*UpdateGatewaySecretPermissionRequest)(nil),           // 43: mlflowauth.v1.UpdateGatewaySecretPermissionRequest
+	(*DeleteGatewaySecretPermissionRequest)(nil),           // 44: mlflowauth.v1.DeleteGatewaySecretPermissionRequest
+	(*CreateGatewayEndpointPermissionRequest)(nil),         // 45: mlflowauth.v1.CreateGatewayEndpointPermissionRequest
+	(*GetGatewayEndpointPermissionRequest)(nil),            // 46: mlflowauth.v1.GetGatewayEndpointPermissionRequest
+	(*UpdateGatewayEndpointPermissionRequest)(nil),         // 47: mlflowauth.v1.UpdateGatewayEndpointPermissionRequest
+	(*DeleteGatewayEndpointPermissionRequest)(nil),         // 48: mlflowauth.v1.DeleteGatewayEndpointPermissionRequest
+	(*CreateGatewayModelDefinitionPermissionRequest)(nil),  // 49: mlflowauth.v1.CreateGatewayModelDefinitionPermissionRequest
+	(*GetGatewayModelDefinitionPermissionRequest)(nil),     // 50: mlflowauth.v1.GetGatewayModelDefinitionPermissionRequest
+	(*UpdateGatewayModelDefinitionPermissionRequest)(nil),  // 51: mlflowauth.v1.UpdateGatewayModelDefinitionPermissionRequest
+	(*DeleteGatewayModelDefinitionPermissionRequest)(nil),  // 52: mlflowauth.v1.DeleteGatewayModelDefinitionPermissionRequest
+	(*CreateGatewaySecretPermissionResponse)(nil),          // 53: mlflowauth.v1.CreateGatewaySecretPermissionResponse
+	(*GetGatewaySecretPermissionResponse)(nil),             // 54: mlflowauth.v1.GetGatewaySecretPermissionResponse
+	(*UpdateGatewaySecretPermissionResponse)(nil),          // 55: mlflowauth.v1.UpdateGatewaySecretPermissionResponse
+	(*DeleteGatewaySecretPermissionResponse)(nil),          // 56: mlflowauth.v1.DeleteGatewaySecretPermissionResponse
+	(*CreateGatewayEndpointPermissionResponse)(nil),        // 57: mlflowauth.v1.CreateGatewayEndpointPermissionResponse
+	(*GetGatewayEndpointPermissionResponse)(nil),           // 58: mlflowauth.v1.GetGatewayEndpointPermissionResponse
+	(*UpdateGatewayEndpointPermissionResponse)(nil),        // 59: mlflowauth.v1.UpdateGatewayEndpointPermissionResponse
+	(*DeleteGatewayEndpointPermissionResponse)(nil),        // 60: mlflowauth.v1.DeleteGatewayEndpointPermissionResponse
+	(*CreateGatewayModelDefinitionPermissionResponse)(nil), // 61: mlflowauth.v1.CreateGatewayModelDefinitionPermissionResponse
+	(*GetGatewayModelDefinitionPermissionResponse)(nil),    // 62: mlflowauth.v1.GetGatewayModelDefinitionPermissionResponse
+	(*UpdateGatewayModelDefinitionPermissionResponse)(nil), // 63: mlflowauth.v1.UpdateGatewayModelDefinitionPermissionResponse
+	(*DeleteGatewayModelDefinitionPermissionResponse)(nil), // 64: mlflowauth.v1.DeleteGatewayModelDefinitionPermissionResponse
 }
 var file_mlflowauth_v1_permission_service_proto_depIdxs = []int32{
 	38, // 0: mlflowauth.v1.CreateExperimentPermissionResponse.experiment_permission:type_name -> mlflowauth.v1.ExperimentPermission
@@ -2258,32 +2294,56 @@ var file_mlflowauth_v1_permission_service_proto_depIdxs = []int32{
 	18, // 18: mlflowauth.v1.PermissionService.GetScorerPermission:input_type -> mlflowauth.v1.GetScorerPermissionRequest
 	20, // 19: mlflowauth.v1.PermissionService.UpdateScorerPermission:input_type -> mlflowauth.v1.UpdateScorerPermissionRequest
 	22, // 20: mlflowauth.v1.PermissionService.DeleteScorerPermission:input_type -> mlflowauth.v1.DeleteScorerPermissionRequest
-	24, // 21: mlflowauth.v1.PermissionService.GrantPermission:input_type -> mlflowauth.v1.GrantPermissionRequest
-	26, // 22: mlflowauth.v1.PermissionService.RevokePermission:input_type -> mlflowauth.v1.RevokePermissionRequest
-	28, // 23: mlflowauth.v1.PermissionService.GetUserPermission:input_type -> mlflowauth.v1.GetUserPermissionRequest
-	31, // 24: mlflowauth.v1.PermissionService.ListUserPermissions:input_type -> mlflowauth.v1.ListUserPermissionsRequest
-	33, // 25: mlflowauth.v1.PermissionService.ListCurrentUserPermissions:input_type -> mlflowauth.v1.ListCurrentUserPermissionsRequest
-	35, // 26: mlflowauth.v1.PermissionService.ListResourcePermissions:input_type -> mlflowauth.v1.ListResourcePermissionsRequest
-	1,  // 27: mlflowauth.v1.PermissionService.CreateExperimentPermission:output_type -> mlflowauth.v1.CreateExperimentPermissionResponse
-	3,  // 28: mlflowauth.v1.PermissionService.GetExperimentPermission:output_type -> mlflowauth.v1.GetExperimentPermissionResponse
-	5,  // 29: mlflowauth.v1.PermissionService.UpdateExperimentPermission:output_type -> mlflowauth.v1.UpdateExperimentPermissionResponse
-	7,  // 30: mlflowauth.v1.PermissionService.DeleteExperimentPermission:output_type -> mlflowauth.v1.DeleteExperimentPermissionResponse
-	9,  // 31: mlflowauth.v1.PermissionService.CreateRegisteredModelPermission:output_type -> mlflowauth.v1.CreateRegisteredModelPermissionResponse
-	11, // 32: mlflowauth.v1.PermissionService.GetRegisteredModelPermission:output_type -> mlflowauth.v1.GetRegisteredModelPermissionResponse
-	13, // 33: mlflowauth.v1.PermissionService.UpdateRegisteredModelPermission:output_type -> mlflowauth.v1.UpdateRegisteredModelPermissionResponse
-	15, // 34: mlflowauth.v1.PermissionService.DeleteRegisteredModelPermission:output_type -> mlflowauth.v1.DeleteRegisteredModelPermissionResponse
-	17, // 35: mlflowauth.v1.PermissionService.CreateScorerPermission:output_type -> mlflowauth.v1.CreateScorerPermissionResponse
-	19, // 36: mlflowauth.v1.PermissionService.GetScorerPermission:output_type -> mlflowauth.v1.GetScorerPermissionResponse
-	21, // 37: mlflowauth.v1.PermissionService.UpdateScorerPermission:output_type -> mlflowauth.v1.UpdateScorerPermissionResponse
-	23, // 38: mlflowauth.v1.PermissionService.DeleteScorerPermission:output_type -> mlflowauth.v1.DeleteScorerPermissionResponse
-	25, // 39: mlflowauth.v1.PermissionService.GrantPermission:output_type -> mlflowauth.v1.GrantPermissionResponse
-	27, // 40: mlflowauth.v1.PermissionService.RevokePermission:output_type -> mlflowauth.v1.RevokePermissionResponse
-	29, // 41: mlflowauth.v1.PermissionService.GetUserPermission:output_type -> mlflowauth.v1.GetUserPermissionResponse
-	32, // 42: mlflowauth.v1.PermissionService.ListUserPermissions:output_type -> mlflowauth.v1.ListUserPermissionsResponse
-	34, // 43: mlflowauth.v1.PermissionService.ListCurrentUserPermissions:output_type -> mlflowauth.v1.ListCurrentUserPermissionsResponse
-	37, // 44: mlflowauth.v1.PermissionService.ListResourcePermissions:output_type -> mlflowauth.v1.ListResourcePermissionsResponse
-	27, // [27:45] is the sub-list for method output_type
-	9,  // [9:27] is the sub-list for method input_type
+	41, // 21: mlflowauth.v1.PermissionService.CreateGatewaySecretPermission:input_type -> mlflowauth.v1.CreateGatewaySecretPermissionRequest
+	42, // 22: mlflowauth.v1.PermissionService.GetGatewaySecretPermission:input_type -> mlflowauth.v1.GetGatewaySecretPermissionRequest
+	43, // 23: mlflowauth.v1.PermissionService.UpdateGatewaySecretPermission:input_type -> mlflowauth.v1.UpdateGatewaySecretPermissionRequest
+	44, // 24: mlflowauth.v1.PermissionService.DeleteGatewaySecretPermission:input_type -> mlflowauth.v1.DeleteGatewaySecretPermissionRequest
+	45, // 25: mlflowauth.v1.PermissionService.CreateGatewayEndpointPermission:input_type -> mlflowauth.v1.CreateGatewayEndpointPermissionRequest
+	46, // 26: mlflowauth.v1.PermissionService.GetGatewayEndpointPermission:input_type -> mlflowauth.v1.GetGatewayEndpointPermissionRequest
+	47, // 27: mlflowauth.v1.PermissionService.UpdateGatewayEndpointPermission:input_type -> mlflowauth.v1.UpdateGatewayEndpointPermissionRequest
+	48, // 28: mlflowauth.v1.PermissionService.DeleteGatewayEndpointPermission:input_type -> mlflowauth.v1.DeleteGatewayEndpointPermissionRequest
+	49, // 29: mlflowauth.v1.PermissionService.CreateGatewayModelDefinitionPermission:input_type -> mlflowauth.v1.CreateGatewayModelDefinitionPermissionRequest
+	50, // 30: mlflowauth.v1.PermissionService.GetGatewayModelDefinitionPermission:input_type -> mlflowauth.v1.GetGatewayModelDefinitionPermissionRequest
+	51, // 31: mlflowauth.v1.PermissionService.UpdateGatewayModelDefinitionPermission:input_type -> mlflowauth.v1.UpdateGatewayModelDefinitionPermissionRequest
+	52, // 32: mlflowauth.v1.PermissionService.DeleteGatewayModelDefinitionPermission:input_type -> mlflowauth.v1.DeleteGatewayModelDefinitionPermissionRequest
+	24, // 33: mlflowauth.v1.PermissionService.GrantPermission:input_type -> mlflowauth.v1.GrantPermissionRequest
+	26, // 34: mlflowauth.v1.PermissionService.RevokePermission:input_type -> mlflowauth.v1.RevokePermissionRequest
+	28, // 35: mlflowauth.v1.PermissionService.GetUserPermission:input_type -> mlflowauth.v1.GetUserPermissionRequest
+	31, // 36: mlflowauth.v1.PermissionService.ListUserPermissions:input_type -> mlflowauth.v1.ListUserPermissionsRequest
+	33, // 37: mlflowauth.v1.PermissionService.ListCurrentUserPermissions:input_type -> mlflowauth.v1.ListCurrentUserPermissionsRequest
+	35, // 38: mlflowauth.v1.PermissionService.ListResourcePermissions:input_type -> mlflowauth.v1.ListResourcePermissionsRequest
+	1,  // 39: mlflowauth.v1.PermissionService.CreateExperimentPermission:output_type -> mlflowauth.v1.CreateExperimentPermissionResponse
+	3,  // 40: mlflowauth.v1.PermissionService.GetExperimentPermission:output_type -> mlflowauth.v1.GetExperimentPermissionResponse
+	5,  // 41: mlflowauth.v1.PermissionService.UpdateExperimentPermission:output_type -> mlflowauth.v1.UpdateExperimentPermissionResponse
+	7,  // 42: mlflowauth.v1.PermissionService.DeleteExperimentPermission:output_type -> mlflowauth.v1.DeleteExperimentPermissionResponse
+	9,  // 43: mlflowauth.v1.PermissionService.CreateRegisteredModelPermission:output_type -> mlflowauth.v1.CreateRegisteredModelPermissionResponse
+	11, // 44: mlflowauth.v1.PermissionService.GetRegisteredModelPermission:output_type -> mlflowauth.v1.GetRegisteredModelPermissionResponse
+	13, // 45: mlflowauth.v1.PermissionService.UpdateRegisteredModelPermission:output_type -> mlflowauth.v1.UpdateRegisteredModelPermissionResponse
+	15, // 46: mlflowauth.v1.PermissionService.DeleteRegisteredModelPermission:output_type -> mlflowauth.v1.DeleteRegisteredModelPermissionResponse
+	17, // 47: mlflowauth.v1.PermissionService.CreateScorerPermission:output_type -> mlflowauth.v1.CreateScorerPermissionResponse
+	19, // 48: mlflowauth.v1.PermissionService.GetScorerPermission:output_type -> mlflowauth.v1.GetScorerPermissionResponse
+	21, // 49: mlflowauth.v1.PermissionService.UpdateScorerPermission:output_type -> mlflowauth.v1.UpdateScorerPermissionResponse
+	23, // 50: mlflowauth.v1.PermissionService.DeleteScorerPermission:output_type -> mlflowauth.v1.DeleteScorerPermissionResponse
+	53, // 51: mlflowauth.v1.PermissionService.CreateGatewaySecretPermission:output_type -> mlflowauth.v1.CreateGatewaySecretPermissionResponse
+	54, // 52: mlflowauth.v1.PermissionService.GetGatewaySecretPermission:output_type -> mlflowauth.v1.GetGatewaySecretPermissionResponse
+	55, // 53: mlflowauth.v1.PermissionService.UpdateGatewaySecretPermission:output_type -> mlflowauth.v1.UpdateGatewaySecretPermissionResponse
+	56, // 54: mlflowauth.v1.PermissionService.DeleteGatewaySecretPermission:output_type -> mlflowauth.v1.DeleteGatewaySecretPermissionResponse
+	57, // 55: mlflowauth.v1.PermissionService.CreateGatewayEndpointPermission:output_type -> mlflowauth.v1.CreateGatewayEndpointPermissionResponse
+	58, // 56: mlflowauth.v1.PermissionService.GetGatewayEndpointPermission:output_type -> mlflowauth.v1.GetGatewayEndpointPermissionResponse
+	59, // 57: mlflowauth.v1.PermissionService.UpdateGatewayEndpointPermission:output_type -> mlflowauth.v1.UpdateGatewayEndpointPermissionResponse
+	60, // 58: mlflowauth.v1.PermissionService.DeleteGatewayEndpointPermission:output_type -> mlflowauth.v1.DeleteGatewayEndpointPermissionResponse
+	61, // 59: mlflowauth.v1.PermissionService.CreateGatewayModelDefinitionPermission:output_type -> mlflowauth.v1.CreateGatewayModelDefinitionPermissionResponse
+	62, // 60: mlflowauth.v1.PermissionService.GetGatewayModelDefinitionPermission:output_type -> mlflowauth.v1.GetGatewayModelDefinitionPermissionResponse
+	63, // 61: mlflowauth.v1.PermissionService.UpdateGatewayModelDefinitionPermission:output_type -> mlflowauth.v1.UpdateGatewayModelDefinitionPermissionResponse
+	64, // 62: mlflowauth.v1.PermissionService.DeleteGatewayModelDefinitionPermission:output_type -> mlflowauth.v1.DeleteGatewayModelDefinitionPermissionResponse
+	25, // 63: mlflowauth.v1.PermissionService.GrantPermission:output_type -> mlflowauth.v1.GrantPermissionResponse
+	27, // 64: mlflowauth.v1.PermissionService.RevokePermission:output_type -> mlflowauth.v1.RevokePermissionResponse
+	29, // 65: mlflowauth.v1.PermissionService.GetUserPermission:output_type -> mlflowauth.v1.GetUserPermissionResponse
+	32, // 66: mlflowauth.v1.PermissionService.ListUserPermissions:output_type -> mlflowauth.v1.ListUserPermissionsResponse
+	34, // 67: mlflowauth.v1.PermissionService.ListCurrentUserPermissions:output_type -> mlflowauth.v1.ListCurrentUserPermissionsResponse
+	37, // 68: mlflowauth.v1.PermissionService.ListResourcePermissions:output_type -> mlflowauth.v1.ListResourcePermissionsResponse
+	39, // [39:69] is the sub-list for method output_type
+	9,  // [9:39] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -2294,6 +2354,7 @@ func file_mlflowauth_v1_permission_service_proto_init() {
 	if File_mlflowauth_v1_permission_service_proto != nil {
 		return
 	}
+	file_mlflowauth_v1_gateway_permissions_proto_init()
 	file_mlflowauth_v1_user_service_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -19,24 +19,36 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PermissionService_CreateExperimentPermission_FullMethodName      = "/mlflowauth.v1.PermissionService/CreateExperimentPermission"
-	PermissionService_GetExperimentPermission_FullMethodName         = "/mlflowauth.v1.PermissionService/GetExperimentPermission"
-	PermissionService_UpdateExperimentPermission_FullMethodName      = "/mlflowauth.v1.PermissionService/UpdateExperimentPermission"
-	PermissionService_DeleteExperimentPermission_FullMethodName      = "/mlflowauth.v1.PermissionService/DeleteExperimentPermission"
-	PermissionService_CreateRegisteredModelPermission_FullMethodName = "/mlflowauth.v1.PermissionService/CreateRegisteredModelPermission"
-	PermissionService_GetRegisteredModelPermission_FullMethodName    = "/mlflowauth.v1.PermissionService/GetRegisteredModelPermission"
-	PermissionService_UpdateRegisteredModelPermission_FullMethodName = "/mlflowauth.v1.PermissionService/UpdateRegisteredModelPermission"
-	PermissionService_DeleteRegisteredModelPermission_FullMethodName = "/mlflowauth.v1.PermissionService/DeleteRegisteredModelPermission"
-	PermissionService_CreateScorerPermission_FullMethodName          = "/mlflowauth.v1.PermissionService/CreateScorerPermission"
-	PermissionService_GetScorerPermission_FullMethodName             = "/mlflowauth.v1.PermissionService/GetScorerPermission"
-	PermissionService_UpdateScorerPermission_FullMethodName          = "/mlflowauth.v1.PermissionService/UpdateScorerPermission"
-	PermissionService_DeleteScorerPermission_FullMethodName          = "/mlflowauth.v1.PermissionService/DeleteScorerPermission"
-	PermissionService_GrantPermission_FullMethodName                 = "/mlflowauth.v1.PermissionService/GrantPermission"
-	PermissionService_RevokePermission_FullMethodName                = "/mlflowauth.v1.PermissionService/RevokePermission"
-	PermissionService_GetUserPermission_FullMethodName               = "/mlflowauth.v1.PermissionService/GetUserPermission"
-	PermissionService_ListUserPermissions_FullMethodName             = "/mlflowauth.v1.PermissionService/ListUserPermissions"
-	PermissionService_ListCurrentUserPermissions_FullMethodName      = "/mlflowauth.v1.PermissionService/ListCurrentUserPermissions"
-	PermissionService_ListResourcePermissions_FullMethodName         = "/mlflowauth.v1.PermissionService/ListResourcePermissions"
+	PermissionService_CreateExperimentPermission_FullMethodName             = "/mlflowauth.v1.PermissionService/CreateExperimentPermission"
+	PermissionService_GetExperimentPermission_FullMethodName                = "/mlflowauth.v1.PermissionService/GetExperimentPermission"
+	PermissionService_UpdateExperimentPermission_FullMethodName             = "/mlflowauth.v1.PermissionService/UpdateExperimentPermission"
+	PermissionService_DeleteExperimentPermission_FullMethodName             = "/mlflowauth.v1.PermissionService/DeleteExperimentPermission"
+	PermissionService_CreateRegisteredModelPermission_FullMethodName        = "/mlflowauth.v1.PermissionService/CreateRegisteredModelPermission"
+	PermissionService_GetRegisteredModelPermission_FullMethodName           = "/mlflowauth.v1.PermissionService/GetRegisteredModelPermission"
+	PermissionService_UpdateRegisteredModelPermission_FullMethodName        = "/mlflowauth.v1.PermissionService/UpdateRegisteredModelPermission"
+	PermissionService_DeleteRegisteredModelPermission_FullMethodName        = "/mlflowauth.v1.PermissionService/DeleteRegisteredModelPermission"
+	PermissionService_CreateScorerPermission_FullMethodName                 = "/mlflowauth.v1.PermissionService/CreateScorerPermission"
+	PermissionService_GetScorerPermission_FullMethodName                    = "/mlflowauth.v1.PermissionService/GetScorerPermission"
+	PermissionService_UpdateScorerPermission_FullMethodName                 = "/mlflowauth.v1.PermissionService/UpdateScorerPermission"
+	PermissionService_DeleteScorerPermission_FullMethodName                 = "/mlflowauth.v1.PermissionService/DeleteScorerPermission"
+	PermissionService_CreateGatewaySecretPermission_FullMethodName          = "/mlflowauth.v1.PermissionService/CreateGatewaySecretPermission"
+	PermissionService_GetGatewaySecretPermission_FullMethodName             = "/mlflowauth.v1.PermissionService/GetGatewaySecretPermission"
+	PermissionService_UpdateGatewaySecretPermission_FullMethodName          = "/mlflowauth.v1.PermissionService/UpdateGatewaySecretPermission"
+	PermissionService_DeleteGatewaySecretPermission_FullMethodName          = "/mlflowauth.v1.PermissionService/DeleteGatewaySecretPermission"
+	PermissionService_CreateGatewayEndpointPermission_FullMethodName        = "/mlflowauth.v1.PermissionService/CreateGatewayEndpointPermission"
+	PermissionService_GetGatewayEndpointPermission_FullMethodName           = "/mlflowauth.v1.PermissionService/GetGatewayEndpointPermission"
+	PermissionService_UpdateGatewayEndpointPermission_FullMethodName        = "/mlflowauth.v1.PermissionService/UpdateGatewayEndpointPermission"
+	PermissionService_DeleteGatewayEndpointPermission_FullMethodName        = "/mlflowauth.v1.PermissionService/DeleteGatewayEndpointPermission"
+	PermissionService_CreateGatewayModelDefinitionPermission_FullMethodName = "/mlflowauth.v1.PermissionService/CreateGatewayModelDefinitionPermission"
+	PermissionService_GetGatewayModelDefinitionPermission_FullMethodName    = "/mlflowauth.v1.PermissionService/GetGatewayModelDefinitionPermission"
+	PermissionService_UpdateGatewayModelDefinitionPermission_FullMethodName = "/mlflowauth.v1.PermissionService/UpdateGatewayModelDefinitionPermission"
+	PermissionService_DeleteGatewayModelDefinitionPermission_FullMethodName = "/mlflowauth.v1.PermissionService/DeleteGatewayModelDefinitionPermission"
+	PermissionService_GrantPermission_FullMethodName                        = "/mlflowauth.v1.PermissionService/GrantPermission"
+	PermissionService_RevokePermission_FullMethodName                       = "/mlflowauth.v1.PermissionService/RevokePermission"
+	PermissionService_GetUserPermission_FullMethodName                      = "/mlflowauth.v1.PermissionService/GetUserPermission"
+	PermissionService_ListUserPermissions_FullMethodName                    = "/mlflowauth.v1.PermissionService/ListUserPermissions"
+	PermissionService_ListCurrentUserPermissions_FullMethodName             = "/mlflowauth.v1.PermissionService/ListCurrentUserPermissions"
+	PermissionService_ListResourcePermissions_FullMethodName                = "/mlflowauth.v1.PermissionService/ListResourcePermissions"
 )
 
 // PermissionServiceClient is the client API for PermissionService service.
@@ -73,6 +85,30 @@ type PermissionServiceClient interface {
 	UpdateScorerPermission(ctx context.Context, in *UpdateScorerPermissionRequest, opts ...grpc.CallOption) (*UpdateScorerPermissionResponse, error)
 	// DeleteScorerPermission removes a grant on a scorer.
 	DeleteScorerPermission(ctx context.Context, in *DeleteScorerPermissionRequest, opts ...grpc.CallOption) (*DeleteScorerPermissionResponse, error)
+	// CreateGatewaySecretPermission grants a permission on a gateway secret.
+	CreateGatewaySecretPermission(ctx context.Context, in *CreateGatewaySecretPermissionRequest, opts ...grpc.CallOption) (*CreateGatewaySecretPermissionResponse, error)
+	// GetGatewaySecretPermission reads a grant on a gateway secret.
+	GetGatewaySecretPermission(ctx context.Context, in *GetGatewaySecretPermissionRequest, opts ...grpc.CallOption) (*GetGatewaySecretPermissionResponse, error)
+	// UpdateGatewaySecretPermission changes a grant on a gateway secret.
+	UpdateGatewaySecretPermission(ctx context.Context, in *UpdateGatewaySecretPermissionRequest, opts ...grpc.CallOption) (*UpdateGatewaySecretPermissionResponse, error)
+	// DeleteGatewaySecretPermission removes a grant on a gateway secret.
+	DeleteGatewaySecretPermission(ctx context.Context, in *DeleteGatewaySecretPermissionRequest, opts ...grpc.CallOption) (*DeleteGatewaySecretPermissionResponse, error)
+	// CreateGatewayEndpointPermission grants a permission on a gateway endpoint.
+	CreateGatewayEndpointPermission(ctx context.Context, in *CreateGatewayEndpointPermissionRequest, opts ...grpc.CallOption) (*CreateGatewayEndpointPermissionResponse, error)
+	// GetGatewayEndpointPermission reads a grant on a gateway endpoint.
+	GetGatewayEndpointPermission(ctx context.Context, in *GetGatewayEndpointPermissionRequest, opts ...grpc.CallOption) (*GetGatewayEndpointPermissionResponse, error)
+	// UpdateGatewayEndpointPermission changes a grant on a gateway endpoint.
+	UpdateGatewayEndpointPermission(ctx context.Context, in *UpdateGatewayEndpointPermissionRequest, opts ...grpc.CallOption) (*UpdateGatewayEndpointPermissionResponse, error)
+	// DeleteGatewayEndpointPermission removes a grant on a gateway endpoint.
+	DeleteGatewayEndpointPermission(ctx context.Context, in *DeleteGatewayEndpointPermissionRequest, opts ...grpc.CallOption) (*DeleteGatewayEndpointPermissionResponse, error)
+	// CreateGatewayModelDefinitionPermission grants a permission on a gateway model definition.
+	CreateGatewayModelDefinitionPermission(ctx context.Context, in *CreateGatewayModelDefinitionPermissionRequest, opts ...grpc.CallOption) (*CreateGatewayModelDefinitionPermissionResponse, error)
+	// GetGatewayModelDefinitionPermission reads a grant on a gateway model definition.
+	GetGatewayModelDefinitionPermission(ctx context.Context, in *GetGatewayModelDefinitionPermissionRequest, opts ...grpc.CallOption) (*GetGatewayModelDefinitionPermissionResponse, error)
+	// UpdateGatewayModelDefinitionPermission changes a grant on a gateway model definition.
+	UpdateGatewayModelDefinitionPermission(ctx context.Context, in *UpdateGatewayModelDefinitionPermissionRequest, opts ...grpc.CallOption) (*UpdateGatewayModelDefinitionPermissionResponse, error)
+	// DeleteGatewayModelDefinitionPermission removes a grant on a gateway model definition.
+	DeleteGatewayModelDefinitionPermission(ctx context.Context, in *DeleteGatewayModelDefinitionPermissionRequest, opts ...grpc.CallOption) (*DeleteGatewayModelDefinitionPermissionResponse, error)
 	// GrantPermission is MLflow 3.13's grant: READ, USE, EDIT or MANAGE on any resource type.
 	GrantPermission(ctx context.Context, in *GrantPermissionRequest, opts ...grpc.CallOption) (*GrantPermissionResponse, error)
 	// RevokePermission is MLflow 3.13's revoke.
@@ -217,6 +253,126 @@ func (c *permissionServiceClient) DeleteScorerPermission(ctx context.Context, in
 	return out, nil
 }
 
+func (c *permissionServiceClient) CreateGatewaySecretPermission(ctx context.Context, in *CreateGatewaySecretPermissionRequest, opts ...grpc.CallOption) (*CreateGatewaySecretPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateGatewaySecretPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_CreateGatewaySecretPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) GetGatewaySecretPermission(ctx context.Context, in *GetGatewaySecretPermissionRequest, opts ...grpc.CallOption) (*GetGatewaySecretPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetGatewaySecretPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_GetGatewaySecretPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) UpdateGatewaySecretPermission(ctx context.Context, in *UpdateGatewaySecretPermissionRequest, opts ...grpc.CallOption) (*UpdateGatewaySecretPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateGatewaySecretPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_UpdateGatewaySecretPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) DeleteGatewaySecretPermission(ctx context.Context, in *DeleteGatewaySecretPermissionRequest, opts ...grpc.CallOption) (*DeleteGatewaySecretPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteGatewaySecretPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_DeleteGatewaySecretPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) CreateGatewayEndpointPermission(ctx context.Context, in *CreateGatewayEndpointPermissionRequest, opts ...grpc.CallOption) (*CreateGatewayEndpointPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateGatewayEndpointPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_CreateGatewayEndpointPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) GetGatewayEndpointPermission(ctx context.Context, in *GetGatewayEndpointPermissionRequest, opts ...grpc.CallOption) (*GetGatewayEndpointPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetGatewayEndpointPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_GetGatewayEndpointPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) UpdateGatewayEndpointPermission(ctx context.Context, in *UpdateGatewayEndpointPermissionRequest, opts ...grpc.CallOption) (*UpdateGatewayEndpointPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateGatewayEndpointPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_UpdateGatewayEndpointPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) DeleteGatewayEndpointPermission(ctx context.Context, in *DeleteGatewayEndpointPermissionRequest, opts ...grpc.CallOption) (*DeleteGatewayEndpointPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteGatewayEndpointPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_DeleteGatewayEndpointPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) CreateGatewayModelDefinitionPermission(ctx context.Context, in *CreateGatewayModelDefinitionPermissionRequest, opts ...grpc.CallOption) (*CreateGatewayModelDefinitionPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateGatewayModelDefinitionPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_CreateGatewayModelDefinitionPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) GetGatewayModelDefinitionPermission(ctx context.Context, in *GetGatewayModelDefinitionPermissionRequest, opts ...grpc.CallOption) (*GetGatewayModelDefinitionPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetGatewayModelDefinitionPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_GetGatewayModelDefinitionPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) UpdateGatewayModelDefinitionPermission(ctx context.Context, in *UpdateGatewayModelDefinitionPermissionRequest, opts ...grpc.CallOption) (*UpdateGatewayModelDefinitionPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateGatewayModelDefinitionPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_UpdateGatewayModelDefinitionPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *permissionServiceClient) DeleteGatewayModelDefinitionPermission(ctx context.Context, in *DeleteGatewayModelDefinitionPermissionRequest, opts ...grpc.CallOption) (*DeleteGatewayModelDefinitionPermissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteGatewayModelDefinitionPermissionResponse)
+	err := c.cc.Invoke(ctx, PermissionService_DeleteGatewayModelDefinitionPermission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *permissionServiceClient) GrantPermission(ctx context.Context, in *GrantPermissionRequest, opts ...grpc.CallOption) (*GrantPermissionResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GrantPermissionResponse)
@@ -311,6 +467,30 @@ type PermissionServiceServer interface {
 	UpdateScorerPermission(context.Context, *UpdateScorerPermissionRequest) (*UpdateScorerPermissionResponse, error)
 	// DeleteScorerPermission removes a grant on a scorer.
 	DeleteScorerPermission(context.Context, *DeleteScorerPermissionRequest) (*DeleteScorerPermissionResponse, error)
+	// CreateGatewaySecretPermission grants a permission on a gateway secret.
+	CreateGatewaySecretPermission(context.Context, *CreateGatewaySecretPermissionRequest) (*CreateGatewaySecretPermissionResponse, error)
+	// GetGatewaySecretPermission reads a grant on a gateway secret.
+	GetGatewaySecretPermission(context.Context, *GetGatewaySecretPermissionRequest) (*GetGatewaySecretPermissionResponse, error)
+	// UpdateGatewaySecretPermission changes a grant on a gateway secret.
+	UpdateGatewaySecretPermission(context.Context, *UpdateGatewaySecretPermissionRequest) (*UpdateGatewaySecretPermissionResponse, error)
+	// DeleteGatewaySecretPermission removes a grant on a gateway secret.
+	DeleteGatewaySecretPermission(context.Context, *DeleteGatewaySecretPermissionRequest) (*DeleteGatewaySecretPermissionResponse, error)
+	// CreateGatewayEndpointPermission grants a permission on a gateway endpoint.
+	CreateGatewayEndpointPermission(context.Context, *CreateGatewayEndpointPermissionRequest) (*CreateGatewayEndpointPermissionResponse, error)
+	// GetGatewayEndpointPermission reads a grant on a gateway endpoint.
+	GetGatewayEndpointPermission(context.Context, *GetGatewayEndpointPermissionRequest) (*GetGatewayEndpointPermissionResponse, error)
+	// UpdateGatewayEndpointPermission changes a grant on a gateway endpoint.
+	UpdateGatewayEndpointPermission(context.Context, *UpdateGatewayEndpointPermissionRequest) (*UpdateGatewayEndpointPermissionResponse, error)
+	// DeleteGatewayEndpointPermission removes a grant on a gateway endpoint.
+	DeleteGatewayEndpointPermission(context.Context, *DeleteGatewayEndpointPermissionRequest) (*DeleteGatewayEndpointPermissionResponse, error)
+	// CreateGatewayModelDefinitionPermission grants a permission on a gateway model definition.
+	CreateGatewayModelDefinitionPermission(context.Context, *CreateGatewayModelDefinitionPermissionRequest) (*CreateGatewayModelDefinitionPermissionResponse, error)
+	// GetGatewayModelDefinitionPermission reads a grant on a gateway model definition.
+	GetGatewayModelDefinitionPermission(context.Context, *GetGatewayModelDefinitionPermissionRequest) (*GetGatewayModelDefinitionPermissionResponse, error)
+	// UpdateGatewayModelDefinitionPermission changes a grant on a gateway model definition.
+	UpdateGatewayModelDefinitionPermission(context.Context, *UpdateGatewayModelDefinitionPermissionRequest) (*UpdateGatewayModelDefinitionPermissionResponse, error)
+	// DeleteGatewayModelDefinitionPermission removes a grant on a gateway model definition.
+	DeleteGatewayModelDefinitionPermission(context.Context, *DeleteGatewayModelDefinitionPermissionRequest) (*DeleteGatewayModelDefinitionPermissionResponse, error)
 	// GrantPermission is MLflow 3.13's grant: READ, USE, EDIT or MANAGE on any resource type.
 	GrantPermission(context.Context, *GrantPermissionRequest) (*GrantPermissionResponse, error)
 	// RevokePermission is MLflow 3.13's revoke.
@@ -370,6 +550,42 @@ func (UnimplementedPermissionServiceServer) UpdateScorerPermission(context.Conte
 }
 func (UnimplementedPermissionServiceServer) DeleteScorerPermission(context.Context, *DeleteScorerPermissionRequest) (*DeleteScorerPermissionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteScorerPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) CreateGatewaySecretPermission(context.Context, *CreateGatewaySecretPermissionRequest) (*CreateGatewaySecretPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateGatewaySecretPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) GetGatewaySecretPermission(context.Context, *GetGatewaySecretPermissionRequest) (*GetGatewaySecretPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGatewaySecretPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) UpdateGatewaySecretPermission(context.Context, *UpdateGatewaySecretPermissionRequest) (*UpdateGatewaySecretPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateGatewaySecretPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) DeleteGatewaySecretPermission(context.Context, *DeleteGatewaySecretPermissionRequest) (*DeleteGatewaySecretPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteGatewaySecretPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) CreateGatewayEndpointPermission(context.Context, *CreateGatewayEndpointPermissionRequest) (*CreateGatewayEndpointPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateGatewayEndpointPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) GetGatewayEndpointPermission(context.Context, *GetGatewayEndpointPermissionRequest) (*GetGatewayEndpointPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGatewayEndpointPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) UpdateGatewayEndpointPermission(context.Context, *UpdateGatewayEndpointPermissionRequest) (*UpdateGatewayEndpointPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateGatewayEndpointPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) DeleteGatewayEndpointPermission(context.Context, *DeleteGatewayEndpointPermissionRequest) (*DeleteGatewayEndpointPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteGatewayEndpointPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) CreateGatewayModelDefinitionPermission(context.Context, *CreateGatewayModelDefinitionPermissionRequest) (*CreateGatewayModelDefinitionPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateGatewayModelDefinitionPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) GetGatewayModelDefinitionPermission(context.Context, *GetGatewayModelDefinitionPermissionRequest) (*GetGatewayModelDefinitionPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGatewayModelDefinitionPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) UpdateGatewayModelDefinitionPermission(context.Context, *UpdateGatewayModelDefinitionPermissionRequest) (*UpdateGatewayModelDefinitionPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateGatewayModelDefinitionPermission not implemented")
+}
+func (UnimplementedPermissionServiceServer) DeleteGatewayModelDefinitionPermission(context.Context, *DeleteGatewayModelDefinitionPermissionRequest) (*DeleteGatewayModelDefinitionPermissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteGatewayModelDefinitionPermission not implemented")
 }
 func (UnimplementedPermissionServiceServer) GrantPermission(context.Context, *GrantPermissionRequest) (*GrantPermissionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GrantPermission not implemented")
@@ -626,6 +842,222 @@ func _PermissionService_DeleteScorerPermission_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PermissionService_CreateGatewaySecretPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateGatewaySecretPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).CreateGatewaySecretPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_CreateGatewaySecretPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).CreateGatewaySecretPermission(ctx, req.(*CreateGatewaySecretPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_GetGatewaySecretPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGatewaySecretPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).GetGatewaySecretPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_GetGatewaySecretPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).GetGatewaySecretPermission(ctx, req.(*GetGatewaySecretPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_UpdateGatewaySecretPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateGatewaySecretPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).UpdateGatewaySecretPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_UpdateGatewaySecretPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).UpdateGatewaySecretPermission(ctx, req.(*UpdateGatewaySecretPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_DeleteGatewaySecretPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteGatewaySecretPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).DeleteGatewaySecretPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_DeleteGatewaySecretPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).DeleteGatewaySecretPermission(ctx, req.(*DeleteGatewaySecretPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_CreateGatewayEndpointPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateGatewayEndpointPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).CreateGatewayEndpointPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_CreateGatewayEndpointPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).CreateGatewayEndpointPermission(ctx, req.(*CreateGatewayEndpointPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_GetGatewayEndpointPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGatewayEndpointPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).GetGatewayEndpointPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_GetGatewayEndpointPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).GetGatewayEndpointPermission(ctx, req.(*GetGatewayEndpointPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_UpdateGatewayEndpointPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateGatewayEndpointPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).UpdateGatewayEndpointPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_UpdateGatewayEndpointPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).UpdateGatewayEndpointPermission(ctx, req.(*UpdateGatewayEndpointPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_DeleteGatewayEndpointPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteGatewayEndpointPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).DeleteGatewayEndpointPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_DeleteGatewayEndpointPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).DeleteGatewayEndpointPermission(ctx, req.(*DeleteGatewayEndpointPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_CreateGatewayModelDefinitionPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateGatewayModelDefinitionPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).CreateGatewayModelDefinitionPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_CreateGatewayModelDefinitionPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).CreateGatewayModelDefinitionPermission(ctx, req.(*CreateGatewayModelDefinitionPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_GetGatewayModelDefinitionPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGatewayModelDefinitionPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).GetGatewayModelDefinitionPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_GetGatewayModelDefinitionPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).GetGatewayModelDefinitionPermission(ctx, req.(*GetGatewayModelDefinitionPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_UpdateGatewayModelDefinitionPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateGatewayModelDefinitionPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).UpdateGatewayModelDefinitionPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_UpdateGatewayModelDefinitionPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).UpdateGatewayModelDefinitionPermission(ctx, req.(*UpdateGatewayModelDefinitionPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PermissionService_DeleteGatewayModelDefinitionPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteGatewayModelDefinitionPermissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PermissionServiceServer).DeleteGatewayModelDefinitionPermission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PermissionService_DeleteGatewayModelDefinitionPermission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PermissionServiceServer).DeleteGatewayModelDefinitionPermission(ctx, req.(*DeleteGatewayModelDefinitionPermissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PermissionService_GrantPermission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GrantPermissionRequest)
 	if err := dec(in); err != nil {
@@ -788,6 +1220,54 @@ var PermissionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteScorerPermission",
 			Handler:    _PermissionService_DeleteScorerPermission_Handler,
+		},
+		{
+			MethodName: "CreateGatewaySecretPermission",
+			Handler:    _PermissionService_CreateGatewaySecretPermission_Handler,
+		},
+		{
+			MethodName: "GetGatewaySecretPermission",
+			Handler:    _PermissionService_GetGatewaySecretPermission_Handler,
+		},
+		{
+			MethodName: "UpdateGatewaySecretPermission",
+			Handler:    _PermissionService_UpdateGatewaySecretPermission_Handler,
+		},
+		{
+			MethodName: "DeleteGatewaySecretPermission",
+			Handler:    _PermissionService_DeleteGatewaySecretPermission_Handler,
+		},
+		{
+			MethodName: "CreateGatewayEndpointPermission",
+			Handler:    _PermissionService_CreateGatewayEndpointPermission_Handler,
+		},
+		{
+			MethodName: "GetGatewayEndpointPermission",
+			Handler:    _PermissionService_GetGatewayEndpointPermission_Handler,
+		},
+		{
+			MethodName: "UpdateGatewayEndpointPermission",
+			Handler:    _PermissionService_UpdateGatewayEndpointPermission_Handler,
+		},
+		{
+			MethodName: "DeleteGatewayEndpointPermission",
+			Handler:    _PermissionService_DeleteGatewayEndpointPermission_Handler,
+		},
+		{
+			MethodName: "CreateGatewayModelDefinitionPermission",
+			Handler:    _PermissionService_CreateGatewayModelDefinitionPermission_Handler,
+		},
+		{
+			MethodName: "GetGatewayModelDefinitionPermission",
+			Handler:    _PermissionService_GetGatewayModelDefinitionPermission_Handler,
+		},
+		{
+			MethodName: "UpdateGatewayModelDefinitionPermission",
+			Handler:    _PermissionService_UpdateGatewayModelDefinitionPermission_Handler,
+		},
+		{
+			MethodName: "DeleteGatewayModelDefinitionPermission",
+			Handler:    _PermissionService_DeleteGatewayModelDefinitionPermission_Handler,
 		},
 		{
 			MethodName: "GrantPermission",

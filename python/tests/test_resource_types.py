@@ -1,0 +1,63 @@
+"""Every resource type MLflow's server knows, through role permissions and a
+user's own grants, side by side with MLflow's basic-auth server: the same calls
+succeed, and the refused ones get the same error code and message.
+
+The types come from MLflow's own table (permissions.TYPE), plus an unknown one.
+3.18's ``skill`` is mlflow-auth's and not 3.17.2's; the Go tests cover it, and
+it is taken out of the list of valid types in mlflow-auth's message.
+"""
+
+import os
+
+import pytest
+
+if not os.environ.get("MLFLOW_AUTH_TEST_URL"):
+    pytest.skip("MLFLOW_AUTH_TEST_URL is not set", allow_module_level=True)
+
+from mlflow.exceptions import MlflowException
+from mlflow.server.auth.client import AuthServiceClient
+
+from conftest import PASSWORD, unique
+
+if not hasattr(AuthServiceClient, "add_role_permission"):
+    pytest.skip("this client has no role methods (added in 3.13)", allow_module_level=True)
+
+from mlflow.server.auth import permissions
+
+MLFLOW_URL_ENV = "MLFLOW_AUTH_TEST_MLFLOW_URL"
+MLFLOW_ADMIN_ENV = ("MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME", "MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD")
+
+
+def outcome(call, *args):
+    try:
+        call(*args)
+    except MlflowException as e:
+        return e.error_code, e.message.replace("'skill', ", "")
+    return "ok"
+
+
+def scenario(client, monkeypatch, admin):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", admin[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", admin[1])
+    username = unique("typed")
+    client.create_user(username, PASSWORD)
+    role = client.create_role("default", unique("typed"))
+    out = []
+    for typ in sorted(permissions.TYPE) + ["notebook"]:
+        out.append((typ, "role *", outcome(client.add_role_permission, role.id, typ, "*", "MANAGE")))
+        out.append((typ, "role id", outcome(client.add_role_permission, role.id, typ, "5", "MANAGE")))
+        out.append((typ, "grant *", outcome(client.grant_user_permission, username, typ, "*", "READ")))
+        if typ != "scorer":  # a scorer id is "<experiment>/<name>": mlflow-auth checks it, MLflow stores any
+            out.append((typ, "grant id", outcome(client.grant_user_permission, username, typ, "5", "READ")))
+    return out
+
+
+def test_resource_types_side_by_side(client, admin_credentials, monkeypatch):
+    url = os.environ.get(MLFLOW_URL_ENV)
+    if not url:
+        pytest.skip(f"{MLFLOW_URL_ENV} is not set: no MLflow basic-auth server to compare with")
+    mlflow_admin = (os.environ[MLFLOW_ADMIN_ENV[0]], os.environ[MLFLOW_ADMIN_ENV[1]])
+    ours = scenario(client, monkeypatch, admin_credentials)
+    theirs = scenario(AuthServiceClient(url.rstrip("/")), monkeypatch, mlflow_admin)
+    differences = [(o, t) for o, t in zip(ours, theirs) if o != t]
+    assert not differences, "\n".join(f"ours:   {o}\nMLflow: {t}" for o, t in differences)
