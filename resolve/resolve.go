@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // Grants is what the resolver reads of the store: direct grants and the
@@ -19,8 +20,9 @@ type Grants interface {
 	RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType, resourceID string) ([]storage.RoleGrant, error)
 }
 
-// Workspace is where every role and grant lives until workspaces exist.
-const Workspace = "default"
+// Workspace is where roles and grants live for a request that names no
+// workspace; a request's own is workspace.From(ctx), and decisions are made in it.
+const Workspace = workspace.Default
 
 // Resolver applies MLflow 3.17.2's rule (see decide).
 type Resolver struct {
@@ -132,9 +134,9 @@ func (s *Session) rolesFor(res permission.Resource) ([]storage.RoleGrant, error)
 		return roles, nil
 	}
 	if s.roleLookups++; s.roleLookups <= PointLookups {
-		return s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type), res.ID)
+		return s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, workspace.From(s.ctx), string(res.Type), res.ID)
 	}
-	roles, err := s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type), "")
+	roles, err := s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, workspace.From(s.ctx), string(res.Type), "")
 	if err == nil {
 		s.roleGrants[res.Type] = roles
 	}

@@ -31,6 +31,7 @@ func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMLflowJSON()),
 		runtime.WithErrorHandler(gatewayError),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithIncomingHeaderMatcher(gatewayHeader),
 	)
 	for _, svc := range services {
 		if err := svc.gateway(context.Background(), gw, conn); err != nil {

@@ -8,8 +8,8 @@ import (
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
-	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 type permissionService struct {
@@ -294,7 +294,7 @@ func (s *permissionService) ListResourcePermissions(ctx context.Context, req *v1
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}
-	holders, err := s.roles.RoleHoldersOf(ctx, resolve.Workspace, r, after, fetchSize(limit))
+	holders, err := s.roles.RoleHoldersOf(ctx, workspace.From(ctx), r, after, fetchSize(limit))
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}

@@ -132,6 +132,9 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 	}
 	setLogUser(ctx, p.User.Username)
 	ctx = context.WithValue(ctx, principalKey{}, p)
+	if ctx, err = withWorkspace(ctx); err != nil {
+		return nil, err
+	}
 	msg, ok := req.(proto.Message)
 	if !ok {
 		return nil, errPermissionDenied

@@ -31,12 +31,15 @@ type User struct {
 	IsAdmin      bool
 }
 
-// Grant is a user's direct permission on one resource.
+// Grant is a user's direct permission on one resource in a workspace.
+// Workspace "" is workspace.Default, so grants of a server without workspaces
+// read as they always have.
 type Grant struct {
-	UserID   int32
-	Username string
-	Resource permission.Resource
-	Level    permission.Level
+	UserID    int32
+	Username  string
+	Resource  permission.Resource
+	Level     permission.Level
+	Workspace string
 }
 
 // Batch is a set of new users and new grants, written all or nothing by
@@ -64,6 +67,10 @@ type Store interface {
 	DeleteUser(ctx context.Context, username string) error
 	// CountAdmins returns the number of admins.
 	CountAdmins(ctx context.Context) (int, error)
+
+	// The grant methods act in the context's workspace (workspace.From): a grant
+	// made in one workspace is not seen, changed or removed from another.
+	// CreateBatch alone takes each grant's own Workspace.
 
 	// CreateGrant inserts a grant; ErrNotFound when the user is gone, ErrAlreadyExists.
 	CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (Grant, error)
