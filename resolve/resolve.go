@@ -124,6 +124,27 @@ type Session struct {
 	lookups     int
 	roleGrants  map[permission.ResourceType][]storage.RoleGrant // a type's, once loaded whole
 	roleLookups int
+	workspace   *permission.Level // the user's direct grant on workspace.Resource, once read ("" for none)
+}
+
+// workspaceGrant is the user's direct level on the request's workspace itself
+// ("" when none), read once per session.
+func (s *Session) workspaceGrant() (permission.Level, error) {
+	if s.workspace == nil {
+		var l permission.Level
+		if s.direct != nil {
+			l = s.direct[workspace.Resource]
+		} else {
+			switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, workspace.Resource); {
+			case err == nil:
+				l = g.Level
+			case !errors.Is(err, storage.ErrNotFound):
+				return "", err
+			}
+		}
+		s.workspace = &l
+	}
+	return *s.workspace, nil
 }
 
 // rolesFor reads the user's role grants that can decide res: for the first few
@@ -170,6 +191,18 @@ func (s *Session) Decision(res permission.Resource) (Decision, error) {
 	direct, err := s.directGrant(res)
 	if err != nil {
 		return none, err
+	}
+	if res.Type != workspace.Resource.Type {
+		// A direct workspace MANAGE (MLflow 3.12's workspace permission) makes
+		// the user the workspace's admin, as a role's does in decide.
+		switch ws, err := s.workspaceGrant(); {
+		case err != nil:
+			return none, err
+		case ws == permission.Manage:
+			d := Decision{Level: permission.Manage, By: ByGrant}
+			s.known[res] = d
+			return d, nil
+		}
 	}
 	d := decide(direct, roles, res, s.r.defaultLevel)
 	s.known[res] = d

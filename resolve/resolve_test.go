@@ -71,7 +71,8 @@ func TestSessionLevels(t *testing.T) {
 		check(i)
 		check(i) // remembered, not asked again
 	}
-	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups || b != 0 {
+	// One point lookup more: the user's grant on the workspace itself, read once.
+	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups+1 || b != 0 {
 		t.Errorf("after %d resources: %d point lookups, %d loads", PointLookups, p, b)
 	}
 	for i := PointLookups; i < 30; i++ {
@@ -80,7 +81,7 @@ func TestSessionLevels(t *testing.T) {
 	for i := range 30 {
 		check(i)
 	}
-	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups || b != 1 {
+	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups+1 || b != 1 {
 		t.Errorf("after 30 resources: %d point lookups, %d loads", p, b)
 	}
 	if n := store.roleReads.Load(); n != PointLookups+1 {
@@ -107,7 +108,7 @@ func TestWorkspaceDecisions(t *testing.T) {
 		}
 		return u
 	}
-	alice, bob := user("alice"), user("bob")
+	alice, bob, carol := user("alice"), user("bob"), user("carol")
 	role := func(ws, name, typ, pattern string, l permission.Level, holder storage.User) {
 		r, err := db.CreateRole(ctx, ws, name, nil)
 		if err == nil {
@@ -122,6 +123,10 @@ func TestWorkspaceDecisions(t *testing.T) {
 	}
 	e1 := permission.Resource{Type: permission.Experiment, ID: "1"}
 	if _, err := db.CreateGrant(inWS("team-a"), alice.ID, e1, permission.Read); err != nil {
+		t.Fatal(err)
+	}
+	// carol's direct MANAGE on team-c itself (MLflow 3.12's workspace permission).
+	if _, err := db.CreateGrant(inWS("team-c"), carol.ID, workspace.Resource, permission.Manage); err != nil {
 		t.Fatal(err)
 	}
 	role(workspace.Default, "viewers", "experiment", "*", permission.Edit, alice)
@@ -142,6 +147,8 @@ func TestWorkspaceDecisions(t *testing.T) {
 		{"team-a", bob, Decision{Level: permission.Manage, By: ByRole, Role: "admins"}},
 		{workspace.Default, bob, Decision{Level: permission.NoPermissions, By: ByDefault}},
 		{"team-b", bob, Decision{Level: permission.NoPermissions, By: ByDefault}},
+		{"team-c", carol, Decision{Level: permission.Manage, By: ByGrant}},
+		{workspace.Default, carol, Decision{Level: permission.NoPermissions, By: ByDefault}},
 	} {
 		if d, err := r.Decision(inWS(c.ws), c.u, e1); err != nil || d != c.want {
 			t.Errorf("%s in %s: %+v, %v; want %+v", c.u.Username, c.ws, d, err, c.want)

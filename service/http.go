@@ -32,6 +32,8 @@ func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow
 		runtime.WithErrorHandler(gatewayError),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithIncomingHeaderMatcher(gatewayHeader),
+		runtime.WithForwardResponseOption(gatewayStatus),
+		runtime.WithOutgoingHeaderMatcher(gatewayOutgoing),
 	)
 	for _, svc := range services {
 		if err := svc.gateway(context.Background(), gw, conn); err != nil {
@@ -62,7 +64,7 @@ func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow
 
 // authAPIPaths are the beginnings of the auth API's paths after
 // /{api,ajax-api}/<version>/mlflow; MLflow's tracking API has none of them.
-var authAPIPaths = []string{"/users", "/roles/", "/experiments/permissions/", "/registered-models/permissions/", "/scorers/permissions/", "/permissions/"}
+var authAPIPaths = []string{"/users", "/roles/", "/experiments/permissions/", "/registered-models/permissions/", "/scorers/permissions/", "/permissions/", "/workspace-permissions"}
 
 // isAuthAPI reports whether a path belongs to mlflow-auth's own API (http.yaml).
 func isAuthAPI(path string) bool {
@@ -80,6 +82,11 @@ func isAuthAPI(path string) bool {
 			if strings.HasPrefix(rest, p) {
 				return true
 			}
+		}
+		// A workspace's permissions; the rest of /workspaces/ is MLflow's own.
+		if name, ok := strings.CutPrefix(rest, "/workspaces/"); ok {
+			name, ok = strings.CutSuffix(name, "/permissions")
+			return ok && name != "" && !strings.Contains(name, "/")
 		}
 	}
 	return false

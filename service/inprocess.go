@@ -35,8 +35,9 @@ func (c *inProcess) register(desc *grpc.ServiceDesc, impl any) {
 }
 
 // Invoke runs a unary method. Outgoing metadata (the gateway's copy of the HTTP
-// headers) becomes the handler's incoming metadata.
-func (c *inProcess) Invoke(ctx context.Context, method string, args, reply any, _ ...grpc.CallOption) error {
+// headers) becomes the handler's incoming metadata, and the header metadata the
+// handler sets reaches the caller's grpc.Header option.
+func (c *inProcess) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	m, ok := c.methods[method]
 	if !ok {
 		return status.Errorf(codes.Unimplemented, "unknown method %s", method)
@@ -47,7 +48,14 @@ func (c *inProcess) Invoke(ctx context.Context, method string, args, reply any, 
 		proto.Merge(in.(proto.Message), args.(proto.Message))
 		return nil
 	}
+	stream := &headerStream{method: method}
+	ctx = grpc.NewContextWithServerTransportStream(ctx, stream)
 	resp, err := m.handler(m.impl, ctx, decode, c.intercept)
+	for _, opt := range opts {
+		if h, ok := opt.(grpc.HeaderCallOption); ok {
+			*h.HeaderAddr = stream.header
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -59,3 +67,20 @@ func (c *inProcess) Invoke(ctx context.Context, method string, args, reply any, 
 func (c *inProcess) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
 	return nil, status.Error(codes.Unimplemented, "streaming RPCs are not served in process")
 }
+
+// headerStream keeps the header metadata a handler sets with grpc.SetHeader.
+type headerStream struct {
+	method string
+	header metadata.MD
+}
+
+func (s *headerStream) Method() string { return s.method }
+
+func (s *headerStream) SetHeader(md metadata.MD) error {
+	s.header = metadata.Join(s.header, md)
+	return nil
+}
+
+func (s *headerStream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
+
+func (s *headerStream) SetTrailer(metadata.MD) error { return nil }

@@ -2,10 +2,13 @@ package service
 
 import (
 	"context"
+	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
@@ -34,3 +37,26 @@ func gatewayHeader(key string) (string, bool) {
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }
+
+// httpStatusKey is response metadata by which a handler asks REST for a status
+// other than 200 (MLflow answers a few calls with 204).
+const httpStatusKey = "x-http-status"
+
+// gatewayStatus applies httpStatusKey. No response metadata becomes an HTTP
+// header (see gatewayOutgoing), so REST answers carry only their own headers.
+func gatewayStatus(ctx context.Context, w http.ResponseWriter, _ proto.Message) error {
+	md, ok := runtime.ServerMetadataFromContext(ctx)
+	if !ok {
+		return nil
+	}
+	values := md.HeaderMD.Get(httpStatusKey)
+	if len(values) == 0 {
+		return nil
+	}
+	if code, err := strconv.Atoi(values[0]); err == nil {
+		w.WriteHeader(code)
+	}
+	return nil
+}
+
+func gatewayOutgoing(string) (string, bool) { return "", false }

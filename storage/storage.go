@@ -86,6 +86,10 @@ type Store interface {
 	// order, at most limit (all when limit <= 0).
 	GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]Grant, error)
 
+	// GrantsInEveryWorkspace returns a user's grants on r in every workspace, by
+	// workspace (MLflow 3.12's list of a user's workspace permissions).
+	GrantsInEveryWorkspace(ctx context.Context, userID int32, r permission.Resource) ([]Grant, error)
+
 	// DeleteResourceGrants removes every grant on r (none is not an error).
 	DeleteResourceGrants(ctx context.Context, r permission.Resource) error
 	// MoveGrants re-points each of grants (read earlier, all of to's type) to to

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
 )
 
 const (
@@ -64,3 +66,8 @@ func Parse(header string) (string, error) {
 	}
 	return name, nil
 }
+
+// Resource is what a user's permission on a whole workspace is a grant on, in
+// that workspace: MLflow's ("workspace", "*"), whose MANAGE makes its holder the
+// workspace's admin.
+var Resource = permission.Resource{Type: "workspace", ID: permission.Wildcard}

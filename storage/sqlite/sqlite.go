@@ -360,6 +360,12 @@ func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, aft
 		workspace.From(ctx), r.Type, r.ID, afterUserID, sqlLimit(limit))
 }
 
+// GrantsInEveryWorkspace implements storage.Store.
+func (s *Store) GrantsInEveryWorkspace(ctx context.Context, userID int32, r permission.Resource) ([]storage.Grant, error) {
+	return queryAll(ctx, s, scanGrant, grantSelect+
+		"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ? ORDER BY g.workspace", userID, r.Type, r.ID)
+}
+
 // CreateBatch implements storage.Store. A grant's user is found by name inside
 // the transaction, so it may be one the batch has just created.
 func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {

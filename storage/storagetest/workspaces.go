@@ -118,4 +118,10 @@ func testGrantWorkspacesMoveAndBatch(t *testing.T, open OpenFunc) {
 	}
 	wantGrantIn(t, def, s, bob, exp("7"), permission.Read)
 	wantGrantIn(t, workspace.With(def, "team-b"), s, bob, exp("7"), permission.Edit)
+
+	all, err := s.GrantsInEveryWorkspace(a, bob.ID, exp("7"))
+	if err != nil || len(all) != 2 || all[0].Workspace != "" || all[0].Level != permission.Read ||
+		all[1].Workspace != "team-b" || all[1].Level != permission.Edit {
+		t.Fatalf("GrantsInEveryWorkspace = %+v, %v; want default's READ, team-b's EDIT", all, err)
+	}
 }
