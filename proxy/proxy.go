@@ -21,6 +21,7 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // Guard is what the proxy asks of the auth service.
@@ -125,6 +126,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.guard.WriteError(w, err)
 		return
 	}
+	// MLflow serves the workspace the header names (it goes upstream as sent),
+	// so the decision and every grant the request writes are made in it.
+	ws, err := workspace.Parse(r.Header.Get(workspace.Header))
+	if err != nil {
+		p.guard.WriteError(w, &apiError{http.StatusBadRequest, "INVALID_PARAMETER_VALUE", err.Error()})
+		return
+	}
+	ctx = workspace.With(ctx, ws)
 	rt, params := find(r.Method, r.URL.Path)
 	c := &call{proxy: p, req: r, route: rt, pathParams: params, query: r.URL.Query(), user: user}
 	if rt != nil {
