@@ -29,16 +29,18 @@ type leveledRequest interface {
 	GetPermission() string
 }
 
-// grantMessages words the not-found and already-exists errors of a grant as MLflow does.
-func grantMessages(r permission.Resource, username string) (notFound, exists string) {
+// grantMessages words the not-found and already-exists errors of a grant as MLflow
+// does, registered models naming the request's workspace.
+func grantMessages(ctx context.Context, r permission.Resource, username string) (notFound, exists string) {
 	id, username := quoted(r.ID), quoted(username)
 	switch r.Type {
 	case permission.Experiment:
 		return fmt.Sprintf("Experiment permission with experiment_id=%s and username=%s not found", id, username),
 			fmt.Sprintf("Experiment permission (experiment_id=%s, username=%s) already exists.", id, username)
 	case permission.RegisteredModel:
-		return fmt.Sprintf("Registered model permission with workspace=default, name=%s and username=%s not found", id, username),
-			fmt.Sprintf("Registered model permission (workspace=default, name=%s, username=%s) already exists.", id, username)
+		ws := workspace.From(ctx)
+		return fmt.Sprintf("Registered model permission with workspace=%s, name=%s and username=%s not found", ws, id, username),
+			fmt.Sprintf("Registered model permission (workspace=%s, name=%s, username=%s) already exists.", ws, id, username)
 	case permission.Scorer:
 		experimentID, name, _ := permission.SplitScorerID(r.ID)
 		experimentID, name = quoted(experimentID), quoted(name)
@@ -86,7 +88,7 @@ func (c *core) createGrant(ctx context.Context, req leveledRequest, allowNone bo
 	}
 	g, err := c.store.CreateGrant(ctx, u.ID, r, l)
 	if err != nil {
-		_, exists := grantMessages(r, u.Username)
+		_, exists := grantMessages(ctx, r, u.Username)
 		return g, storageError(ctx, err, userNotFound(u.Username), exists)
 	}
 	return g, nil
@@ -99,7 +101,7 @@ func (c *core) readGrant(ctx context.Context, req grantRequest) (storage.Grant, 
 	}
 	g, err := c.store.Grant(ctx, u.ID, r)
 	if err != nil {
-		notFound, _ := grantMessages(r, u.Username)
+		notFound, _ := grantMessages(ctx, r, u.Username)
 		return g, storageError(ctx, err, notFound, "")
 	}
 	return g, nil
@@ -115,7 +117,7 @@ func (c *core) updateGrant(ctx context.Context, req leveledRequest) error {
 		return err
 	}
 	if _, err := c.store.UpdateGrant(ctx, u.ID, r, l); err != nil {
-		notFound, _ := grantMessages(r, u.Username)
+		notFound, _ := grantMessages(ctx, r, u.Username)
 		return storageError(ctx, err, notFound, "")
 	}
 	return nil
@@ -127,7 +129,7 @@ func (c *core) deleteGrant(ctx context.Context, req grantRequest) error {
 		return err
 	}
 	if err := c.store.DeleteGrant(ctx, u.ID, r); err != nil {
-		notFound, _ := grantMessages(r, u.Username)
+		notFound, _ := grantMessages(ctx, r, u.Username)
 		return storageError(ctx, err, notFound, "")
 	}
 	return nil

@@ -62,6 +62,12 @@ func TestWorkspaceHeader(t *testing.T) {
 		wantError(t, st, body, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST")
 	}
 
+	st, body = restIn(t, s, "team-a", "GET", "/api/2.0/mlflow/registered-models/permissions/get?name=m&username=alice", adminUser, adminPass, "")
+	wantError(t, st, body, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST")
+	if want := "Registered model permission with workspace=team-a, name=m and username=alice not found"; body["message"] != want {
+		t.Errorf("model grant in team-a: message %q, want %q", body["message"], want)
+	}
+
 	inGRPC := func(ws string) (*v1.GetExperimentPermissionResponse, error) {
 		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth(adminUser, adminPass))
 		if ws != "" {
