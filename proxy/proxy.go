@@ -24,6 +24,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/metrics"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // Guard is what the proxy asks of the auth service.
@@ -138,6 +139,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.guard.WriteError(w, err)
 		return
 	}
+	// MLflow serves the workspace the header names (it goes upstream as sent),
+	// so the decision and every grant the request writes are made in it.
+	ws, err := workspace.Parse(r.Header.Get(workspace.Header))
+	if err != nil {
+		p.guard.WriteError(w, &apiError{http.StatusBadRequest, "INVALID_PARAMETER_VALUE", err.Error()})
+		return
+	}
+	ctx = workspace.With(ctx, ws)
 	rt, params := find(r.Method, r.URL.Path)
 	if rt != nil {
 		metrics.SetRoute(ctx, "mlflow "+rt.method+" "+rt.pattern)

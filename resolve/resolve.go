@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // Grants is what the resolver reads of the store: direct grants and the
@@ -19,8 +20,9 @@ type Grants interface {
 	RoleGrantsOfUser(ctx context.Context, userID int32, workspace, resourceType, resourceID string) ([]storage.RoleGrant, error)
 }
 
-// Workspace is where every role and grant lives until workspaces exist.
-const Workspace = "default"
+// Workspace is where roles and grants live for a request that names no
+// workspace; a request's own is workspace.From(ctx), and decisions are made in it.
+const Workspace = workspace.Default
 
 // Resolver applies MLflow 3.17.2's rule (see decide).
 type Resolver struct {
@@ -84,7 +86,7 @@ func decide(direct *permission.Level, roles []storage.RoleGrant, res permission.
 		count(Decision{Level: *direct, By: ByGrant})
 	}
 	for _, g := range roles {
-		if g.ResourceType == "workspace" {
+		if g.ResourceType == string(permission.Workspace) {
 			if g.Pattern == permission.Wildcard && g.Level == permission.Manage {
 				return Decision{Level: permission.Manage, By: ByRole, Role: g.RoleName}
 			}
@@ -122,6 +124,27 @@ type Session struct {
 	lookups     int
 	roleGrants  map[permission.ResourceType][]storage.RoleGrant // a type's, once loaded whole
 	roleLookups int
+	workspace   *permission.Level // the user's direct grant on workspace.Resource, once read ("" for none)
+}
+
+// workspaceGrant is the user's direct level on the request's workspace itself
+// ("" when none), read once per session.
+func (s *Session) workspaceGrant() (permission.Level, error) {
+	if s.workspace == nil {
+		var l permission.Level
+		if s.direct != nil {
+			l = s.direct[workspace.Resource]
+		} else {
+			switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, workspace.Resource); {
+			case err == nil:
+				l = g.Level
+			case !errors.Is(err, storage.ErrNotFound):
+				return "", err
+			}
+		}
+		s.workspace = &l
+	}
+	return *s.workspace, nil
 }
 
 // rolesFor reads the user's role grants that can decide res: for the first few
@@ -132,9 +155,9 @@ func (s *Session) rolesFor(res permission.Resource) ([]storage.RoleGrant, error)
 		return roles, nil
 	}
 	if s.roleLookups++; s.roleLookups <= PointLookups {
-		return s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type), res.ID)
+		return s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, workspace.From(s.ctx), string(res.Type), res.ID)
 	}
-	roles, err := s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, Workspace, string(res.Type), "")
+	roles, err := s.r.grants.RoleGrantsOfUser(s.ctx, s.user.ID, workspace.From(s.ctx), string(res.Type), "")
 	if err == nil {
 		s.roleGrants[res.Type] = roles
 	}
@@ -168,6 +191,18 @@ func (s *Session) Decision(res permission.Resource) (Decision, error) {
 	direct, err := s.directGrant(res)
 	if err != nil {
 		return none, err
+	}
+	if res.Type != workspace.Resource.Type {
+		// A direct workspace MANAGE (MLflow 3.12's workspace permission) makes
+		// the user the workspace's admin, as a role's does in decide.
+		switch ws, err := s.workspaceGrant(); {
+		case err != nil:
+			return none, err
+		case ws == permission.Manage:
+			d := Decision{Level: permission.Manage, By: ByGrant}
+			s.known[res] = d
+			return d, nil
+		}
 	}
 	d := decide(direct, roles, res, s.r.defaultLevel)
 	s.known[res] = d

@@ -9,6 +9,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // countingStore counts the grant reads of the store it wraps.
@@ -70,7 +71,8 @@ func TestSessionLevels(t *testing.T) {
 		check(i)
 		check(i) // remembered, not asked again
 	}
-	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups || b != 0 {
+	// One point lookup more: the user's grant on the workspace itself, read once.
+	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups+1 || b != 0 {
 		t.Errorf("after %d resources: %d point lookups, %d loads", PointLookups, p, b)
 	}
 	for i := PointLookups; i < 30; i++ {
@@ -79,7 +81,7 @@ func TestSessionLevels(t *testing.T) {
 	for i := range 30 {
 		check(i)
 	}
-	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups || b != 1 {
+	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups+1 || b != 1 {
 		t.Errorf("after 30 resources: %d point lookups, %d loads", p, b)
 	}
 	if n := store.roleReads.Load(); n != PointLookups+1 {
@@ -89,5 +91,67 @@ func TestSessionLevels(t *testing.T) {
 	admin := New(store, permission.Read).Session(ctx, storage.User{ID: 99, Username: "root", IsAdmin: true})
 	if l, err := admin.Level(exp(3)); err != nil || l != permission.Manage {
 		t.Errorf("admin: %v, %v", l, err)
+	}
+}
+
+// A decision is made inside the request's workspace: that workspace's direct
+// grants and roles count, and a workspace MANAGE role makes its holder the
+// admin of that workspace alone.
+func TestWorkspaceDecisions(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.NewSQLite(t)
+	inWS := func(name string) context.Context { return workspace.With(ctx, name) }
+	user := func(name string) storage.User {
+		u, err := db.CreateUser(ctx, name, "x", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	alice, bob, carol := user("alice"), user("bob"), user("carol")
+	role := func(ws, name, typ, pattern string, l permission.Level, holder storage.User) {
+		r, err := db.CreateRole(ctx, ws, name, nil)
+		if err == nil {
+			_, err = db.AddRolePermission(ctx, r.ID, typ, pattern, l)
+		}
+		if err == nil {
+			_, err = db.AssignRole(ctx, holder.ID, r.ID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	e1 := permission.Resource{Type: permission.Experiment, ID: "1"}
+	if _, err := db.CreateGrant(inWS("team-a"), alice.ID, e1, permission.Read); err != nil {
+		t.Fatal(err)
+	}
+	// carol's direct MANAGE on team-c itself (MLflow 3.12's workspace permission).
+	if _, err := db.CreateGrant(inWS("team-c"), carol.ID, workspace.Resource, permission.Manage); err != nil {
+		t.Fatal(err)
+	}
+	role(workspace.Default, "viewers", "experiment", "*", permission.Edit, alice)
+	role("team-a", "blocked", "experiment", "1", permission.Deny, bob)
+	role("team-a", "admins", "workspace", "*", permission.Manage, bob)
+	role("team-b", "blocked", "experiment", "*", permission.Deny, alice)
+
+	r := New(db, permission.NoPermissions)
+	for _, c := range []struct {
+		ws   string
+		u    storage.User
+		want Decision
+	}{
+		{workspace.Default, alice, Decision{Level: permission.Edit, By: ByRole, Role: "viewers"}},
+		{"team-a", alice, Decision{Level: permission.Read, By: ByGrant}},
+		{"team-b", alice, Decision{Level: permission.Deny, By: ByRole, Role: "blocked"}},
+		{"team-c", alice, Decision{Level: permission.NoPermissions, By: ByDefault}},
+		{"team-a", bob, Decision{Level: permission.Manage, By: ByRole, Role: "admins"}},
+		{workspace.Default, bob, Decision{Level: permission.NoPermissions, By: ByDefault}},
+		{"team-b", bob, Decision{Level: permission.NoPermissions, By: ByDefault}},
+		{"team-c", carol, Decision{Level: permission.Manage, By: ByGrant}},
+		{workspace.Default, carol, Decision{Level: permission.NoPermissions, By: ByDefault}},
+	} {
+		if d, err := r.Decision(inWS(c.ws), c.u, e1); err != nil || d != c.want {
+			t.Errorf("%s in %s: %+v, %v; want %+v", c.u.Username, c.ws, d, err, c.want)
+		}
 	}
 }

@@ -33,6 +33,8 @@ func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMLflowJSON()),
 		runtime.WithErrorHandler(gatewayError),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithIncomingHeaderMatcher(gatewayHeader),
+		runtime.WithForwardResponseOption(gatewayStatus),
 		runtime.WithOutgoingHeaderMatcher(restHeader),
 	)
 	for _, svc := range services {
@@ -69,7 +71,7 @@ func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow
 // authAPIPaths are the beginnings of the auth API's paths after
 // /{api,ajax-api}/<version>/mlflow; MLflow's tracking API has none of them.
 var authAPIPaths = []string{"/users", "/roles/", "/experiments/permissions/", "/registered-models/permissions/", "/scorers/permissions/", "/permissions/",
-	"/gateway/secrets/permissions/", "/gateway/endpoints/permissions/", "/gateway/model-definitions/permissions/"}
+	"/gateway/secrets/permissions/", "/gateway/endpoints/permissions/", "/gateway/model-definitions/permissions/", "/workspace-permissions"}
 
 // isAuthAPI reports whether a path belongs to mlflow-auth's own API (http.yaml).
 func isAuthAPI(path string) bool {
@@ -87,6 +89,11 @@ func isAuthAPI(path string) bool {
 			if strings.HasPrefix(rest, p) {
 				return true
 			}
+		}
+		// A workspace's permissions; the rest of /workspaces/ is MLflow's own.
+		if name, ok := strings.CutPrefix(rest, "/workspaces/"); ok {
+			name, ok = strings.CutSuffix(name, "/permissions")
+			return ok && name != "" && !strings.Contains(name, "/")
 		}
 	}
 	return false

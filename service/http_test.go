@@ -27,6 +27,7 @@ func TestIsAuthAPI(t *testing.T) {
 		"/api/2.0/mlflow/registered-models/get", "/api/2.0/mlflow-artifacts/artifacts/1/a/users",
 		"/api/3.0/mlflow/scorers/list", "/api/2.0/mlflow/experiments/search-permissions",
 		"/api/2.0/mlflowusers", "/apiusers",
+		"/api/3.0/mlflow/workspaces", "/api/3.0/mlflow/workspaces/team-a", "/api/3.0/mlflow/workspaces//permissions",
 	} {
 		if isAuthAPI(p) {
 			t.Errorf("%s is taken for the auth API", p)

@@ -8,8 +8,8 @@ import (
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
-	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 type permissionService struct {
@@ -29,8 +29,9 @@ type leveledRequest interface {
 	GetPermission() string
 }
 
-// grantMessages words the not-found and already-exists errors of a grant as MLflow does.
-func grantMessages(r permission.Resource, username string) (notFound, exists string) {
+// grantMessages words the not-found and already-exists errors of a grant as MLflow
+// does, registered models naming the request's workspace.
+func grantMessages(ctx context.Context, r permission.Resource, username string) (notFound, exists string) {
 	id, username := quoted(r.ID), quoted(username)
 	if t, _ := permission.Lookup(string(r.Type)); t.Label != "" {
 		return fmt.Sprintf("%s permission with %s=%s and username=%s not found", t.Label, t.Params[0], id, username),
@@ -38,8 +39,9 @@ func grantMessages(r permission.Resource, username string) (notFound, exists str
 	}
 	switch r.Type {
 	case permission.RegisteredModel:
-		return fmt.Sprintf("Registered model permission with workspace=default, name=%s and username=%s not found", id, username),
-			fmt.Sprintf("Registered model permission (workspace=default, name=%s, username=%s) already exists.", id, username)
+		ws := workspace.From(ctx)
+		return fmt.Sprintf("Registered model permission with workspace=%s, name=%s and username=%s not found", ws, id, username),
+			fmt.Sprintf("Registered model permission (workspace=%s, name=%s, username=%s) already exists.", ws, id, username)
 	case permission.Scorer:
 		experimentID, name, _ := permission.SplitScorerID(r.ID)
 		experimentID, name = quoted(experimentID), quoted(name)
@@ -87,7 +89,7 @@ func (c *core) createGrant(ctx context.Context, req leveledRequest, allowNone bo
 	}
 	g, err := c.store.CreateGrant(ctx, u.ID, r, l)
 	if err != nil {
-		_, exists := grantMessages(r, u.Username)
+		_, exists := grantMessages(ctx, r, u.Username)
 		return g, storageError(ctx, err, userNotFound(u.Username), exists)
 	}
 	return g, nil
@@ -100,7 +102,7 @@ func (c *core) readGrant(ctx context.Context, req grantRequest) (storage.Grant, 
 	}
 	g, err := c.store.Grant(ctx, u.ID, r)
 	if err != nil {
-		notFound, _ := grantMessages(r, u.Username)
+		notFound, _ := grantMessages(ctx, r, u.Username)
 		return g, storageError(ctx, err, notFound, "")
 	}
 	return g, nil
@@ -116,7 +118,7 @@ func (c *core) updateGrant(ctx context.Context, req leveledRequest) error {
 		return err
 	}
 	if _, err := c.store.UpdateGrant(ctx, u.ID, r, l); err != nil {
-		notFound, _ := grantMessages(r, u.Username)
+		notFound, _ := grantMessages(ctx, r, u.Username)
 		return storageError(ctx, err, notFound, "")
 	}
 	return nil
@@ -128,7 +130,7 @@ func (c *core) deleteGrant(ctx context.Context, req grantRequest) error {
 		return err
 	}
 	if err := c.store.DeleteGrant(ctx, u.ID, r); err != nil {
-		notFound, _ := grantMessages(r, u.Username)
+		notFound, _ := grantMessages(ctx, r, u.Username)
 		return storageError(ctx, err, notFound, "")
 	}
 	return nil
@@ -295,7 +297,7 @@ func (s *permissionService) ListResourcePermissions(ctx context.Context, req *v1
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}
-	holders, err := s.roles.RoleHoldersOf(ctx, resolve.Workspace, r, after, fetchSize(limit))
+	holders, err := s.roles.RoleHoldersOf(ctx, workspace.From(ctx), r, after, fetchSize(limit))
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}

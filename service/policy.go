@@ -13,6 +13,7 @@ import (
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // access says who may call an RPC. The zero value allows nobody.
@@ -29,6 +30,7 @@ const (
 	// accessSelfUncapped is accessSelf, refused to a token with a ceiling: a new
 	// token made with it could escape the ceiling.
 	accessSelfUncapped
+	accessWorkspaceManager // MANAGE on the workspace the request names, or an admin
 )
 
 // rule is one row of the policy table: who may call, and which request fields
@@ -109,6 +111,13 @@ var policies = map[string]rule{
 	v1.TokenService_RotateToken_FullMethodName: {accessSelfUncapped, []string{"username", "name"}},
 	v1.TokenService_RevokeToken_FullMethodName: {accessSelf, []string{"username", "name"}},
 
+	// As MLflow 3.12.0 (validate_can_list/modify_workspace_permission, sender_is_admin);
+	// the handlers check their parameters after access, as MLflow does.
+	v1.WorkspaceService_ListWorkspacePermissions_FullMethodName:     {accessWorkspaceManager, nil},
+	v1.WorkspaceService_SetWorkspacePermission_FullMethodName:       {accessWorkspaceManager, nil},
+	v1.WorkspaceService_DeleteWorkspacePermission_FullMethodName:    {accessWorkspaceManager, nil},
+	v1.WorkspaceService_ListUserWorkspacePermissions_FullMethodName: {accessAdmin, nil},
+
 	v1.AuthorizationService_Check_FullMethodName: {accessSelf, []string{"username", "capability", "resource_type", "resource_id"}},
 }
 
@@ -148,6 +157,9 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 	}
 	setLogUser(ctx, p.User.Username)
 	ctx = context.WithValue(ctx, principalKey{}, p)
+	if ctx, err = withWorkspace(ctx); err != nil {
+		return nil, err
+	}
 	msg, ok := req.(proto.Message)
 	if !ok {
 		return nil, errPermissionDenied
@@ -184,6 +196,16 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 		}
 		if p.capped(level).CanManage() {
 			return ctx, nil
+		}
+	case accessWorkspaceManager:
+		if named, ok := msg.(interface{ GetWorkspaceName() string }); ok {
+			level, err := c.effectiveLevel(workspace.With(ctx, named.GetWorkspaceName()), p.User, workspace.Resource)
+			if err != nil {
+				return nil, err
+			}
+			if p.capped(level).CanManage() {
+				return ctx, nil
+			}
 		}
 	case accessRoleViewer:
 		workspace, ok, err := c.roleWorkspace(ctx, msg)

@@ -184,6 +184,9 @@ func apiServices(c *core) []apiService {
 		{&v1.TokenService_ServiceDesc, &tokenService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
 			return v1.RegisterTokenServiceHandlerClient(ctx, mux, v1.NewTokenServiceClient(conn))
 		}},
+		{&v1.WorkspaceService_ServiceDesc, &workspaceService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return v1.RegisterWorkspaceServiceHandlerClient(ctx, mux, v1.NewWorkspaceServiceClient(conn))
+		}},
 	}
 }
 

@@ -31,12 +31,15 @@ type User struct {
 	IsAdmin      bool
 }
 
-// Grant is a user's direct permission on one resource.
+// Grant is a user's direct permission on one resource in a workspace.
+// Workspace "" is workspace.Default, so grants of a server without workspaces
+// read as they always have.
 type Grant struct {
-	UserID   int32
-	Username string
-	Resource permission.Resource
-	Level    permission.Level
+	UserID    int32
+	Username  string
+	Resource  permission.Resource
+	Level     permission.Level
+	Workspace string
 }
 
 // Batch is a set of new users and new grants, written all or nothing by
@@ -73,6 +76,10 @@ type Store interface {
 	// CountAdmins returns the number of admins.
 	CountAdmins(ctx context.Context) (int, error)
 
+	// The grant methods act in the context's workspace (workspace.From): a grant
+	// made in one workspace is not seen, changed or removed from another.
+	// CreateBatch alone takes each grant's own Workspace.
+
 	// CreateGrant inserts a grant; ErrNotFound when the user is gone, ErrAlreadyExists.
 	CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (Grant, error)
 	// Grant returns the grant or ErrNotFound.
@@ -86,6 +93,10 @@ type Store interface {
 	// GrantsOnResource returns grants on r with user id > afterUserID in user id
 	// order, at most limit (all when limit <= 0).
 	GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]Grant, error)
+
+	// GrantsInEveryWorkspace returns a user's grants on r in every workspace, by
+	// workspace (MLflow 3.12's list of a user's workspace permissions).
+	GrantsInEveryWorkspace(ctx context.Context, userID int32, r permission.Resource) ([]Grant, error)
 
 	// DeleteResourceGrants removes every grant on r (none is not an error).
 	DeleteResourceGrants(ctx context.Context, r permission.Resource) error

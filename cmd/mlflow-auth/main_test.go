@@ -193,7 +193,14 @@ func TestMLflowPythonClients(t *testing.T) {
 				"MLFLOW_AUTH_TEST_ADMIN_USERNAME=admin",
 				"MLFLOW_AUTH_TEST_ADMIN_PASSWORD="+adminPassword,
 				"PYTHONDONTWRITEBYTECODE=1")
-			if !mlflowtest.VersionLess(python.Version, "3.13") {
+			if mlflowtest.VersionLess(python.Version, "3.13") {
+				// test_workspace_permissions.py compares the 3.12 workspace calls with MLflow's own.
+				const mlflowAdminPassword = "mlflow-admin-password"
+				cmd.Env = append(cmd.Env,
+					"MLFLOW_AUTH_TEST_MLFLOW_WORKSPACES_URL="+mlflowtest.StartBasicAuthWorkspaces(t, python, mlflowAdminPassword),
+					"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME=admin",
+					"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD="+mlflowAdminPassword)
+			} else {
 				// test_roles.py compares every role call with MLflow's own server.
 				const mlflowAdminPassword = "mlflow-admin-password"
 				cmd.Env = append(cmd.Env,

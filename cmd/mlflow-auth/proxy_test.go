@@ -75,3 +75,53 @@ func beforeDeadline(t *testing.T) (context.Context, context.CancelFunc) {
 	}
 	return context.WithCancel(context.Background())
 }
+
+// TestMLflowWorkspacesProxy runs python/proxy_tests/test_workspaces.py: the front
+// door in front of MLflow (3.13+ of MLFLOW_AUTH_TEST_PYTHONS) started with
+// --enable-workspaces, two workspaces that do not see each other.
+func TestMLflowWorkspacesProxy(t *testing.T) {
+	suite, err := filepath.Abs("../../python/proxy_tests/test_workspaces.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	for _, py := range mlflowtest.Pythons(t) {
+		if mlflowtest.VersionLess(py.Version, "3.13") {
+			continue
+		}
+		ran = true
+		t.Run("mlflow-"+py.Version, func(t *testing.T) {
+			const adminPassword = "proxy-admin-password"
+			dir := t.TempDir()
+			backend := "sqlite:///" + filepath.Join(dir, "mlflow.db")
+			upstream, mlflowLog := mlflowtest.StartServer(t, py, dir, nil,
+				"--backend-store-uri", backend, "--enable-workspaces",
+				"--artifacts-destination", filepath.Join(dir, "artifacts"), "--serve-artifacts")
+			t.Setenv("MLFLOW_AUTH_ADMIN_USERNAME", "admin")
+			t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", adminPassword)
+			base, stderr := startServe(t, "--upstream", upstream, "--default-permission", "NO_PERMISSIONS")
+			ctx, cancel := beforeDeadline(t)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, py.Path, "-m", "pytest", "-q", "-p", "no:cacheprovider", suite)
+			cmd.Dir = t.TempDir()
+			cmd.Env = append(os.Environ(),
+				"MLFLOW_AUTH_TEST_URL="+base,
+				"MLFLOW_AUTH_TEST_UPSTREAM_URL="+upstream,
+				"MLFLOW_AUTH_TEST_UPSTREAM_BACKEND_URI="+backend,
+				"MLFLOW_AUTH_TEST_ADMIN_USERNAME=admin",
+				"MLFLOW_AUTH_TEST_ADMIN_PASSWORD="+adminPassword,
+				"MLFLOW_AUTH_TEST_DEFAULT_PERMISSION=NO_PERMISSIONS",
+				"MLFLOW_AUTH_TEST_WORKSPACES=1",
+				"PYTHONDONTWRITEBYTECODE=1")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("pytest with mlflow %s: %v\n%s\nmlflow-auth log:\n%s\nMLflow server log (end):\n%s",
+					py.Version, err, out, stderr, lastLines(mlflowLog.String(), 40))
+			}
+			t.Logf("pytest with mlflow %s:\n%s", py.Version, lastLines(string(out), 1))
+		})
+	}
+	if !ran {
+		t.Skip("no MLflow 3.13+ in MLFLOW_AUTH_TEST_PYTHONS")
+	}
+}

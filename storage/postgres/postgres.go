@@ -3,6 +3,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 //go:embed migrations/*.sql
@@ -296,7 +298,7 @@ func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 }
 
 const (
-	grantColumns = "g.user_id, u.username, g.resource_type, g.resource_id, g.permission"
+	grantColumns = "g.user_id, u.username, g.workspace, g.resource_type, g.resource_id, g.permission"
 	grantSelect  = "SELECT " + grantColumns + " FROM grants g JOIN users u ON u.id = g.user_id "
 )
 
@@ -308,64 +310,69 @@ func grantReturning(write string) string {
 
 func scanGrant(row pgx.Row) (storage.Grant, error) {
 	var g storage.Grant
-	var typ, level string
-	err := row.Scan(&g.UserID, &g.Username, &typ, &g.Resource.ID, &level)
+	var ws, typ, level string
+	err := row.Scan(&g.UserID, &g.Username, &ws, &typ, &g.Resource.ID, &level)
 	g.Resource.Type, g.Level = permission.ResourceType(typ), permission.Level(level)
+	if ws != workspace.Default {
+		g.Workspace = ws
+	}
 	return g, err
 }
 
 // CreateGrant implements storage.Store.
 func (s *Store) CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
 	g, err := scanGrant(s.pool.QueryRow(ctx, grantReturning(
-		"INSERT INTO grants (user_id, resource_type, resource_id, permission) VALUES ($1, $2, $3, $4) RETURNING *"),
-		userID, string(r.Type), r.ID, string(l)))
+		"INSERT INTO grants (user_id, resource_type, resource_id, permission, workspace) VALUES ($1, $2, $3, $4, $5) RETURNING *"),
+		userID, string(r.Type), r.ID, string(l), workspace.From(ctx)))
 	return g, classify(err)
 }
 
 // Grant implements storage.Store.
 func (s *Store) Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error) {
 	g, err := scanGrant(s.pool.QueryRow(ctx,
-		grantSelect+"WHERE g.user_id = $1 AND g.resource_type = $2 AND g.resource_id = $3",
-		userID, string(r.Type), r.ID))
+		grantSelect+"WHERE g.user_id = $1 AND g.resource_type = $2 AND g.resource_id = $3 AND g.workspace = $4",
+		userID, string(r.Type), r.ID, workspace.From(ctx)))
 	return g, classify(err)
 }
 
 // UpdateGrant implements storage.Store.
 func (s *Store) UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
 	g, err := scanGrant(s.pool.QueryRow(ctx, grantReturning(
-		"UPDATE grants SET permission = $4 WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 RETURNING *"),
-		userID, string(r.Type), r.ID, string(l)))
+		"UPDATE grants SET permission = $4 WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 AND workspace = $5 RETURNING *"),
+		userID, string(r.Type), r.ID, string(l), workspace.From(ctx)))
 	return g, classify(err)
 }
 
 // DeleteGrant implements storage.Store.
 func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Resource) error {
 	return oneRow(s.pool.Exec(ctx,
-		"DELETE FROM grants WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3",
-		userID, string(r.Type), r.ID))
+		"DELETE FROM grants WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 AND workspace = $4",
+		userID, string(r.Type), r.ID, workspace.From(ctx)))
 }
 
 // DeleteResourceGrants implements storage.Store.
 func (s *Store) DeleteResourceGrants(ctx context.Context, r permission.Resource) error {
-	_, err := s.pool.Exec(ctx, "DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2", string(r.Type), r.ID)
+	_, err := s.pool.Exec(ctx, "DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2 AND workspace = $3",
+		string(r.Type), r.ID, workspace.From(ctx))
 	return classify(err)
 }
 
 // MoveGrants implements storage.Store.
 func (s *Store) MoveGrants(ctx context.Context, grants []storage.Grant, to permission.Resource) error {
+	ws := workspace.From(ctx)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		for _, g := range grants {
 			if g.Resource.Type != to.Type {
 				return fmt.Errorf("move grants from %s to %s: the types differ", g.Resource, to)
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2 AND user_id = $3
-				AND EXISTS (SELECT 1 FROM grants WHERE resource_type = $1 AND resource_id = $4 AND user_id = $3 AND permission = $5)`,
-				string(to.Type), to.ID, g.UserID, g.Resource.ID, string(g.Level)); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2 AND user_id = $3 AND workspace = $6
+				AND EXISTS (SELECT 1 FROM grants WHERE resource_type = $1 AND resource_id = $4 AND user_id = $3 AND permission = $5 AND workspace = $6)`,
+				string(to.Type), to.ID, g.UserID, g.Resource.ID, string(g.Level), ws); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `UPDATE grants SET resource_id = $1
-				WHERE resource_type = $2 AND resource_id = $3 AND user_id = $4 AND permission = $5`,
-				to.ID, string(g.Resource.Type), g.Resource.ID, g.UserID, string(g.Level)); err != nil {
+				WHERE resource_type = $2 AND resource_id = $3 AND user_id = $4 AND permission = $5 AND workspace = $6`,
+				to.ID, string(g.Resource.Type), g.Resource.ID, g.UserID, string(g.Level), ws); err != nil {
 				return err
 			}
 		}
@@ -379,14 +386,20 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 		return nil, nil
 	}
 	return queryAll(ctx, s, scanGrant, grantSelect+
-		"WHERE g.user_id = ANY($1) ORDER BY g.user_id, g.resource_type, g.resource_id", userIDs)
+		"WHERE g.user_id = ANY($1) AND g.workspace = $2 ORDER BY g.user_id, g.resource_type, g.resource_id", userIDs, workspace.From(ctx))
 }
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
 	return queryAll(ctx, s, scanGrant, grantSelect+
-		"WHERE g.resource_type = $1 AND g.resource_id = $2 AND g.user_id > $3 ORDER BY g.user_id LIMIT $4",
-		string(r.Type), r.ID, afterUserID, limitArg(limit))
+		"WHERE g.resource_type = $1 AND g.resource_id = $2 AND g.user_id > $3 AND g.workspace = $5 ORDER BY g.user_id LIMIT $4",
+		string(r.Type), r.ID, afterUserID, limitArg(limit), workspace.From(ctx))
+}
+
+// GrantsInEveryWorkspace implements storage.Store.
+func (s *Store) GrantsInEveryWorkspace(ctx context.Context, userID int32, r permission.Resource) ([]storage.Grant, error) {
+	return queryAll(ctx, s, scanGrant, grantSelect+
+		"WHERE g.user_id = $1 AND g.resource_type = $2 AND g.resource_id = $3 ORDER BY g.workspace", userID, string(r.Type), r.ID)
 }
 
 // CreateBatch implements storage.Store. The statements go to the server as one
@@ -408,8 +421,8 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 				u.Username, u.PasswordHash, u.IsAdmin)
 		}
 		for _, g := range b.Grants {
-			queue(true, "INSERT INTO grants (user_id, resource_type, resource_id, permission) SELECT id, $1, $2, $3 FROM users WHERE username = $4",
-				string(g.Resource.Type), g.Resource.ID, string(g.Level), g.Username)
+			queue(true, "INSERT INTO grants (user_id, resource_type, resource_id, permission, workspace) SELECT id, $1, $2, $3, $5 FROM users WHERE username = $4",
+				string(g.Resource.Type), g.Resource.ID, string(g.Level), g.Username, cmp.Or(g.Workspace, workspace.Default))
 		}
 		// A role is found by its (workspace, name), unique, so its rows can follow it in the same batch.
 		for _, r := range b.Roles {

@@ -3,6 +3,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 //go:embed migrations/*.sql
@@ -271,26 +273,30 @@ func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	return n, classify(err)
 }
 
-const grantSelect = `SELECT g.user_id, u.username, g.resource_type, g.resource_id, g.permission
+const grantSelect = `SELECT g.user_id, u.username, g.workspace, g.resource_type, g.resource_id, g.permission
 FROM grants g JOIN users u ON u.id = g.user_id `
 
 func scanGrant(row scanner) (storage.Grant, error) {
 	var g storage.Grant
-	err := row.Scan(&g.UserID, &g.Username, &g.Resource.Type, &g.Resource.ID, &g.Level)
+	err := row.Scan(&g.UserID, &g.Username, &g.Workspace, &g.Resource.Type, &g.Resource.ID, &g.Level)
+	if g.Workspace == workspace.Default {
+		g.Workspace = ""
+	}
 	return g, err
 }
 
 // CreateGrant implements storage.Store.
 func (s *Store) CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
 	var g storage.Grant
+	ws := workspace.From(ctx)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
-			"INSERT INTO grants (user_id, resource_type, resource_id, permission) VALUES (?, ?, ?, ?)",
-			userID, r.Type, r.ID, l); err != nil {
+			"INSERT INTO grants (user_id, workspace, resource_type, resource_id, permission) VALUES (?, ?, ?, ?, ?)",
+			userID, ws, r.Type, r.ID, l); err != nil {
 			return err
 		}
 		var err error
-		g, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ?", userID, r.Type, r.ID))
+		g, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+"WHERE g.user_id = ? AND g.workspace = ? AND g.resource_type = ? AND g.resource_id = ?", userID, ws, r.Type, r.ID))
 		return err
 	})
 	return g, err
@@ -299,21 +305,22 @@ func (s *Store) CreateGrant(ctx context.Context, userID int32, r permission.Reso
 // Grant implements storage.Store.
 func (s *Store) Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error) {
 	g, err := scanGrant(s.read.QueryRowContext(ctx,
-		grantSelect+"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ?", userID, r.Type, r.ID))
+		grantSelect+"WHERE g.user_id = ? AND g.workspace = ? AND g.resource_type = ? AND g.resource_id = ?", userID, workspace.From(ctx), r.Type, r.ID))
 	return g, classify(err)
 }
 
 // UpdateGrant implements storage.Store.
 func (s *Store) UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
 	var g storage.Grant
+	ws := workspace.From(ctx)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			"UPDATE grants SET permission = ? WHERE user_id = ? AND resource_type = ? AND resource_id = ?",
-			l, userID, r.Type, r.ID)
+			"UPDATE grants SET permission = ? WHERE user_id = ? AND workspace = ? AND resource_type = ? AND resource_id = ?",
+			l, userID, ws, r.Type, r.ID)
 		if err := oneRow(res, err); err != nil {
 			return err
 		}
-		g, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ?", userID, r.Type, r.ID))
+		g, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+"WHERE g.user_id = ? AND g.workspace = ? AND g.resource_type = ? AND g.resource_id = ?", userID, ws, r.Type, r.ID))
 		return err
 	})
 	return g, err
@@ -322,31 +329,32 @@ func (s *Store) UpdateGrant(ctx context.Context, userID int32, r permission.Reso
 // DeleteGrant implements storage.Store.
 func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Resource) error {
 	res, err := s.write.ExecContext(ctx,
-		"DELETE FROM grants WHERE user_id = ? AND resource_type = ? AND resource_id = ?", userID, r.Type, r.ID)
+		"DELETE FROM grants WHERE user_id = ? AND workspace = ? AND resource_type = ? AND resource_id = ?", userID, workspace.From(ctx), r.Type, r.ID)
 	return oneRow(res, err)
 }
 
 // DeleteResourceGrants implements storage.Store.
 func (s *Store) DeleteResourceGrants(ctx context.Context, r permission.Resource) error {
-	_, err := s.write.ExecContext(ctx, "DELETE FROM grants WHERE resource_type = ? AND resource_id = ?", r.Type, r.ID)
+	_, err := s.write.ExecContext(ctx, "DELETE FROM grants WHERE workspace = ? AND resource_type = ? AND resource_id = ?", workspace.From(ctx), r.Type, r.ID)
 	return classify(err)
 }
 
 // MoveGrants implements storage.Store.
 func (s *Store) MoveGrants(ctx context.Context, grants []storage.Grant, to permission.Resource) error {
+	ws := workspace.From(ctx)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, g := range grants {
 			if g.Resource.Type != to.Type {
 				return fmt.Errorf("move grants from %s to %s: the types differ", g.Resource, to)
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE resource_type = ? AND resource_id = ? AND user_id = ?
-				AND EXISTS (SELECT 1 FROM grants WHERE resource_type = ? AND resource_id = ? AND user_id = ? AND permission = ?)`,
-				to.Type, to.ID, g.UserID, g.Resource.Type, g.Resource.ID, g.UserID, g.Level); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE workspace = ? AND resource_type = ? AND resource_id = ? AND user_id = ?
+				AND EXISTS (SELECT 1 FROM grants WHERE workspace = ? AND resource_type = ? AND resource_id = ? AND user_id = ? AND permission = ?)`,
+				ws, to.Type, to.ID, g.UserID, ws, g.Resource.Type, g.Resource.ID, g.UserID, g.Level); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE grants SET resource_id = ?
-				WHERE resource_type = ? AND resource_id = ? AND user_id = ? AND permission = ?`,
-				to.ID, g.Resource.Type, g.Resource.ID, g.UserID, g.Level); err != nil {
+				WHERE workspace = ? AND resource_type = ? AND resource_id = ? AND user_id = ? AND permission = ?`,
+				to.ID, ws, g.Resource.Type, g.Resource.ID, g.UserID, g.Level); err != nil {
 				return err
 			}
 		}
@@ -365,15 +373,21 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 		ids[i] = fmt.Sprint(id)
 	}
 	return queryAll(ctx, s, scanGrant, grantSelect+
-		"WHERE g.user_id IN (SELECT value FROM json_each(?)) ORDER BY g.user_id, g.resource_type, g.resource_id",
-		"["+strings.Join(ids, ",")+"]")
+		"WHERE g.user_id IN (SELECT value FROM json_each(?)) AND g.workspace = ? ORDER BY g.user_id, g.resource_type, g.resource_id",
+		"["+strings.Join(ids, ",")+"]", workspace.From(ctx))
 }
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
 	return queryAll(ctx, s, scanGrant, grantSelect+
-		"WHERE g.resource_type = ? AND g.resource_id = ? AND g.user_id > ? ORDER BY g.user_id LIMIT ?",
-		r.Type, r.ID, afterUserID, sqlLimit(limit))
+		"WHERE g.workspace = ? AND g.resource_type = ? AND g.resource_id = ? AND g.user_id > ? ORDER BY g.user_id LIMIT ?",
+		workspace.From(ctx), r.Type, r.ID, afterUserID, sqlLimit(limit))
+}
+
+// GrantsInEveryWorkspace implements storage.Store.
+func (s *Store) GrantsInEveryWorkspace(ctx context.Context, userID int32, r permission.Resource) ([]storage.Grant, error) {
+	return queryAll(ctx, s, scanGrant, grantSelect+
+		"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ? ORDER BY g.workspace", userID, r.Type, r.ID)
 }
 
 // CreateBatch implements storage.Store. A grant's user is found by name inside
@@ -388,8 +402,8 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 		}
 		for _, g := range b.Grants {
 			res, err := tx.ExecContext(ctx,
-				"INSERT INTO grants (user_id, resource_type, resource_id, permission) SELECT id, ?, ?, ? FROM users WHERE username = ?",
-				g.Resource.Type, g.Resource.ID, g.Level, g.Username)
+				"INSERT INTO grants (user_id, workspace, resource_type, resource_id, permission) SELECT id, ?, ?, ?, ? FROM users WHERE username = ?",
+				cmp.Or(g.Workspace, workspace.Default), g.Resource.Type, g.Resource.ID, g.Level, g.Username)
 			if err := oneRow(res, err); err != nil {
 				return err
 			}

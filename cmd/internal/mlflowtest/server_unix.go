@@ -74,6 +74,18 @@ func StartServer(t testing.TB, py Python, dir string, env []string, args ...stri
 // the test ends, and returns its URL.
 func StartBasicAuth(t testing.TB, py Python, adminPassword string) string {
 	t.Helper()
+	return startBasicAuth(t, py, adminPassword)
+}
+
+// StartBasicAuthWorkspaces is StartBasicAuth with MLflow's workspaces enabled
+// (--enable-workspaces, MLflow 3.10+).
+func StartBasicAuthWorkspaces(t testing.TB, py Python, adminPassword string) string {
+	t.Helper()
+	return startBasicAuth(t, py, adminPassword, "--enable-workspaces")
+}
+
+func startBasicAuth(t testing.TB, py Python, adminPassword string, args ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	ini := filepath.Join(dir, "basic_auth.ini")
 	config := fmt.Sprintf(`[mlflow]
@@ -91,6 +103,6 @@ authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 		// environment may hold mlflow-auth's own; these come last, so they win.
 		[]string{"MLFLOW_AUTH_CONFIG_PATH=" + ini, "MLFLOW_FLASK_SERVER_SECRET_KEY=mlflow-auth-test",
 			"MLFLOW_AUTH_ADMIN_USERNAME=admin", "MLFLOW_AUTH_ADMIN_PASSWORD=" + adminPassword},
-		"--app-name", "basic-auth", "--backend-store-uri", "sqlite:///"+filepath.Join(dir, "mlflow.db"))
+		append([]string{"--app-name", "basic-auth", "--backend-store-uri", "sqlite:///" + filepath.Join(dir, "mlflow.db")}, args...)...)
 	return uri
 }

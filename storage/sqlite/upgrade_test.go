@@ -1,0 +1,59 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
+)
+
+// A database of migrations 1-3 keeps its grants through 0004, in "default",
+// and then takes a grant on the same key in another workspace.
+func TestUpgradeKeepsGrantsInDefault(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "auth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(ctx, createMigrationsTable); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:3] {
+		if _, err := s.write.ExecContext(ctx, m.SQL); err != nil {
+			t.Fatalf("migration %d: %v", m.Version, err)
+		}
+		if _, err := s.write.ExecContext(ctx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.write.ExecContext(ctx, `INSERT INTO users (id, username, password_hash) VALUES (5, 'alice', 'x');
+		INSERT INTO grants (user_id, resource_type, resource_id, permission) VALUES (5, 'experiment', '7', 'EDIT')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	e7 := permission.Resource{Type: permission.Experiment, ID: "7"}
+	if g, err := s.Grant(ctx, 5, e7); err != nil || g.Level != permission.Edit || g.Workspace != "" {
+		t.Fatalf("Grant after upgrade = %+v, %v; want EDIT in default", g, err)
+	}
+	teamA := workspace.With(ctx, "team-a")
+	if _, err := s.Grant(teamA, 5, e7); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Grant in team-a: %v, want not found", err)
+	}
+	if _, err := s.CreateGrant(teamA, 5, e7, permission.Read); err != nil {
+		t.Fatalf("CreateGrant in team-a: %v", err)
+	}
+	if _, err := s.CreateGrant(ctx, 5, e7, permission.Read); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("CreateGrant again in default: %v, want already exists", err)
+	}
+}
