@@ -225,6 +225,37 @@ func TestClassicPermissionCalls(t *testing.T) {
 		_, err := admin.GetScorerPermission(ctx, &v1.GetScorerPermissionRequest{ExperimentId: "7", ScorerName: "my scorer", Username: "alice"})
 		wantError(t, err, 404, "RESOURCE_DOES_NOT_EXIST")
 	})
+
+	// The gateway calls write the direct grants the unified calls read.
+	t.Run("gateway secret", func(t *testing.T) {
+		created := must(admin.CreateGatewaySecretPermission(ctx, &v1.CreateGatewaySecretPermissionRequest{SecretId: "s1", Username: "alice", Permission: "USE"}))(t)
+		wantEqual(t, created.GetGatewaySecretPermission(), &v1.GatewaySecretPermission{SecretId: "s1", UserId: alice, Permission: "USE"})
+		must(admin.UpdateGatewaySecretPermission(ctx, &v1.UpdateGatewaySecretPermissionRequest{SecretId: "s1", Username: "alice", Permission: "EDIT"}))(t)
+		got := must(admin.GetGatewaySecretPermission(ctx, &v1.GetGatewaySecretPermissionRequest{SecretId: "s1", Username: "alice"}))(t)
+		wantEqual(t, got.GetGatewaySecretPermission(), &v1.GatewaySecretPermission{SecretId: "s1", UserId: alice, Permission: "EDIT"})
+		if l := storedLevel(t, srv, alice, permission.GatewaySecret, "s1"); l != permission.Edit {
+			t.Errorf("stored level %q", l)
+		}
+		must(admin.DeleteGatewaySecretPermission(ctx, &v1.DeleteGatewaySecretPermissionRequest{SecretId: "s1", Username: "alice"}))(t)
+		_, err := admin.GetGatewaySecretPermission(ctx, &v1.GetGatewaySecretPermissionRequest{SecretId: "s1", Username: "alice"})
+		wantError(t, err, 404, "RESOURCE_DOES_NOT_EXIST")
+	})
+	t.Run("gateway endpoint", func(t *testing.T) {
+		must(admin.CreateGatewayEndpointPermission(ctx, &v1.CreateGatewayEndpointPermissionRequest{EndpointId: "e1", Username: "alice", Permission: "READ"}))(t)
+		must(admin.UpdateGatewayEndpointPermission(ctx, &v1.UpdateGatewayEndpointPermissionRequest{EndpointId: "e1", Username: "alice", Permission: "MANAGE"}))(t)
+		got := must(admin.GetGatewayEndpointPermission(ctx, &v1.GetGatewayEndpointPermissionRequest{EndpointId: "e1", Username: "alice"}))(t)
+		wantEqual(t, got.GetGatewayEndpointPermission(), &v1.GatewayEndpointPermission{EndpointId: "e1", UserId: alice, Permission: "MANAGE"})
+		must(admin.DeleteGatewayEndpointPermission(ctx, &v1.DeleteGatewayEndpointPermissionRequest{EndpointId: "e1", Username: "alice"}))(t)
+		_, err := admin.DeleteGatewayEndpointPermission(ctx, &v1.DeleteGatewayEndpointPermissionRequest{EndpointId: "e1", Username: "alice"})
+		wantError(t, err, 404, "RESOURCE_DOES_NOT_EXIST")
+	})
+	t.Run("gateway model definition", func(t *testing.T) {
+		must(admin.CreateGatewayModelDefinitionPermission(ctx, &v1.CreateGatewayModelDefinitionPermissionRequest{ModelDefinitionId: "d1", Username: "alice", Permission: "READ"}))(t)
+		must(admin.UpdateGatewayModelDefinitionPermission(ctx, &v1.UpdateGatewayModelDefinitionPermissionRequest{ModelDefinitionId: "d1", Username: "alice", Permission: "USE"}))(t)
+		got := must(admin.GetGatewayModelDefinitionPermission(ctx, &v1.GetGatewayModelDefinitionPermissionRequest{ModelDefinitionId: "d1", Username: "alice"}))(t)
+		wantEqual(t, got.GetGatewayModelDefinitionPermission(), &v1.GatewayModelDefinitionPermission{ModelDefinitionId: "d1", UserId: alice, Permission: "USE"})
+		must(admin.DeleteGatewayModelDefinitionPermission(ctx, &v1.DeleteGatewayModelDefinitionPermissionRequest{ModelDefinitionId: "d1", Username: "alice"}))(t)
+	})
 }
 
 func TestUnifiedPermissionCalls(t *testing.T) {
