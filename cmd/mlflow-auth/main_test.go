@@ -193,21 +193,22 @@ func TestMLflowPythonClients(t *testing.T) {
 				"MLFLOW_AUTH_TEST_ADMIN_USERNAME=admin",
 				"MLFLOW_AUTH_TEST_ADMIN_PASSWORD="+adminPassword,
 				"PYTHONDONTWRITEBYTECODE=1")
+			// test_roles.py, test_client_parity.py and test_workspace_permissions.py
+			// compare calls with MLflow's own basic-auth server of the same version.
+			// MLflow 3.12 runs with --enable-workspaces: its workspace calls need it,
+			// and mlflow-auth always honours workspaces.
+			const mlflowAdminPassword = "mlflow-admin-password"
+			var mlflowURL string
 			if mlflowtest.VersionLess(python.Version, "3.13") {
-				// test_workspace_permissions.py compares the 3.12 workspace calls with MLflow's own.
-				const mlflowAdminPassword = "mlflow-admin-password"
-				cmd.Env = append(cmd.Env,
-					"MLFLOW_AUTH_TEST_MLFLOW_WORKSPACES_URL="+mlflowtest.StartBasicAuthWorkspaces(t, python, mlflowAdminPassword),
-					"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME=admin",
-					"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD="+mlflowAdminPassword)
+				mlflowURL = mlflowtest.StartBasicAuthWorkspaces(t, python, mlflowAdminPassword)
+				cmd.Env = append(cmd.Env, "MLFLOW_AUTH_TEST_MLFLOW_WORKSPACES_URL="+mlflowURL)
 			} else {
-				// test_roles.py compares every role call with MLflow's own server.
-				const mlflowAdminPassword = "mlflow-admin-password"
-				cmd.Env = append(cmd.Env,
-					"MLFLOW_AUTH_TEST_MLFLOW_URL="+mlflowtest.StartBasicAuth(t, python, mlflowAdminPassword),
-					"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME=admin",
-					"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD="+mlflowAdminPassword)
+				mlflowURL = mlflowtest.StartBasicAuth(t, python, mlflowAdminPassword)
 			}
+			cmd.Env = append(cmd.Env,
+				"MLFLOW_AUTH_TEST_MLFLOW_URL="+mlflowURL,
+				"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME=admin",
+				"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD="+mlflowAdminPassword)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("pytest with %s: %v\n%s\nserver log:\n%s", py, err, out, stderr)

@@ -17,6 +17,7 @@ if not os.environ.get("MLFLOW_AUTH_TEST_URL"):
     pytest.skip("MLFLOW_AUTH_TEST_URL is not set", allow_module_level=True)
 
 import mlflow
+from packaging.version import Version
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
 from mlflow.server.auth.entities import Role, RolePermission, UserRoleAssignment
@@ -30,6 +31,17 @@ if not hasattr(AuthServiceClient, "create_role"):
     )
 
 MLFLOW_URL_ENV = "MLFLOW_AUTH_TEST_MLFLOW_URL"
+
+# Steps where MLflow 3.12's preview of roles answers otherwise than 3.13-3.17.2,
+# whose roles mlflow-auth serves to every client: 3.12 takes a role named like a
+# user's own (__user_<id>__), a NO_PERMISSIONS role permission and EDIT on the
+# workspace, refuses DENY, and says a second workspace permission exists where
+# 3.13+ refuses READ on a workspace. Side by side with MLflow 3.12 these steps
+# must differ; every other step must not.
+PREVIEW_DIFFERENCES = {
+    "create a reserved name", "add a DENY on one id", "add NO_PERMISSIONS",
+    "add workspace READ", "update workspace to EDIT",
+}
 MLFLOW_ADMIN_ENV = ("MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME", "MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD")
 
 # Every role method of the 3.17.2 client; the scenario must call each.
@@ -116,6 +128,12 @@ class Recorder:
         return out
 
 
+def ident(value):
+    """The id of a returned entity; -1 when the server answered an error (where
+    MLflow's generations differ, the scenario goes on and the comparison tells)."""
+    return getattr(value, "id", -1)
+
+
 def scenario(rec, admin, make_user):
     """Every role method, as an admin and as users with and without a role.
     Returns the roles created, by label."""
@@ -127,83 +145,87 @@ def scenario(rec, admin, make_user):
 
     name, other_name = unique("readers"), unique("writers")
     role = rec.call("create", "create_role", "default", name, "reads everything")
-    labels.name("role", role.id, "role")
+    labels.name("role", ident(role), "role")
     other = rec.call("create without a description", "create_role", "default", other_name)
-    labels.name("role", other.id, "other")
-    missing = max(role.id, other.id) + 100000
+    labels.name("role", ident(other), "other")
+    missing = max(ident(role), ident(other)) + 100000
     rec.call("create a taken name", "create_role", "default", name)
     rec.call("create an empty name", "create_role", "default", "   ")
     rec.call("create a reserved name", "create_role", "default", "__user_5__")
-    rec.call("get", "get_role", role.id)
+    rec.call("get", "get_role", ident(role))
     rec.call("get a missing role", "get_role", missing)
 
     renamed = name + "-renamed"
-    rec.call("rename", "update_role", role.id, name=renamed)
-    rec.call("describe", "update_role", role.id, description="reads all")
-    rec.call("rename onto a taken name", "update_role", role.id, name=other_name)
-    rec.call("update nothing", "update_role", role.id)
+    rec.call("rename", "update_role", ident(role), name=renamed)
+    rec.call("describe", "update_role", ident(role), description="reads all")
+    rec.call("rename onto a taken name", "update_role", ident(role), name=other_name)
+    rec.call("update nothing", "update_role", ident(role))
     rec.call("update a missing role", "update_role", missing, description="x")
 
-    wild = rec.call("add a wildcard", "add_role_permission", role.id, "experiment", "*", "READ")
-    labels.name("perm", wild.id, "wild")
-    deny = rec.call("add a DENY on one id", "add_role_permission", role.id, "registered_model", "model-a", "DENY")
-    labels.name("perm", deny.id, "deny")
-    member = rec.call("add workspace USE", "add_role_permission", role.id, "workspace", "*", "USE")
-    labels.name("perm", member.id, "member")
-    rec.call("add a taken pattern", "add_role_permission", role.id, "experiment", "*", "EDIT")
-    rec.call("add an unknown level", "add_role_permission", role.id, "experiment", "1", "OWN")
-    rec.call("add NO_PERMISSIONS", "add_role_permission", role.id, "experiment", "1", "NO_PERMISSIONS")
-    rec.call("add an unknown type", "add_role_permission", role.id, "notebook", "*", "READ")
-    rec.call("add an id on a wildcard-only type", "add_role_permission", role.id, "run", "abc", "READ")
-    rec.call("add workspace READ", "add_role_permission", role.id, "workspace", "*", "READ")
+    wild = rec.call("add a wildcard", "add_role_permission", ident(role), "experiment", "*", "READ")
+    labels.name("perm", ident(wild), "wild")
+    # Where MLflow 3.12's preview of roles and 3.13+ disagree (PREVIEW_DIFFERENCES),
+    # on a role of its own, so that what the lists below show does not hang on it.
+    probe = rec.call("create a probe", "create_role", "default", unique("probe"))
+    deny = rec.call("add a DENY on one id", "add_role_permission", ident(probe), "registered_model", "model-a", "DENY")
+    labels.name("perm", ident(deny), "deny")
+    rec.call("add NO_PERMISSIONS", "add_role_permission", ident(probe), "experiment", "1", "NO_PERMISSIONS")
+    member = rec.call("add workspace USE", "add_role_permission", ident(role), "workspace", "*", "USE")
+    labels.name("perm", ident(member), "member")
+    rec.call("add a taken pattern", "add_role_permission", ident(role), "experiment", "*", "EDIT")
+    rec.call("add an unknown level", "add_role_permission", ident(role), "experiment", "1", "OWN")
+    rec.call("add an unknown type", "add_role_permission", ident(role), "notebook", "*", "READ")
+    rec.call("add an id on a wildcard-only type", "add_role_permission", ident(role), "run", "abc", "READ")
+    rec.call("add workspace READ", "add_role_permission", ident(role), "workspace", "*", "READ")
     rec.call("add to a missing role", "add_role_permission", missing, "experiment", "*", "READ")
-    rec.call("update a permission", "update_role_permission", wild.id, "EDIT")
-    rec.call("update workspace to EDIT", "update_role_permission", member.id, "EDIT")
+    rec.call("update a permission", "update_role_permission", ident(wild), "EDIT")
+    rec.call("update workspace to EDIT", "update_role_permission", ident(member), "EDIT")
     rec.call("update a missing permission", "update_role_permission", missing, "EDIT")
-    rec.call("remove a permission", "remove_role_permission", member.id)
-    rec.call("remove it again", "remove_role_permission", member.id)
-    rec.call("list permissions", "list_role_permissions", role.id)
+    rec.call("remove a permission", "remove_role_permission", ident(member))
+    rec.call("remove it again", "remove_role_permission", ident(member))
+    rec.call("list permissions", "list_role_permissions", ident(role))
     rec.call("list permissions of a missing role", "list_role_permissions", missing)
 
-    assignment = rec.call("assign", "assign_role", holder, role.id)
-    labels.name("assignment", assignment.id, "assignment")
-    rec.call("assign again", "assign_role", holder, role.id)
-    rec.call("assign to a missing user", "assign_role", unique("nobody"), role.id)
+    assignment = rec.call("assign", "assign_role", holder, ident(role))
+    labels.name("assignment", ident(assignment), "assignment")
+    rec.call("assign again", "assign_role", holder, ident(role))
+    rec.call("assign to a missing user", "assign_role", unique("nobody"), ident(role))
     rec.call("assign a missing role", "assign_role", holder, missing)
     rec.call("the holder's roles", "list_user_roles", holder)
     rec.call("the roles of a missing user", "list_user_roles", unique("nobody"))
-    rec.call("the role's users", "list_role_users", role.id)
+    rec.call("the role's users", "list_role_users", ident(role))
     rec.call("the users of a missing role", "list_role_users", missing)
     rec.call("list default", "list_roles", "default")
     rec.call("list all", "list_all_roles")
 
     rec.login(holder, holder_pw)
     rec.call("holder: own roles", "list_user_roles", holder)
-    rec.call("holder: get a role of her workspace", "get_role", other.id)
-    rec.call("holder: its permissions", "list_role_permissions", role.id)
+    rec.call("holder: get a role of her workspace", "get_role", ident(other))
+    rec.call("holder: its permissions", "list_role_permissions", ident(role))
     rec.call("holder: list default", "list_roles", "default")
     rec.call("holder: list all", "list_all_roles")
     rec.call("holder: get a missing role", "get_role", missing)
     rec.call("holder: create", "create_role", "default", unique("mine"))
-    rec.call("holder: add a permission", "add_role_permission", role.id, "experiment", "7", "MANAGE")
-    rec.call("holder: assign", "assign_role", outsider, role.id)
-    rec.call("holder: the role's users", "list_role_users", role.id)
+    rec.call("holder: add a permission", "add_role_permission", ident(role), "experiment", "7", "MANAGE")
+    rec.call("holder: assign", "assign_role", outsider, ident(role))
+    rec.call("holder: the role's users", "list_role_users", ident(role))
 
     rec.login(outsider, outsider_pw)
     rec.call("outsider: the holder's roles", "list_user_roles", holder)
     rec.call("outsider: own roles", "list_user_roles", outsider)
-    rec.call("outsider: get", "get_role", role.id)
+    rec.call("outsider: get", "get_role", ident(role))
     rec.call("outsider: list default", "list_roles", "default")
 
     rec.login(*admin)
-    rec.call("unassign", "unassign_role", holder, role.id)
-    rec.call("unassign again", "unassign_role", holder, role.id)
-    rec.call("delete", "delete_role", role.id)
-    rec.call("get after delete", "get_role", role.id)
-    rec.call("delete again", "delete_role", role.id)
-    rec.call("delete the other", "delete_role", other.id)
+    rec.call("unassign", "unassign_role", holder, ident(role))
+    rec.call("unassign again", "unassign_role", holder, ident(role))
+    rec.call("delete", "delete_role", ident(role))
+    rec.call("get after delete", "get_role", ident(role))
+    rec.call("delete again", "delete_role", ident(role))
+    rec.call("delete the other", "delete_role", ident(other))
+    rec.call("delete the probe", "delete_role", ident(probe))
     assert rec.called == ROLE_METHODS, f"not called: {ROLE_METHODS - rec.called}"
-    return {role.id, other.id}
+    return {ident(role), ident(other)}
 
 
 def user_maker(client, rec, admin):
@@ -269,7 +291,7 @@ def test_roles(client, admin_credentials, monkeypatch):
     error("update a missing permission", "RESOURCE_DOES_NOT_EXIST")
     assert ok("remove a permission") is None
     error("remove it again", "RESOURCE_DOES_NOT_EXIST")
-    assert [p.to_json() for p in ok("list permissions")] == [updated.to_json(), deny.to_json()]
+    assert [p.to_json() for p in ok("list permissions")] == [updated.to_json()]
     error("list permissions of a missing role", "RESOURCE_DOES_NOT_EXIST")
 
     assignment = ok("assign")
@@ -280,7 +302,7 @@ def test_roles(client, admin_credentials, monkeypatch):
     error("assign a missing role", "RESOURCE_DOES_NOT_EXIST")
     [held] = ok("the holder's roles")
     assert (held.id, held.name, held.description) == (role.id, role.name + "-renamed", "reads all")
-    assert [p.to_json() for p in held.permissions] == [updated.to_json(), deny.to_json()]
+    assert [p.to_json() for p in held.permissions] == [updated.to_json()]
     error("the roles of a missing user", "RESOURCE_DOES_NOT_EXIST")
     assert [a.to_json() for a in ok("the role's users")] == [assignment.to_json()]
     error("the users of a missing role", "RESOURCE_DOES_NOT_EXIST")
@@ -290,7 +312,7 @@ def test_roles(client, admin_credentials, monkeypatch):
 
     assert [r.id for r in ok("holder: own roles")] == [role.id]
     assert ok("holder: get a role of her workspace").id == other.id
-    assert len(ok("holder: its permissions")) == 2
+    assert len(ok("holder: its permissions")) == 1
     assert {role.id, other.id} <= {r.id for r in ok("holder: list default")}
     for step in ("holder: list all", "holder: get a missing role", "holder: create",
                  "holder: add a permission", "holder: assign", "holder: the role's users",
@@ -329,8 +351,19 @@ def test_roles_side_by_side(client, admin_credentials, mlflow_server, monkeypatc
         for i, (step, kind, value) in enumerate(outcomes):
             outcomes[i] = (step, kind, strip_names(value))
     assert len(got) == len(want)
-    differences = [(g, w) for g, w in zip(got, want) if g != w]
+    differences = differing(got, want)
     assert not differences, "\n".join(f"ours:   {g}\nMLflow: {w}" for g, w in differences)
+
+
+def differing(got, want):
+    """The (ours, MLflow's) outcome pairs that differ. Side by side with MLflow
+    3.12 the PREVIEW_DIFFERENCES steps must differ, and are left out."""
+    differences = [(g, w) for g, w in zip(got, want) if g != w]
+    if Version(mlflow.__version__) < Version("3.13") and any(step in PREVIEW_DIFFERENCES for step, _, _ in got):
+        agreeing = {step for step, _, _ in got} & PREVIEW_DIFFERENCES - {g[0] for g, _ in differences}
+        assert not agreeing, f"MLflow {mlflow.__version__} now agrees on {agreeing}: update PREVIEW_DIFFERENCES"
+        differences = [(g, w) for g, w in differences if g[0] not in PREVIEW_DIFFERENCES]
+    return differences
 
 
 def strip_names(value):
