@@ -247,7 +247,7 @@ func TestUnifiedPermissionCalls(t *testing.T) {
 	wantEqual(t, must(admin.GetUserPermission(ctx, &v1.GetUserPermissionRequest{Username: "bob", ResourceType: "experiment", ResourceId: "8"}))(t),
 		&v1.GetUserPermissionResponse{Allowed: false, Permission: "READ"}) // the server's default
 
-	aliceRows := &v1.ListUserPermissionsResponse{Permissions: []*v1.UserPermission{{Workspace: "default", ResourceType: "experiment", ResourcePattern: "7", Permission: "MANAGE"}}}
+	aliceRows := &v1.ListUserPermissionsResponse{Permissions: []*v1.UserPermission{{Workspace: "default", ResourceType: "experiment", ResourcePattern: "7", Permission: "MANAGE", RoleId: -2, RoleName: "__user_2__"}}}
 	wantEqual(t, must(admin.ListUserPermissions(ctx, &v1.ListUserPermissionsRequest{Username: "alice"}))(t), aliceRows)
 	asAlice := connect(t, srv, "alice", "alice-password-1")
 	wantEqual(t, must(asAlice.ListCurrentUserPermissions(ctx, &v1.ListCurrentUserPermissionsRequest{}))(t),

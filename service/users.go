@@ -105,7 +105,11 @@ func (s *userService) userWithGrants(ctx context.Context, username string) (*v1.
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}
-	return userMessage(u, grants), nil
+	m := userMessage(u, grants)
+	if m.Roles, err = s.userRoles(ctx, u, grants); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (s *userService) ListUsers(ctx context.Context, req *v1.ListUsersRequest) (*v1.ListUsersResponse, error) {
@@ -132,7 +136,11 @@ func (s *userService) ListUsers(ctx context.Context, req *v1.ListUsersRequest) (
 		byUser[g.UserID] = append(byUser[g.UserID], g)
 	}
 	for _, u := range users {
-		resp.Users = append(resp.Users, userMessage(u, byUser[u.ID]))
+		m := userMessage(u, byUser[u.ID])
+		if m.Roles, err = s.userRoles(ctx, u, byUser[u.ID]); err != nil {
+			return nil, err
+		}
+		resp.Users = append(resp.Users, m)
 	}
 	return resp, nil
 }

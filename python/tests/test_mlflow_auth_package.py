@@ -142,6 +142,12 @@ def test_list_users_to_json(pkg_client, make_user):
         "experiment_permissions": [{"experiment_id": exp, "user_id": user.id, "permission": "EDIT"}],
         "registered_model_permissions": [],
         "scorer_permissions": [],
+        # The direct grant, as MLflow 3.17.2 shows it: the synthetic role __user_<id>__.
+        "roles": [{
+            "id": -user.id, "name": f"__user_{user.id}__", "workspace": "default", "description": None,
+            "permissions": [{"id": -1, "role_id": -user.id, "resource_type": "experiment",
+                             "resource_pattern": exp, "permission": "EDIT"}],
+        }],
     }
     assert [u["id"] for u in users] == [u.id for u in pkg_client.list_users()]
 
