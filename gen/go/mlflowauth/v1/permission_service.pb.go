@@ -1559,7 +1559,7 @@ type UserPermission struct {
 	// Always "default": mlflow-auth has no workspaces.
 	Workspace    string `protobuf:"bytes,1,opt,name=workspace,proto3" json:"workspace,omitempty"`
 	ResourceType string `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
-	// The resource id (experiment id, model name, ...).
+	// The resource id (experiment id, model name, ...), or "*" from a role.
 	ResourcePattern string `protobuf:"bytes,3,opt,name=resource_pattern,json=resourcePattern,proto3" json:"resource_pattern,omitempty"`
 	Permission      string `protobuf:"bytes,4,opt,name=permission,proto3" json:"permission,omitempty"`
 	// The role the row belongs to; direct grants belong to the synthetic role
