@@ -77,7 +77,7 @@ func createUser(t *testing.T, c *client.Client, username, password string) *v1.U
 // Every RPC of every service has a client method with the generated client's types.
 func TestEveryRPCHasAMethod(t *testing.T) {
 	clientType := reflect.TypeFor[*client.Client]()
-	for _, service := range []reflect.Type{reflect.TypeFor[v1.UserServiceClient](), reflect.TypeFor[v1.PermissionServiceClient](), reflect.TypeFor[v1.AuthorizationServiceClient]()} {
+	for _, service := range []reflect.Type{reflect.TypeFor[v1.UserServiceClient](), reflect.TypeFor[v1.PermissionServiceClient](), reflect.TypeFor[v1.AuthorizationServiceClient](), reflect.TypeFor[v1.RoleServiceClient]()} {
 		for i := range service.NumMethod() {
 			rpc := service.Method(i)
 			m, ok := clientType.MethodByName(rpc.Name)
