@@ -271,15 +271,18 @@ func (s *permissionService) ListCurrentUserPermissions(ctx context.Context, _ *v
 	return &v1.ListCurrentUserPermissionsResponse{IsAdmin: u.IsAdmin, Permissions: rows}, nil
 }
 
-// userPermissions lists a user's direct grants in MLflow 3.13's row shape.
+// userPermissions lists the permissions of every role a user holds, direct
+// grants included, in MLflow 3.17.2's row shape.
 func (c *core) userPermissions(ctx context.Context, u storage.User) ([]*v1.UserPermission, error) {
-	grants, err := c.store.GrantsOfUsers(ctx, []int32{u.ID})
+	roles, err := c.userRolesOf(ctx, u)
 	if err != nil {
-		return nil, internalError(ctx, err)
+		return nil, err
 	}
-	rows := make([]*v1.UserPermission, len(grants))
-	for i, g := range grants {
-		rows[i] = &v1.UserPermission{Workspace: "default", ResourceType: string(g.Resource.Type), ResourcePattern: g.Resource.ID, Permission: string(g.Level)}
+	rows := []*v1.UserPermission{}
+	for _, r := range roles {
+		for _, p := range r.Permissions {
+			rows = append(rows, &v1.UserPermission{RoleId: r.Id, RoleName: r.Name, Workspace: r.Workspace, ResourceType: p.ResourceType, ResourcePattern: p.ResourcePattern, Permission: p.Permission})
+		}
 	}
 	return rows, nil
 }

@@ -48,7 +48,7 @@ var policies = map[string]rule{
 	v1.UserService_CreateUser_FullMethodName:         {accessAdmin, []string{"username", "password"}},
 	v1.UserService_GetUser_FullMethodName:            {accessSelf, []string{"username"}},
 	v1.UserService_GetCurrentUser_FullMethodName:     {accessAnyUser, nil},
-	v1.UserService_ListUsers_FullMethodName:          {accessAdmin, nil},
+	v1.UserService_ListUsers_FullMethodName:          {accessAnyUser, nil}, // ListUsers filters for non-admins
 	v1.UserService_UpdateUserPassword_FullMethodName: {accessSelf, []string{"username", "password"}},
 	v1.UserService_UpdateUserAdmin_FullMethodName:    {accessAdmin, []string{"username", "is_admin"}},
 	v1.UserService_DeleteUser_FullMethodName:         {accessAdmin, []string{"username"}},

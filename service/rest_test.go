@@ -79,6 +79,7 @@ func victimRequest(t *testing.T, m protoreflect.MethodDescriptor) proto.Message 
 var openToAnyUser = map[string]bool{
 	v1.UserService_GetCurrentUser_FullMethodName:                   true,
 	v1.PermissionService_ListCurrentUserPermissions_FullMethodName: true,
+	v1.UserService_ListUsers_FullMethodName:                        true, // filtered to what the caller may see
 }
 
 // No RPC, on either transport, lets an unauthenticated caller in or lets an
@@ -178,6 +179,9 @@ func TestRESTWireFormat(t *testing.T) {
 		"experiment_permissions":       []any{map[string]any{"experiment_id": "12", "user_id": float64(2), "permission": "READ"}},
 		"registered_model_permissions": []any{},
 		"scorer_permissions":           []any{},
+		// The direct grant as MLflow 3.17.2's synthetic role: a view whose ids are negative.
+		"roles": []any{map[string]any{"id": float64(-2), "name": "__user_2__", "workspace": "default", "description": nil,
+			"permissions": []any{map[string]any{"id": float64(-1), "role_id": float64(-2), "resource_type": "experiment", "resource_pattern": "12", "permission": "READ"}}}},
 	}}
 	if status != 200 || !reflect.DeepEqual(body, want) {
 		t.Fatalf("users/get: %d\n got %v\nwant %v", status, body, want)
@@ -185,9 +189,20 @@ func TestRESTWireFormat(t *testing.T) {
 	for _, path := range []string{"/api/2.0/mlflow/users", "/api/2.0/mlflow/users/list", "/ajax-api/2.0/mlflow/users/list"} {
 		status, body = getJSON(t, s, "GET", path, adminUser, adminPass, "")
 		users, _ := body["users"].([]any)
-		if status != 200 || len(users) != 2 || body["next_page_token"] != "" {
+		if status != 200 || len(users) != 2 || body["next_page_token"] != "" || !reflect.DeepEqual(users[1].(map[string]any)["roles"], want["user"].(map[string]any)["roles"]) {
 			t.Fatalf("%s: %d %v", path, status, body)
 		}
+	}
+	for _, path := range []string{"/api/3.0/mlflow/users/roles/list?username=wire", "/ajax-api/3.0/mlflow/users/roles/list?username=wire"} {
+		status, body = getJSON(t, s, "GET", path, adminUser, adminPass, "")
+		if status != 200 || !reflect.DeepEqual(body["roles"], want["user"].(map[string]any)["roles"]) {
+			t.Fatalf("%s: %d %v", path, status, body)
+		}
+	}
+	status, body = getJSON(t, s, "GET", "/api/3.0/mlflow/users/permissions/list?username=wire", adminUser, adminPass, "")
+	if status != 200 || !reflect.DeepEqual(body["permissions"], []any{map[string]any{"role_id": float64(-2), "role_name": "__user_2__",
+		"workspace": "default", "resource_type": "experiment", "resource_pattern": "12", "permission": "READ"}}) {
+		t.Fatalf("users/permissions/list: %d %v", status, body)
 	}
 	status, body = getJSON(t, s, "PATCH", "/api/2.0/mlflow/users/update-admin", adminUser, adminPass, `{"username": "wire", "is_admin": false}`)
 	if status != 200 || len(body) != 0 {

@@ -224,11 +224,11 @@ func (s *roleService) ListUserRoles(ctx context.Context, req *v1.ListUserRolesRe
 	if err != nil {
 		return nil, err
 	}
-	roles, err := s.roles.RolesOfUser(ctx, u.ID)
+	roles, err := s.userRolesOf(ctx, u)
 	if err != nil {
-		return nil, internalError(ctx, err)
+		return nil, err
 	}
-	return &v1.ListUserRolesResponse{Roles: roleMessages(roles)}, nil
+	return &v1.ListUserRolesResponse{Roles: roles}, nil
 }
 
 func (s *roleService) ListRoleUsers(ctx context.Context, req *v1.ListRoleUsersRequest) (*v1.ListRoleUsersResponse, error) {

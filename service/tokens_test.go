@@ -164,7 +164,11 @@ func TestTokens(t *testing.T) {
 			readOnly.expect(denied, v1.TokenService_RotateToken_FullMethodName, &v1.RotateTokenRequest{Username: alice, Name: "ci"}, &v1.RotateTokenResponse{})
 			// An admin's capped token is no admin.
 			adminRead := admin.createToken(adminUser, "read-"+tr.name(), "READ")
-			admin.as(bearerUser, adminRead.Token).expect(denied, v1.UserService_ListUsers_FullMethodName, &v1.ListUsersRequest{}, &v1.ListUsersResponse{})
+			users := &v1.ListUsersResponse{}
+			admin.as(bearerUser, adminRead.Token).expect("", v1.UserService_ListUsers_FullMethodName, &v1.ListUsersRequest{}, users)
+			if len(users.Users) != 1 || users.Users[0].Username != adminUser {
+				t.Errorf("users listed with an admin's capped token: %v, want the admin alone", users.Users)
+			}
 			admin.as(bearerUser, adminRead.Token).expect(denied, v1.UserService_CreateUser_FullMethodName,
 				&v1.CreateUserRequest{Username: "mallory-" + tr.name(), Password: "mallory-password"}, &v1.CreateUserResponse{})
 

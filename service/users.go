@@ -107,7 +107,11 @@ func (s *userService) userWithGrants(ctx context.Context, username string) (*v1.
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}
-	return userMessage(u, grants), nil
+	m := userMessage(u, grants)
+	if m.Roles, err = s.userRoles(ctx, u, grants); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (s *userService) ListUsers(ctx context.Context, req *v1.ListUsersRequest) (*v1.ListUsersResponse, error) {
@@ -133,20 +137,70 @@ func (s *userService) ListUsers(ctx context.Context, req *v1.ListUsersRequest) (
 	for _, g := range grants {
 		byUser[g.UserID] = append(byUser[g.UserID], g)
 	}
+	caller := principalFrom(ctx).User
+	callerIsMember := false
+	if !caller.IsAdmin {
+		mine, err := s.store.GrantsOfUsers(ctx, []int32{caller.ID})
+		if err != nil {
+			return nil, internalError(ctx, err)
+		}
+		if callerIsMember, err = s.isMember(ctx, caller, mine); err != nil {
+			return nil, err
+		}
+	}
 	for _, u := range users {
-		resp.Users = append(resp.Users, userMessage(u, byUser[u.ID]))
+		if caller.IsAdmin || u.ID == caller.ID {
+			m := userMessage(u, byUser[u.ID])
+			if m.Roles, err = s.userRoles(ctx, u, byUser[u.ID]); err != nil {
+				return nil, err
+			}
+			resp.Users = append(resp.Users, m)
+			continue
+		}
+		if !callerIsMember {
+			continue
+		}
+		member, err := s.isMember(ctx, u, byUser[u.ID])
+		if err != nil {
+			return nil, err
+		}
+		if u.IsAdmin || member {
+			// Another's grants and roles stay theirs and the admins'.
+			resp.Users = append(resp.Users, userMessage(u, nil))
+		}
 	}
 	return resp, nil
 }
 
-func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUserPasswordRequest) (*v1.UpdateUserPasswordResponse, error) {
-	if err := validatePassword(req.Password); err != nil {
-		return nil, err
+// isMember reports whether a user belongs to the one workspace, default: holds
+// a role there or a direct grant (which MLflow keeps as a role there). A
+// non-admin lists only the members, the admins and themself, as MLflow 3.18
+// lists a workspace's users when workspaces are on, and only when a member
+// themself. grants are the user's direct grants.
+func (c *core) isMember(ctx context.Context, u storage.User, grants []storage.Grant) (bool, error) {
+	if len(grants) > 0 {
+		return true, nil
 	}
+	holds, err := c.roles.HoldsRoleIn(ctx, u.ID, resolve.Workspace)
+	if err != nil {
+		return false, internalError(ctx, err)
+	}
+	return holds, nil
+}
+
+func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUserPasswordRequest) (*v1.UpdateUserPasswordResponse, error) {
+	// As in MLflow 3.17.2, your own password (admin or not) changes only with
+	// the present one, checked before the new one.
 	if p := principalFrom(ctx); p.User.Username == req.Username {
 		if err := s.checkCurrentPassword(ctx, p, req.CurrentPassword); err != nil {
 			return nil, err
 		}
+		if req.Password == req.CurrentPassword {
+			return nil, apiError(codeInvalidParameter, "New password must differ from the current password.")
+		}
+	}
+	if err := validatePassword(req.Password); err != nil {
+		return nil, err
 	}
 	hash, err := s.auth.hash(ctx, req.Password)
 	if err != nil {
@@ -159,20 +213,25 @@ func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUser
 	return &v1.UpdateUserPasswordResponse{}, nil
 }
 
-// checkCurrentPassword guards a change of one's own password: the caller must
-// prove the present password, by authenticating with it or by sending it.
+// checkCurrentPassword guards a change of one's own password. A wrong
+// current_password counts as a failed login and is throttled as one, so that a
+// stolen session or token cannot be used to guess the password.
 func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, current string) error {
 	if current == "" {
-		if p.BasicAuth {
-			return nil
-		}
 		return apiError(codeInvalidParameter, "Current password is required when changing your own password.")
+	}
+	address := clientAddress(ctx)
+	if wait := s.auth.throttled(p.User.Username, address); wait > 0 {
+		refusedLogin(ctx, p.User.Username, address, "throttled")
+		return tooManyFailures(wait)
 	}
 	ok, err := s.auth.gatedVerify(ctx, p.User.PasswordHash, current)
 	if kdfErr := kdfError(ctx, err); kdfErr != nil {
 		return kdfErr
 	}
 	if !ok {
+		s.auth.failed(p.User.Username, address)
+		refusedLogin(ctx, p.User.Username, address, "wrong current password")
 		return apiError(codeInvalidParameter, "Current password does not match.")
 	}
 	return nil

@@ -93,9 +93,13 @@ func TestUsers(t *testing.T) {
 				t.Errorf("current user = %v", current)
 			}
 
-			// Listing: admins only.
+			// Listing: admins see everyone; alice, in no role and with no grant, herself.
 			list := v1.UserService_ListUsers_FullMethodName
-			asAlice.expect(denied, list, &v1.ListUsersRequest{}, &v1.ListUsersResponse{})
+			alone := &v1.ListUsersResponse{}
+			asAlice.expect("", list, &v1.ListUsersRequest{}, alone)
+			if len(alone.Users) != 1 || alone.Users[0].Username != alice {
+				t.Errorf("alice lists %v, want herself alone", alone.Users)
+			}
 			all := &v1.ListUsersResponse{}
 			admin.expect("", list, &v1.ListUsersRequest{}, all)
 			if !hasUser(all.Users, alice) || !hasUser(all.Users, bob) || all.NextPageToken != "" {
@@ -121,9 +125,14 @@ func TestUsers(t *testing.T) {
 			admin.expect(invalid, promote, &v1.UpdateUserAdminRequest{Username: bob}, &v1.UpdateUserAdminResponse{})
 			admin.expect(notFound, promote, &v1.UpdateUserAdminRequest{Username: "ghost", IsAdmin: proto.Bool(true)}, &v1.UpdateUserAdminResponse{})
 			admin.expect("", promote, &v1.UpdateUserAdminRequest{Username: bob, IsAdmin: proto.Bool(true)}, &v1.UpdateUserAdminResponse{})
-			asBob.expect("", list, &v1.ListUsersRequest{}, &v1.ListUsersResponse{})
+			everyone := &v1.ListUsersResponse{}
+			asBob.expect("", list, &v1.ListUsersRequest{}, everyone)
 			admin.expect("", promote, &v1.UpdateUserAdminRequest{Username: bob, IsAdmin: proto.Bool(false)}, &v1.UpdateUserAdminResponse{})
-			asBob.expect(denied, list, &v1.ListUsersRequest{}, &v1.ListUsersResponse{})
+			demoted := &v1.ListUsersResponse{}
+			asBob.expect("", list, &v1.ListUsersRequest{}, demoted)
+			if !hasUser(everyone.Users, alice) || len(demoted.Users) != 1 {
+				t.Errorf("bob as admin lists %v, demoted %v", everyone.Users, demoted.Users)
+			}
 
 			// Deletion: admins only, never oneself.
 			del := v1.UserService_DeleteUser_FullMethodName

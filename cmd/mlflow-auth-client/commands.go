@@ -21,6 +21,8 @@ type command struct {
 	summary string
 	// paging: the command takes --max-results and --page-token.
 	paging bool
+	// workspace: the command takes --workspace (default "default").
+	workspace bool
 	// password: the last parameter is a password, which may instead come from
 	// stdin or a prompt (see resolvePassword).
 	password bool
@@ -40,6 +42,9 @@ func (c *command) minArgs() int {
 // synopsis is the command with its parameters and its own flags.
 func (c *command) synopsis() string {
 	words := append([]string{c.name}, c.params...)
+	if c.workspace {
+		words = append(words, "[--workspace W]")
+	}
 	if c.paging {
 		words = append(words, "[--max-results N [--page-token T]]")
 	}
@@ -256,6 +261,125 @@ var commands = []*command{
 			}
 			return all, nil
 		}},
+
+	{name: "create-role", params: []string{"<name>", "[<description>]"}, workspace: true,
+		summary: "Create a role (admin; MLflow 3.13 API).",
+		run: func(ctx context.Context, c *client.Client, a []string, o *options) (proto.Message, error) {
+			req := &v1.CreateRoleRequest{Workspace: o.workspace, Name: a[0]}
+			if len(a) > 1 {
+				req.Description = &a[1]
+			}
+			return c.CreateRole(ctx, req)
+		}},
+	{name: "get-role", params: []string{"<role-id>"}, summary: "Show a role and its permissions.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role id", a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.GetRole(ctx, &v1.GetRoleRequest{RoleId: id})
+		}},
+	{name: "list-roles", paging: true, workspace: true,
+		summary: "List the roles of a workspace with their permissions. With --max-results, one page.",
+		run: func(ctx context.Context, c *client.Client, _ []string, o *options) (proto.Message, error) {
+			req := &v1.ListRolesRequest{Workspace: o.workspace, MaxResults: o.maxResults, PageToken: o.pageToken}
+			if o.maxResults > 0 {
+				return c.ListRoles(ctx, req)
+			}
+			req.MaxResults = pageSize
+			all := &v1.ListRolesResponse{Roles: []*v1.Role{}}
+			for r, err := range c.AllRoles(ctx, req) {
+				if err != nil {
+					return nil, err
+				}
+				all.Roles = append(all.Roles, r)
+			}
+			return all, nil
+		}},
+	{name: "update-role", params: []string{"<role-id>", "<name>", "[<description>]"},
+		summary: "Rename a role and, if given, change its description (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role id", a[0])
+			if err != nil {
+				return nil, err
+			}
+			req := &v1.UpdateRoleRequest{RoleId: id, Name: &a[1]}
+			if len(a) > 2 {
+				req.Description = &a[2]
+			}
+			return c.UpdateRole(ctx, req)
+		}},
+	{name: "delete-role", params: []string{"<role-id>"}, summary: "Delete a role, its permissions and assignments (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role id", a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.DeleteRole(ctx, &v1.DeleteRoleRequest{RoleId: id})
+		}},
+	{name: "add-role-permission", params: []string{"<role-id>", "<resource-type>", "<resource-id|*>", "<permission>"},
+		summary: "Give a role READ, USE, EDIT, MANAGE or DENY on a resource, or with * on every one of the type (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role id", a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.AddRolePermission(ctx, &v1.AddRolePermissionRequest{RoleId: id, ResourceType: a[1], ResourcePattern: a[2], Permission: a[3]})
+		}},
+	{name: "update-role-permission", params: []string{"<role-permission-id>", "<permission>"},
+		summary: "Change the level of a role's permission (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role permission id", a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.UpdateRolePermission(ctx, &v1.UpdateRolePermissionRequest{RolePermissionId: id, Permission: a[1]})
+		}},
+	{name: "remove-role-permission", params: []string{"<role-permission-id>"}, summary: "Remove a permission of a role (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role permission id", a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.RemoveRolePermission(ctx, &v1.RemoveRolePermissionRequest{RolePermissionId: id})
+		}},
+	{name: "list-role-permissions", params: []string{"<role-id>"}, summary: "List a role's permissions.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role id", a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.ListRolePermissions(ctx, &v1.ListRolePermissionsRequest{RoleId: id})
+		}},
+	{name: "assign-role", params: []string{"<username>", "<role-id>"}, summary: "Give a user a role (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role id", a[1])
+			if err != nil {
+				return nil, err
+			}
+			return c.AssignRole(ctx, &v1.AssignRoleRequest{Username: a[0], RoleId: id})
+		}},
+	{name: "unassign-role", params: []string{"<username>", "<role-id>"}, summary: "Take a role from a user (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role id", a[1])
+			if err != nil {
+				return nil, err
+			}
+			return c.UnassignRole(ctx, &v1.UnassignRoleRequest{Username: a[0], RoleId: id})
+		}},
+	{name: "list-user-roles", params: []string{"<username>"},
+		summary: "List the roles a user holds, their direct grants first as the role __user_<id>__.",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.ListUserRoles(ctx, &v1.ListUserRolesRequest{Username: a[0]})
+		}},
+	{name: "list-role-users", params: []string{"<role-id>"}, summary: "List who holds a role (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			id, err := parseID("role id", a[0])
+			if err != nil {
+				return nil, err
+			}
+			return c.ListRoleUsers(ctx, &v1.ListRoleUsersRequest{RoleId: id})
+		}},
 }
 
 // parseBool accepts true and false in any case, so Python's True and False work.
@@ -274,6 +398,15 @@ func parseDays(s string) (int32, error) {
 	n, err := strconv.ParseInt(s, 10, 32)
 	if err != nil {
 		return 0, usageError{fmt.Errorf("%q is not a number of days", s)}
+	}
+	return int32(n), nil
+}
+
+// parseID reads a role or role permission id.
+func parseID(what, s string) (int32, error) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return 0, usageError{fmt.Errorf("%q is not a %s", s, what)}
 	}
 	return int32(n), nil
 }

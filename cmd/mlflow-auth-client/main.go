@@ -38,6 +38,7 @@ type options struct {
 	maxResults    int32
 	pageToken     string
 	passwordStdin bool
+	workspace     string
 }
 
 // usageError is a mistake on the command line: exit status 2.
@@ -70,6 +71,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cmd.paging {
 		fs.IntVar(&maxResults, "max-results", 0, "return one page of at most `N` items, with the next_page_token to continue")
 		fs.StringVar(&o.pageToken, "page-token", "", "start at the page of this `token`")
+	}
+	if cmd.workspace {
+		fs.StringVar(&o.workspace, "workspace", "default", "the `workspace` of the roles (MLflow without workspaces has only default)")
 	}
 	if cmd.password {
 		fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of stdin (as giving - does)")

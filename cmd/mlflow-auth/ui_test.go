@@ -25,7 +25,8 @@ import (
 // MLflow ships its own UI), with --default-permission NO_PERMISSIONS. The data is
 // made through the proxy's REST API: an owner's experiment with a run that has a
 // param, a metric and an artifact, a registered model from the run, and an
-// experiment of another user, who has no grant on the owner's. A failed browser
+// experiment of another user, who has no grant on the owner's, and a reader with
+// a grant on the model only, whom the browser test gives a role. A failed browser
 // check leaves screenshots in a directory the log names, kept when the test fails.
 func TestMLflowUI(t *testing.T) {
 	pys := mlflowtest.Pythons(t)
@@ -124,6 +125,10 @@ type uiData struct {
 	Artifact            uiFile `json:"artifact"`
 	OtherExperimentName string `json:"other_experiment_name"`
 	ModelName           string `json:"model_name"`
+	// Reader holds a direct READ grant on the model and nothing else, until the
+	// browser test gives them a role.
+	Reader uiUser `json:"reader"`
+	Admin  uiUser `json:"admin"`
 }
 
 type uiUser struct {
@@ -156,8 +161,10 @@ func seedUIData(t *testing.T, base, adminPassword string) uiData {
 		Artifact:            uiFile{"notes.txt", "hello from the mlflow-auth UI test"},
 		OtherExperimentName: "ui-other-experiment",
 		ModelName:           "ui-owner-model",
+		Reader:              uiUser{"ui-reader", "ui-reader-password"},
+		Admin:               admin,
 	}
-	for _, u := range []uiUser{d.Owner, d.Other} {
+	for _, u := range []uiUser{d.Owner, d.Other, d.Reader} {
 		uiCall(t, base, admin, "POST", "/api/2.0/mlflow/users/create", u, nil)
 	}
 
@@ -199,10 +206,15 @@ func seedUIData(t *testing.T, base, adminPassword string) uiData {
 		"name": d.ModelName, "run_id": d.RunID, "source": "mlflow-artifacts:/" + d.ExperimentID + "/" + d.RunID + "/artifacts",
 	}, nil)
 
+	uiCall(t, base, admin, "POST", "/api/2.0/mlflow/registered-models/permissions/create",
+		map[string]any{"name": d.ModelName, "username": d.Reader.Username, "permission": "READ"}, nil)
+
 	uiCall(t, base, d.Other, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": d.OtherExperimentName}, nil)
 	// The premise of the browser checks, in REST terms: other cannot read the owner's experiment.
-	if code := uiRequest(t, base, d.Other, "GET", "/api/2.0/mlflow/experiments/get?experiment_id="+d.ExperimentID, "", nil, nil); code != http.StatusForbidden {
-		t.Fatalf("other reads the owner's experiment: HTTP %d, want 403", code)
+	for _, u := range []uiUser{d.Other, d.Reader} {
+		if code := uiRequest(t, base, u, "GET", "/api/2.0/mlflow/experiments/get?experiment_id="+d.ExperimentID, "", nil, nil); code != http.StatusForbidden {
+			t.Fatalf("%s reads the owner's experiment: HTTP %d, want 403", u.Username, code)
+		}
 	}
 	return d
 }

@@ -133,7 +133,9 @@ class AuthClient(AuthServiceClient, _ClassicPermissionMethods):
 
     def list_users(self, *, to_json: bool = False):
         """Every user, as :py:class:`mlflow.server.auth.entities.User` objects, or as
-        the server's JSON dicts with ``to_json=True``. Admins only."""
+        the server's JSON dicts with ``to_json=True``. Admins see everyone; others
+        themselves and, when they hold a role or a grant, the admins and the users who
+        do (without their grants or roles)."""
         users = list(self._pages(LIST_USERS, "users"))
         return users if to_json else [User.from_json(u) for u in users]
 

@@ -14,7 +14,8 @@ the data through the proxy's REST API):
   ``experiment_name``, ``run_id``, ``run_name``, ``param`` / ``metric``
   (``{"key", "value"}``; the metric's value as the UI prints it), ``artifact``
   (``{"path", "content"}``), ``other_experiment_name`` (the experiment ``other``
-  made) and ``model_name`` (the owner's registered model, version 1 from the run).
+  made), ``model_name`` (the owner's registered model, version 1 from the run),
+  ``reader`` (a user whose one grant is a direct READ on that model) and ``admin``.
   The server runs with ``--default-permission NO_PERMISSIONS``: ``other`` has no
   grant on the owner's experiment or model.
 * ``MLFLOW_AUTH_UI_TEST_CHROMIUM``: the browser, default ``/usr/bin/chromium``.

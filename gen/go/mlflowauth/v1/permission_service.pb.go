@@ -1552,17 +1552,22 @@ func (x *GetUserPermissionResponse) GetPermission() string {
 	return ""
 }
 
-// UserPermission is one direct grant of a user, in MLflow 3.13's row shape.
+// UserPermission is one permission a user holds, directly or through a role,
+// in MLflow 3.17.2's row shape.
 type UserPermission struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Always "default": mlflow-auth has no workspaces.
 	Workspace    string `protobuf:"bytes,1,opt,name=workspace,proto3" json:"workspace,omitempty"`
 	ResourceType string `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
-	// The resource id (experiment id, model name, ...).
+	// The resource id (experiment id, model name, ...), or "*" from a role.
 	ResourcePattern string `protobuf:"bytes,3,opt,name=resource_pattern,json=resourcePattern,proto3" json:"resource_pattern,omitempty"`
 	Permission      string `protobuf:"bytes,4,opt,name=permission,proto3" json:"permission,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The role the row belongs to; direct grants belong to the synthetic role
+	// __user_<user id>__ (see Role in role_service.proto).
+	RoleId        int32  `protobuf:"varint,5,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
+	RoleName      string `protobuf:"bytes,6,opt,name=role_name,json=roleName,proto3" json:"role_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UserPermission) Reset() {
@@ -1619,6 +1624,20 @@ func (x *UserPermission) GetResourcePattern() string {
 func (x *UserPermission) GetPermission() string {
 	if x != nil {
 		return x.Permission
+	}
+	return ""
+}
+
+func (x *UserPermission) GetRoleId() int32 {
+	if x != nil {
+		return x.RoleId
+	}
+	return 0
+}
+
+func (x *UserPermission) GetRoleName() string {
+	if x != nil {
+		return x.RoleName
 	}
 	return ""
 }
@@ -2124,14 +2143,16 @@ const file_mlflowauth_v1_permission_service_proto_rawDesc = "" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x1e\n" +
 	"\n" +
 	"permission\x18\x02 \x01(\tR\n" +
-	"permission\"\x9e\x01\n" +
+	"permission\"\xd4\x01\n" +
 	"\x0eUserPermission\x12\x1c\n" +
 	"\tworkspace\x18\x01 \x01(\tR\tworkspace\x12#\n" +
 	"\rresource_type\x18\x02 \x01(\tR\fresourceType\x12)\n" +
 	"\x10resource_pattern\x18\x03 \x01(\tR\x0fresourcePattern\x12\x1e\n" +
 	"\n" +
 	"permission\x18\x04 \x01(\tR\n" +
-	"permission\"8\n" +
+	"permission\x12\x17\n" +
+	"\arole_id\x18\x05 \x01(\x05R\x06roleId\x12\x1b\n" +
+	"\trole_name\x18\x06 \x01(\tR\broleName\"8\n" +
 	"\x1aListUserPermissionsRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\"y\n" +
 	"\x1bListUserPermissionsResponse\x12\x19\n" +

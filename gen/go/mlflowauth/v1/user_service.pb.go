@@ -30,8 +30,11 @@ type User struct {
 	ExperimentPermissions      []*ExperimentPermission      `protobuf:"bytes,4,rep,name=experiment_permissions,json=experimentPermissions,proto3" json:"experiment_permissions,omitempty"`
 	RegisteredModelPermissions []*RegisteredModelPermission `protobuf:"bytes,5,rep,name=registered_model_permissions,json=registeredModelPermissions,proto3" json:"registered_model_permissions,omitempty"`
 	ScorerPermissions          []*ScorerPermission          `protobuf:"bytes,6,rep,name=scorer_permissions,json=scorerPermissions,proto3" json:"scorer_permissions,omitempty"`
-	unknownFields              protoimpl.UnknownFields
-	sizeCache                  protoimpl.SizeCache
+	// The roles the user holds, as MLflow 3.17.2's users/list shows them: the
+	// user's direct grants first, as the synthetic role __user_<id>__.
+	Roles         []*Role `protobuf:"bytes,7,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
@@ -102,6 +105,13 @@ func (x *User) GetRegisteredModelPermissions() []*RegisteredModelPermission {
 func (x *User) GetScorerPermissions() []*ScorerPermission {
 	if x != nil {
 		return x.ScorerPermissions
+	}
+	return nil
+}
+
+func (x *User) GetRoles() []*Role {
+	if x != nil {
+		return x.Roles
 	}
 	return nil
 }
@@ -967,14 +977,15 @@ var File_mlflowauth_v1_user_service_proto protoreflect.FileDescriptor
 
 const file_mlflowauth_v1_user_service_proto_rawDesc = "" +
 	"\n" +
-	" mlflowauth/v1/user_service.proto\x12\rmlflowauth.v1\"\xe5\x02\n" +
+	" mlflowauth/v1/user_service.proto\x12\rmlflowauth.v1\x1a mlflowauth/v1/role_service.proto\"\x90\x03\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x19\n" +
 	"\bis_admin\x18\x03 \x01(\bR\aisAdmin\x12Z\n" +
 	"\x16experiment_permissions\x18\x04 \x03(\v2#.mlflowauth.v1.ExperimentPermissionR\x15experimentPermissions\x12j\n" +
 	"\x1cregistered_model_permissions\x18\x05 \x03(\v2(.mlflowauth.v1.RegisteredModelPermissionR\x1aregisteredModelPermissions\x12N\n" +
-	"\x12scorer_permissions\x18\x06 \x03(\v2\x1f.mlflowauth.v1.ScorerPermissionR\x11scorerPermissions\"t\n" +
+	"\x12scorer_permissions\x18\x06 \x03(\v2\x1f.mlflowauth.v1.ScorerPermissionR\x11scorerPermissions\x12)\n" +
+	"\x05roles\x18\a \x03(\v2\x13.mlflowauth.v1.RoleR\x05roles\"t\n" +
 	"\x14ExperimentPermission\x12#\n" +
 	"\rexperiment_id\x18\x01 \x01(\tR\fexperimentId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x05R\x06userId\x12\x1e\n" +
@@ -1073,34 +1084,36 @@ var file_mlflowauth_v1_user_service_proto_goTypes = []any{
 	(*UpdateUserAdminResponse)(nil),    // 15: mlflowauth.v1.UpdateUserAdminResponse
 	(*DeleteUserRequest)(nil),          // 16: mlflowauth.v1.DeleteUserRequest
 	(*DeleteUserResponse)(nil),         // 17: mlflowauth.v1.DeleteUserResponse
+	(*Role)(nil),                       // 18: mlflowauth.v1.Role
 }
 var file_mlflowauth_v1_user_service_proto_depIdxs = []int32{
 	1,  // 0: mlflowauth.v1.User.experiment_permissions:type_name -> mlflowauth.v1.ExperimentPermission
 	2,  // 1: mlflowauth.v1.User.registered_model_permissions:type_name -> mlflowauth.v1.RegisteredModelPermission
 	3,  // 2: mlflowauth.v1.User.scorer_permissions:type_name -> mlflowauth.v1.ScorerPermission
-	0,  // 3: mlflowauth.v1.CreateUserResponse.user:type_name -> mlflowauth.v1.User
-	0,  // 4: mlflowauth.v1.GetUserResponse.user:type_name -> mlflowauth.v1.User
-	0,  // 5: mlflowauth.v1.GetCurrentUserResponse.user:type_name -> mlflowauth.v1.User
-	0,  // 6: mlflowauth.v1.ListUsersResponse.users:type_name -> mlflowauth.v1.User
-	4,  // 7: mlflowauth.v1.UserService.CreateUser:input_type -> mlflowauth.v1.CreateUserRequest
-	6,  // 8: mlflowauth.v1.UserService.GetUser:input_type -> mlflowauth.v1.GetUserRequest
-	8,  // 9: mlflowauth.v1.UserService.GetCurrentUser:input_type -> mlflowauth.v1.GetCurrentUserRequest
-	10, // 10: mlflowauth.v1.UserService.ListUsers:input_type -> mlflowauth.v1.ListUsersRequest
-	12, // 11: mlflowauth.v1.UserService.UpdateUserPassword:input_type -> mlflowauth.v1.UpdateUserPasswordRequest
-	14, // 12: mlflowauth.v1.UserService.UpdateUserAdmin:input_type -> mlflowauth.v1.UpdateUserAdminRequest
-	16, // 13: mlflowauth.v1.UserService.DeleteUser:input_type -> mlflowauth.v1.DeleteUserRequest
-	5,  // 14: mlflowauth.v1.UserService.CreateUser:output_type -> mlflowauth.v1.CreateUserResponse
-	7,  // 15: mlflowauth.v1.UserService.GetUser:output_type -> mlflowauth.v1.GetUserResponse
-	9,  // 16: mlflowauth.v1.UserService.GetCurrentUser:output_type -> mlflowauth.v1.GetCurrentUserResponse
-	11, // 17: mlflowauth.v1.UserService.ListUsers:output_type -> mlflowauth.v1.ListUsersResponse
-	13, // 18: mlflowauth.v1.UserService.UpdateUserPassword:output_type -> mlflowauth.v1.UpdateUserPasswordResponse
-	15, // 19: mlflowauth.v1.UserService.UpdateUserAdmin:output_type -> mlflowauth.v1.UpdateUserAdminResponse
-	17, // 20: mlflowauth.v1.UserService.DeleteUser:output_type -> mlflowauth.v1.DeleteUserResponse
-	14, // [14:21] is the sub-list for method output_type
-	7,  // [7:14] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	18, // 3: mlflowauth.v1.User.roles:type_name -> mlflowauth.v1.Role
+	0,  // 4: mlflowauth.v1.CreateUserResponse.user:type_name -> mlflowauth.v1.User
+	0,  // 5: mlflowauth.v1.GetUserResponse.user:type_name -> mlflowauth.v1.User
+	0,  // 6: mlflowauth.v1.GetCurrentUserResponse.user:type_name -> mlflowauth.v1.User
+	0,  // 7: mlflowauth.v1.ListUsersResponse.users:type_name -> mlflowauth.v1.User
+	4,  // 8: mlflowauth.v1.UserService.CreateUser:input_type -> mlflowauth.v1.CreateUserRequest
+	6,  // 9: mlflowauth.v1.UserService.GetUser:input_type -> mlflowauth.v1.GetUserRequest
+	8,  // 10: mlflowauth.v1.UserService.GetCurrentUser:input_type -> mlflowauth.v1.GetCurrentUserRequest
+	10, // 11: mlflowauth.v1.UserService.ListUsers:input_type -> mlflowauth.v1.ListUsersRequest
+	12, // 12: mlflowauth.v1.UserService.UpdateUserPassword:input_type -> mlflowauth.v1.UpdateUserPasswordRequest
+	14, // 13: mlflowauth.v1.UserService.UpdateUserAdmin:input_type -> mlflowauth.v1.UpdateUserAdminRequest
+	16, // 14: mlflowauth.v1.UserService.DeleteUser:input_type -> mlflowauth.v1.DeleteUserRequest
+	5,  // 15: mlflowauth.v1.UserService.CreateUser:output_type -> mlflowauth.v1.CreateUserResponse
+	7,  // 16: mlflowauth.v1.UserService.GetUser:output_type -> mlflowauth.v1.GetUserResponse
+	9,  // 17: mlflowauth.v1.UserService.GetCurrentUser:output_type -> mlflowauth.v1.GetCurrentUserResponse
+	11, // 18: mlflowauth.v1.UserService.ListUsers:output_type -> mlflowauth.v1.ListUsersResponse
+	13, // 19: mlflowauth.v1.UserService.UpdateUserPassword:output_type -> mlflowauth.v1.UpdateUserPasswordResponse
+	15, // 20: mlflowauth.v1.UserService.UpdateUserAdmin:output_type -> mlflowauth.v1.UpdateUserAdminResponse
+	17, // 21: mlflowauth.v1.UserService.DeleteUser:output_type -> mlflowauth.v1.DeleteUserResponse
+	15, // [15:22] is the sub-list for method output_type
+	8,  // [8:15] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_mlflowauth_v1_user_service_proto_init() }
@@ -1108,6 +1121,7 @@ func file_mlflowauth_v1_user_service_proto_init() {
 	if File_mlflowauth_v1_user_service_proto != nil {
 		return
 	}
+	file_mlflowauth_v1_role_service_proto_init()
 	file_mlflowauth_v1_user_service_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -41,9 +41,11 @@ type UserServiceClient interface {
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
 	// GetCurrentUser returns the caller.
 	GetCurrentUser(ctx context.Context, in *GetCurrentUserRequest, opts ...grpc.CallOption) (*GetCurrentUserResponse, error)
-	// ListUsers pages through all users in id order. Admins only.
+	// ListUsers pages through users in id order: every user for admins; for
+	// others themself and, if they belong to default, its members and the admins.
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
-	// UpdateUserPassword sets a new password. The user themself or an admin.
+	// UpdateUserPassword sets a new password. The user themself (with the
+	// current password) or an admin.
 	UpdateUserPassword(ctx context.Context, in *UpdateUserPasswordRequest, opts ...grpc.CallOption) (*UpdateUserPasswordResponse, error)
 	// UpdateUserAdmin promotes or demotes a user. Admins only; the last admin cannot be demoted.
 	UpdateUserAdmin(ctx context.Context, in *UpdateUserAdminRequest, opts ...grpc.CallOption) (*UpdateUserAdminResponse, error)
@@ -142,9 +144,11 @@ type UserServiceServer interface {
 	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
 	// GetCurrentUser returns the caller.
 	GetCurrentUser(context.Context, *GetCurrentUserRequest) (*GetCurrentUserResponse, error)
-	// ListUsers pages through all users in id order. Admins only.
+	// ListUsers pages through users in id order: every user for admins; for
+	// others themself and, if they belong to default, its members and the admins.
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
-	// UpdateUserPassword sets a new password. The user themself or an admin.
+	// UpdateUserPassword sets a new password. The user themself (with the
+	// current password) or an admin.
 	UpdateUserPassword(context.Context, *UpdateUserPasswordRequest) (*UpdateUserPasswordResponse, error)
 	// UpdateUserAdmin promotes or demotes a user. Admins only; the last admin cannot be demoted.
 	UpdateUserAdmin(context.Context, *UpdateUserAdminRequest) (*UpdateUserAdminResponse, error)
