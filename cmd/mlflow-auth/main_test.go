@@ -198,15 +198,12 @@ func TestMLflowPythonClients(t *testing.T) {
 			// MLflow 3.12 runs with --enable-workspaces: its workspace calls need it,
 			// and mlflow-auth always honours workspaces.
 			const mlflowAdminPassword = "mlflow-admin-password"
-			var mlflowURL string
+			start := mlflowtest.StartBasicAuth
 			if mlflowtest.VersionLess(python.Version, "3.13") {
-				mlflowURL = mlflowtest.StartBasicAuthWorkspaces(t, python, mlflowAdminPassword)
-				cmd.Env = append(cmd.Env, "MLFLOW_AUTH_TEST_MLFLOW_WORKSPACES_URL="+mlflowURL)
-			} else {
-				mlflowURL = mlflowtest.StartBasicAuth(t, python, mlflowAdminPassword)
+				start = mlflowtest.StartBasicAuthWorkspaces
 			}
 			cmd.Env = append(cmd.Env,
-				"MLFLOW_AUTH_TEST_MLFLOW_URL="+mlflowURL,
+				"MLFLOW_AUTH_TEST_MLFLOW_URL="+start(t, python, mlflowAdminPassword),
 				"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME=admin",
 				"MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD="+mlflowAdminPassword)
 			out, err := cmd.CombinedOutput()

@@ -11,6 +11,10 @@ Environment (set by the Go test that starts the server):
 * ``MLFLOW_AUTH_TEST_URL``: base URL of the server, e.g. ``http://127.0.0.1:18080``.
   Without it every test is skipped.
 * ``MLFLOW_AUTH_TEST_ADMIN_USERNAME`` / ``MLFLOW_AUTH_TEST_ADMIN_PASSWORD``: an admin.
+* ``MLFLOW_AUTH_TEST_MLFLOW_URL`` and ``MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME`` /
+  ``..._PASSWORD``: MLflow's own basic-auth server of the same version (3.12 with
+  ``--enable-workspaces``) and its admin, for the side-by-side tests (``mlflow_server``);
+  without them those tests are skipped.
 
 The client reads its credentials from ``MLFLOW_TRACKING_USERNAME`` /
 ``MLFLOW_TRACKING_PASSWORD`` on every request, so tests switch identities with
@@ -28,6 +32,8 @@ import uuid
 import pytest
 
 URL_ENV = "MLFLOW_AUTH_TEST_URL"
+MLFLOW_URL_ENV = "MLFLOW_AUTH_TEST_MLFLOW_URL"
+MLFLOW_ADMIN_ENV = ("MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME", "MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD")
 ADMIN_USERNAME_ENV = "MLFLOW_AUTH_TEST_ADMIN_USERNAME"
 ADMIN_PASSWORD_ENV = "MLFLOW_AUTH_TEST_ADMIN_PASSWORD"
 
@@ -117,3 +123,12 @@ def make_user(client, admin_credentials, monkeypatch):
         return username, password, user
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def mlflow_server():
+    """MLflow's own basic-auth server to compare with: (base URL, (admin, password))."""
+    url = os.environ.get(MLFLOW_URL_ENV)
+    if not url:
+        pytest.skip(f"{MLFLOW_URL_ENV} is not set: no MLflow basic-auth server to compare with")
+    return url.rstrip("/"), (os.environ[MLFLOW_ADMIN_ENV[0]], os.environ[MLFLOW_ADMIN_ENV[1]])

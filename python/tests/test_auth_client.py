@@ -778,7 +778,7 @@ def test_manage_holder_can_grant_and_revoke(client, login, make_user, resource_t
 
 
 @unified
-def test_user_without_grant_cannot_grant(client, login, make_user):
+def test_user_without_manage_cannot_grant(client, login, make_user):
     stranger, stranger_password, _ = make_user("stranger")
     other, _, _ = make_user("other")
     mine = unique_experiment_id()

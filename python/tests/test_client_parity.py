@@ -19,7 +19,7 @@ from mlflow.server.auth.client import AuthServiceClient
 from mlflow.server.auth.entities import Role, RolePermission, UserRoleAssignment
 
 from conftest import PASSWORD, unique, unique_experiment_id
-from test_roles import MLFLOW_ADMIN_ENV, MLFLOW_URL_ENV, Labels, Recorder, differing, normalize, strip_names, user_maker
+from test_roles import Labels, Recorder, differing, normalize, strip_names, user_maker
 from test_roles import scenario as role_scenario
 
 PUBLIC_METHODS = {
@@ -151,13 +151,6 @@ def relabel(data, labels):
         out[key] = relabel(v, labels)
     return out
 
-
-@pytest.fixture
-def mlflow_server():
-    url = os.environ.get(MLFLOW_URL_ENV)
-    if not url:
-        pytest.skip(f"{MLFLOW_URL_ENV} is not set: no MLflow basic-auth server to compare with")
-    return url.rstrip("/"), (os.environ[MLFLOW_ADMIN_ENV[0]], os.environ[MLFLOW_ADMIN_ENV[1]])
 
 
 def test_every_client_method_side_by_side(client, admin_credentials, mlflow_server, monkeypatch):

@@ -24,8 +24,6 @@ if not hasattr(AuthServiceClient, "add_role_permission"):
 
 from mlflow.server.auth import permissions
 
-MLFLOW_URL_ENV = "MLFLOW_AUTH_TEST_MLFLOW_URL"
-MLFLOW_ADMIN_ENV = ("MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME", "MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD")
 
 
 def outcome(call, *args):
@@ -52,12 +50,9 @@ def scenario(client, monkeypatch, admin):
     return out
 
 
-def test_resource_types_side_by_side(client, admin_credentials, monkeypatch):
-    url = os.environ.get(MLFLOW_URL_ENV)
-    if not url:
-        pytest.skip(f"{MLFLOW_URL_ENV} is not set: no MLflow basic-auth server to compare with")
-    mlflow_admin = (os.environ[MLFLOW_ADMIN_ENV[0]], os.environ[MLFLOW_ADMIN_ENV[1]])
+def test_resource_types_side_by_side(client, admin_credentials, mlflow_server, monkeypatch):
+    url, mlflow_admin = mlflow_server
     ours = scenario(client, monkeypatch, admin_credentials)
-    theirs = scenario(AuthServiceClient(url.rstrip("/")), monkeypatch, mlflow_admin)
+    theirs = scenario(AuthServiceClient(url), monkeypatch, mlflow_admin)
     differences = [(o, t) for o, t in zip(ours, theirs) if o != t]
     assert not differences, "\n".join(f"ours:   {o}\nMLflow: {t}" for o, t in differences)

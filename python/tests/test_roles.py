@@ -30,7 +30,6 @@ if not hasattr(AuthServiceClient, "create_role"):
         allow_module_level=True,
     )
 
-MLFLOW_URL_ENV = "MLFLOW_AUTH_TEST_MLFLOW_URL"
 
 # Steps where MLflow 3.12's preview of roles answers otherwise than 3.13-3.17.2,
 # whose roles mlflow-auth serves to every client: 3.12 takes a role named like a
@@ -42,7 +41,6 @@ PREVIEW_DIFFERENCES = {
     "create a reserved name", "add a DENY on one id", "add NO_PERMISSIONS",
     "add workspace READ", "update workspace to EDIT",
 }
-MLFLOW_ADMIN_ENV = ("MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME", "MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD")
 
 # Every role method of the 3.17.2 client; the scenario must call each.
 ROLE_METHODS = {
@@ -326,13 +324,6 @@ def test_roles(client, admin_credentials, monkeypatch):
     error("get after delete", "RESOURCE_DOES_NOT_EXIST")
     error("delete again", "RESOURCE_DOES_NOT_EXIST")
 
-
-@pytest.fixture
-def mlflow_server():
-    url = os.environ.get(MLFLOW_URL_ENV)
-    if not url:
-        pytest.skip(f"{MLFLOW_URL_ENV} is not set: no MLflow basic-auth server to compare with")
-    return url.rstrip("/"), (os.environ[MLFLOW_ADMIN_ENV[0]], os.environ[MLFLOW_ADMIN_ENV[1]])
 
 
 def test_roles_side_by_side(client, admin_credentials, mlflow_server, monkeypatch):

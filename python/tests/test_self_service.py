@@ -6,15 +6,11 @@ which must match and differ from the new one; an admin resets another user's
 password without it.
 """
 
-import os
 
-import pytest
 import requests
 
 from conftest import PASSWORD, unique
 
-MLFLOW_URL_ENV = "MLFLOW_AUTH_TEST_MLFLOW_URL"
-MLFLOW_ADMIN_ENV = ("MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME", "MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD")
 UPDATE = "/api/2.0/mlflow/users/update-password"
 
 
@@ -52,13 +48,6 @@ def shape(outcomes):
     """Status and error code of each step (MLflow answers 401 and 403 in plain text)."""
     return [(step, status, None if status in (401, 403) else body.get("error_code")) for step, status, body in outcomes]
 
-
-@pytest.fixture
-def mlflow_server():
-    url = os.environ.get(MLFLOW_URL_ENV)
-    if not url:
-        pytest.skip(f"{MLFLOW_URL_ENV} is not set: no MLflow basic-auth server to compare with")
-    return url.rstrip("/"), (os.environ[MLFLOW_ADMIN_ENV[0]], os.environ[MLFLOW_ADMIN_ENV[1]])
 
 
 def test_password_changes_side_by_side(server_url, admin_credentials, mlflow_server):

@@ -4,7 +4,7 @@
 what they return and raise; ``test_workspace_permissions_side_by_side`` runs the
 same steps against MLflow 3.12.0's own basic-auth server started with
 ``--enable-workspaces`` (when the Go test started one:
-MLFLOW_AUTH_TEST_MLFLOW_WORKSPACES_URL) and compares every outcome. Clients
+MLFLOW_AUTH_TEST_MLFLOW_URL, see conftest.py) and compares every outcome. Clients
 without the methods (3.13+ replaced them with roles) skip the module.
 """
 
@@ -27,8 +27,6 @@ if not hasattr(AuthServiceClient, "list_workspace_permissions"):
         allow_module_level=True,
     )
 
-MLFLOW_URL_ENV = "MLFLOW_AUTH_TEST_MLFLOW_WORKSPACES_URL"
-MLFLOW_ADMIN_ENV = ("MLFLOW_AUTH_TEST_MLFLOW_ADMIN_USERNAME", "MLFLOW_AUTH_TEST_MLFLOW_ADMIN_PASSWORD")
 
 
 def run(client, monkeypatch, admin, workspaces):
@@ -114,13 +112,6 @@ def test_workspace_permissions(client, admin_credentials, monkeypatch):
     assert got["delete again"] == ("error", "RESOURCE_DOES_NOT_EXIST")
     assert ok("list after") == []
 
-
-@pytest.fixture
-def mlflow_server():
-    url = os.environ.get(MLFLOW_URL_ENV)
-    if not url:
-        pytest.skip(f"{MLFLOW_URL_ENV} is not set: no MLflow server with workspaces to compare with")
-    return url.rstrip("/"), tuple(os.environ[k] for k in MLFLOW_ADMIN_ENV)
 
 
 def test_workspace_permissions_side_by_side(client, admin_credentials, mlflow_server, monkeypatch):
