@@ -132,3 +132,13 @@ def mlflow_server():
     if not url:
         pytest.skip(f"{MLFLOW_URL_ENV} is not set: no MLflow basic-auth server to compare with")
     return url.rstrip("/"), (os.environ[MLFLOW_ADMIN_ENV[0]], os.environ[MLFLOW_ADMIN_ENV[1]])
+
+
+def mlflow_since(version, what):
+    """Skips a side-by-side test when the installed MLflow (and so the server it
+    compares with) is older than version, whose behaviour the test compares."""
+    import mlflow
+    from packaging.version import Version
+
+    if Version(mlflow.__version__) < Version(version):
+        pytest.skip(f"MLflow {mlflow.__version__}'s server predates {what} (MLflow {version})")

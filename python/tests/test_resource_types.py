@@ -17,7 +17,7 @@ if not os.environ.get("MLFLOW_AUTH_TEST_URL"):
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
 
-from conftest import PASSWORD, unique
+from conftest import PASSWORD, unique, mlflow_since
 
 if not hasattr(AuthServiceClient, "add_role_permission"):
     pytest.skip("this client has no role methods (added in 3.13)", allow_module_level=True)
@@ -51,6 +51,7 @@ def scenario(client, monkeypatch, admin):
 
 
 def test_resource_types_side_by_side(client, admin_credentials, mlflow_server, monkeypatch):
+    mlflow_since("3.17", "the resource-type table these types come from")
     url, mlflow_admin = mlflow_server
     ours = scenario(client, monkeypatch, admin_credentials)
     theirs = scenario(AuthServiceClient(url), monkeypatch, mlflow_admin)

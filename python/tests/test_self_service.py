@@ -9,7 +9,7 @@ password without it.
 
 import requests
 
-from conftest import PASSWORD, unique
+from conftest import PASSWORD, unique, mlflow_since
 
 UPDATE = "/api/2.0/mlflow/users/update-password"
 
@@ -51,6 +51,7 @@ def shape(outcomes):
 
 
 def test_password_changes_side_by_side(server_url, admin_credentials, mlflow_server):
+    mlflow_since("3.17", "the current_password rule")
     ours = scenario(server_url, admin_credentials)
     theirs = scenario(*mlflow_server)
     assert shape(ours) == shape(theirs)
