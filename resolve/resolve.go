@@ -63,14 +63,15 @@ const (
 
 // decide is MLflow 3.17.2's rule for a non-admin user (resolve_permissions,
 // fold_grants_for_key, floor_positive_permission), given the user's direct
-// grant on res (nil when none) and their role grants on res's type. A
+// grants on res and on every resource of its type ("*"; MLflow keeps both as
+// permissions of the user's own role) and their role grants on res's type. A
 // workspace MANAGE role makes the user the workspace's admin, above any DENY.
 // Otherwise every grant that names res or "*" counts, the direct grant among
 // them (MLflow keeps it as a permission of the user's own role): one DENY
 // denies; else the highest decides (on a tie the first counted), never below
 // the default, except NO_PERMISSIONS, which stays a restriction (MLflow
 // exempts it from the floor); with no grant at all, the default.
-func decide(direct *permission.Level, roles []storage.RoleGrant, res permission.Resource, defaultLevel permission.Level) Decision {
+func decide(direct []permission.Level, roles []storage.RoleGrant, res permission.Resource, defaultLevel permission.Level) Decision {
 	var deny, best *Decision
 	count := func(d Decision) {
 		switch {
@@ -82,8 +83,8 @@ func decide(direct *permission.Level, roles []storage.RoleGrant, res permission.
 			best = &d
 		}
 	}
-	if direct != nil {
-		count(Decision{Level: *direct, By: ByGrant})
+	for _, l := range direct {
+		count(Decision{Level: l, By: ByGrant})
 	}
 	for _, g := range roles {
 		if g.ResourceType == string(permission.Workspace) {
@@ -124,7 +125,8 @@ type Session struct {
 	lookups     int
 	roleGrants  map[permission.ResourceType][]storage.RoleGrant // a type's, once loaded whole
 	roleLookups int
-	workspace   *permission.Level // the user's direct grant on workspace.Resource, once read ("" for none)
+	workspace   *permission.Level                             // the user's direct grant on workspace.Resource, once read ("" for none)
+	wildcards   map[permission.ResourceType]*permission.Level // the user's direct grant on all of a type, once read (nil for none)
 }
 
 // workspaceGrant is the user's direct level on the request's workspace itself
@@ -132,15 +134,12 @@ type Session struct {
 func (s *Session) workspaceGrant() (permission.Level, error) {
 	if s.workspace == nil {
 		var l permission.Level
-		if s.direct != nil {
-			l = s.direct[workspace.Resource]
-		} else {
-			switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, workspace.Resource); {
-			case err == nil:
-				l = g.Level
-			case !errors.Is(err, storage.ErrNotFound):
-				return "", err
-			}
+		g, err := s.loadedOrPoint(workspace.Resource)
+		if err != nil {
+			return "", err
+		}
+		if g != nil {
+			l = *g
 		}
 		s.workspace = &l
 	}
@@ -166,7 +165,7 @@ func (s *Session) rolesFor(res permission.Resource) ([]storage.RoleGrant, error)
 
 func (r *Resolver) Session(ctx context.Context, u storage.User) *Session {
 	return &Session{ctx: ctx, r: r, user: u, known: map[permission.Resource]Decision{},
-		roleGrants: map[permission.ResourceType][]storage.RoleGrant{}}
+		roleGrants: map[permission.ResourceType][]storage.RoleGrant{}, wildcards: map[permission.ResourceType]*permission.Level{}}
 }
 
 // Level is the session user's effective permission on res.
@@ -188,7 +187,7 @@ func (s *Session) Decision(res permission.Resource) (Decision, error) {
 	if err != nil {
 		return none, err
 	}
-	direct, err := s.directGrant(res)
+	direct, err := s.directGrants(res)
 	if err != nil {
 		return none, err
 	}
@@ -209,18 +208,58 @@ func (s *Session) Decision(res permission.Resource) (Decision, error) {
 	return d, nil
 }
 
+// directGrants are the user's direct grants on res and on all of its type
+// ("*"), the latter read once per type.
+func (s *Session) directGrants(res permission.Resource) ([]permission.Level, error) {
+	var levels []permission.Level
+	exact, err := s.directGrant(res)
+	if err != nil {
+		return nil, err
+	}
+	if exact != nil {
+		levels = append(levels, *exact)
+	}
+	if res.ID == permission.Wildcard {
+		return levels, nil
+	}
+	all, ok := s.wildcards[res.Type]
+	if !ok {
+		if all, err = s.loadedOrPoint(permission.Resource{Type: res.Type, ID: permission.Wildcard}); err != nil {
+			return nil, err
+		}
+		s.wildcards[res.Type] = all
+	}
+	if all != nil {
+		levels = append(levels, *all)
+	}
+	return levels, nil
+}
+
+// loadedOrPoint is the user's direct grant on res (nil when none) from the
+// loaded grants, else looked up alone. It is for the grants a session reads once
+// (the workspace's, a type's "*"), which do not count as PointLookups.
+func (s *Session) loadedOrPoint(res permission.Resource) (*permission.Level, error) {
+	if s.direct != nil {
+		if l, ok := s.direct[res]; ok {
+			return &l, nil
+		}
+		return nil, nil
+	}
+	switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, res); {
+	case err == nil:
+		return &g.Level, nil
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, nil
+	default:
+		return nil, err
+	}
+}
+
 // directGrant is the user's direct grant on res, nil when none.
 func (s *Session) directGrant(res permission.Resource) (*permission.Level, error) {
 	if s.direct == nil {
 		if s.lookups++; s.lookups <= PointLookups {
-			switch g, err := s.r.grants.Grant(s.ctx, s.user.ID, res); {
-			case err == nil:
-				return &g.Level, nil
-			case errors.Is(err, storage.ErrNotFound):
-				return nil, nil
-			default:
-				return nil, err
-			}
+			return s.loadedOrPoint(res)
 		}
 		grants, err := s.r.grants.GrantsOfUsers(s.ctx, []int32{s.user.ID})
 		if err != nil {

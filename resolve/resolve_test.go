@@ -71,8 +71,9 @@ func TestSessionLevels(t *testing.T) {
 		check(i)
 		check(i) // remembered, not asked again
 	}
-	// One point lookup more: the user's grant on the workspace itself, read once.
-	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups+1 || b != 0 {
+	// Two point lookups more, each read once: the user's grant on the workspace
+	// itself, and on every experiment ("*").
+	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups+2 || b != 0 {
 		t.Errorf("after %d resources: %d point lookups, %d loads", PointLookups, p, b)
 	}
 	for i := PointLookups; i < 30; i++ {
@@ -81,7 +82,7 @@ func TestSessionLevels(t *testing.T) {
 	for i := range 30 {
 		check(i)
 	}
-	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups+1 || b != 1 {
+	if p, b := store.points.Load(), store.bulks.Load(); p != PointLookups+2 || b != 1 {
 		t.Errorf("after 30 resources: %d point lookups, %d loads", p, b)
 	}
 	if n := store.roleReads.Load(); n != PointLookups+1 {
