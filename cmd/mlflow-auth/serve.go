@@ -17,6 +17,8 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
+	"github.com/mlflow-auth/mlflow-auth/storage/usercache"
 	"github.com/mlflow-auth/mlflow-auth/tracing"
 )
 
@@ -95,7 +97,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("exporting traces over OTLP (OTEL_* environment variables)")
 	}
 
-	upstream, _ := cfg.upstreamURL() // validated with the config
+	upstream, _ := cfg.upstreamURL()   // validated with the config
+	var userChanges usercache.Notifier // in process unless replicas share a Postgres
+	if pg, ok := db.(*postgres.Store); ok && cfg.userCache > 0 {
+		listenCtx, stopListening := context.WithCancel(ctx)
+		defer stopListening() // before the pool closes
+		userChanges = pg.Notifier(listenCtx)
+	}
 	srv, err := service.New(service.Config{
 		Store:              db,
 		Roles:              db,
@@ -105,6 +113,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Upstream:           upstream,
 		CredentialCacheTTL: cfg.credentialCache,
 		UserCacheTTL:       cfg.userCache,
+		UserChanges:        userChanges,
 		KDF:                service.KDFLimits{Concurrent: cfg.maxHashes},
 		LoginThrottle:      service.LoginThrottle{FreeFailures: cfg.failedLoginLimit},
 		StallTimeout:       cfg.stallTimeout,

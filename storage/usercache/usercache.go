@@ -15,11 +15,14 @@ import (
 )
 
 // Notifier carries "this user changed" to every cache that listens: in process
-// for one replica (Local); across replicas it would be Postgres LISTEN/NOTIFY.
+// for one replica (Local); across replicas Postgres LISTEN/NOTIFY
+// (postgres.Notifier).
 type Notifier interface {
 	// Changed tells every listener, this replica's included, before it returns.
 	Changed(ctx context.Context, username string)
-	// Listen calls f for every change from now on.
+	// Listen calls f for every change from now on. An empty username (no user
+	// has one) means any user may have changed: a notifier that may have missed
+	// changes, as one whose connection was lost, says so.
 	Listen(f func(username string))
 }
 
@@ -54,9 +57,10 @@ type Store struct {
 	ttl      time.Duration
 	now      func() time.Time
 
-	mu    sync.Mutex
-	users map[string]entry
-	gen   uint64 // counts invalidations, so a read that raced one is not kept
+	mu     sync.Mutex
+	users  map[string]entry
+	tokens map[string]tokenEntry // by the token's hash, never its secret
+	gen    uint64                // counts invalidations, so a read that raced one is not kept
 }
 
 type entry struct {
@@ -64,18 +68,35 @@ type entry struct {
 	expires time.Time
 }
 
+type tokenEntry struct {
+	token   storage.Token
+	user    storage.User
+	expires time.Time
+}
+
 // New wraps s; ttl must be positive.
 func New(s storage.Store, ttl time.Duration, n Notifier) *Store {
-	c := &Store{Store: s, notifier: n, ttl: ttl, now: time.Now, users: map[string]entry{}}
+	c := &Store{Store: s, notifier: n, ttl: ttl, now: time.Now, users: map[string]entry{}, tokens: map[string]tokenEntry{}}
 	n.Listen(c.forget)
 	return c
 }
 
+// forget drops a user and their tokens; "" drops everything.
 func (c *Store) forget(username string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.users, username)
 	c.gen++
+	if username == "" {
+		clear(c.users)
+		clear(c.tokens)
+		return
+	}
+	delete(c.users, username)
+	for h, e := range c.tokens {
+		if e.user.Username == username {
+			delete(c.tokens, h)
+		}
+	}
 }
 
 // UserByName implements storage.Store. Only users found are kept: an unknown
@@ -119,4 +140,78 @@ func (c *Store) SetAdmin(ctx context.Context, username string, isAdmin bool) err
 func (c *Store) DeleteUser(ctx context.Context, username string) error {
 	defer c.notifier.Changed(ctx, username)
 	return c.Store.DeleteUser(ctx, username)
+}
+
+// Tokens is a storage.Tokens whose TokenByHash answers from the cache of c for
+// up to its TTL; a revoke or rotate is told to c's Notifier, as a change of the
+// token's owner.
+type Tokens struct {
+	storage.Tokens
+	c *Store
+}
+
+// Tokens wraps t so that its tokens share c's cache and notifier.
+func (c *Store) Tokens(t storage.Tokens) *Tokens { return &Tokens{Tokens: t, c: c} }
+
+// TokenByHash implements storage.Tokens. As with users, only tokens found are kept.
+func (t *Tokens) TokenByHash(ctx context.Context, hash []byte) (storage.Token, storage.User, error) {
+	c := t.c
+	c.mu.Lock()
+	e, ok := c.tokens[string(hash)]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok && c.now().Before(e.expires) {
+		return e.token, e.user, nil
+	}
+	tok, u, err := t.Tokens.TokenByHash(ctx, hash)
+	if err != nil {
+		return tok, u, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		if len(c.tokens) >= maxUsers {
+			clear(c.tokens)
+		}
+		c.tokens[string(hash)] = tokenEntry{tok, u, c.now().Add(c.ttl)}
+	}
+	return tok, u, nil
+}
+
+// TouchToken implements storage.Tokens. The remembered token takes the time
+// too, so that it is written at most once an interval from the cache as well.
+func (t *Tokens) TouchToken(ctx context.Context, id int32, at, notBefore time.Time) error {
+	err := t.Tokens.TouchToken(ctx, id, at, notBefore)
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, e := range c.tokens {
+		if e.token.ID == id {
+			e.token.LastUsedAt = &at
+			c.tokens[h] = e
+		}
+	}
+	return err
+}
+
+// RotateToken implements storage.Tokens.
+func (t *Tokens) RotateToken(ctx context.Context, userID int32, name string, hash []byte, createdAt, expiresAt time.Time) (storage.Token, error) {
+	defer t.changed(ctx, userID)
+	return t.Tokens.RotateToken(ctx, userID, name, hash, createdAt, expiresAt)
+}
+
+// RevokeToken implements storage.Tokens.
+func (t *Tokens) RevokeToken(ctx context.Context, userID int32, name string) error {
+	defer t.changed(ctx, userID)
+	return t.Tokens.RevokeToken(ctx, userID, name)
+}
+
+// changed tells the notifier that the user with that id changed. Notifications
+// name users, so the name is read; if that fails, every user is named.
+func (t *Tokens) changed(ctx context.Context, userID int32) {
+	username := ""
+	if us, err := t.c.Store.ListUsers(ctx, userID-1, 1); err == nil && len(us) == 1 && us[0].ID == userID {
+		username = us[0].Username
+	}
+	t.c.notifier.Changed(ctx, username)
 }
