@@ -1,9 +1,9 @@
-// Package usercache keeps users read by name for a while, so that a request whose
-// credentials verified recently needs no database round trip for its user. It
-// wraps a storage.Store and changes only what it must: UserByName reads through
-// the cache, and the writes that change a user tell a Notifier, which every
-// replica's cache listens to. A TTL bounds what a missed notification (a
-// replica that does not share the Notifier) can leave stale.
+// Package usercache keeps users read by name, and access tokens by hash, for a
+// while, so that a request whose credentials verified recently needs no database
+// round trip for its user or token. It wraps a storage.Store (and storage.Tokens)
+// and changes only what it must: the reads go through the cache, and the writes
+// that change a user or their tokens tell a Notifier, which every replica's
+// cache listens to. A TTL bounds what a missed notification can leave stale.
 package usercache
 
 import (
@@ -60,6 +60,7 @@ type Store struct {
 	mu     sync.Mutex
 	users  map[string]entry
 	tokens map[string]tokenEntry // by the token's hash, never its secret
+	hashes map[int32]string      // token id to the key in tokens
 	gen    uint64                // counts invalidations, so a read that raced one is not kept
 }
 
@@ -76,7 +77,7 @@ type tokenEntry struct {
 
 // New wraps s; ttl must be positive.
 func New(s storage.Store, ttl time.Duration, n Notifier) *Store {
-	c := &Store{Store: s, notifier: n, ttl: ttl, now: time.Now, users: map[string]entry{}, tokens: map[string]tokenEntry{}}
+	c := &Store{Store: s, notifier: n, ttl: ttl, now: time.Now, users: map[string]entry{}, tokens: map[string]tokenEntry{}, hashes: map[int32]string{}}
 	n.Listen(c.forget)
 	return c
 }
@@ -89,12 +90,14 @@ func (c *Store) forget(username string) {
 	if username == "" {
 		clear(c.users)
 		clear(c.tokens)
+		clear(c.hashes)
 		return
 	}
 	delete(c.users, username)
 	for h, e := range c.tokens {
 		if e.user.Username == username {
 			delete(c.tokens, h)
+			delete(c.hashes, e.token.ID)
 		}
 	}
 }
@@ -172,8 +175,10 @@ func (t *Tokens) TokenByHash(ctx context.Context, hash []byte) (storage.Token, s
 	if c.gen == gen {
 		if len(c.tokens) >= maxUsers {
 			clear(c.tokens)
+			clear(c.hashes)
 		}
 		c.tokens[string(hash)] = tokenEntry{tok, u, c.now().Add(c.ttl)}
+		c.hashes[tok.ID] = string(hash)
 	}
 	return tok, u, nil
 }
@@ -185,11 +190,9 @@ func (t *Tokens) TouchToken(ctx context.Context, id int32, at, notBefore time.Ti
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for h, e := range c.tokens {
-		if e.token.ID == id {
-			e.token.LastUsedAt = &at
-			c.tokens[h] = e
-		}
+	if e, ok := c.tokens[c.hashes[id]]; ok {
+		e.token.LastUsedAt = &at
+		c.tokens[c.hashes[id]] = e
 	}
 	return err
 }
