@@ -97,11 +97,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("exporting traces over OTLP (OTEL_* environment variables)")
 	}
 
-	upstream, _ := cfg.upstreamURL()   // validated with the config
-	var userChanges usercache.Notifier // in process unless replicas share a Postgres
+	upstream, _ := cfg.upstreamURL() // validated with the config
+
+	// In process unless replicas share a Postgres.
+	var userChanges usercache.Notifier
 	if pg, ok := db.(*postgres.Store); ok && cfg.userCache > 0 {
 		listenCtx, stopListening := context.WithCancel(ctx)
-		defer stopListening() // before the pool closes
+		defer stopListening() // the listener stops with serve
 		userChanges = pg.Notifier(listenCtx)
 	}
 	srv, err := service.New(service.Config{
