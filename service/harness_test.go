@@ -47,7 +47,13 @@ func startServer(t testing.TB, defaultLevel permission.Level) *testServer {
 // startServerOn serves db (nil: a fresh SQLite file).
 func startServerOn(t testing.TB, db servicetest.Database, defaultLevel permission.Level) *testServer {
 	t.Helper()
-	s := servicetest.Start(t, servicetest.Options{Store: db, DefaultPermission: defaultLevel})
+	return startServerWith(t, servicetest.Options{Store: db, DefaultPermission: defaultLevel})
+}
+
+// startServerWith starts a server as opts say.
+func startServerWith(t testing.TB, opts servicetest.Options) *testServer {
+	t.Helper()
+	s := servicetest.Start(t, opts)
 	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

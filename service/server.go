@@ -50,8 +50,12 @@ type Config struct {
 	CredentialCacheTTL time.Duration
 	// UserCacheTTL is how long a user read by name (id, hash, admin flag) is
 	// answered from memory (see usercache); this replica's changes are seen at
-	// once, other replicas' after at most the TTL. Zero reads it on every request.
+	// once, other replicas' through UserChanges or after at most the TTL. Zero
+	// reads it on every request.
 	UserCacheTTL time.Duration
+	// UserChanges carries the user cache's invalidations between replicas
+	// (postgres.Notifier); nil is in process, for one replica (SQLite).
+	UserChanges usercache.Notifier
 	// KDF bounds the password hashing that requests may cause; the zero value picks defaults.
 	KDF KDFLimits
 	// TLS, when set, makes both listeners serve TLS with it (HTTP/2 on REST).
@@ -105,7 +109,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	measurePool(cfg.Metrics, cfg.Store) // the backend's own pool, before any wrapper
 	if cfg.UserCacheTTL > 0 {
-		cfg.Store = usercache.New(cfg.Store, cfg.UserCacheTTL, &usercache.Local{})
+		n := cfg.UserChanges
+		if n == nil {
+			n = &usercache.Local{}
+		}
+		cache := usercache.New(cfg.Store, cfg.UserCacheTTL, n)
+		cfg.Store, cfg.Tokens = cache, cache.Tokens(cfg.Tokens)
 	}
 	auth, err := newAuthenticator(cfg.Store, cfg.Tokens, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF, cfg.LoginThrottle)
 	if err != nil {

@@ -50,8 +50,15 @@ func (c caller) refused() {
 
 // Tokens on both transports: made once, shown once, used as Bearer or as a Basic
 // password of their owner, listed without secrets, rotated, revoked, capped.
-func TestTokens(t *testing.T) {
-	s := startServer(t, permission.NoPermissions)
+func TestTokens(t *testing.T) { testTokens(t, startServer(t, permission.NoPermissions)) }
+
+// The same with tokens remembered for an hour: a rotation and a revocation
+// still stop the old secret at once, and last_used_at is still written once a minute.
+func TestTokensCached(t *testing.T) {
+	testTokens(t, startServerWith(t, servicetest.Options{DefaultPermission: permission.NoPermissions, UserCacheTTL: time.Hour}))
+}
+
+func testTokens(t *testing.T, s *testServer) {
 	tokens := s.store.(storage.Tokens)
 	for _, tr := range s.transports(t) {
 		t.Run(tr.name(), func(t *testing.T) {

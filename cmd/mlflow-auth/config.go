@@ -99,8 +99,8 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 		"URL of the MLflow tracking server to guard (started without an auth app, reachable only by mlflow-auth); every other HTTP path is authenticated, authorized and forwarded to it (env MLFLOW_AUTH_UPSTREAM_URL)")
 	fs.DurationVar(&c.credentialCache, "credential-cache-ttl", envDuration("MLFLOW_AUTH_CREDENTIAL_CACHE_TTL", 5*time.Minute),
 		"how long a verified username and password are remembered, so repeated requests skip the password hash; 0 turns it off (env MLFLOW_AUTH_CREDENTIAL_CACHE_TTL)")
-	fs.DurationVar(&c.userCache, "user-cache-ttl", envDuration("MLFLOW_AUTH_USER_CACHE_TTL", 0),
-		"how long a user (id, password hash, admin flag) is answered from memory after a read; this server's changes are seen at once, other replicas' only after it; 0 reads the database on every request (env MLFLOW_AUTH_USER_CACHE_TTL)")
+	fs.DurationVar(&c.userCache, "user-cache-ttl", envDuration("MLFLOW_AUTH_USER_CACHE_TTL", 30*time.Second),
+		"how long a user (id, password hash, admin flag) and an access token are answered from memory after a read; this server's changes are seen at once, on Postgres other replicas' too (LISTEN/NOTIFY), and the TTL bounds what a lost notification leaves stale; 0 reads the database on every request (env MLFLOW_AUTH_USER_CACHE_TTL)")
 	fs.DurationVar(&c.tokenMaxLifetime, "token-max-lifetime", envDuration("MLFLOW_AUTH_TOKEN_MAX_LIFETIME", service.DefaultTokenMaxLifetime),
 		"the longest an access token may live, and how long it lives unless its creator asks for less (env MLFLOW_AUTH_TOKEN_MAX_LIFETIME)")
 	fs.IntVar(&c.maxHashes, "max-concurrent-hashes", envInt("MLFLOW_AUTH_MAX_CONCURRENT_HASHES", 0),

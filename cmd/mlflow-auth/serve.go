@@ -17,6 +17,8 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
+	"github.com/mlflow-auth/mlflow-auth/storage/usercache"
 	"github.com/mlflow-auth/mlflow-auth/tracing"
 )
 
@@ -96,6 +98,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	upstream, _ := cfg.upstreamURL() // validated with the config
+
+	// In process unless replicas share a Postgres.
+	var userChanges usercache.Notifier
+	if pg, ok := db.(*postgres.Store); ok && cfg.userCache > 0 {
+		listenCtx, stopListening := context.WithCancel(ctx)
+		defer stopListening() // the listener stops with serve
+		userChanges = pg.Notifier(listenCtx)
+	}
 	srv, err := service.New(service.Config{
 		Store:              db,
 		Roles:              db,
@@ -105,6 +115,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Upstream:           upstream,
 		CredentialCacheTTL: cfg.credentialCache,
 		UserCacheTTL:       cfg.userCache,
+		UserChanges:        userChanges,
 		KDF:                service.KDFLimits{Concurrent: cfg.maxHashes},
 		LoginThrottle:      service.LoginThrottle{FreeFailures: cfg.failedLoginLimit},
 		StallTimeout:       cfg.stallTimeout,

@@ -22,6 +22,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/service"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
+	"github.com/mlflow-auth/mlflow-auth/storage/usercache"
 )
 
 // The admin account every Server starts with.
@@ -45,6 +46,8 @@ type Options struct {
 	CredentialCacheTTL time.Duration
 	// UserCacheTTL is service.Config's; zero (off) by default.
 	UserCacheTTL time.Duration
+	// UserChanges is service.Config's: nil is in process.
+	UserChanges usercache.Notifier
 	// KDF is service.Config's; the zero value picks its defaults.
 	KDF service.KDFLimits
 	// LoginThrottle is service.Config's; off by default, so tests may fail logins freely.
@@ -109,7 +112,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	srv, err := service.New(service.Config{Store: db, Roles: db, Tokens: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
-		CredentialCacheTTL: opts.CredentialCacheTTL, UserCacheTTL: opts.UserCacheTTL, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle, Upstream: opts.Upstream})
+		CredentialCacheTTL: opts.CredentialCacheTTL, UserCacheTTL: opts.UserCacheTTL, UserChanges: opts.UserChanges, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle, Upstream: opts.Upstream})
 	if err != nil {
 		t.Fatal(err)
 	}
