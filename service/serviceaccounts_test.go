@@ -125,6 +125,9 @@ func testServiceAccount(t *testing.T, admin caller, suffix string) {
 		if !u.GetIsServiceAccount() {
 			t.Errorf("service-accounts/list has %v", u)
 		}
+		if u.Username == sa && (len(u.ExperimentPermissions) != 1 || len(u.Roles) != 2) {
+			t.Errorf("service-accounts/list shows %v, want its grant, its synthetic role and its role", u)
+		}
 		names = append(names, u.Username)
 	}
 	if len(names) == 0 || names[len(names)-1] != sa {
