@@ -176,6 +176,9 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return Principal{}, internalError(ctx, err)
 	}
+	// A service account has no password: it is answered as an unknown user.
+	passwordless := known && user.IsServiceAccount
+	known = known && !passwordless
 	if known && a.cache != nil && a.cache.Has(user.PasswordHash, pw) {
 		return Principal{User: user, BasicAuth: true}, nil
 	}
@@ -202,6 +205,9 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 		reason := "wrong password"
 		if !known {
 			reason = "unknown user"
+		}
+		if passwordless {
+			reason = "password for a service account"
 		}
 		refusedLogin(ctx, username, address, reason)
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)

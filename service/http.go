@@ -70,7 +70,7 @@ func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow
 
 // authAPIPaths are the beginnings of the auth API's paths after
 // /{api,ajax-api}/<version>/mlflow; MLflow's tracking API has none of them.
-var authAPIPaths = []string{"/users", "/roles/", "/experiments/permissions/", "/registered-models/permissions/", "/scorers/permissions/", "/permissions/",
+var authAPIPaths = []string{"/users", "/service-accounts/", "/roles/", "/experiments/permissions/", "/registered-models/permissions/", "/scorers/permissions/", "/permissions/",
 	"/gateway/secrets/permissions/", "/gateway/endpoints/permissions/", "/gateway/model-definitions/permissions/", "/workspace-permissions"}
 
 // isAuthAPI reports whether a path belongs to mlflow-auth's own API (http.yaml).

@@ -53,6 +53,10 @@ var policies = map[string]rule{
 	v1.UserService_UpdateUserAdmin_FullMethodName:    {accessAdmin, []string{"username", "is_admin"}},
 	v1.UserService_DeleteUser_FullMethodName:         {accessAdmin, []string{"username"}},
 
+	v1.UserService_CreateServiceAccount_FullMethodName: {accessAdmin, []string{"username"}},
+	v1.UserService_ListServiceAccounts_FullMethodName:  {accessAdmin, nil},
+	v1.UserService_DeleteServiceAccount_FullMethodName: {accessAdmin, []string{"username"}},
+
 	v1.PermissionService_CreateExperimentPermission_FullMethodName: {accessManage, []string{"experiment_id", "username", "permission"}},
 	v1.PermissionService_GetExperimentPermission_FullMethodName:    {accessManage, []string{"experiment_id", "username"}},
 	v1.PermissionService_UpdateExperimentPermission_FullMethodName: {accessManage, []string{"experiment_id", "username", "permission"}},

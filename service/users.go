@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"errors"
 	"strings"
 	"time"
 	"unicode"
@@ -189,6 +190,14 @@ func (c *core) isMember(ctx context.Context, u storage.User, grants []storage.Gr
 }
 
 func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUserPasswordRequest) (*v1.UpdateUserPasswordResponse, error) {
+	// Asked first, so a service account's own call is refused as one too. The
+	// store's write below still answers for a user deleted in between.
+	switch target, err := s.store.UserByName(ctx, req.Username); {
+	case err == nil && target.IsServiceAccount:
+		return nil, apiError(codeInvalidParameter, msgServiceAccountPassword)
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return nil, internalError(ctx, err)
+	}
 	// As in MLflow 3.17.2, your own password (admin or not) changes only with
 	// the present one, checked before the new one.
 	if p := principalFrom(ctx); p.User.Username == req.Username {
@@ -263,6 +272,9 @@ func userMessage(u storage.User, grants []storage.Grant) *v1.User {
 		ExperimentPermissions:      []*v1.ExperimentPermission{},
 		RegisteredModelPermissions: []*v1.RegisteredModelPermission{},
 		ScorerPermissions:          []*v1.ScorerPermission{},
+	}
+	if u.IsServiceAccount {
+		m.IsServiceAccount = &u.IsServiceAccount
 	}
 	for _, g := range grants {
 		switch g.Resource.Type {

@@ -29,6 +29,9 @@ type User struct {
 	Username     string
 	PasswordHash string
 	IsAdmin      bool
+	// IsServiceAccount marks an account without a password (PasswordHash is
+	// ""), which signs in only with its tokens. A user's kind never changes.
+	IsServiceAccount bool
 }
 
 // Grant is a user's direct permission on one resource in a workspace.
@@ -67,6 +70,11 @@ type Store interface {
 	UserByName(ctx context.Context, username string) (User, error)
 	// ListUsers returns users with id > afterID in id order, at most limit (all when limit <= 0).
 	ListUsers(ctx context.Context, afterID int32, limit int) ([]User, error)
+	// CreateServiceAccount inserts a non-admin service account; ErrAlreadyExists
+	// when the name is taken by any user.
+	CreateServiceAccount(ctx context.Context, username string) (User, error)
+	// ListServiceAccounts is ListUsers of the service accounts only.
+	ListServiceAccounts(ctx context.Context, afterID int32, limit int) ([]User, error)
 	// SetPasswordHash replaces a user's hash; ErrNotFound.
 	SetPasswordHash(ctx context.Context, username, passwordHash string) error
 	// SetAdmin sets the admin flag; ErrNotFound, or ErrLastAdmin when it would demote the last admin.

@@ -152,6 +152,36 @@ var commands = []*command{
 		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
 			return c.RevokeToken(ctx, &v1.RevokeTokenRequest{Username: a[0], Name: a[1]})
 		}},
+	{name: "create-service-account", params: []string{"<username>"},
+		summary: "Create a service account: a user without a password, who signs in with the tokens you make for it (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.CreateServiceAccount(ctx, &v1.CreateServiceAccountRequest{Username: a[0]})
+		}},
+	{name: "list-service-accounts", paging: true,
+		summary: "List the service accounts (admin). With --max-results, one page.",
+		run: func(ctx context.Context, c *client.Client, _ []string, o *options) (proto.Message, error) {
+			req := &v1.ListServiceAccountsRequest{MaxResults: o.maxResults, PageToken: o.pageToken}
+			if o.maxResults > 0 {
+				return c.ListServiceAccounts(ctx, req)
+			}
+			req.MaxResults = pageSize
+			all := &v1.ListServiceAccountsResponse{Users: []*v1.User{}}
+			for {
+				page, err := c.ListServiceAccounts(ctx, req)
+				if err != nil {
+					return nil, err
+				}
+				all.Users = append(all.Users, page.GetUsers()...)
+				if req.PageToken = page.GetNextPageToken(); req.PageToken == "" {
+					return all, nil
+				}
+			}
+		}},
+	{name: "delete-service-account", params: []string{"<username>"},
+		summary: "Delete a service account with its grants and tokens (admin).",
+		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
+			return c.DeleteServiceAccount(ctx, &v1.DeleteServiceAccountRequest{Username: a[0]})
+		}},
 
 	{name: "create-experiment-permission", params: []string{"<experiment-id>", "<username>", "<permission>"},
 		summary: "Grant a permission on an experiment.",

@@ -443,12 +443,12 @@ func TestTableOutput(t *testing.T) {
 		want string
 	}{
 		{[]string{"--output", "table", "list-users"}, "" +
-			"ID  USERNAME  IS_ADMIN\n" +
-			"1   admin     true\n" +
-			"2   alice     false\n"},
+			"ID  USERNAME  IS_ADMIN  IS_SERVICE_ACCOUNT\n" +
+			"1   admin     true      false\n" +
+			"2   alice     false     false\n"},
 		{[]string{"get-user", "alice", "--output", "table"}, "" +
-			"ID  USERNAME  IS_ADMIN\n" +
-			"2   alice     false\n" +
+			"ID  USERNAME  IS_ADMIN  IS_SERVICE_ACCOUNT\n" +
+			"2   alice     false     false\n" +
 			"\n" +
 			"experiment_permissions:\n" +
 			"EXPERIMENT_ID  USER_ID  PERMISSION\n" +
@@ -465,8 +465,8 @@ func TestTableOutput(t *testing.T) {
 			"WORKSPACE  RESOURCE_TYPE  RESOURCE_PATTERN  PERMISSION  ROLE_ID  ROLE_NAME\n" +
 			"default    experiment     7                 EDIT        -2       __user_2__\n"},
 		{[]string{"list-users", "--max-results", "1", "--output", "table"}, "" +
-			"ID  USERNAME  IS_ADMIN\n" +
-			"1   admin     true\n" +
+			"ID  USERNAME  IS_ADMIN  IS_SERVICE_ACCOUNT\n" +
+			"1   admin     true      false\n" +
 			"next_page_token: MQ\n"},
 		{[]string{"update-experiment-permission", "7", "alice", "READ", "--output", "table"}, ""},
 	} {

@@ -59,3 +59,22 @@ def test_a_revoked_token_is_refused_at_once(proxy_url, owner):
     owner.api("POST", "/api/2.0/mlflow/users/tokens/revoke", json={"username": owner.username, "name": "short-lived"})
     res = requests.get(search, params={"max_results": 1}, headers=bearer, timeout=TIMEOUT)
     assert res.status_code == 401, res.text
+
+
+def test_a_service_account_reads_with_its_token_what_it_is_granted(monkeypatch, proxy_url, admin, owner, upstream):
+    experiment_id = owner.client.create_experiment(unique("service-account"))
+    name = unique("ci-bot")
+    made = admin.api("POST", "/api/2.0/mlflow/service-accounts/create", json={"username": name})
+    assert made["user"]["is_service_account"] is True, made
+    token = admin.api("POST", "/api/2.0/mlflow/users/tokens/create",
+                      json={"username": name, "name": "deploy"})["token"]
+    assert owner.create_experiment_permission(experiment_id, name, "READ").status_code == 200
+    # No password signs it in, whatever is sent.
+    res = requests.get(proxy_url + "/api/2.0/mlflow/experiments/get", params={"experiment_id": experiment_id},
+                       auth=(name, "any-password-123"), timeout=TIMEOUT)
+    assert res.status_code == 401, res.text
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+    client = mlflow.MlflowClient(tracking_uri=proxy_url)
+    assert client.get_experiment(experiment_id).experiment_id == experiment_id
+    denied(client.create_run, experiment_id)
+    assert upstream.search_runs([experiment_id]) == []

@@ -166,11 +166,11 @@ func conflict(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-const userColumns = "id, username, password_hash, is_admin"
+const userColumns = "id, username, password_hash, is_admin, is_service_account"
 
 func scanUser(row pgx.Row) (storage.User, error) {
 	var u storage.User
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsAdmin)
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsAdmin, &u.IsServiceAccount)
 	return u, err
 }
 
@@ -194,6 +194,20 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string, i
 func (s *Store) UserByName(ctx context.Context, username string) (storage.User, error) {
 	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+userColumns+" FROM users WHERE username = $1", username))
 	return u, classify(err)
+}
+
+// CreateServiceAccount implements storage.Store.
+func (s *Store) CreateServiceAccount(ctx context.Context, username string) (storage.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx,
+		"INSERT INTO users (username, password_hash, is_admin, is_service_account) VALUES ($1, '', false, true) RETURNING "+userColumns,
+		username))
+	return u, classify(err)
+}
+
+// ListServiceAccounts implements storage.Store.
+func (s *Store) ListServiceAccounts(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
+	return queryAll(ctx, s, scanUser,
+		"SELECT "+userColumns+" FROM users WHERE is_service_account AND id > $1 ORDER BY id LIMIT $2", afterID, limitArg(limit))
 }
 
 // ListUsers implements storage.Store.

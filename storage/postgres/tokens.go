@@ -16,7 +16,7 @@ const (
 	tokenColumns = "id, user_id, name, hash, ceiling, created_at, expires_at, last_used_at"
 	// tokenUserColumns are tokenColumns of t, then userColumns of u.
 	tokenUserColumns = "t.id, t.user_id, t.name, t.hash, t.ceiling, t.created_at, t.expires_at, t.last_used_at, " +
-		"u.id, u.username, u.password_hash, u.is_admin"
+		"u.id, u.username, u.password_hash, u.is_admin, u.is_service_account"
 )
 
 // scanToken reads tokenColumns, then the columns of extra.
@@ -56,7 +56,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (storage.Token, st
 	var u storage.User
 	t, err := scanToken(s.pool.QueryRow(ctx, "SELECT "+tokenUserColumns+
 		" FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1", hash),
-		&u.ID, &u.Username, &u.PasswordHash, &u.IsAdmin)
+		&u.ID, &u.Username, &u.PasswordHash, &u.IsAdmin, &u.IsServiceAccount)
 	return t, u, classify(err)
 }
 

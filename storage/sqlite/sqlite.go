@@ -142,11 +142,11 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(...any) error }
 
-const userColumns = "id, username, password_hash, is_admin"
+const userColumns = "id, username, password_hash, is_admin, is_service_account"
 
 func scanUser(row scanner) (storage.User, error) {
 	var u storage.User
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsAdmin)
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsAdmin, &u.IsServiceAccount)
 	return u, err
 }
 
@@ -169,6 +169,20 @@ func (s *Store) UserByName(ctx context.Context, username string) (storage.User, 
 func (s *Store) ListUsers(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
 	return queryAll(ctx, s, scanUser,
 		"SELECT "+userColumns+" FROM users WHERE id > ? ORDER BY id LIMIT ?", afterID, sqlLimit(limit))
+}
+
+// CreateServiceAccount implements storage.Store.
+func (s *Store) CreateServiceAccount(ctx context.Context, username string) (storage.User, error) {
+	u, err := scanUser(s.write.QueryRowContext(ctx,
+		"INSERT INTO users (username, password_hash, is_admin, is_service_account) VALUES (?, '', 0, 1) RETURNING "+userColumns,
+		username))
+	return u, classify(err)
+}
+
+// ListServiceAccounts implements storage.Store.
+func (s *Store) ListServiceAccounts(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
+	return queryAll(ctx, s, scanUser,
+		"SELECT "+userColumns+" FROM users WHERE is_service_account AND id > ? ORDER BY id LIMIT ?", afterID, sqlLimit(limit))
 }
 
 // queryAll runs a query on the read pool and scans every row with scan.

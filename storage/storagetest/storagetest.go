@@ -82,6 +82,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 	tests = append(tests, roleTests...)
 	tests = append(tests, tokenTests...)
 	tests = append(tests, workspaceTests...)
+	tests = append(tests, serviceAccountTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newDB(t))

@@ -32,9 +32,12 @@ type User struct {
 	ScorerPermissions          []*ScorerPermission          `protobuf:"bytes,6,rep,name=scorer_permissions,json=scorerPermissions,proto3" json:"scorer_permissions,omitempty"`
 	// The roles the user holds, as MLflow 3.17.2's users/list shows them: the
 	// user's direct grants first, as the synthetic role __user_<id>__.
-	Roles         []*Role `protobuf:"bytes,7,rep,name=roles,proto3" json:"roles,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Roles []*Role `protobuf:"bytes,7,rep,name=roles,proto3" json:"roles,omitempty"`
+	// True for a service account, which has no password and signs in only with
+	// tokens; absent for a person, so that their JSON stays MLflow's.
+	IsServiceAccount *bool `protobuf:"varint,8,opt,name=is_service_account,json=isServiceAccount,proto3,oneof" json:"is_service_account,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
@@ -114,6 +117,13 @@ func (x *User) GetRoles() []*Role {
 		return x.Roles
 	}
 	return nil
+}
+
+func (x *User) GetIsServiceAccount() bool {
+	if x != nil && x.IsServiceAccount != nil {
+		return *x.IsServiceAccount
+	}
+	return false
 }
 
 // ExperimentPermission is one user's grant on one experiment.
@@ -973,11 +983,290 @@ func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
 	return file_mlflowauth_v1_user_service_proto_rawDescGZIP(), []int{17}
 }
 
+// CreateServiceAccountRequest names the new service account.
+type CreateServiceAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateServiceAccountRequest) Reset() {
+	*x = CreateServiceAccountRequest{}
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateServiceAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateServiceAccountRequest) ProtoMessage() {}
+
+func (x *CreateServiceAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateServiceAccountRequest.ProtoReflect.Descriptor instead.
+func (*CreateServiceAccountRequest) Descriptor() ([]byte, []int) {
+	return file_mlflowauth_v1_user_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CreateServiceAccountRequest) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+// CreateServiceAccountResponse carries the new service account.
+type CreateServiceAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateServiceAccountResponse) Reset() {
+	*x = CreateServiceAccountResponse{}
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateServiceAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateServiceAccountResponse) ProtoMessage() {}
+
+func (x *CreateServiceAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateServiceAccountResponse.ProtoReflect.Descriptor instead.
+func (*CreateServiceAccountResponse) Descriptor() ([]byte, []int) {
+	return file_mlflowauth_v1_user_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateServiceAccountResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+// ListServiceAccountsRequest pages as ListUsersRequest does.
+type ListServiceAccountsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MaxResults    int32                  `protobuf:"varint,1,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListServiceAccountsRequest) Reset() {
+	*x = ListServiceAccountsRequest{}
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListServiceAccountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListServiceAccountsRequest) ProtoMessage() {}
+
+func (x *ListServiceAccountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListServiceAccountsRequest.ProtoReflect.Descriptor instead.
+func (*ListServiceAccountsRequest) Descriptor() ([]byte, []int) {
+	return file_mlflowauth_v1_user_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListServiceAccountsRequest) GetMaxResults() int32 {
+	if x != nil {
+		return x.MaxResults
+	}
+	return 0
+}
+
+func (x *ListServiceAccountsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListServiceAccountsResponse carries one page of service accounts.
+type ListServiceAccountsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Users []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListServiceAccountsResponse) Reset() {
+	*x = ListServiceAccountsResponse{}
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListServiceAccountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListServiceAccountsResponse) ProtoMessage() {}
+
+func (x *ListServiceAccountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListServiceAccountsResponse.ProtoReflect.Descriptor instead.
+func (*ListServiceAccountsResponse) Descriptor() ([]byte, []int) {
+	return file_mlflowauth_v1_user_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListServiceAccountsResponse) GetUsers() []*User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ListServiceAccountsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// DeleteServiceAccountRequest names the service account to delete.
+type DeleteServiceAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteServiceAccountRequest) Reset() {
+	*x = DeleteServiceAccountRequest{}
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteServiceAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteServiceAccountRequest) ProtoMessage() {}
+
+func (x *DeleteServiceAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteServiceAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteServiceAccountRequest) Descriptor() ([]byte, []int) {
+	return file_mlflowauth_v1_user_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeleteServiceAccountRequest) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+// DeleteServiceAccountResponse is empty.
+type DeleteServiceAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteServiceAccountResponse) Reset() {
+	*x = DeleteServiceAccountResponse{}
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteServiceAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteServiceAccountResponse) ProtoMessage() {}
+
+func (x *DeleteServiceAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mlflowauth_v1_user_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteServiceAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteServiceAccountResponse) Descriptor() ([]byte, []int) {
+	return file_mlflowauth_v1_user_service_proto_rawDescGZIP(), []int{23}
+}
+
 var File_mlflowauth_v1_user_service_proto protoreflect.FileDescriptor
 
 const file_mlflowauth_v1_user_service_proto_rawDesc = "" +
 	"\n" +
-	" mlflowauth/v1/user_service.proto\x12\rmlflowauth.v1\x1a mlflowauth/v1/role_service.proto\"\x90\x03\n" +
+	" mlflowauth/v1/user_service.proto\x12\rmlflowauth.v1\x1a mlflowauth/v1/role_service.proto\"\xda\x03\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x19\n" +
@@ -985,7 +1274,9 @@ const file_mlflowauth_v1_user_service_proto_rawDesc = "" +
 	"\x16experiment_permissions\x18\x04 \x03(\v2#.mlflowauth.v1.ExperimentPermissionR\x15experimentPermissions\x12j\n" +
 	"\x1cregistered_model_permissions\x18\x05 \x03(\v2(.mlflowauth.v1.RegisteredModelPermissionR\x1aregisteredModelPermissions\x12N\n" +
 	"\x12scorer_permissions\x18\x06 \x03(\v2\x1f.mlflowauth.v1.ScorerPermissionR\x11scorerPermissions\x12)\n" +
-	"\x05roles\x18\a \x03(\v2\x13.mlflowauth.v1.RoleR\x05roles\"t\n" +
+	"\x05roles\x18\a \x03(\v2\x13.mlflowauth.v1.RoleR\x05roles\x121\n" +
+	"\x12is_service_account\x18\b \x01(\bH\x00R\x10isServiceAccount\x88\x01\x01B\x15\n" +
+	"\x13_is_service_account\"t\n" +
 	"\x14ExperimentPermission\x12#\n" +
 	"\rexperiment_id\x18\x01 \x01(\tR\fexperimentId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\x05R\x06userId\x12\x1e\n" +
@@ -1040,7 +1331,22 @@ const file_mlflowauth_v1_user_service_proto_rawDesc = "" +
 	"\x17UpdateUserAdminResponse\"/\n" +
 	"\x11DeleteUserRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\"\x14\n" +
-	"\x12DeleteUserResponse2\xf9\x04\n" +
+	"\x12DeleteUserResponse\"9\n" +
+	"\x1bCreateServiceAccountRequest\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\"G\n" +
+	"\x1cCreateServiceAccountResponse\x12'\n" +
+	"\x04user\x18\x01 \x01(\v2\x13.mlflowauth.v1.UserR\x04user\"\\\n" +
+	"\x1aListServiceAccountsRequest\x12\x1f\n" +
+	"\vmax_results\x18\x01 \x01(\x05R\n" +
+	"maxResults\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"p\n" +
+	"\x1bListServiceAccountsResponse\x12)\n" +
+	"\x05users\x18\x01 \x03(\v2\x13.mlflowauth.v1.UserR\x05users\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"9\n" +
+	"\x1bDeleteServiceAccountRequest\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\"\x1e\n" +
+	"\x1cDeleteServiceAccountResponse2\xc9\a\n" +
 	"\vUserService\x12Q\n" +
 	"\n" +
 	"CreateUser\x12 .mlflowauth.v1.CreateUserRequest\x1a!.mlflowauth.v1.CreateUserResponse\x12H\n" +
@@ -1050,7 +1356,10 @@ const file_mlflowauth_v1_user_service_proto_rawDesc = "" +
 	"\x12UpdateUserPassword\x12(.mlflowauth.v1.UpdateUserPasswordRequest\x1a).mlflowauth.v1.UpdateUserPasswordResponse\x12`\n" +
 	"\x0fUpdateUserAdmin\x12%.mlflowauth.v1.UpdateUserAdminRequest\x1a&.mlflowauth.v1.UpdateUserAdminResponse\x12Q\n" +
 	"\n" +
-	"DeleteUser\x12 .mlflowauth.v1.DeleteUserRequest\x1a!.mlflowauth.v1.DeleteUserResponseBFZDgithub.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1;mlflowauthv1b\x06proto3"
+	"DeleteUser\x12 .mlflowauth.v1.DeleteUserRequest\x1a!.mlflowauth.v1.DeleteUserResponse\x12o\n" +
+	"\x14CreateServiceAccount\x12*.mlflowauth.v1.CreateServiceAccountRequest\x1a+.mlflowauth.v1.CreateServiceAccountResponse\x12l\n" +
+	"\x13ListServiceAccounts\x12).mlflowauth.v1.ListServiceAccountsRequest\x1a*.mlflowauth.v1.ListServiceAccountsResponse\x12o\n" +
+	"\x14DeleteServiceAccount\x12*.mlflowauth.v1.DeleteServiceAccountRequest\x1a+.mlflowauth.v1.DeleteServiceAccountResponseBFZDgithub.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1;mlflowauthv1b\x06proto3"
 
 var (
 	file_mlflowauth_v1_user_service_proto_rawDescOnce sync.Once
@@ -1064,56 +1373,70 @@ func file_mlflowauth_v1_user_service_proto_rawDescGZIP() []byte {
 	return file_mlflowauth_v1_user_service_proto_rawDescData
 }
 
-var file_mlflowauth_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_mlflowauth_v1_user_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_mlflowauth_v1_user_service_proto_goTypes = []any{
-	(*User)(nil),                       // 0: mlflowauth.v1.User
-	(*ExperimentPermission)(nil),       // 1: mlflowauth.v1.ExperimentPermission
-	(*RegisteredModelPermission)(nil),  // 2: mlflowauth.v1.RegisteredModelPermission
-	(*ScorerPermission)(nil),           // 3: mlflowauth.v1.ScorerPermission
-	(*CreateUserRequest)(nil),          // 4: mlflowauth.v1.CreateUserRequest
-	(*CreateUserResponse)(nil),         // 5: mlflowauth.v1.CreateUserResponse
-	(*GetUserRequest)(nil),             // 6: mlflowauth.v1.GetUserRequest
-	(*GetUserResponse)(nil),            // 7: mlflowauth.v1.GetUserResponse
-	(*GetCurrentUserRequest)(nil),      // 8: mlflowauth.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil),     // 9: mlflowauth.v1.GetCurrentUserResponse
-	(*ListUsersRequest)(nil),           // 10: mlflowauth.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),          // 11: mlflowauth.v1.ListUsersResponse
-	(*UpdateUserPasswordRequest)(nil),  // 12: mlflowauth.v1.UpdateUserPasswordRequest
-	(*UpdateUserPasswordResponse)(nil), // 13: mlflowauth.v1.UpdateUserPasswordResponse
-	(*UpdateUserAdminRequest)(nil),     // 14: mlflowauth.v1.UpdateUserAdminRequest
-	(*UpdateUserAdminResponse)(nil),    // 15: mlflowauth.v1.UpdateUserAdminResponse
-	(*DeleteUserRequest)(nil),          // 16: mlflowauth.v1.DeleteUserRequest
-	(*DeleteUserResponse)(nil),         // 17: mlflowauth.v1.DeleteUserResponse
-	(*Role)(nil),                       // 18: mlflowauth.v1.Role
+	(*User)(nil),                         // 0: mlflowauth.v1.User
+	(*ExperimentPermission)(nil),         // 1: mlflowauth.v1.ExperimentPermission
+	(*RegisteredModelPermission)(nil),    // 2: mlflowauth.v1.RegisteredModelPermission
+	(*ScorerPermission)(nil),             // 3: mlflowauth.v1.ScorerPermission
+	(*CreateUserRequest)(nil),            // 4: mlflowauth.v1.CreateUserRequest
+	(*CreateUserResponse)(nil),           // 5: mlflowauth.v1.CreateUserResponse
+	(*GetUserRequest)(nil),               // 6: mlflowauth.v1.GetUserRequest
+	(*GetUserResponse)(nil),              // 7: mlflowauth.v1.GetUserResponse
+	(*GetCurrentUserRequest)(nil),        // 8: mlflowauth.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil),       // 9: mlflowauth.v1.GetCurrentUserResponse
+	(*ListUsersRequest)(nil),             // 10: mlflowauth.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),            // 11: mlflowauth.v1.ListUsersResponse
+	(*UpdateUserPasswordRequest)(nil),    // 12: mlflowauth.v1.UpdateUserPasswordRequest
+	(*UpdateUserPasswordResponse)(nil),   // 13: mlflowauth.v1.UpdateUserPasswordResponse
+	(*UpdateUserAdminRequest)(nil),       // 14: mlflowauth.v1.UpdateUserAdminRequest
+	(*UpdateUserAdminResponse)(nil),      // 15: mlflowauth.v1.UpdateUserAdminResponse
+	(*DeleteUserRequest)(nil),            // 16: mlflowauth.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),           // 17: mlflowauth.v1.DeleteUserResponse
+	(*CreateServiceAccountRequest)(nil),  // 18: mlflowauth.v1.CreateServiceAccountRequest
+	(*CreateServiceAccountResponse)(nil), // 19: mlflowauth.v1.CreateServiceAccountResponse
+	(*ListServiceAccountsRequest)(nil),   // 20: mlflowauth.v1.ListServiceAccountsRequest
+	(*ListServiceAccountsResponse)(nil),  // 21: mlflowauth.v1.ListServiceAccountsResponse
+	(*DeleteServiceAccountRequest)(nil),  // 22: mlflowauth.v1.DeleteServiceAccountRequest
+	(*DeleteServiceAccountResponse)(nil), // 23: mlflowauth.v1.DeleteServiceAccountResponse
+	(*Role)(nil),                         // 24: mlflowauth.v1.Role
 }
 var file_mlflowauth_v1_user_service_proto_depIdxs = []int32{
 	1,  // 0: mlflowauth.v1.User.experiment_permissions:type_name -> mlflowauth.v1.ExperimentPermission
 	2,  // 1: mlflowauth.v1.User.registered_model_permissions:type_name -> mlflowauth.v1.RegisteredModelPermission
 	3,  // 2: mlflowauth.v1.User.scorer_permissions:type_name -> mlflowauth.v1.ScorerPermission
-	18, // 3: mlflowauth.v1.User.roles:type_name -> mlflowauth.v1.Role
+	24, // 3: mlflowauth.v1.User.roles:type_name -> mlflowauth.v1.Role
 	0,  // 4: mlflowauth.v1.CreateUserResponse.user:type_name -> mlflowauth.v1.User
 	0,  // 5: mlflowauth.v1.GetUserResponse.user:type_name -> mlflowauth.v1.User
 	0,  // 6: mlflowauth.v1.GetCurrentUserResponse.user:type_name -> mlflowauth.v1.User
 	0,  // 7: mlflowauth.v1.ListUsersResponse.users:type_name -> mlflowauth.v1.User
-	4,  // 8: mlflowauth.v1.UserService.CreateUser:input_type -> mlflowauth.v1.CreateUserRequest
-	6,  // 9: mlflowauth.v1.UserService.GetUser:input_type -> mlflowauth.v1.GetUserRequest
-	8,  // 10: mlflowauth.v1.UserService.GetCurrentUser:input_type -> mlflowauth.v1.GetCurrentUserRequest
-	10, // 11: mlflowauth.v1.UserService.ListUsers:input_type -> mlflowauth.v1.ListUsersRequest
-	12, // 12: mlflowauth.v1.UserService.UpdateUserPassword:input_type -> mlflowauth.v1.UpdateUserPasswordRequest
-	14, // 13: mlflowauth.v1.UserService.UpdateUserAdmin:input_type -> mlflowauth.v1.UpdateUserAdminRequest
-	16, // 14: mlflowauth.v1.UserService.DeleteUser:input_type -> mlflowauth.v1.DeleteUserRequest
-	5,  // 15: mlflowauth.v1.UserService.CreateUser:output_type -> mlflowauth.v1.CreateUserResponse
-	7,  // 16: mlflowauth.v1.UserService.GetUser:output_type -> mlflowauth.v1.GetUserResponse
-	9,  // 17: mlflowauth.v1.UserService.GetCurrentUser:output_type -> mlflowauth.v1.GetCurrentUserResponse
-	11, // 18: mlflowauth.v1.UserService.ListUsers:output_type -> mlflowauth.v1.ListUsersResponse
-	13, // 19: mlflowauth.v1.UserService.UpdateUserPassword:output_type -> mlflowauth.v1.UpdateUserPasswordResponse
-	15, // 20: mlflowauth.v1.UserService.UpdateUserAdmin:output_type -> mlflowauth.v1.UpdateUserAdminResponse
-	17, // 21: mlflowauth.v1.UserService.DeleteUser:output_type -> mlflowauth.v1.DeleteUserResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	0,  // 8: mlflowauth.v1.CreateServiceAccountResponse.user:type_name -> mlflowauth.v1.User
+	0,  // 9: mlflowauth.v1.ListServiceAccountsResponse.users:type_name -> mlflowauth.v1.User
+	4,  // 10: mlflowauth.v1.UserService.CreateUser:input_type -> mlflowauth.v1.CreateUserRequest
+	6,  // 11: mlflowauth.v1.UserService.GetUser:input_type -> mlflowauth.v1.GetUserRequest
+	8,  // 12: mlflowauth.v1.UserService.GetCurrentUser:input_type -> mlflowauth.v1.GetCurrentUserRequest
+	10, // 13: mlflowauth.v1.UserService.ListUsers:input_type -> mlflowauth.v1.ListUsersRequest
+	12, // 14: mlflowauth.v1.UserService.UpdateUserPassword:input_type -> mlflowauth.v1.UpdateUserPasswordRequest
+	14, // 15: mlflowauth.v1.UserService.UpdateUserAdmin:input_type -> mlflowauth.v1.UpdateUserAdminRequest
+	16, // 16: mlflowauth.v1.UserService.DeleteUser:input_type -> mlflowauth.v1.DeleteUserRequest
+	18, // 17: mlflowauth.v1.UserService.CreateServiceAccount:input_type -> mlflowauth.v1.CreateServiceAccountRequest
+	20, // 18: mlflowauth.v1.UserService.ListServiceAccounts:input_type -> mlflowauth.v1.ListServiceAccountsRequest
+	22, // 19: mlflowauth.v1.UserService.DeleteServiceAccount:input_type -> mlflowauth.v1.DeleteServiceAccountRequest
+	5,  // 20: mlflowauth.v1.UserService.CreateUser:output_type -> mlflowauth.v1.CreateUserResponse
+	7,  // 21: mlflowauth.v1.UserService.GetUser:output_type -> mlflowauth.v1.GetUserResponse
+	9,  // 22: mlflowauth.v1.UserService.GetCurrentUser:output_type -> mlflowauth.v1.GetCurrentUserResponse
+	11, // 23: mlflowauth.v1.UserService.ListUsers:output_type -> mlflowauth.v1.ListUsersResponse
+	13, // 24: mlflowauth.v1.UserService.UpdateUserPassword:output_type -> mlflowauth.v1.UpdateUserPasswordResponse
+	15, // 25: mlflowauth.v1.UserService.UpdateUserAdmin:output_type -> mlflowauth.v1.UpdateUserAdminResponse
+	17, // 26: mlflowauth.v1.UserService.DeleteUser:output_type -> mlflowauth.v1.DeleteUserResponse
+	19, // 27: mlflowauth.v1.UserService.CreateServiceAccount:output_type -> mlflowauth.v1.CreateServiceAccountResponse
+	21, // 28: mlflowauth.v1.UserService.ListServiceAccounts:output_type -> mlflowauth.v1.ListServiceAccountsResponse
+	23, // 29: mlflowauth.v1.UserService.DeleteServiceAccount:output_type -> mlflowauth.v1.DeleteServiceAccountResponse
+	20, // [20:30] is the sub-list for method output_type
+	10, // [10:20] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_mlflowauth_v1_user_service_proto_init() }
@@ -1122,6 +1445,7 @@ func file_mlflowauth_v1_user_service_proto_init() {
 		return
 	}
 	file_mlflowauth_v1_role_service_proto_init()
+	file_mlflowauth_v1_user_service_proto_msgTypes[0].OneofWrappers = []any{}
 	file_mlflowauth_v1_user_service_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1129,7 +1453,7 @@ func file_mlflowauth_v1_user_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mlflowauth_v1_user_service_proto_rawDesc), len(file_mlflowauth_v1_user_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
