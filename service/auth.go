@@ -28,6 +28,8 @@ type Principal struct {
 	// Ceiling is the authenticating token's: "" or READ. A capped caller is
 	// never an admin (User.IsAdmin is false), so no admin shortcut skips it.
 	Ceiling permission.Level
+	// TokenID is the authenticating token's id, 0 for a password.
+	TokenID int32
 }
 
 // capped is l held to the caller's ceiling: the one place a resolved level meets
@@ -249,7 +251,7 @@ func (a *authenticator) authenticateToken(ctx context.Context, username, tok str
 			if t.Ceiling != "" {
 				user.IsAdmin = false
 			}
-			return Principal{User: user, Ceiling: t.Ceiling}, nil
+			return Principal{User: user, Ceiling: t.Ceiling, TokenID: t.ID}, nil
 		}
 	}
 	a.failed(username, address)
