@@ -3,12 +3,18 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
@@ -107,4 +113,74 @@ func canonicalJSON(t *testing.T, raw json.RawMessage) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Failed logins and the policy's refusals are auth events: repeated ones of one
+// user for one reason fold into one row with their count, over gRPC and REST,
+// on SQLite and Postgres.
+func TestAuditAuthEventsFold(t *testing.T) {
+	databases := map[string]func(t *testing.T) servicetest.Database{
+		"sqlite": func(t *testing.T) servicetest.Database { return nil },
+		"postgres": func(t *testing.T) servicetest.Database {
+			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pg.Close() })
+			return pg
+		},
+	}
+	for name, db := range databases {
+		t.Run(name, func(t *testing.T) {
+			srv := servicetest.Start(t, servicetest.Options{Store: db(t), AuditFold: time.Second})
+			conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			s := &testServer{httpBase: srv.URL, conn: conn, store: srv.Store}
+			audit := s.store.(storage.Audit)
+			for _, tr := range s.transports(t) {
+				t.Run(tr.name(), func(t *testing.T) {
+					admin := caller{t, tr, adminUser, adminPass}
+					mallory := "mallory-" + tr.name()
+					admin.createUser(mallory, "mallory-password")
+					since := time.Now().Add(-time.Second)
+					guess := admin.as(mallory, "not-her-password")
+					asMallory := admin.as(mallory, "mallory-password")
+					for range 3 {
+						guess.expect(unauthorized, v1.UserService_GetUser_FullMethodName, &v1.GetUserRequest{Username: mallory}, &v1.GetUserResponse{})
+						asMallory.expect(denied, v1.UserService_CreateUser_FullMethodName,
+							&v1.CreateUserRequest{Username: "sneaky", Password: "sneaky-password"}, &v1.CreateUserResponse{})
+					}
+					asMallory.expect(denied, v1.PermissionService_CreateExperimentPermission_FullMethodName,
+						&v1.CreateExperimentPermissionRequest{ExperimentId: "9", Username: mallory, Permission: "MANAGE"}, &v1.CreateExperimentPermissionResponse{})
+
+					want := []string{
+						"permission.denied denied x1 experiment/9 no MANAGE on the resource /mlflowauth.v1.PermissionService/CreateExperimentPermission",
+						"permission.denied denied x3 / not an admin /mlflowauth.v1.UserService/CreateUser",
+						"login.failed denied x3 / wrong password /mlflowauth.v1.UserService/GetUser",
+					}
+					var got []string
+					for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+						evs, err := audit.ListAuditEvents(context.Background(), storage.AuditFilter{Actor: mallory, Since: since})
+						if err != nil {
+							t.Fatal(err)
+						}
+						got = got[:0]
+						for _, ev := range evs {
+							got = append(got, fmt.Sprintf("%s %s x%d %s/%s %s %s", ev.Event, ev.Outcome, ev.Count, ev.ResourceType, ev.ResourceID, ev.Reason, ev.Operation))
+							if ev.Category != storage.AuditAuth || ev.RequestID == "" || ev.ClientAddr != "127.0.0.1" {
+								t.Errorf("%s: %+v", ev.Event, ev)
+							}
+						}
+						if slices.Equal(got, want) {
+							return
+						}
+					}
+					t.Fatalf("auth events of %s, newest first:\n got  %q\n want %q", mallory, got, want)
+				})
+			}
+		})
+	}
 }

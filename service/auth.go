@@ -68,6 +68,8 @@ type authenticator struct {
 	byUser, byAddress *throttle.Limiter
 	// dummyHash is verified for unknown users so that their failure takes as long as a wrong password.
 	dummyHash string
+	// audit records failed logins and refusals; nil records none.
+	audit *authAudit
 }
 
 // credentialCacheSize bounds the remembered credentials (one per active user and password).
@@ -185,7 +187,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 	// and only after as long a hash.
 	address := clientAddress(ctx)
 	if wait := a.throttled(username, address); wait > 0 {
-		refusedLogin(ctx, username, address, "throttled")
+		a.refusedLogin(ctx, username, address, "throttled")
 		return Principal{}, tooManyFailures(wait)
 	}
 	stored := a.dummyHash
@@ -205,7 +207,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 		if !known {
 			reason = "unknown user"
 		}
-		refusedLogin(ctx, username, address, reason)
+		a.refusedLogin(ctx, username, address, reason)
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 	}
 	a.clearThrottle(username)
@@ -225,7 +227,7 @@ const lastUseInterval = time.Minute
 func (a *authenticator) authenticateToken(ctx context.Context, username, tok string) (Principal, error) {
 	address := clientAddress(ctx)
 	if wait := a.throttled(username, address); wait > 0 {
-		refusedLogin(ctx, username, address, "throttled")
+		a.refusedLogin(ctx, username, address, "throttled")
 		return Principal{}, tooManyFailures(wait)
 	}
 	reason := "malformed token"
@@ -255,7 +257,7 @@ func (a *authenticator) authenticateToken(ctx context.Context, username, tok str
 		}
 	}
 	a.failed(username, address)
-	refusedLogin(ctx, username, address, reason)
+	a.refusedLogin(ctx, username, address, reason)
 	return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 }
 
@@ -308,8 +310,12 @@ func tooManyFailures(wait time.Duration) error {
 
 // refusedLogin logs a failed login with the attempted username (cut short: it is
 // the caller's text) and where it came from; never the password.
-func refusedLogin(ctx context.Context, username, address, reason string) {
+// It is an auth event of the audit trail too.
+func (a *authenticator) refusedLogin(ctx context.Context, username, address, reason string) {
 	slog.WarnContext(ctx, "refused login", "username", quoted(username), "client", address, "reason", reason)
+	ev := auditEvent(ctx, storage.AuditAuth, "login.failed", storage.OutcomeDenied)
+	ev.ActorUsername, ev.Reason = username, reason
+	a.audit.record(ev)
 }
 
 // kdfError is the API error for a key derivation that never ran: the gate was full

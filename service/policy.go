@@ -222,7 +222,28 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 			}
 		}
 	}
+	c.auth.refused(ctx, r.access, res)
 	return nil, errPermissionDenied
+}
+
+// refusalReasons say, for the audit trail, what a refused caller lacked.
+var refusalReasons = map[access]string{
+	accessSelf:             "not their own user",
+	accessSelfUncapped:     "not their own user, or a capped token",
+	accessManage:           "no MANAGE on the resource",
+	accessAdmin:            "not an admin",
+	accessRoleViewer:       "holds no role in the workspace",
+	accessWorkspaceManager: "no MANAGE on the workspace",
+}
+
+// refused records the policy's PERMISSION_DENIED of the caller in ctx.
+func (a *authenticator) refused(ctx context.Context, rule access, r permission.Resource) {
+	ev := auditEvent(ctx, storage.AuditAuth, "permission.denied", storage.OutcomeDenied)
+	ev.ResourceType, ev.ResourceID, ev.Reason = string(r.Type), r.ID, refusalReasons[rule]
+	if r.Type != "" {
+		ev.Workspace = workspace.From(ctx)
+	}
+	a.audit.record(ev)
 }
 
 // checkRequired fails for the first named field that is absent or empty.

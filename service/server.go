@@ -64,6 +64,12 @@ type Config struct {
 	// StallTimeout is how long a request's body or answer may make no progress
 	// before its connection is cut (see connDeadlines); zero means one minute.
 	StallTimeout time.Duration
+	// Audit keeps the audit trail's auth events (failed logins, refusals),
+	// written by Serve or StartAudit; nil records none. Changes are audited by
+	// the store itself (storage.WithAudit).
+	Audit storage.Audit
+	// AuditFold is how long repeated refusals fold into one row; zero means a minute.
+	AuditFold time.Duration
 }
 
 // Server holds both transports over one set of service implementations.
@@ -75,6 +81,7 @@ type Server struct {
 	deadlines *connDeadlines
 	http      http.Handler
 	metrics   *metrics.Metrics
+	audit     *authAudit
 }
 
 // grantStore is the store and the role store as the resolver reads them.
@@ -112,10 +119,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	auth.measure(cfg.Metrics)
+	auth.audit = newAuthAudit(cfg.Audit, cfg.AuditFold)
 	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth, metrics: cfg.Metrics,
 		resolver:         resolve.New(grantStore{cfg.Store, cfg.Roles}, cfg.DefaultPermission),
 		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime)}
-	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute)), metrics: cfg.Metrics}
+	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute)), metrics: cfg.Metrics, audit: auth.audit}
 	services := apiServices(c)
 	s.ready = newReadiness(s.health, services, cfg.Store.Ping, cfg.Upstream)
 	chain := c.interceptors()
@@ -213,6 +221,10 @@ const shutdownGrace = 10 * time.Second
 // gRPC health up to date until ctx ends; Serve starts it.
 func (s *Server) StartReadiness(ctx context.Context) { s.ready.start(ctx) }
 
+// StartAudit writes the auth events of the audit trail until ctx ends, then
+// the ones still waiting; Serve runs it.
+func (s *Server) StartAudit(ctx context.Context) { s.audit.run(ctx) }
+
 // Serve serves HTTP and gRPC until ctx ends or a listener fails, then drains
 // in-flight requests for up to shutdownGrace before closing what remains.
 func (s *Server) Serve(ctx context.Context, httpLis, grpcLis net.Listener) error {
@@ -223,6 +235,16 @@ func (s *Server) Serve(ctx context.Context, httpLis, grpcLis net.Listener) error
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go s.StartReadiness(watchCtx) // not ready until its first check, but serving already
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	audited := make(chan struct{})
+	go func() {
+		s.StartAudit(auditCtx)
+		close(audited)
+	}()
+	defer func() { // after the last request, so its events are written too
+		stopAudit()
+		<-audited
+	}()
 	errc := make(chan error, 2)
 	go func() {
 		if s.tls != nil {

@@ -225,7 +225,7 @@ func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, cur
 	}
 	address := clientAddress(ctx)
 	if wait := s.auth.throttled(p.User.Username, address); wait > 0 {
-		refusedLogin(ctx, p.User.Username, address, "throttled")
+		s.auth.refusedLogin(ctx, p.User.Username, address, "throttled")
 		return tooManyFailures(wait)
 	}
 	ok, err := s.auth.gatedVerify(ctx, p.User.PasswordHash, current)
@@ -234,7 +234,7 @@ func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, cur
 	}
 	if !ok {
 		s.auth.failed(p.User.Username, address)
-		refusedLogin(ctx, p.User.Username, address, "wrong current password")
+		s.auth.refusedLogin(ctx, p.User.Username, address, "wrong current password")
 		return apiError(codeInvalidParameter, "Current password does not match.")
 	}
 	return nil

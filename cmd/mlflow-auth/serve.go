@@ -100,6 +100,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Store:              db,
 		Roles:              db,
 		Tokens:             db,
+		Audit:              db,
 		TokenMaxLifetime:   cfg.tokenMaxLifetime,
 		DefaultPermission:  permission.Level(cfg.defaultPermission),
 		Upstream:           upstream,
