@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -90,4 +93,47 @@ func grantChange(ctx context.Context, event string, r permission.Resource, befor
 	ev.ResourceType, ev.ResourceID, ev.Workspace = string(r.Type), r.ID, workspace.From(ctx)
 	ev.Before, ev.After = auditJSON(ctx, before), auditJSON(ctx, after)
 	return storage.WithAudit(ctx, ev)
+}
+
+type auditService struct {
+	v1.UnimplementedAuditServiceServer
+	*core
+}
+
+func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error) {
+	before, limit, err := pageRequest(req.MaxResults, req.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	f := storage.AuditFilter{Actor: req.Username, ResourceType: req.ResourceType, ResourceID: req.ResourceId,
+		Event: req.Event, Outcome: req.Outcome, BeforeID: int64(before), Limit: fetchSize(limit)}
+	for _, t := range []struct {
+		name, value string
+		to          *time.Time
+	}{{"start_time", req.StartTime, &f.Since}, {"end_time", req.EndTime, &f.Until}} {
+		if t.value == "" {
+			continue
+		}
+		if *t.to, err = time.Parse(time.RFC3339Nano, t.value); err != nil {
+			return nil, apiError(codeInvalidParameter, "Invalid value '%s' for parameter '%s': it must be an RFC 3339 time such as 2026-12-01T14:00:00Z.", quoted(t.value), t.name)
+		}
+	}
+	evs, err := s.audit.ListAuditEvents(ctx, f)
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	resp := &v1.ListAuditEventsResponse{Events: []*v1.AuditEvent{}}
+	// Newest first: the next page continues below the last id of this one.
+	evs, resp.NextPageToken = trimPage(evs, limit, func(ev storage.AuditEvent) int32 { return int32(ev.ID) })
+	for _, ev := range evs {
+		resp.Events = append(resp.Events, &v1.AuditEvent{
+			Id: ev.ID, Time: ev.Time.Format(time.RFC3339Nano), Category: ev.Category, Event: ev.Event,
+			UserId: ev.ActorUserID, Username: ev.ActorUsername, AuthMethod: ev.AuthMethod, TokenId: ev.TokenID,
+			ClientAddress: ev.ClientAddr, UserAgent: ev.UserAgent,
+			ResourceType: ev.ResourceType, ResourceId: ev.ResourceID, Workspace: ev.Workspace,
+			Operation: ev.Operation, Outcome: ev.Outcome, Reason: ev.Reason, RequestId: ev.RequestID, TraceId: ev.TraceID,
+			Before: string(ev.Before), After: string(ev.After), Count: int32(ev.Count),
+		})
+	}
+	return resp, nil
 }

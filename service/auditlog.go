@@ -21,26 +21,40 @@ const defaultAuditFold = time.Minute
 // authAudit writes auth events (failed logins, refusals) off the request path.
 // Events of one user with the same event, operation, resource and reason that
 // arrive within one fold window of the first become one row whose Count says
-// how many, written when the window ends. A nil *authAudit records nothing.
+// how many, written when the window ends.
 type authAudit struct {
 	store   storage.Audit
 	fold    time.Duration
 	events  chan storage.AuditEvent
 	dropped atomic.Int64
+	// retention: events older than this are pruned (see prune); zero keeps all.
+	retention time.Duration
+}
+
+// pruneEvery is how often the retention is applied.
+const pruneEvery = time.Hour
+
+// prune deletes the events older than the retention.
+func (a *authAudit) prune(ctx context.Context) {
+	if a.retention <= 0 {
+		return
+	}
+	n, err := a.store.PruneAudit(ctx, time.Now().Add(-a.retention))
+	if err != nil {
+		slog.ErrorContext(ctx, "could not prune the audit trail", "err", err)
+		return
+	}
+	if n > 0 {
+		slog.InfoContext(ctx, "pruned the audit trail", "deleted", n, "retention", a.retention)
+	}
 }
 
 func newAuthAudit(store storage.Audit, fold time.Duration) *authAudit {
-	if store == nil {
-		return nil
-	}
 	return &authAudit{store: store, fold: cmp.Or(fold, defaultAuditFold), events: make(chan storage.AuditEvent, auditBuffer)}
 }
 
 // record queues ev without waiting.
 func (a *authAudit) record(ev storage.AuditEvent) {
-	if a == nil {
-		return
-	}
 	ev.Time = time.Now()
 	select {
 	case a.events <- ev:
@@ -61,9 +75,9 @@ func foldKeyOf(ev storage.AuditEvent) foldKey {
 // run writes queued events until ctx ends, then writes what is left. A row is
 // written once its fold window, from its first event, has passed.
 func (a *authAudit) run(ctx context.Context) {
-	if a == nil {
-		return
-	}
+	a.prune(ctx)
+	pruning := time.NewTicker(pruneEvery)
+	defer pruning.Stop()
 	tick := time.NewTicker(max(a.fold/4, time.Millisecond))
 	defer tick.Stop()
 	var rows []storage.AuditEvent // open folds, oldest first
@@ -105,6 +119,8 @@ func (a *authAudit) run(ctx context.Context) {
 			add(ev)
 		case now := <-tick.C:
 			flush(ctx, now.Add(-a.fold))
+		case <-pruning.C:
+			a.prune(ctx)
 		case <-ctx.Done():
 			for drained := false; !drained; {
 				select {

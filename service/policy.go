@@ -106,10 +106,11 @@ var policies = map[string]rule{
 	v1.RoleService_ListUserRoles_FullMethodName:        {accessSelf, []string{"username"}},
 	v1.RoleService_ListRoleUsers_FullMethodName:        {accessAdmin, []string{"role_id"}},
 
-	v1.TokenService_CreateToken_FullMethodName: {accessSelfUncapped, []string{"username", "name"}},
-	v1.TokenService_ListTokens_FullMethodName:  {accessSelf, []string{"username"}},
-	v1.TokenService_RotateToken_FullMethodName: {accessSelfUncapped, []string{"username", "name"}},
-	v1.TokenService_RevokeToken_FullMethodName: {accessSelf, []string{"username", "name"}},
+	v1.TokenService_CreateToken_FullMethodName:     {accessSelfUncapped, []string{"username", "name"}},
+	v1.TokenService_ListTokens_FullMethodName:      {accessSelf, []string{"username"}},
+	v1.AuditService_ListAuditEvents_FullMethodName: {accessAdmin, nil},
+	v1.TokenService_RotateToken_FullMethodName:     {accessSelfUncapped, []string{"username", "name"}},
+	v1.TokenService_RevokeToken_FullMethodName:     {accessSelf, []string{"username", "name"}},
 
 	// As MLflow 3.12.0 (validate_can_list/modify_workspace_permission, sender_is_admin);
 	// the handlers check their parameters after access, as MLflow does.

@@ -64,13 +64,19 @@ type Config struct {
 	// StallTimeout is how long a request's body or answer may make no progress
 	// before its connection is cut (see connDeadlines); zero means one minute.
 	StallTimeout time.Duration
-	// Audit keeps the audit trail's auth events (failed logins, refusals),
-	// written by Serve or StartAudit; nil records none. Changes are audited by
-	// the store itself (storage.WithAudit).
+	// Audit keeps the audit trail; both backends' stores are one. Changes are
+	// written with them (storage.WithAudit), auth events (failed logins,
+	// refusals) by Serve or StartAudit.
 	Audit storage.Audit
 	// AuditFold is how long repeated refusals fold into one row; zero means a minute.
 	AuditFold time.Duration
+	// AuditRetention is how long audit events are kept: StartAudit deletes
+	// older ones when it starts and every hour. Zero keeps them forever.
+	AuditRetention time.Duration
 }
+
+// DefaultAuditRetention is the audit retention that the command line offers.
+const DefaultAuditRetention = 90 * 24 * time.Hour
 
 // Server holds both transports over one set of service implementations.
 type Server struct {
@@ -101,6 +107,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Tokens == nil {
 		return nil, errors.New("service: no token store")
 	}
+	if cfg.Audit == nil {
+		return nil, errors.New("service: no audit store")
+	}
 	if _, err := permission.ParseLevel(string(cfg.DefaultPermission)); err != nil {
 		return nil, err
 	}
@@ -120,7 +129,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	auth.measure(cfg.Metrics)
 	auth.audit = newAuthAudit(cfg.Audit, cfg.AuditFold)
-	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth, metrics: cfg.Metrics,
+	auth.audit.retention = cfg.AuditRetention
+	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, audit: cfg.Audit, auth: auth, metrics: cfg.Metrics,
 		resolver:         resolve.New(grantStore{cfg.Store, cfg.Roles}, cfg.DefaultPermission),
 		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime)}
 	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute)), metrics: cfg.Metrics, audit: auth.audit}
@@ -195,6 +205,9 @@ func apiServices(c *core) []apiService {
 		{&v1.WorkspaceService_ServiceDesc, &workspaceService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
 			return v1.RegisterWorkspaceServiceHandlerClient(ctx, mux, v1.NewWorkspaceServiceClient(conn))
 		}},
+		{&v1.AuditService_ServiceDesc, &auditService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return v1.RegisterAuditServiceHandlerClient(ctx, mux, v1.NewAuditServiceClient(conn))
+		}},
 	}
 }
 
@@ -222,7 +235,7 @@ const shutdownGrace = 10 * time.Second
 func (s *Server) StartReadiness(ctx context.Context) { s.ready.start(ctx) }
 
 // StartAudit writes the auth events of the audit trail until ctx ends, then
-// the ones still waiting; Serve runs it.
+// the ones still waiting, and prunes events older than the retention; Serve runs it.
 func (s *Server) StartAudit(ctx context.Context) { s.audit.run(ctx) }
 
 // Serve serves HTTP and gRPC until ctx ends or a listener fails, then drains

@@ -19,6 +19,7 @@ type core struct {
 	store  storage.Store
 	roles  storage.Roles
 	tokens storage.Tokens
+	audit  storage.Audit
 	auth   *authenticator
 	// tokenMaxLifetime is the longest a token may live.
 	tokenMaxLifetime time.Duration

@@ -106,6 +106,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Upstream:           upstream,
 		CredentialCacheTTL: cfg.credentialCache,
 		UserCacheTTL:       cfg.userCache,
+		AuditRetention:     cfg.auditRetention,
 		KDF:                service.KDFLimits{Concurrent: cfg.maxHashes},
 		LoginThrottle:      service.LoginThrottle{FreeFailures: cfg.failedLoginLimit},
 		StallTimeout:       cfg.stallTimeout,
