@@ -22,6 +22,6 @@ CREATE TABLE audit_events (
     after_value    jsonb,
     repeat_count   integer NOT NULL DEFAULT 1
 );
+-- One index, for retention and time ranges: every index is another page each
+-- audited change writes, and filters by actor or resource are rare admin reads.
 CREATE INDEX audit_events_at ON audit_events (at);
-CREATE INDEX audit_events_actor ON audit_events (actor_username, id);
-CREATE INDEX audit_events_resource ON audit_events (resource_type, resource_id, id);

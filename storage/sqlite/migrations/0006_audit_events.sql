@@ -1,7 +1,7 @@
 -- The audit trail. Times are Unix microseconds; before_value and after_value are
 -- JSON text. actor_user_id has no foreign key: a row outlives its user.
 CREATE TABLE audit_events (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id             INTEGER PRIMARY KEY, -- no AUTOINCREMENT: pruning removes the oldest rows, never the newest
     at             INTEGER NOT NULL,
     category       TEXT    NOT NULL CHECK (category IN ('auth', 'admin')),
     event          TEXT    NOT NULL,
@@ -23,6 +23,6 @@ CREATE TABLE audit_events (
     after_value    TEXT,
     repeat_count   INTEGER NOT NULL DEFAULT 1
 );
+-- One index, for retention and time ranges: every index is another page each
+-- audited change writes, and filters by actor or resource are rare admin reads.
 CREATE INDEX audit_events_at ON audit_events (at);
-CREATE INDEX audit_events_actor ON audit_events (actor_username, id);
-CREATE INDEX audit_events_resource ON audit_events (resource_type, resource_id, id);
