@@ -95,6 +95,23 @@ func grantChange(ctx context.Context, event string, r permission.Resource, befor
 	return storage.WithAudit(ctx, ev)
 }
 
+// tokenValue is what the audit trail keeps of a token: never its secret or hash.
+type tokenValue struct {
+	Username  string `json:"username"`
+	Name      string `json:"name"`
+	Ceiling   string `json:"ceiling,omitempty"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+}
+
+// tokenChange is userChange for a token of the user named (the resource is "token",
+// its id "<username>/<name>").
+func tokenChange(ctx context.Context, event, username, name string, before, after any) context.Context {
+	ev := auditEvent(ctx, storage.AuditAdmin, event, storage.OutcomeSuccess)
+	ev.ResourceType, ev.ResourceID = "token", username+"/"+name
+	ev.Before, ev.After = auditJSON(ctx, before), auditJSON(ctx, after)
+	return storage.WithAudit(ctx, ev)
+}
+
 type auditService struct {
 	v1.UnimplementedAuditServiceServer
 	*core

@@ -253,3 +253,43 @@ func nonEmpty(s string) string {
 	}
 	return s
 }
+
+// Token changes have their rows too, made by the token's owner with a token;
+// no row holds the secret.
+func TestAuditRowsOfTokenChanges(t *testing.T) {
+	s := startServer(t, permission.Read)
+	audit := s.store.(storage.Audit)
+	for _, tr := range s.transports(t) {
+		t.Run(tr.name(), func(t *testing.T) {
+			admin := caller{t, tr, adminUser, adminPass}
+			dora := "dora-" + tr.name()
+			admin.createUser(dora, "dora-password")
+			asDora := admin.as(dora, "dora-password")
+			created := &v1.CreateTokenResponse{}
+			asDora.expect("", v1.TokenService_CreateToken_FullMethodName, &v1.CreateTokenRequest{Username: dora, Name: "ci"}, created)
+			asDora.expect(exists, v1.TokenService_CreateToken_FullMethodName, &v1.CreateTokenRequest{Username: dora, Name: "ci"}, &v1.CreateTokenResponse{})
+			rotated := &v1.RotateTokenResponse{}
+			asDora.expect("", v1.TokenService_RotateToken_FullMethodName, &v1.RotateTokenRequest{Username: dora, Name: "ci"}, rotated)
+			admin.as(bearerUser, rotated.Token).expect("", v1.TokenService_RevokeToken_FullMethodName,
+				&v1.RevokeTokenRequest{Username: dora, Name: "ci"}, &v1.RevokeTokenResponse{})
+
+			evs, err := audit.ListAuditEvents(context.Background(), storage.AuditFilter{ResourceType: "token", ResourceID: dora + "/ci"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, ev := range evs {
+				got = append(got, ev.Event+" by "+ev.ActorUsername+" "+ev.AuthMethod)
+				if raw := string(ev.Before) + string(ev.After); strings.Contains(raw, created.Token[4:20]) || strings.Contains(raw, rotated.Token[4:20]) {
+					t.Errorf("%s keeps the token: %s", ev.Event, raw)
+				}
+			}
+			if want := []string{"token.revoke by " + dora + " token", "token.rotate by " + dora + " basic", "token.create by " + dora + " basic"}; !slices.Equal(got, want) {
+				t.Fatalf("token rows:\n got  %q\n want %q", got, want)
+			}
+			if evs[0].TokenID == 0 {
+				t.Errorf("the revoke made with a token names no token id: %+v", evs[0])
+			}
+		})
+	}
+}

@@ -74,7 +74,8 @@ type auditKey struct{}
 
 // WithAudit asks the next write made with ctx to insert ev in the same
 // transaction as the change, so the change and its row commit or fail together.
-// The user and direct-grant writes of Store honour it.
+// The user and direct-grant writes of Store and the token writes of Tokens
+// (CreateToken, RotateToken, RevokeToken) honour it.
 func WithAudit(ctx context.Context, ev AuditEvent) context.Context {
 	return context.WithValue(ctx, auditKey{}, ev)
 }

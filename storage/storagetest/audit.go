@@ -24,6 +24,7 @@ var auditTests = []struct {
 	{"AuditPrune", testAuditPrune},
 	{"AuditCommitsWithUserChanges", testAuditCommitsWithUserChanges},
 	{"AuditCommitsWithGrantChanges", testAuditCommitsWithGrantChanges},
+	{"AuditCommitsWithTokenChanges", testAuditCommitsWithTokenChanges},
 }
 
 var auditTime = time.Date(2026, 11, 30, 10, 0, 0, 123456000, time.UTC)
@@ -243,4 +244,37 @@ func testAuditCommitsWithGrantChanges(t *testing.T, open OpenFunc) {
 		t.Fatal(err)
 	}
 	wantAuditEvents(t, "grant changes", listAudit(t, s, storage.AuditFilter{}), "grant.delete", "grant.update", "grant.create")
+}
+
+// Likewise for tokens: a duplicate name, a token of a deleted user and a
+// missing one leave no row.
+func testAuditCommitsWithTokenChanges(t *testing.T, open OpenFunc) {
+	s := migrated(t, open)
+	alice := mustCreateUser(t, s, "alice", false)
+	gone := mustCreateUser(t, s, "gone", false)
+	if err := s.DeleteUser(context.Background(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	tok := storage.Token{UserID: alice.ID, Name: "ci", Hash: []byte("h1"), CreatedAt: tokenTime, ExpiresAt: tokenTime.Add(time.Hour)}
+	if _, err := s.CreateToken(audit("token.create"), tok); err != nil {
+		t.Fatal(err)
+	}
+	dup := tok
+	dup.Hash = []byte("h2")
+	_, err := s.CreateToken(audit("token.duplicate"), dup)
+	wantErr(t, "duplicate token name", err, storage.ErrAlreadyExists)
+	orphan := tok
+	orphan.UserID, orphan.Hash = gone.ID, []byte("h3")
+	_, err = s.CreateToken(audit("token.gone"), orphan)
+	wantErr(t, "token of a deleted user", err, storage.ErrNotFound)
+	_, err = s.RotateToken(audit("token.rotate.missing"), alice.ID, "nope", []byte("h4"), tokenTime, tokenTime.Add(time.Hour))
+	wantErr(t, "rotate a missing token", err, storage.ErrNotFound)
+	wantErr(t, "revoke a missing token", s.RevokeToken(audit("token.revoke.missing"), alice.ID, "nope"), storage.ErrNotFound)
+	if _, err := s.RotateToken(audit("token.rotate"), alice.ID, "ci", []byte("h5"), tokenTime, tokenTime.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(audit("token.revoke"), alice.ID, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	wantAuditEvents(t, "token changes", listAudit(t, s, storage.AuditFilter{}), "token.revoke", "token.rotate", "token.create")
 }
