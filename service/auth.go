@@ -28,6 +28,8 @@ type Principal struct {
 	// Ceiling is the authenticating token's: "" or READ. A capped caller is
 	// never an admin (User.IsAdmin is false), so no admin shortcut skips it.
 	Ceiling permission.Level
+	// TokenID is the authenticating token's id, 0 for a password.
+	TokenID int32
 }
 
 // capped is l held to the caller's ceiling: the one place a resolved level meets
@@ -66,6 +68,8 @@ type authenticator struct {
 	byUser, byAddress *throttle.Limiter
 	// dummyHash is verified for unknown users so that their failure takes as long as a wrong password.
 	dummyHash string
+	// audit records failed logins and refusals; nil records none.
+	audit *authAudit
 }
 
 // credentialCacheSize bounds the remembered credentials (one per active user and password).
@@ -186,7 +190,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 	// and only after as long a hash.
 	address := clientAddress(ctx)
 	if wait := a.throttled(username, address); wait > 0 {
-		refusedLogin(ctx, username, address, "throttled")
+		a.refusedLogin(ctx, username, address, "throttled")
 		return Principal{}, tooManyFailures(wait)
 	}
 	stored := a.dummyHash
@@ -209,7 +213,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 		if passwordless {
 			reason = "password for a service account"
 		}
-		refusedLogin(ctx, username, address, reason)
+		a.refusedLogin(ctx, username, address, reason)
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 	}
 	a.clearThrottle(username)
@@ -229,7 +233,7 @@ const lastUseInterval = time.Minute
 func (a *authenticator) authenticateToken(ctx context.Context, username, tok string) (Principal, error) {
 	address := clientAddress(ctx)
 	if wait := a.throttled(username, address); wait > 0 {
-		refusedLogin(ctx, username, address, "throttled")
+		a.refusedLogin(ctx, username, address, "throttled")
 		return Principal{}, tooManyFailures(wait)
 	}
 	reason := "malformed token"
@@ -255,11 +259,11 @@ func (a *authenticator) authenticateToken(ctx context.Context, username, tok str
 			if t.Ceiling != "" {
 				user.IsAdmin = false
 			}
-			return Principal{User: user, Ceiling: t.Ceiling}, nil
+			return Principal{User: user, Ceiling: t.Ceiling, TokenID: t.ID}, nil
 		}
 	}
 	a.failed(username, address)
-	refusedLogin(ctx, username, address, reason)
+	a.refusedLogin(ctx, username, address, reason)
 	return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 }
 
@@ -312,8 +316,12 @@ func tooManyFailures(wait time.Duration) error {
 
 // refusedLogin logs a failed login with the attempted username (cut short: it is
 // the caller's text) and where it came from; never the password.
-func refusedLogin(ctx context.Context, username, address, reason string) {
+// It is an auth event of the audit trail too.
+func (a *authenticator) refusedLogin(ctx context.Context, username, address, reason string) {
 	slog.WarnContext(ctx, "refused login", "username", quoted(username), "client", address, "reason", reason)
+	ev := auditEvent(ctx, storage.AuditAuth, "login.failed", storage.OutcomeDenied)
+	ev.ActorUsername, ev.Reason = username, reason
+	a.audit.record(ev)
 }
 
 // kdfError is the API error for a key derivation that never ran: the gate was full

@@ -71,7 +71,7 @@ func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow
 // authAPIPaths are the beginnings of the auth API's paths after
 // /{api,ajax-api}/<version>/mlflow; MLflow's tracking API has none of them.
 var authAPIPaths = []string{"/users", "/service-accounts/", "/roles/", "/experiments/permissions/", "/registered-models/permissions/", "/scorers/permissions/", "/permissions/",
-	"/gateway/secrets/permissions/", "/gateway/endpoints/permissions/", "/gateway/model-definitions/permissions/", "/workspace-permissions"}
+	"/gateway/secrets/permissions/", "/gateway/endpoints/permissions/", "/gateway/model-definitions/permissions/", "/workspace-permissions", "/audit-events/"}
 
 // isAuthAPI reports whether a path belongs to mlflow-auth's own API (http.yaml).
 func isAuthAPI(path string) bool {

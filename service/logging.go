@@ -99,6 +99,7 @@ func logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler 
 		remote = p.Addr.String()
 	}
 	ctx, l := withRequestLog(ctx, id, remote)
+	l.rpc = info.FullMethod
 	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", l.id))
 	resp, err := handler(ctx, req)
 	slog.LogAttrs(ctx, slog.LevelInfo, "grpc request",

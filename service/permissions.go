@@ -87,7 +87,8 @@ func (c *core) createGrant(ctx context.Context, req leveledRequest, allowNone bo
 	if err != nil {
 		return storage.Grant{}, err
 	}
-	g, err := c.store.CreateGrant(ctx, u.ID, r, l)
+	after := grantValue{Username: u.Username, Permission: string(l)}
+	g, err := c.store.CreateGrant(grantChange(ctx, "grant.create", r, nil, after), u.ID, r, l)
 	if err != nil {
 		_, exists := grantMessages(ctx, r, u.Username)
 		return g, storageError(ctx, err, userNotFound(u.Username), exists)
@@ -117,7 +118,8 @@ func (c *core) updateGrant(ctx context.Context, req leveledRequest) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.store.UpdateGrant(ctx, u.ID, r, l); err != nil {
+	after := grantValue{Username: u.Username, Permission: string(l)}
+	if _, err := c.store.UpdateGrant(grantChange(ctx, "grant.update", r, nil, after), u.ID, r, l); err != nil {
 		notFound, _ := grantMessages(ctx, r, u.Username)
 		return storageError(ctx, err, notFound, "")
 	}
@@ -129,7 +131,8 @@ func (c *core) deleteGrant(ctx context.Context, req grantRequest) error {
 	if err != nil {
 		return err
 	}
-	if err := c.store.DeleteGrant(ctx, u.ID, r); err != nil {
+	before := grantValue{Username: u.Username}
+	if err := c.store.DeleteGrant(grantChange(ctx, "grant.delete", r, before, nil), u.ID, r); err != nil {
 		notFound, _ := grantMessages(ctx, r, u.Username)
 		return storageError(ctx, err, notFound, "")
 	}

@@ -110,10 +110,11 @@ var policies = map[string]rule{
 	v1.RoleService_ListUserRoles_FullMethodName:        {accessSelf, []string{"username"}},
 	v1.RoleService_ListRoleUsers_FullMethodName:        {accessAdmin, []string{"role_id"}},
 
-	v1.TokenService_CreateToken_FullMethodName: {accessSelfUncapped, []string{"username", "name"}},
-	v1.TokenService_ListTokens_FullMethodName:  {accessSelf, []string{"username"}},
-	v1.TokenService_RotateToken_FullMethodName: {accessSelfUncapped, []string{"username", "name"}},
-	v1.TokenService_RevokeToken_FullMethodName: {accessSelf, []string{"username", "name"}},
+	v1.TokenService_CreateToken_FullMethodName:     {accessSelfUncapped, []string{"username", "name"}},
+	v1.TokenService_ListTokens_FullMethodName:      {accessSelf, []string{"username"}},
+	v1.AuditService_ListAuditEvents_FullMethodName: {accessAdmin, nil},
+	v1.TokenService_RotateToken_FullMethodName:     {accessSelfUncapped, []string{"username", "name"}},
+	v1.TokenService_RevokeToken_FullMethodName:     {accessSelf, []string{"username", "name"}},
 
 	// As MLflow 3.12.0 (validate_can_list/modify_workspace_permission, sender_is_admin);
 	// the handlers check their parameters after access, as MLflow does.
@@ -226,7 +227,28 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 			}
 		}
 	}
+	c.auth.refused(ctx, r.access, res)
 	return nil, errPermissionDenied
+}
+
+// refusalReasons say, for the audit trail, what a refused caller lacked.
+var refusalReasons = map[access]string{
+	accessSelf:             "not their own user",
+	accessSelfUncapped:     "not their own user, or a capped token",
+	accessManage:           "no MANAGE on the resource",
+	accessAdmin:            "not an admin",
+	accessRoleViewer:       "holds no role in the workspace",
+	accessWorkspaceManager: "no MANAGE on the workspace",
+}
+
+// refused records the policy's PERMISSION_DENIED of the caller in ctx.
+func (a *authenticator) refused(ctx context.Context, rule access, r permission.Resource) {
+	ev := auditEvent(ctx, storage.AuditAuth, "permission.denied", storage.OutcomeDenied)
+	ev.ResourceType, ev.ResourceID, ev.Reason = string(r.Type), r.ID, refusalReasons[rule]
+	if r.Type != "" {
+		ev.Workspace = workspace.From(ctx)
+	}
+	a.audit.record(ev)
 }
 
 // checkRequired fails for the first named field that is absent or empty.

@@ -68,7 +68,19 @@ type Config struct {
 	// StallTimeout is how long a request's body or answer may make no progress
 	// before its connection is cut (see connDeadlines); zero means one minute.
 	StallTimeout time.Duration
+	// Audit keeps the audit trail; both backends' stores are one. Changes are
+	// written with them (storage.WithAudit), auth events (failed logins,
+	// refusals) by Serve or StartAudit.
+	Audit storage.Audit
+	// AuditFold is how long repeated refusals fold into one row; zero means a minute.
+	AuditFold time.Duration
+	// AuditRetention is how long audit events are kept: StartAudit deletes
+	// older ones when it starts and every hour. Zero keeps them forever.
+	AuditRetention time.Duration
 }
+
+// DefaultAuditRetention is the audit retention that the command line offers.
+const DefaultAuditRetention = 90 * 24 * time.Hour
 
 // Server holds both transports over one set of service implementations.
 type Server struct {
@@ -79,6 +91,7 @@ type Server struct {
 	deadlines *connDeadlines
 	http      http.Handler
 	metrics   *metrics.Metrics
+	audit     *authAudit
 }
 
 // grantStore is the store and the role store as the resolver reads them.
@@ -97,6 +110,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Tokens == nil {
 		return nil, errors.New("service: no token store")
+	}
+	if cfg.Audit == nil {
+		return nil, errors.New("service: no audit store")
 	}
 	if _, err := permission.ParseLevel(string(cfg.DefaultPermission)); err != nil {
 		return nil, err
@@ -121,10 +137,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	auth.measure(cfg.Metrics)
-	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, auth: auth, metrics: cfg.Metrics,
+	auth.audit = newAuthAudit(cfg.Audit, cfg.AuditFold)
+	auth.audit.retention = cfg.AuditRetention
+	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, audit: cfg.Audit, auth: auth, metrics: cfg.Metrics,
 		resolver:         resolve.New(grantStore{cfg.Store, cfg.Roles}, cfg.DefaultPermission),
 		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime)}
-	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute)), metrics: cfg.Metrics}
+	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute)), metrics: cfg.Metrics, audit: auth.audit}
 	services := apiServices(c)
 	s.ready = newReadiness(s.health, services, cfg.Store.Ping, cfg.Upstream)
 	chain := c.interceptors()
@@ -196,6 +214,9 @@ func apiServices(c *core) []apiService {
 		{&v1.WorkspaceService_ServiceDesc, &workspaceService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
 			return v1.RegisterWorkspaceServiceHandlerClient(ctx, mux, v1.NewWorkspaceServiceClient(conn))
 		}},
+		{&v1.AuditService_ServiceDesc, &auditService{core: c}, func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return v1.RegisterAuditServiceHandlerClient(ctx, mux, v1.NewAuditServiceClient(conn))
+		}},
 	}
 }
 
@@ -222,6 +243,10 @@ const shutdownGrace = 10 * time.Second
 // gRPC health up to date until ctx ends; Serve starts it.
 func (s *Server) StartReadiness(ctx context.Context) { s.ready.start(ctx) }
 
+// StartAudit writes the auth events of the audit trail until ctx ends, then
+// the ones still waiting, and prunes events older than the retention; Serve runs it.
+func (s *Server) StartAudit(ctx context.Context) { s.audit.run(ctx) }
+
 // Serve serves HTTP and gRPC until ctx ends or a listener fails, then drains
 // in-flight requests for up to shutdownGrace before closing what remains.
 func (s *Server) Serve(ctx context.Context, httpLis, grpcLis net.Listener) error {
@@ -232,6 +257,16 @@ func (s *Server) Serve(ctx context.Context, httpLis, grpcLis net.Listener) error
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go s.StartReadiness(watchCtx) // not ready until its first check, but serving already
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	audited := make(chan struct{})
+	go func() {
+		s.StartAudit(auditCtx)
+		close(audited)
+	}()
+	defer func() { // after the last request, so its events are written too
+		stopAudit()
+		<-audited
+	}()
 	errc := make(chan error, 2)
 	go func() {
 		if s.tls != nil {

@@ -63,7 +63,8 @@ func (s *tokenService) CreateToken(ctx context.Context, req *v1.CreateTokenReque
 	}
 	secret, hash := token.New()
 	created := now()
-	t, err := s.tokens.CreateToken(ctx, storage.Token{UserID: u.ID, Name: req.Name, Hash: hash[:],
+	after := tokenValue{Username: u.Username, Name: req.Name, Ceiling: req.Ceiling, ExpiresAt: created.Add(life).Format(time.RFC3339)}
+	t, err := s.tokens.CreateToken(tokenChange(ctx, "token.create", u.Username, req.Name, nil, after), storage.Token{UserID: u.ID, Name: req.Name, Hash: hash[:],
 		Ceiling: permission.Level(req.Ceiling), CreatedAt: created, ExpiresAt: created.Add(life)})
 	if err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username),
@@ -99,7 +100,8 @@ func (s *tokenService) RotateToken(ctx context.Context, req *v1.RotateTokenReque
 	}
 	secret, hash := token.New()
 	created := now()
-	t, err := s.tokens.RotateToken(ctx, u.ID, req.Name, hash[:], created, created.Add(life))
+	after := tokenValue{Username: u.Username, Name: req.Name, ExpiresAt: created.Add(life).Format(time.RFC3339)}
+	t, err := s.tokens.RotateToken(tokenChange(ctx, "token.rotate", u.Username, req.Name, nil, after), u.ID, req.Name, hash[:], created, created.Add(life))
 	if err != nil {
 		return nil, storageError(ctx, err, tokenNotFound(req.Username, req.Name), "")
 	}
@@ -111,7 +113,8 @@ func (s *tokenService) RevokeToken(ctx context.Context, req *v1.RevokeTokenReque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.tokens.RevokeToken(ctx, u.ID, req.Name); err != nil {
+	before := tokenValue{Username: u.Username, Name: req.Name}
+	if err := s.tokens.RevokeToken(tokenChange(ctx, "token.revoke", u.Username, req.Name, before, nil), u.ID, req.Name); err != nil {
 		return nil, storageError(ctx, err, tokenNotFound(req.Username, req.Name), "")
 	}
 	return &v1.RevokeTokenResponse{}, nil

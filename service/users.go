@@ -20,6 +20,7 @@ type core struct {
 	store  storage.Store
 	roles  storage.Roles
 	tokens storage.Tokens
+	audit  storage.Audit
 	auth   *authenticator
 	// tokenMaxLifetime is the longest a token may live.
 	tokenMaxLifetime time.Duration
@@ -75,7 +76,9 @@ func (s *userService) CreateUser(ctx context.Context, req *v1.CreateUserRequest)
 	if err != nil {
 		return nil, cmp.Or(kdfError(ctx, err), internalError(ctx, err))
 	}
-	u, err := s.store.CreateUser(ctx, req.Username, hash, false)
+	no := false
+	u, err := s.store.CreateUser(userChange(ctx, "user.create", req.Username, nil, userValue{Username: req.Username, IsAdmin: &no}),
+		req.Username, hash, false)
 	if err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "User (username="+quoted(req.Username)+") already exists.")
 	}
@@ -215,7 +218,8 @@ func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUser
 	if err != nil {
 		return nil, cmp.Or(kdfError(ctx, err), internalError(ctx, err))
 	}
-	if err := s.store.SetPasswordHash(ctx, req.Username, hash); err != nil {
+	changed := userValue{Username: req.Username, Password: "changed"}
+	if err := s.store.SetPasswordHash(userChange(ctx, "user.password", req.Username, nil, changed), req.Username, hash); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
 	s.auth.clearThrottle(req.Username) // a new password is a fresh start
@@ -231,7 +235,7 @@ func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, cur
 	}
 	address := clientAddress(ctx)
 	if wait := s.auth.throttled(p.User.Username, address); wait > 0 {
-		refusedLogin(ctx, p.User.Username, address, "throttled")
+		s.auth.refusedLogin(ctx, p.User.Username, address, "throttled")
 		return tooManyFailures(wait)
 	}
 	ok, err := s.auth.gatedVerify(ctx, p.User.PasswordHash, current)
@@ -240,14 +244,16 @@ func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, cur
 	}
 	if !ok {
 		s.auth.failed(p.User.Username, address)
-		refusedLogin(ctx, p.User.Username, address, "wrong current password")
+		s.auth.refusedLogin(ctx, p.User.Username, address, "wrong current password")
 		return apiError(codeInvalidParameter, "Current password does not match.")
 	}
 	return nil
 }
 
 func (s *userService) UpdateUserAdmin(ctx context.Context, req *v1.UpdateUserAdminRequest) (*v1.UpdateUserAdminResponse, error) {
-	if err := s.store.SetAdmin(ctx, req.Username, req.GetIsAdmin()); err != nil {
+	isAdmin := req.GetIsAdmin()
+	audited := userChange(ctx, "user.admin", req.Username, nil, userValue{Username: req.Username, IsAdmin: &isAdmin})
+	if err := s.store.SetAdmin(audited, req.Username, isAdmin); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
 	return &v1.UpdateUserAdminResponse{}, nil
@@ -257,7 +263,7 @@ func (s *userService) DeleteUser(ctx context.Context, req *v1.DeleteUserRequest)
 	if principalFrom(ctx).User.Username == req.Username {
 		return nil, apiError(codeBadRequest, "Users cannot delete their own account. Ask another admin to delete this user instead.")
 	}
-	if err := s.store.DeleteUser(ctx, req.Username); err != nil {
+	if err := s.store.DeleteUser(userChange(ctx, "user.delete", req.Username, userValue{Username: req.Username}, nil), req.Username); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
 	return &v1.DeleteUserResponse{}, nil

@@ -23,6 +23,8 @@ type command struct {
 	paging bool
 	// workspace: the command takes --workspace (default "default").
 	workspace bool
+	// auditFilters: the command takes the audit trail's filters (--user, ...).
+	auditFilters bool
 	// password: the last parameter is a password, which may instead come from
 	// stdin or a prompt (see resolvePassword).
 	password bool
@@ -44,6 +46,9 @@ func (c *command) synopsis() string {
 	words := append([]string{c.name}, c.params...)
 	if c.workspace {
 		words = append(words, "[--workspace W]")
+	}
+	if c.auditFilters {
+		words = append(words, "[--user U] [--resource-type T] [--resource-id ID] [--event E] [--outcome O] [--since TIME] [--until TIME]")
 	}
 	if c.paging {
 		words = append(words, "[--max-results N [--page-token T]]")
@@ -67,6 +72,12 @@ const pageSize = 500
 // commands are the seed CLI's, with its positional arguments, plus the calls of
 // mlflow-auth and MLflow 3.13.
 var commands = []*command{
+	{name: "audit", paging: true, auditFilters: true,
+		summary: "Show the audit trail, newest first: who changed what, who was refused and why (admin). One page; TIME is RFC 3339.",
+		run: func(ctx context.Context, c *client.Client, _ []string, o *options) (proto.Message, error) {
+			o.audit.MaxResults, o.audit.PageToken = o.maxResults, o.pageToken
+			return c.ListAuditEvents(ctx, o.audit)
+		}},
 	{name: "list-users", paging: true,
 		summary: "List all users (admin). With --max-results, one page. MLflow's own server sends only ids and usernames.",
 		run: func(ctx context.Context, c *client.Client, _ []string, o *options) (proto.Message, error) {

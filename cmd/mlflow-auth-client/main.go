@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/mlflow-auth/mlflow-auth/client"
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 )
 
 const prog = "mlflow-auth-client"
@@ -39,13 +40,14 @@ type options struct {
 	pageToken     string
 	passwordStdin bool
 	workspace     string
+	audit         *v1.ListAuditEventsRequest // the filters of audit
 }
 
 // usageError is a mistake on the command line: exit status 2.
 type usageError struct{ error }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	o := &options{output: "json"}
+	o := &options{output: "json", audit: &v1.ListAuditEventsRequest{}}
 	global := newFlagSet(prog, o)
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -74,6 +76,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cmd.workspace {
 		fs.StringVar(&o.workspace, "workspace", "default", "the `workspace` of the roles (MLflow without workspaces has only default)")
+	}
+	if cmd.auditFilters {
+		for _, f := range []struct {
+			name, usage string
+			to          *string
+		}{
+			{"user", "only events of the user named `U`", &o.audit.Username},
+			{"resource-type", "only events on resources of type `T` (experiment, registered_model, user, ...)", &o.audit.ResourceType},
+			{"resource-id", "only events on the resource `ID`", &o.audit.ResourceId},
+			{"event", "only events named `E` (user.create, grant.update, login.failed, permission.denied, ...)", &o.audit.Event},
+			{"outcome", "only events with outcome `O`: success, denied or error", &o.audit.Outcome},
+			{"since", "only events at or after `TIME` (RFC 3339, such as 2026-12-01T14:00:00Z)", &o.audit.StartTime},
+			{"until", "only events before `TIME` (RFC 3339)", &o.audit.EndTime},
+		} {
+			fs.StringVar(f.to, f.name, "", f.usage)
+		}
 	}
 	if cmd.password {
 		fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of stdin (as giving - does)")

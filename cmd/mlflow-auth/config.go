@@ -30,6 +30,7 @@ type config struct {
 	upstream          string
 	credentialCache   time.Duration
 	userCache         time.Duration
+	auditRetention    time.Duration
 	tokenMaxLifetime  time.Duration
 	maxHashes         int
 	failedLoginLimit  int
@@ -101,6 +102,8 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 		"how long a verified username and password are remembered, so repeated requests skip the password hash; 0 turns it off (env MLFLOW_AUTH_CREDENTIAL_CACHE_TTL)")
 	fs.DurationVar(&c.userCache, "user-cache-ttl", envDuration("MLFLOW_AUTH_USER_CACHE_TTL", 30*time.Second),
 		"how long a user (id, password hash, admin flag) and an access token are answered from memory after a read; this server's changes are seen at once, on Postgres other replicas' too (LISTEN/NOTIFY), and the TTL bounds what a lost notification leaves stale; 0 reads the database on every request (env MLFLOW_AUTH_USER_CACHE_TTL)")
+	fs.DurationVar(&c.auditRetention, "audit-retention", envDuration("MLFLOW_AUTH_AUDIT_RETENTION", service.DefaultAuditRetention),
+		"how long audit events are kept; older ones are deleted hourly; 0 keeps them forever (env MLFLOW_AUTH_AUDIT_RETENTION)")
 	fs.DurationVar(&c.tokenMaxLifetime, "token-max-lifetime", envDuration("MLFLOW_AUTH_TOKEN_MAX_LIFETIME", service.DefaultTokenMaxLifetime),
 		"the longest an access token may live, and how long it lives unless its creator asks for less (env MLFLOW_AUTH_TOKEN_MAX_LIFETIME)")
 	fs.IntVar(&c.maxHashes, "max-concurrent-hashes", envInt("MLFLOW_AUTH_MAX_CONCURRENT_HASHES", 0),
@@ -148,6 +151,9 @@ func (c config) validate() error {
 	}
 	if c.userCache < 0 {
 		errs = append(errs, errors.New("--user-cache-ttl must be a duration of 0 or more, such as 10s"))
+	}
+	if c.auditRetention < 0 {
+		errs = append(errs, errors.New("--audit-retention must be a duration of 0 or more, such as 2160h (90 days)"))
 	}
 	if c.tokenMaxLifetime < 24*time.Hour {
 		errs = append(errs, errors.New("--token-max-lifetime must be a duration of at least 24h, such as 2160h (90 days)"))
@@ -205,6 +211,7 @@ func (c config) logValue() slog.Value {
 		slog.String("upstream", redactURL(c.upstream)),
 		slog.Duration("credential_cache_ttl", c.credentialCache),
 		slog.Duration("user_cache_ttl", c.userCache),
+		slog.Duration("audit_retention", c.auditRetention),
 		slog.Duration("token_max_lifetime", c.tokenMaxLifetime),
 		slog.Int("max_concurrent_hashes", c.maxHashes),
 		slog.Int("failed_login_limit", c.failedLoginLimit),

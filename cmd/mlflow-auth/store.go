@@ -15,6 +15,7 @@ type database interface {
 	storage.Store
 	storage.Roles
 	storage.Tokens
+	storage.Audit
 	storage.Migrator
 }
 

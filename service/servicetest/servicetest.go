@@ -56,6 +56,8 @@ type Options struct {
 	Upstream *url.URL
 	// Hasher is the cost of password hashes; the zero value is a cheap one that keeps tests fast.
 	Hasher password.Params
+	// AuditFold is service.Config's: how long refusals fold before their row is written.
+	AuditFold time.Duration
 }
 
 // Database is a store that can migrate itself, as both backends can.
@@ -63,6 +65,7 @@ type Database interface {
 	storage.Store
 	storage.Roles
 	storage.Tokens
+	storage.Audit
 	storage.Migrator
 }
 
@@ -112,7 +115,8 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	srv, err := service.New(service.Config{Store: db, Roles: db, Tokens: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
-		CredentialCacheTTL: opts.CredentialCacheTTL, UserCacheTTL: opts.UserCacheTTL, UserChanges: opts.UserChanges, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle, Upstream: opts.Upstream})
+		CredentialCacheTTL: opts.CredentialCacheTTL, UserCacheTTL: opts.UserCacheTTL, UserChanges: opts.UserChanges, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle, Upstream: opts.Upstream,
+		Audit: db, AuditFold: opts.AuditFold})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +124,16 @@ func Start(t testing.TB, opts Options) *Server {
 	readyCtx, stopReady := context.WithCancel(ctx)
 	t.Cleanup(stopReady)
 	srv.StartReadiness(readyCtx)
+	auditCtx, stopAudit := context.WithCancel(ctx)
+	audited := make(chan struct{})
+	go func() {
+		srv.StartAudit(auditCtx)
+		close(audited)
+	}()
+	t.Cleanup(func() {
+		stopAudit()
+		<-audited
+	})
 
 	grpcLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

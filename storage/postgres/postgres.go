@@ -184,10 +184,14 @@ func limitArg(limit int) any {
 
 // CreateUser implements storage.Store.
 func (s *Store) CreateUser(ctx context.Context, username, passwordHash string, isAdmin bool) (storage.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx,
-		"INSERT INTO users (username, password_hash, is_admin) VALUES ($1, $2, $3) RETURNING "+userColumns,
-		username, passwordHash, isAdmin))
-	return u, classify(err)
+	var u storage.User
+	err := s.change(ctx, func(q querier) (err error) {
+		u, err = scanUser(q.QueryRow(ctx,
+			"INSERT INTO users (username, password_hash, is_admin) VALUES ($1, $2, $3) RETURNING "+userColumns,
+			username, passwordHash, isAdmin))
+		return err
+	})
+	return u, err
 }
 
 // UserByName implements storage.Store.
@@ -239,7 +243,9 @@ func oneRow(tag pgconn.CommandTag, err error) error {
 
 // SetPasswordHash implements storage.Store.
 func (s *Store) SetPasswordHash(ctx context.Context, username, passwordHash string) error {
-	return oneRow(s.pool.Exec(ctx, "UPDATE users SET password_hash = $1 WHERE username = $2", passwordHash, username))
+	return s.change(ctx, func(q querier) error {
+		return oneRow(q.Exec(ctx, "UPDATE users SET password_hash = $1 WHERE username = $2", passwordHash, username))
+	})
 }
 
 // adminLock is the pg_advisory_xact_lock key that serializes demotions and
@@ -279,13 +285,18 @@ func checkNotLastAdmin(ctx context.Context, tx pgx.Tx, username string) error {
 // SetAdmin implements storage.Store.
 func (s *Store) SetAdmin(ctx context.Context, username string, isAdmin bool) error {
 	if isAdmin {
-		return oneRow(s.pool.Exec(ctx, "UPDATE users SET is_admin = true WHERE username = $1", username))
+		return s.change(ctx, func(q querier) error {
+			return oneRow(q.Exec(ctx, "UPDATE users SET is_admin = true WHERE username = $1", username))
+		})
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := checkNotLastAdmin(ctx, tx, username); err != nil {
 			return err
 		}
-		return oneRow(tx.Exec(ctx, "UPDATE users SET is_admin = false WHERE username = $1", username))
+		if err := oneRow(tx.Exec(ctx, "UPDATE users SET is_admin = false WHERE username = $1", username)); err != nil {
+			return err
+		}
+		return audited(ctx, tx)
 	})
 }
 
@@ -295,7 +306,10 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 		if err := checkNotLastAdmin(ctx, tx, username); err != nil {
 			return err
 		}
-		return oneRow(tx.Exec(ctx, "DELETE FROM users WHERE username = $1", username))
+		if err := oneRow(tx.Exec(ctx, "DELETE FROM users WHERE username = $1", username)); err != nil {
+			return err
+		}
+		return audited(ctx, tx)
 	})
 }
 
@@ -335,10 +349,14 @@ func scanGrant(row pgx.Row) (storage.Grant, error) {
 
 // CreateGrant implements storage.Store.
 func (s *Store) CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
-	g, err := scanGrant(s.pool.QueryRow(ctx, grantReturning(
-		"INSERT INTO grants (user_id, resource_type, resource_id, permission, workspace) VALUES ($1, $2, $3, $4, $5) RETURNING *"),
-		userID, string(r.Type), r.ID, string(l), workspace.From(ctx)))
-	return g, classify(err)
+	var g storage.Grant
+	err := s.change(ctx, func(q querier) (err error) {
+		g, err = scanGrant(q.QueryRow(ctx, grantReturning(
+			"INSERT INTO grants (user_id, resource_type, resource_id, permission, workspace) VALUES ($1, $2, $3, $4, $5) RETURNING *"),
+			userID, string(r.Type), r.ID, string(l), workspace.From(ctx)))
+		return err
+	})
+	return g, err
 }
 
 // Grant implements storage.Store.
@@ -351,17 +369,23 @@ func (s *Store) Grant(ctx context.Context, userID int32, r permission.Resource) 
 
 // UpdateGrant implements storage.Store.
 func (s *Store) UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
-	g, err := scanGrant(s.pool.QueryRow(ctx, grantReturning(
-		"UPDATE grants SET permission = $4 WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 AND workspace = $5 RETURNING *"),
-		userID, string(r.Type), r.ID, string(l), workspace.From(ctx)))
-	return g, classify(err)
+	var g storage.Grant
+	err := s.change(ctx, func(q querier) (err error) {
+		g, err = scanGrant(q.QueryRow(ctx, grantReturning(
+			"UPDATE grants SET permission = $4 WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 AND workspace = $5 RETURNING *"),
+			userID, string(r.Type), r.ID, string(l), workspace.From(ctx)))
+		return err
+	})
+	return g, err
 }
 
 // DeleteGrant implements storage.Store.
 func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Resource) error {
-	return oneRow(s.pool.Exec(ctx,
-		"DELETE FROM grants WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 AND workspace = $4",
-		userID, string(r.Type), r.ID, workspace.From(ctx)))
+	return s.change(ctx, func(q querier) error {
+		return oneRow(q.Exec(ctx,
+			"DELETE FROM grants WHERE user_id = $1 AND resource_type = $2 AND resource_id = $3 AND workspace = $4",
+			userID, string(r.Type), r.ID, workspace.From(ctx)))
+	})
 }
 
 // DeleteResourceGrants implements storage.Store.

@@ -45,10 +45,14 @@ func ceilingArg(l permission.Level) any {
 
 // CreateToken implements storage.Tokens.
 func (s *Store) CreateToken(ctx context.Context, t storage.Token) (storage.Token, error) {
-	got, err := scanToken(s.pool.QueryRow(ctx,
-		"INSERT INTO tokens (user_id, name, hash, ceiling, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING "+tokenColumns,
-		t.UserID, t.Name, t.Hash, ceilingArg(t.Ceiling), t.CreatedAt, t.ExpiresAt))
-	return got, classify(err)
+	var got storage.Token
+	err := s.change(ctx, func(q querier) (err error) {
+		got, err = scanToken(q.QueryRow(ctx,
+			"INSERT INTO tokens (user_id, name, hash, ceiling, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING "+tokenColumns,
+			t.UserID, t.Name, t.Hash, ceilingArg(t.Ceiling), t.CreatedAt, t.ExpiresAt))
+		return err
+	})
+	return got, err
 }
 
 // TokenByHash implements storage.Tokens.
@@ -68,15 +72,21 @@ func (s *Store) TokensOfUser(ctx context.Context, userID int32) ([]storage.Token
 
 // RotateToken implements storage.Tokens.
 func (s *Store) RotateToken(ctx context.Context, userID int32, name string, hash []byte, createdAt, expiresAt time.Time) (storage.Token, error) {
-	t, err := scanToken(s.pool.QueryRow(ctx,
-		"UPDATE tokens SET hash = $1, created_at = $2, expires_at = $3, last_used_at = NULL WHERE user_id = $4 AND name = $5 RETURNING "+tokenColumns,
-		hash, createdAt, expiresAt, userID, name))
-	return t, classify(err)
+	var t storage.Token
+	err := s.change(ctx, func(q querier) (err error) {
+		t, err = scanToken(q.QueryRow(ctx,
+			"UPDATE tokens SET hash = $1, created_at = $2, expires_at = $3, last_used_at = NULL WHERE user_id = $4 AND name = $5 RETURNING "+tokenColumns,
+			hash, createdAt, expiresAt, userID, name))
+		return err
+	})
+	return t, err
 }
 
 // RevokeToken implements storage.Tokens.
 func (s *Store) RevokeToken(ctx context.Context, userID int32, name string) error {
-	return oneRow(s.pool.Exec(ctx, "DELETE FROM tokens WHERE user_id = $1 AND name = $2", userID, name))
+	return s.change(ctx, func(q querier) error {
+		return oneRow(q.Exec(ctx, "DELETE FROM tokens WHERE user_id = $1 AND name = $2", userID, name))
+	})
 }
 
 // TouchToken implements storage.Tokens.

@@ -152,11 +152,14 @@ func scanUser(row scanner) (storage.User, error) {
 
 // CreateUser implements storage.Store.
 func (s *Store) CreateUser(ctx context.Context, username, passwordHash string, isAdmin bool) (storage.User, error) {
-	row := s.write.QueryRowContext(ctx,
-		"INSERT INTO users (username, password_hash, is_admin) VALUES (?, ?, ?) RETURNING "+userColumns,
-		username, passwordHash, isAdmin)
-	u, err := scanUser(row)
-	return u, classify(err)
+	var u storage.User
+	err := s.change(ctx, func(w writer) (err error) {
+		u, err = scanUser(w.QueryRowContext(ctx,
+			"INSERT INTO users (username, password_hash, is_admin) VALUES (?, ?, ?) RETURNING "+userColumns,
+			username, passwordHash, isAdmin))
+		return err
+	})
+	return u, err
 }
 
 // UserByName implements storage.Store.
@@ -213,8 +216,10 @@ func sqlLimit(limit int) int {
 
 // SetPasswordHash implements storage.Store.
 func (s *Store) SetPasswordHash(ctx context.Context, username, passwordHash string) error {
-	res, err := s.write.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE username = ?", passwordHash, username)
-	return oneRow(res, err)
+	return s.change(ctx, func(w writer) error {
+		res, err := w.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE username = ?", passwordHash, username)
+		return oneRow(res, err)
+	})
 }
 
 func oneRow(res sql.Result, err error) error {
@@ -260,7 +265,10 @@ func (s *Store) SetAdmin(ctx context.Context, username string, isAdmin bool) err
 			}
 		}
 		res, err := tx.ExecContext(ctx, "UPDATE users SET is_admin = ? WHERE username = ?", isAdmin, username)
-		return oneRow(res, err)
+		if err := oneRow(res, err); err != nil {
+			return err
+		}
+		return audited(ctx, tx)
 	})
 }
 
@@ -271,7 +279,10 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM users WHERE username = ?", username)
-		return oneRow(res, err)
+		if err := oneRow(res, err); err != nil {
+			return err
+		}
+		return audited(ctx, tx)
 	})
 }
 
@@ -311,7 +322,10 @@ func (s *Store) CreateGrant(ctx context.Context, userID int32, r permission.Reso
 		}
 		var err error
 		g, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+"WHERE g.user_id = ? AND g.workspace = ? AND g.resource_type = ? AND g.resource_id = ?", userID, ws, r.Type, r.ID))
-		return err
+		if err != nil {
+			return err
+		}
+		return audited(ctx, tx)
 	})
 	return g, err
 }
@@ -335,16 +349,21 @@ func (s *Store) UpdateGrant(ctx context.Context, userID int32, r permission.Reso
 			return err
 		}
 		g, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+"WHERE g.user_id = ? AND g.workspace = ? AND g.resource_type = ? AND g.resource_id = ?", userID, ws, r.Type, r.ID))
-		return err
+		if err != nil {
+			return err
+		}
+		return audited(ctx, tx)
 	})
 	return g, err
 }
 
 // DeleteGrant implements storage.Store.
 func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Resource) error {
-	res, err := s.write.ExecContext(ctx,
-		"DELETE FROM grants WHERE user_id = ? AND workspace = ? AND resource_type = ? AND resource_id = ?", userID, workspace.From(ctx), r.Type, r.ID)
-	return oneRow(res, err)
+	return s.change(ctx, func(w writer) error {
+		res, err := w.ExecContext(ctx,
+			"DELETE FROM grants WHERE user_id = ? AND workspace = ? AND resource_type = ? AND resource_id = ?", userID, workspace.From(ctx), r.Type, r.ID)
+		return oneRow(res, err)
+	})
 }
 
 // DeleteResourceGrants implements storage.Store.

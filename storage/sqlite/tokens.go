@@ -44,10 +44,14 @@ func ceilingArg(l permission.Level) any {
 
 // CreateToken implements storage.Tokens.
 func (s *Store) CreateToken(ctx context.Context, t storage.Token) (storage.Token, error) {
-	got, err := scanToken(s.write.QueryRowContext(ctx,
-		"INSERT INTO tokens (user_id, name, hash, ceiling, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING "+tokenColumns,
-		t.UserID, t.Name, t.Hash, ceilingArg(t.Ceiling), t.CreatedAt.UnixMicro(), t.ExpiresAt.UnixMicro()))
-	return got, classify(err)
+	var got storage.Token
+	err := s.change(ctx, func(w writer) (err error) {
+		got, err = scanToken(w.QueryRowContext(ctx,
+			"INSERT INTO tokens (user_id, name, hash, ceiling, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING "+tokenColumns,
+			t.UserID, t.Name, t.Hash, ceilingArg(t.Ceiling), t.CreatedAt.UnixMicro(), t.ExpiresAt.UnixMicro()))
+		return err
+	})
+	return got, err
 }
 
 // TokenByHash implements storage.Tokens.
@@ -66,16 +70,22 @@ func (s *Store) TokensOfUser(ctx context.Context, userID int32) ([]storage.Token
 
 // RotateToken implements storage.Tokens.
 func (s *Store) RotateToken(ctx context.Context, userID int32, name string, hash []byte, createdAt, expiresAt time.Time) (storage.Token, error) {
-	t, err := scanToken(s.write.QueryRowContext(ctx,
-		"UPDATE tokens SET hash = ?, created_at = ?, expires_at = ?, last_used_at = NULL WHERE user_id = ? AND name = ? RETURNING "+tokenColumns,
-		hash, createdAt.UnixMicro(), expiresAt.UnixMicro(), userID, name))
-	return t, classify(err)
+	var t storage.Token
+	err := s.change(ctx, func(w writer) (err error) {
+		t, err = scanToken(w.QueryRowContext(ctx,
+			"UPDATE tokens SET hash = ?, created_at = ?, expires_at = ?, last_used_at = NULL WHERE user_id = ? AND name = ? RETURNING "+tokenColumns,
+			hash, createdAt.UnixMicro(), expiresAt.UnixMicro(), userID, name))
+		return err
+	})
+	return t, err
 }
 
 // RevokeToken implements storage.Tokens.
 func (s *Store) RevokeToken(ctx context.Context, userID int32, name string) error {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM tokens WHERE user_id = ? AND name = ?", userID, name)
-	return oneRow(res, err)
+	return s.change(ctx, func(w writer) error {
+		res, err := w.ExecContext(ctx, "DELETE FROM tokens WHERE user_id = ? AND name = ?", userID, name)
+		return oneRow(res, err)
+	})
 }
 
 // TouchToken implements storage.Tokens.

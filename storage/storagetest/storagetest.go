@@ -28,6 +28,7 @@ type Backend interface {
 	storage.Store
 	storage.Roles
 	storage.Tokens
+	storage.Audit
 	storage.Migrator
 }
 
@@ -83,6 +84,7 @@ func Run(t *testing.T, newDB NewDatabase) {
 	tests = append(tests, tokenTests...)
 	tests = append(tests, workspaceTests...)
 	tests = append(tests, serviceAccountTests...)
+	tests = append(tests, auditTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newDB(t))

@@ -1,0 +1,295 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
+)
+
+// Every user and direct-grant change an admin makes, over gRPC and REST, on
+// SQLite and Postgres, has its audit row in the database, naming who made it
+// and how; a change the store refuses has none, and no row holds a secret.
+func TestAuditRowsOfChanges(t *testing.T) {
+	servers := map[string]func(t *testing.T) *testServer{
+		"sqlite": func(t *testing.T) *testServer { return startServer(t, permission.Read) },
+		"postgres": func(t *testing.T) *testServer {
+			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pg.Close() })
+			return startServerOn(t, pg, permission.Read)
+		},
+	}
+	for name, start := range servers {
+		t.Run(name, func(t *testing.T) {
+			s := start(t)
+			audit := s.store.(storage.Audit)
+			for _, tr := range s.transports(t) {
+				t.Run(tr.name(), func(t *testing.T) {
+					admin := caller{t, tr, adminUser, adminPass}
+					alice := "audited-" + tr.name()
+					const pass = "audited-password-1"
+					admin.createUser(alice, pass)
+					admin.expect(exists, v1.UserService_CreateUser_FullMethodName,
+						&v1.CreateUserRequest{Username: alice, Password: pass}, &v1.CreateUserResponse{})
+					admin.expect("", v1.UserService_UpdateUserPassword_FullMethodName,
+						&v1.UpdateUserPasswordRequest{Username: alice, Password: "audited-password-2"}, &v1.UpdateUserPasswordResponse{})
+					yes := true
+					admin.expect("", v1.UserService_UpdateUserAdmin_FullMethodName,
+						&v1.UpdateUserAdminRequest{Username: alice, IsAdmin: &yes}, &v1.UpdateUserAdminResponse{})
+					exp := &v1.CreateExperimentPermissionRequest{ExperimentId: "7", Username: alice, Permission: "READ"}
+					admin.expect("", v1.PermissionService_CreateExperimentPermission_FullMethodName, exp, &v1.CreateExperimentPermissionResponse{})
+					admin.expect(exists, v1.PermissionService_CreateExperimentPermission_FullMethodName, exp, &v1.CreateExperimentPermissionResponse{})
+					admin.expect("", v1.PermissionService_UpdateExperimentPermission_FullMethodName,
+						&v1.UpdateExperimentPermissionRequest{ExperimentId: "7", Username: alice, Permission: "EDIT"}, &v1.UpdateExperimentPermissionResponse{})
+					admin.expect("", v1.PermissionService_DeleteExperimentPermission_FullMethodName,
+						&v1.DeleteExperimentPermissionRequest{ExperimentId: "7", Username: alice}, &v1.DeleteExperimentPermissionResponse{})
+					admin.expect("", v1.UserService_DeleteUser_FullMethodName, &v1.DeleteUserRequest{Username: alice}, &v1.DeleteUserResponse{})
+
+					ctx := context.Background()
+					users, err := audit.ListAuditEvents(ctx, storage.AuditFilter{ResourceType: "user", ResourceID: alice})
+					if err != nil || len(users) == 0 {
+						t.Fatalf("audit rows of %s: %v, %v", alice, users, err)
+					}
+					grants, err := audit.ListAuditEvents(ctx, storage.AuditFilter{ResourceType: "experiment", ResourceID: "7", Since: users[len(users)-1].Time})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got []string
+					for _, ev := range append(users, grants...) {
+						got = append(got, ev.Event+" "+canonicalJSON(t, ev.After))
+						if ev.ActorUsername != adminUser || ev.ActorUserID == 0 || ev.AuthMethod != "basic" ||
+							ev.Category != storage.AuditAdmin || ev.Outcome != storage.OutcomeSuccess ||
+							ev.RequestID == "" || ev.ClientAddr != "127.0.0.1" || !strings.HasPrefix(ev.Operation, "/mlflowauth.v1.") {
+							t.Errorf("%s: %+v", ev.Event, ev)
+						}
+						if strings.Contains(string(ev.Before)+string(ev.After), "audited-password") {
+							t.Errorf("%s keeps a password: %s %s", ev.Event, ev.Before, ev.After)
+						}
+					}
+					want := []string{
+						"user.delete ",
+						`user.admin {"is_admin":true,"username":"` + alice + `"}`,
+						`user.password {"password":"changed","username":"` + alice + `"}`,
+						`user.create {"is_admin":false,"username":"` + alice + `"}`,
+						"grant.delete ",
+						`grant.update {"permission":"EDIT","username":"` + alice + `"}`,
+						`grant.create {"permission":"READ","username":"` + alice + `"}`,
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("audit rows, newest first:\n got  %q\n want %q", got, want)
+					}
+				})
+			}
+		})
+	}
+}
+
+// canonicalJSON spells a JSON object one way (sorted keys, no spaces), as
+// Postgres's jsonb and SQLite's text keep it differently; "" for none (nil or null).
+func canonicalJSON(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	if raw == nil {
+		return ""
+	}
+	var v map[string]any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("audit value %q: %v", raw, err)
+	}
+	if v == nil {
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// Failed logins and the policy's refusals are auth events: repeated ones of one
+// user for one reason fold into one row with their count, over gRPC and REST,
+// on SQLite and Postgres.
+func TestAuditAuthEventsFold(t *testing.T) {
+	databases := map[string]func(t *testing.T) servicetest.Database{
+		"sqlite": func(t *testing.T) servicetest.Database { return nil },
+		"postgres": func(t *testing.T) servicetest.Database {
+			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pg.Close() })
+			return pg
+		},
+	}
+	for name, db := range databases {
+		t.Run(name, func(t *testing.T) {
+			srv := servicetest.Start(t, servicetest.Options{Store: db(t), AuditFold: time.Second})
+			conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			s := &testServer{httpBase: srv.URL, conn: conn, store: srv.Store}
+			audit := s.store.(storage.Audit)
+			for _, tr := range s.transports(t) {
+				t.Run(tr.name(), func(t *testing.T) {
+					admin := caller{t, tr, adminUser, adminPass}
+					mallory := "mallory-" + tr.name()
+					admin.createUser(mallory, "mallory-password")
+					since := time.Now().Add(-time.Second)
+					guess := admin.as(mallory, "not-her-password")
+					asMallory := admin.as(mallory, "mallory-password")
+					for range 3 {
+						guess.expect(unauthorized, v1.UserService_GetUser_FullMethodName, &v1.GetUserRequest{Username: mallory}, &v1.GetUserResponse{})
+						asMallory.expect(denied, v1.UserService_CreateUser_FullMethodName,
+							&v1.CreateUserRequest{Username: "sneaky", Password: "sneaky-password"}, &v1.CreateUserResponse{})
+					}
+					asMallory.expect(denied, v1.PermissionService_CreateExperimentPermission_FullMethodName,
+						&v1.CreateExperimentPermissionRequest{ExperimentId: "9", Username: mallory, Permission: "MANAGE"}, &v1.CreateExperimentPermissionResponse{})
+
+					want := []string{
+						"permission.denied denied x1 experiment/9 no MANAGE on the resource /mlflowauth.v1.PermissionService/CreateExperimentPermission",
+						"permission.denied denied x3 / not an admin /mlflowauth.v1.UserService/CreateUser",
+						"login.failed denied x3 / wrong password /mlflowauth.v1.UserService/GetUser",
+					}
+					var got []string
+					for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+						evs, err := audit.ListAuditEvents(context.Background(), storage.AuditFilter{Actor: mallory, Since: since})
+						if err != nil {
+							t.Fatal(err)
+						}
+						got = got[:0]
+						for _, ev := range evs {
+							got = append(got, fmt.Sprintf("%s %s x%d %s/%s %s %s", ev.Event, ev.Outcome, ev.Count, ev.ResourceType, ev.ResourceID, ev.Reason, ev.Operation))
+							if ev.Category != storage.AuditAuth || ev.RequestID == "" || ev.ClientAddr != "127.0.0.1" {
+								t.Errorf("%s: %+v", ev.Event, ev)
+							}
+						}
+						if slices.Equal(got, want) {
+							return
+						}
+					}
+					t.Fatalf("auth events of %s, newest first:\n got  %q\n want %q", mallory, got, want)
+				})
+			}
+		})
+	}
+}
+
+// Admins page through the trail newest first, filtered, over gRPC and REST;
+// anyone else is refused.
+func TestListAuditEvents(t *testing.T) {
+	s := startServer(t, permission.Read)
+	for _, tr := range s.transports(t) {
+		t.Run(tr.name(), func(t *testing.T) {
+			admin := caller{t, tr, adminUser, adminPass}
+			carol := "carol-" + tr.name()
+			admin.createUser(carol, "carol-password")
+			yes := true
+			admin.expect("", v1.UserService_UpdateUserAdmin_FullMethodName,
+				&v1.UpdateUserAdminRequest{Username: carol, IsAdmin: &yes}, &v1.UpdateUserAdminResponse{})
+			no := false
+			admin.expect("", v1.UserService_UpdateUserAdmin_FullMethodName,
+				&v1.UpdateUserAdminRequest{Username: carol, IsAdmin: &no}, &v1.UpdateUserAdminResponse{})
+
+			var got []string
+			req := &v1.ListAuditEventsRequest{ResourceType: "user", ResourceId: carol, MaxResults: 2,
+				StartTime: time.Now().Add(-time.Minute).Format(time.RFC3339Nano)}
+			for pages := 0; ; pages++ {
+				if pages > 2 {
+					t.Fatal("paging does not end")
+				}
+				resp := &v1.ListAuditEventsResponse{}
+				admin.expect("", v1.AuditService_ListAuditEvents_FullMethodName, req, resp)
+				for _, ev := range resp.Events {
+					got = append(got, ev.Event+" "+canonicalJSON(t, json.RawMessage(nonEmpty(ev.After))))
+					if at, err := time.Parse(time.RFC3339Nano, ev.Time); ev.Username != adminUser || ev.ResourceId != carol || err != nil || time.Since(at) > time.Minute {
+						t.Errorf("event %+v", ev)
+					}
+				}
+				if resp.NextPageToken == "" {
+					break
+				}
+				req.PageToken = resp.NextPageToken
+			}
+			want := []string{
+				`user.admin {"is_admin":false,"username":"` + carol + `"}`,
+				`user.admin {"is_admin":true,"username":"` + carol + `"}`,
+				`user.create {"is_admin":false,"username":"` + carol + `"}`,
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("pages of events:\n got  %q\n want %q", got, want)
+			}
+			future := &v1.ListAuditEventsRequest{ResourceId: carol, StartTime: time.Now().Add(time.Hour).Format(time.RFC3339)}
+			resp := &v1.ListAuditEventsResponse{}
+			admin.expect("", v1.AuditService_ListAuditEvents_FullMethodName, future, resp)
+			if len(resp.Events) != 0 {
+				t.Fatalf("events after a time to come: %v", resp.Events)
+			}
+			admin.expect(invalid, v1.AuditService_ListAuditEvents_FullMethodName,
+				&v1.ListAuditEventsRequest{EndTime: "yesterday"}, &v1.ListAuditEventsResponse{})
+			admin.as(carol, "carol-password").expect(denied, v1.AuditService_ListAuditEvents_FullMethodName,
+				&v1.ListAuditEventsRequest{}, &v1.ListAuditEventsResponse{})
+		})
+	}
+}
+
+// nonEmpty is s, or null for none, as JSON.
+func nonEmpty(s string) string {
+	if s == "" {
+		return "null"
+	}
+	return s
+}
+
+// Token changes have their rows too, made by the token's owner with a token;
+// no row holds the secret.
+func TestAuditRowsOfTokenChanges(t *testing.T) {
+	s := startServer(t, permission.Read)
+	audit := s.store.(storage.Audit)
+	for _, tr := range s.transports(t) {
+		t.Run(tr.name(), func(t *testing.T) {
+			admin := caller{t, tr, adminUser, adminPass}
+			dora := "dora-" + tr.name()
+			admin.createUser(dora, "dora-password")
+			asDora := admin.as(dora, "dora-password")
+			created := &v1.CreateTokenResponse{}
+			asDora.expect("", v1.TokenService_CreateToken_FullMethodName, &v1.CreateTokenRequest{Username: dora, Name: "ci"}, created)
+			asDora.expect(exists, v1.TokenService_CreateToken_FullMethodName, &v1.CreateTokenRequest{Username: dora, Name: "ci"}, &v1.CreateTokenResponse{})
+			rotated := &v1.RotateTokenResponse{}
+			asDora.expect("", v1.TokenService_RotateToken_FullMethodName, &v1.RotateTokenRequest{Username: dora, Name: "ci"}, rotated)
+			admin.as(bearerUser, rotated.Token).expect("", v1.TokenService_RevokeToken_FullMethodName,
+				&v1.RevokeTokenRequest{Username: dora, Name: "ci"}, &v1.RevokeTokenResponse{})
+
+			evs, err := audit.ListAuditEvents(context.Background(), storage.AuditFilter{ResourceType: "token", ResourceID: dora + "/ci"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, ev := range evs {
+				got = append(got, ev.Event+" by "+ev.ActorUsername+" "+ev.AuthMethod)
+				if raw := string(ev.Before) + string(ev.After); strings.Contains(raw, created.Token[4:20]) || strings.Contains(raw, rotated.Token[4:20]) {
+					t.Errorf("%s keeps the token: %s", ev.Event, raw)
+				}
+			}
+			if want := []string{"token.revoke by " + dora + " token", "token.rotate by " + dora + " basic", "token.create by " + dora + " basic"}; !slices.Equal(got, want) {
+				t.Fatalf("token rows:\n got  %q\n want %q", got, want)
+			}
+			if evs[0].TokenID == 0 {
+				t.Errorf("the revoke made with a token names no token id: %+v", evs[0])
+			}
+		})
+	}
+}

@@ -1,0 +1,77 @@
+package service
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
+)
+
+// With its writer stalled, recording never waits: the buffer takes what it
+// can hold and the rest is dropped. What was buffered is written, folded,
+// when the writer runs and stops.
+func TestAuthAuditBufferFullDrops(t *testing.T) {
+	db := storagetest.NewSQLite(t)
+	a := newAuthAudit(db, time.Hour)
+	start := time.Now()
+	for range auditBuffer + 10 {
+		a.record(storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", ActorUsername: "x", Outcome: storage.OutcomeDenied})
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("recording with a stalled writer took %v", took)
+	}
+	if n := a.dropped.Load(); n != 10 {
+		t.Fatalf("dropped %d events, want 10", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // run drains the buffer and writes it before it returns
+	a.run(ctx)
+	evs, err := db.ListAuditEvents(context.Background(), storage.AuditFilter{})
+	if err != nil || len(evs) != 1 || evs[0].Count != auditBuffer {
+		t.Fatalf("rows after the writer ran: %+v, %v; want one with count %d", evs, err, auditBuffer)
+	}
+}
+
+// The writer applies the retention when it starts: older events go, newer stay.
+func TestAuthAuditRetention(t *testing.T) {
+	db := storagetest.NewSQLite(t)
+	now := time.Now()
+	for _, ev := range []storage.AuditEvent{
+		{Time: now.Add(-100 * 24 * time.Hour), Category: storage.AuditAdmin, Event: "old", Outcome: storage.OutcomeSuccess},
+		{Time: now.Add(-time.Hour), Category: storage.AuditAdmin, Event: "recent", Outcome: storage.OutcomeSuccess},
+	} {
+		if err := db.RecordAudit(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := newAuthAudit(db, time.Minute)
+	a.retention = 90 * 24 * time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		a.run(ctx)
+		close(stopped)
+	}()
+	defer func() {
+		cancel()
+		<-stopped
+	}()
+	var events []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		evs, err := db.ListAuditEvents(context.Background(), storage.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = events[:0]
+		for _, ev := range evs {
+			events = append(events, ev.Event)
+		}
+		if slices.Equal(events, []string{"recent"}) {
+			return
+		}
+	}
+	t.Fatalf("events after pruning: %q; want only the recent one", events)
+}

@@ -1,0 +1,152 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Audit categories and outcomes, as stored.
+const (
+	AuditAuth  = "auth"  // logins and refusals
+	AuditAdmin = "admin" // changes to users, grants, roles and tokens
+
+	OutcomeSuccess = "success"
+	OutcomeDenied  = "denied"
+	OutcomeError   = "error"
+)
+
+// AuditEvent is one row of the audit trail. Before and After are JSON values of
+// what changed; they never hold a password, a hash or a token secret. Count is
+// how many identical refusals the row stands for (1 unless folded).
+type AuditEvent struct {
+	ID       int64
+	Time     time.Time // kept to the microsecond
+	Category string
+	Event    string // e.g. "user.create", "grant.update", "login.failed"
+
+	ActorUserID   int32 // 0 when unknown
+	ActorUsername string
+	AuthMethod    string // "basic", "token", ...
+	TokenID       int32  // 0 when no token was used
+	ClientAddr    string
+	UserAgent     string
+
+	ResourceType string
+	ResourceID   string
+	Workspace    string
+
+	Operation string // the RPC or route
+	Outcome   string
+	Reason    string
+	RequestID string
+	TraceID   string
+
+	Before json.RawMessage // nil when there was nothing before
+	After  json.RawMessage // nil when nothing is left after
+	Count  int
+}
+
+// AuditFilter selects audit events; zero fields do not filter. Since is
+// inclusive, Until exclusive. BeforeID pages: only events with id < BeforeID.
+type AuditFilter struct {
+	Actor        string // username
+	ResourceType string
+	ResourceID   string
+	Event        string
+	Outcome      string
+	Since, Until time.Time
+	BeforeID     int64
+	Limit        int // all when <= 0
+}
+
+// Audit keeps the audit trail.
+type Audit interface {
+	// RecordAudit inserts events in one transaction (IDs ignored; a zero Time is now).
+	RecordAudit(ctx context.Context, evs ...AuditEvent) error
+	// ListAuditEvents returns the events f selects, newest (highest id) first.
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// PruneAudit deletes the events older than before and says how many.
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+}
+
+type auditKey struct{}
+
+// WithAudit asks the next write made with ctx to insert ev in the same
+// transaction as the change, so the change and its row commit or fail together.
+// The user and direct-grant writes of Store and the token writes of Tokens
+// (CreateToken, RotateToken, RevokeToken) honour it.
+func WithAudit(ctx context.Context, ev AuditEvent) context.Context {
+	return context.WithValue(ctx, auditKey{}, ev)
+}
+
+// AuditFrom returns the event WithAudit put in ctx, with Time and Count filled in.
+func AuditFrom(ctx context.Context) (AuditEvent, bool) {
+	ev, ok := ctx.Value(auditKey{}).(AuditEvent)
+	if ok {
+		ev = ev.Normalized()
+	}
+	return ev, ok
+}
+
+// Normalized fills in what a backend needs to write ev: the time (now, to the
+// microsecond, when zero) and a count of at least 1.
+func (ev AuditEvent) Normalized() AuditEvent {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
+	if ev.Count < 1 {
+		ev.Count = 1
+	}
+	return ev
+}
+
+// AuditColumns are the audit_events columns a backend writes, in the order of
+// AuditArgs (id is generated).
+const AuditColumns = "at, category, event, actor_user_id, actor_username, auth_method, token_id, client_addr, user_agent, " +
+	"resource_type, resource_id, workspace, operation, outcome, reason, request_id, trace_id, before_value, after_value, repeat_count"
+
+// AuditArgs are ev's values for AuditColumns; at is at(ev.Time), json(v) a
+// backend's JSON value (nil for none). A zero user or token id is NULL.
+func AuditArgs(ev AuditEvent, at func(time.Time) any, json func(json.RawMessage) any) []any {
+	return []any{at(ev.Time), ev.Category, ev.Event, nullID(ev.ActorUserID), ev.ActorUsername, ev.AuthMethod,
+		nullID(ev.TokenID), ev.ClientAddr, ev.UserAgent, ev.ResourceType, ev.ResourceID, ev.Workspace,
+		ev.Operation, ev.Outcome, ev.Reason, ev.RequestID, ev.TraceID, json(ev.Before), json(ev.After), ev.Count}
+}
+
+func nullID(id int32) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// Where is f as a SQL condition on audit_events with its arguments;
+// placeholder(n) is the backend's n-th (1-based) parameter, at its time value.
+func (f AuditFilter) Where(placeholder func(n int) string, at func(time.Time) any) (string, []any) {
+	cond := "TRUE"
+	var args []any
+	add := func(column, op string, v any) {
+		args = append(args, v)
+		cond += " AND " + column + " " + op + " " + placeholder(len(args))
+	}
+	for _, c := range []struct{ column, value string }{
+		{"actor_username", f.Actor}, {"resource_type", f.ResourceType}, {"resource_id", f.ResourceID},
+		{"event", f.Event}, {"outcome", f.Outcome},
+	} {
+		if c.value != "" {
+			add(c.column, "=", c.value)
+		}
+	}
+	if !f.Since.IsZero() {
+		add("at", ">=", at(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("at", "<", at(f.Until))
+	}
+	if f.BeforeID > 0 {
+		add("id", "<", f.BeforeID)
+	}
+	return cond, args
+}

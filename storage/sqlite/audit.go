@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlflow-auth/mlflow-auth/storage"
+)
+
+var _ storage.Audit = (*Store)(nil)
+
+func microArg(t time.Time) any { return t.UnixMicro() }
+
+func jsonArg(v json.RawMessage) any {
+	if v == nil {
+		return nil
+	}
+	return string(v)
+}
+
+func placeholder(int) string { return "?" }
+
+var insertAudit = "INSERT INTO audit_events (" + storage.AuditColumns + ") VALUES (?" + strings.Repeat(", ?", 19) + ")"
+
+// audited inserts the event WithAudit put in ctx, if any, in tx.
+func audited(ctx context.Context, tx *sql.Tx) error {
+	ev, ok := storage.AuditFrom(ctx)
+	if !ok {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, insertAudit, storage.AuditArgs(ev, microArg, jsonArg)...)
+	return err
+}
+
+// writer is the write connection or a transaction on it.
+type writer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// change runs one write on the write connection or, when ctx carries an audit
+// event (storage.WithAudit), in a transaction that inserts the event after it.
+func (s *Store) change(ctx context.Context, fn func(writer) error) error {
+	if _, ok := storage.AuditFrom(ctx); !ok {
+		return classify(fn(s.write))
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return audited(ctx, tx)
+	})
+}
+
+// RecordAudit implements storage.Audit.
+func (s *Store) RecordAudit(ctx context.Context, evs ...storage.AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, ev := range evs {
+			if _, err := tx.ExecContext(ctx, insertAudit, storage.AuditArgs(ev.Normalized(), microArg, jsonArg)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ListAuditEvents implements storage.Audit.
+func (s *Store) ListAuditEvents(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
+	where, args := f.Where(placeholder, microArg)
+	return queryAll(ctx, s, scanAudit, "SELECT id, "+storage.AuditColumns+" FROM audit_events WHERE "+where+
+		" ORDER BY id DESC LIMIT "+strconv.Itoa(sqlLimit(f.Limit)), args...)
+}
+
+func scanAudit(row scanner) (storage.AuditEvent, error) {
+	var ev storage.AuditEvent
+	var at int64
+	var actor, token sql.NullInt32
+	var before, after sql.NullString
+	err := row.Scan(&ev.ID, &at, &ev.Category, &ev.Event, &actor, &ev.ActorUsername, &ev.AuthMethod, &token,
+		&ev.ClientAddr, &ev.UserAgent, &ev.ResourceType, &ev.ResourceID, &ev.Workspace, &ev.Operation,
+		&ev.Outcome, &ev.Reason, &ev.RequestID, &ev.TraceID, &before, &after, &ev.Count)
+	ev.Time = time.UnixMicro(at).UTC()
+	ev.ActorUserID, ev.TokenID = actor.Int32, token.Int32
+	if before.Valid {
+		ev.Before = json.RawMessage(before.String)
+	}
+	if after.Valid {
+		ev.After = json.RawMessage(after.String)
+	}
+	return ev, err
+}
+
+// PruneAudit implements storage.Audit.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.write.ExecContext(ctx, "DELETE FROM audit_events WHERE at < ?", before.UnixMicro())
+	if err != nil {
+		return 0, classify(err)
+	}
+	n, err := res.RowsAffected()
+	return n, classify(err)
+}
