@@ -121,7 +121,7 @@ func (b *builder) addClassicRows() {
 		case !ok:
 			continue // a user reported as skipped, with all their grants
 		case d.workspace != defaultWorkspace:
-			b.skip(false, what, "it is in workspace %q; mlflow-auth has no workspaces and imports only the default one", d.workspace)
+			b.skip(false, what, "it is in workspace %q; the importer keeps direct grants of the default workspace only, so far", d.workspace)
 		case !known:
 			b.skip(false, what, "unknown permission %q", d.level.String)
 		default:
@@ -130,7 +130,7 @@ func (b *builder) addClassicRows() {
 	}
 	for _, w := range b.raw.workspaces {
 		if name, ok := b.users[w.userID]; ok {
-			b.skip(false, describeRow("workspace", w.key, w.level.String, userOwner(name)), "mlflow-auth has no workspaces")
+			b.skip(false, describeRow("workspace", w.key, w.level.String, userOwner(name)), "the importer does not keep workspace permissions yet; set them again with the workspace permission calls")
 		}
 	}
 }
@@ -214,7 +214,7 @@ func (b *builder) addRoles() {
 			continue
 		}
 		if r.Workspace != defaultWorkspace {
-			b.Notes = append(b.Notes, fmt.Sprintf("role %q of workspace %q is imported with its workspace; mlflow-auth decides in the default workspace only until it has workspaces, so it grants nothing yet.", r.Name, r.Workspace))
+			b.Notes = append(b.Notes, fmt.Sprintf("role %q of workspace %q is imported with its workspace; it counts for requests in that workspace (X-MLFLOW-WORKSPACE).", r.Name, r.Workspace))
 		}
 		b.Roles = append(b.Roles, r)
 	}

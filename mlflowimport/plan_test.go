@@ -110,7 +110,7 @@ func TestPlanAgainstExistingData(t *testing.T) {
 		`create grant experiment "3" MANAGE for user "bob" (from experiment_permissions)`,
 		`conflict: user "alice": mlflow-auth has another password hash`,
 		`conflict: grant experiment "2" EDIT for user "bob": mlflow-auth has READ; left as it is`,
-		`skipped: workspace "default" EDIT for user "dave": mlflow-auth has no workspaces`,
+		`skipped: workspace "default" EDIT for user "dave": the importer does not keep workspace permissions yet; set them again with the workspace permission calls`,
 		"users:  1 created, 2 unchanged, 2 conflicting, 0 skipped",
 		"grants: 2 created, 1 unchanged, 1 conflicting, 3 skipped",
 		"imported 1 users and 2 grants",
