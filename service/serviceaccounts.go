@@ -39,17 +39,9 @@ func (s *userService) ListServiceAccounts(ctx context.Context, req *v1.ListServi
 	}
 	resp := &v1.ListServiceAccountsResponse{Users: []*v1.User{}}
 	users, resp.NextPageToken = trimPage(users, limit, func(u storage.User) int32 { return u.ID })
-	ids := make([]int32, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	grants, err := s.store.GrantsOfUsers(ctx, ids)
+	byUser, err := s.grantsByUser(ctx, users)
 	if err != nil {
-		return nil, internalError(ctx, err)
-	}
-	byUser := map[int32][]storage.Grant{}
-	for _, g := range grants {
-		byUser[g.UserID] = append(byUser[g.UserID], g)
+		return nil, err
 	}
 	for _, u := range users {
 		m := userMessage(u, byUser[u.ID])

@@ -129,17 +129,9 @@ func (s *userService) ListUsers(ctx context.Context, req *v1.ListUsersRequest) (
 	}
 	resp := &v1.ListUsersResponse{Users: []*v1.User{}}
 	users, resp.NextPageToken = trimPage(users, limit, func(u storage.User) int32 { return u.ID })
-	ids := make([]int32, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	grants, err := s.store.GrantsOfUsers(ctx, ids)
+	byUser, err := s.grantsByUser(ctx, users)
 	if err != nil {
-		return nil, internalError(ctx, err)
-	}
-	byUser := map[int32][]storage.Grant{}
-	for _, g := range grants {
-		byUser[g.UserID] = append(byUser[g.UserID], g)
+		return nil, err
 	}
 	caller := principalFrom(ctx).User
 	callerIsMember := false
@@ -293,4 +285,21 @@ func userMessage(u storage.User, grants []storage.Grant) *v1.User {
 		}
 	}
 	return m
+}
+
+// grantsByUser reads the direct grants of a page of users in one query.
+func (s *userService) grantsByUser(ctx context.Context, users []storage.User) (map[int32][]storage.Grant, error) {
+	ids := make([]int32, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	grants, err := s.store.GrantsOfUsers(ctx, ids)
+	if err != nil {
+		return nil, internalError(ctx, err)
+	}
+	byUser := map[int32][]storage.Grant{}
+	for _, g := range grants {
+		byUser[g.UserID] = append(byUser[g.UserID], g)
+	}
+	return byUser, nil
 }

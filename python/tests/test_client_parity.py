@@ -152,7 +152,6 @@ def relabel(data, labels):
     return out
 
 
-
 def test_every_client_method_side_by_side(client, admin_credentials, mlflow_server, monkeypatch):
     url, mlflow_admin = mlflow_server
     theirs_client = AuthServiceClient(url)
