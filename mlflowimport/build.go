@@ -10,6 +10,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // classicRevisions are the auth schema revisions before MLflow 3.13 moved the
@@ -120,23 +121,28 @@ func (b *builder) addClassicRows() {
 		switch {
 		case !ok:
 			continue // a user reported as skipped, with all their grants
-		case d.workspace != defaultWorkspace:
-			b.skip(false, what, "it is in workspace %q; the importer keeps direct grants of the default workspace only, so far", d.workspace)
 		case !known:
 			b.skip(false, what, "unknown permission %q", d.level.String)
 		default:
-			b.addGrant(name, d.typ, d.key, d.level.String, d.table)
+			b.addGrant(name, d.workspace, d.typ, d.key, d.level.String, d.table)
 		}
 	}
+	// A workspace permission (3.10-3.12) is the user's direct grant on the
+	// workspace itself, in that workspace, as the workspace permission calls keep it.
 	for _, w := range b.raw.workspaces {
-		if name, ok := b.users[w.userID]; ok {
-			b.skip(false, describeRow("workspace", w.key, w.level.String, userOwner(name)), "the importer does not keep workspace permissions yet; set them again with the workspace permission calls")
+		name, ok := b.users[w.userID]
+		switch {
+		case !ok:
+		case !directLevels[w.level.String]:
+			b.skip(false, describeRow("workspace", w.key, w.level.String, userOwner(name)), "unknown permission %q", w.level.String)
+		default:
+			b.addGrant(name, w.key, string(workspace.Resource.Type), workspace.Resource.ID, w.level.String, "workspace_permissions")
 		}
 	}
 }
 
-// addGrant adds a direct grant, or reports why mlflow-auth refuses it.
-func (b *builder) addGrant(username, typ, key, level, from string) {
+// addGrant adds a direct grant in workspace ws, or reports why mlflow-auth refuses it.
+func (b *builder) addGrant(username, ws, typ, key, level, from string) {
 	res, err := b.resource(typ, key)
 	if refusal := service.ResourceRefusal(res); err == nil && refusal != "" {
 		err = errors.New("mlflow-auth refuses it: " + refusal)
@@ -145,7 +151,10 @@ func (b *builder) addGrant(username, typ, key, level, from string) {
 		b.skip(false, describeRow(typ, key, level, userOwner(username)), "%v", err)
 		return
 	}
-	b.Grants = append(b.Grants, Grant{Grant: storage.Grant{Username: username, Resource: res, Level: permission.Level(level)}, From: from})
+	if ws == defaultWorkspace {
+		ws = "" // storage.Grant's name for it
+	}
+	b.Grants = append(b.Grants, Grant{Grant: storage.Grant{Username: username, Resource: res, Level: permission.Level(level), Workspace: ws}, From: from})
 }
 
 // addRoles imports MLflow's roles as roles, with their workspace, permissions
@@ -185,8 +194,8 @@ func (b *builder) addRoles() {
 		for _, p := range perms[id] {
 			level := p.level.String
 			what := describeRow(p.typ, p.pattern, level, owner)
-			if own != "" && role.workspace == defaultWorkspace && p.pattern != permission.Wildcard && b.directType(p.typ) && directLevels[level] {
-				b.addGrant(own, p.typ, p.pattern, level, "own grant")
+			if own != "" && p.pattern != permission.Wildcard && b.directType(p.typ) && directLevels[level] {
+				b.addGrant(own, role.workspace, p.typ, p.pattern, level, "own grant")
 				continue
 			}
 			if err := permission.CheckRolePattern(p.typ, p.pattern); err != nil {

@@ -1,6 +1,7 @@
 package mlflowimport
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // Action is what an import does with one user or grant.
@@ -107,24 +109,31 @@ func NewPlan(ctx context.Context, src *Source, target Target) (*Plan, error) {
 		p.Users = append(p.Users, step)
 	}
 	type key struct {
-		username string
-		resource permission.Resource
+		username, workspace string
+		resource            permission.Resource
 	}
 	have := map[key]permission.Level{}
 	if len(keptIDs) > 0 {
-		grants, err := target.GrantsOfUsers(ctx, keptIDs)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range grants {
-			have[key{g.Username, g.Resource}] = g.Level
+		read := map[string]bool{} // the workspaces whose grants are read
+		for _, g := range src.Grants {
+			if read[g.Workspace] {
+				continue
+			}
+			read[g.Workspace] = true
+			grants, err := target.GrantsOfUsers(workspace.With(ctx, cmp.Or(g.Workspace, workspace.Default)), keptIDs)
+			if err != nil {
+				return nil, err
+			}
+			for _, g2 := range grants {
+				have[key{g2.Username, g.Workspace, g2.Resource}] = g2.Level
+			}
 		}
 	}
 	for _, g := range src.Grants {
 		step := GrantStep{Grant: g, Action: Create}
 		if conflicting[g.Username] {
 			step.Action, step.Detail = Skipped, "its user conflicts"
-		} else if l, ok := have[key{g.Username, g.Resource}]; ok && l == g.Level {
+		} else if l, ok := have[key{g.Username, g.Workspace, g.Resource}]; ok && l == g.Level {
 			step.Action = Unchanged
 		} else if ok {
 			step.Action, step.Detail = Conflict, fmt.Sprintf("mlflow-auth has %s", l)

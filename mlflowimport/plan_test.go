@@ -11,6 +11,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 const (
@@ -49,11 +50,11 @@ func TestPlanAgainstEmptyDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	users, grants := p.Counts()
-	if users != (Counts{Create: 5}) || grants != (Counts{Create: 6, Skipped: 1}) {
+	if users != (Counts{Create: 5}) || grants != (Counts{Create: 7}) {
 		t.Fatalf("counts: users %+v, grants %+v", users, grants)
 	}
 	b := p.Batch()
-	if len(b.Users) != 5 || len(b.Grants) != 6 || b.Users[1].PasswordHash != pbkdf2Hash {
+	if len(b.Users) != 5 || len(b.Grants) != 7 || b.Users[1].PasswordHash != pbkdf2Hash {
 		t.Fatalf("batch %+v", b)
 	}
 }
@@ -97,10 +98,11 @@ func TestPlanAgainstExistingData(t *testing.T) {
 		`conflict experiment "2" EDIT for user "bob" mlflow-auth has READ`,
 		`create experiment "3" MANAGE for user "bob" `,
 		`create experiment "1" MANAGE for user "dave" `,
+		`create workspace "*" EDIT for user "dave" `, // a workspace permission, kept as the API keeps it
 		`skip experiment "9" READ for user "erin" its user conflicts`,
 	})
 	users, grants := p.Counts()
-	if users != (Counts{Create: 1, Unchanged: 2, Conflict: 2}) || grants != (Counts{Create: 2, Unchanged: 1, Conflict: 1, Skipped: 3}) {
+	if users != (Counts{Create: 1, Unchanged: 2, Conflict: 2}) || grants != (Counts{Create: 3, Unchanged: 1, Conflict: 1, Skipped: 2}) {
 		t.Errorf("counts: users %+v, grants %+v", users, grants)
 	}
 	var out bytes.Buffer
@@ -110,10 +112,10 @@ func TestPlanAgainstExistingData(t *testing.T) {
 		`create grant experiment "3" MANAGE for user "bob" (from experiment_permissions)`,
 		`conflict: user "alice": mlflow-auth has another password hash`,
 		`conflict: grant experiment "2" EDIT for user "bob": mlflow-auth has READ; left as it is`,
-		`skipped: workspace "default" EDIT for user "dave": the importer does not keep workspace permissions yet; set them again with the workspace permission calls`,
+		`create grant workspace "*" EDIT for user "dave" (from workspace_permissions)`,
 		"users:  1 created, 2 unchanged, 2 conflicting, 0 skipped",
-		"grants: 2 created, 1 unchanged, 1 conflicting, 3 skipped",
-		"imported 1 users and 2 grants",
+		"grants: 3 created, 1 unchanged, 1 conflicting, 2 skipped",
+		"imported 1 users and 3 grants",
 		"3 conflicts were left as they are",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -128,12 +130,20 @@ func TestPlanAgainstExistingData(t *testing.T) {
 	if err := s.CreateBatch(ctx, p.Batch()); err != nil {
 		t.Fatalf("CreateBatch: %v", err)
 	}
+	// The workspace permission is dave's grant on the workspace, as the API keeps it.
+	dave, err := s.UserByName(ctx, "dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := s.Grant(workspace.With(ctx, workspace.Default), dave.ID, workspace.Resource); err != nil || g.Level != permission.Edit {
+		t.Errorf("dave's workspace grant: %+v, %v", g, err)
+	}
 	again, err := NewPlan(ctx, src, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	users, grants = again.Counts()
-	if users != (Counts{Unchanged: 3, Conflict: 2}) || grants != (Counts{Unchanged: 3, Conflict: 1, Skipped: 3}) {
+	if users != (Counts{Unchanged: 3, Conflict: 2}) || grants != (Counts{Unchanged: 4, Conflict: 1, Skipped: 2}) {
 		t.Errorf("second plan: users %+v, grants %+v", users, grants)
 	}
 	if b := again.Batch(); len(b.Users)+len(b.Grants) != 0 {

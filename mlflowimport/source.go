@@ -96,7 +96,11 @@ func (s *Source) Describe() string {
 }
 
 func (g Grant) String() string {
-	return describeRow(g.Resource.Type, g.Resource.ID, string(g.Level), userOwner(g.Username))
+	owner := userOwner(g.Username)
+	if g.Workspace != "" {
+		owner += fmt.Sprintf(" in workspace %q", g.Workspace)
+	}
+	return describeRow(g.Resource.Type, g.Resource.ID, string(g.Level), owner)
 }
 
 // describeRow names a grant for the report: `experiment "1" EDIT for user "alice"`.
