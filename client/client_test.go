@@ -287,7 +287,7 @@ func TestUnifiedPermissionCalls(t *testing.T) {
 		&v1.ListCurrentUserPermissionsResponse{Permissions: aliceRows.Permissions})
 
 	// Who has access: alice, with MANAGE, may ask too.
-	everyone := []*v1.ResourcePermission{{UserId: alice, Username: "alice", Permission: "MANAGE"}, {UserId: bob, Username: "bob", Permission: "READ"}}
+	everyone := []*v1.ResourcePermission{{UserId: alice, Username: "alice", Permission: "MANAGE", ResourcePattern: "7"}, {UserId: bob, Username: "bob", Permission: "READ", ResourcePattern: "7"}}
 	wantEqual(t, must(asAlice.ListResourcePermissions(ctx, &v1.ListResourcePermissionsRequest{ResourceType: "experiment", ResourceId: "7"}))(t),
 		&v1.ListResourcePermissionsResponse{Permissions: everyone})
 	first := must(admin.ListResourcePermissions(ctx, &v1.ListResourcePermissionsRequest{ResourceType: "experiment", ResourceId: "7", MaxResults: 1}))(t)

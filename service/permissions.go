@@ -1,8 +1,10 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -303,25 +305,27 @@ func (s *permissionService) ListResourcePermissions(ctx context.Context, req *v1
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}
+	var everyOne []storage.Grant // direct grants on all of r's type
+	if r.ID != permission.Wildcard {
+		if everyOne, err = s.store.GrantsOnResource(ctx, permission.Resource{Type: r.Type, ID: permission.Wildcard}, after, fetchSize(limit)); err != nil {
+			return nil, internalError(ctx, err)
+		}
+	}
 	holders, err := s.roles.RoleHoldersOf(ctx, workspace.From(ctx), r, after, fetchSize(limit))
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}
-	// Both lists are in user id order and hold at least the first limit+1 users
-	// of their kind, so merged their first limit users are the page's. A user's
-	// direct grant comes before their roles'.
-	rows := make([]*v1.ResourcePermission, 0, len(grants)+len(holders))
-	for i, j := 0, 0; i < len(grants) || j < len(holders); {
-		if j == len(holders) || i < len(grants) && grants[i].UserID <= holders[j].UserID {
-			g := grants[i]
-			rows = append(rows, &v1.ResourcePermission{UserId: g.UserID, Username: g.Username, Permission: string(g.Level)})
-			i++
-		} else {
-			h := holders[j]
-			rows = append(rows, &v1.ResourcePermission{UserId: h.UserID, Username: h.Username, Permission: string(h.Level), Role: h.RoleName, RoleId: h.RoleID})
-			j++
-		}
+	// Each list is in user id order and holds at least the first limit+1 users
+	// of its kind, so sorted together their first limit users are the page's. A
+	// user's direct grant comes before their grant on "*", then their roles'.
+	rows := make([]*v1.ResourcePermission, 0, len(grants)+len(everyOne)+len(holders))
+	for _, g := range append(grants, everyOne...) {
+		rows = append(rows, &v1.ResourcePermission{UserId: g.UserID, Username: g.Username, Permission: string(g.Level), ResourcePattern: g.Resource.ID})
 	}
+	for _, h := range holders {
+		rows = append(rows, &v1.ResourcePermission{UserId: h.UserID, Username: h.Username, Permission: string(h.Level), Role: h.RoleName, RoleId: h.RoleID, ResourcePattern: h.Pattern})
+	}
+	slices.SortStableFunc(rows, func(a, b *v1.ResourcePermission) int { return cmp.Compare(a.UserId, b.UserId) })
 	resp := &v1.ListResourcePermissionsResponse{Permissions: rows}
 	for k, users := 0, 0; k < len(rows); k++ {
 		if k > 0 && rows[k].UserId == rows[k-1].UserId {

@@ -315,11 +315,15 @@ func TestWhoHasAccessThroughRoles(t *testing.T) {
 			deniers := role([][2]string{{exp, "DENY"}, {"other", "MANAGE"}}, "carol")
 			role([][2]string{{"other", "EDIT"}}, "dave") // another experiment: no access here
 			admins := role([][2]string{{"ws", "MANAGE"}}, "erin")
+			// A direct grant on every experiment gives access here too.
+			admin.expect("", v1.PermissionService_GrantPermission_FullMethodName,
+				&v1.GrantPermissionRequest{Username: name("dave"), ResourceType: "experiment", ResourceId: "*", Permission: "EDIT"}, &v1.GrantPermissionResponse{})
 			want := []*v1.ResourcePermission{
-				{UserId: users["bob"], Username: name("bob"), Permission: "READ"},
-				{UserId: users["bob"], Username: name("bob"), Permission: "READ", Role: readers.Name, RoleId: readers.Id},
-				{UserId: users["carol"], Username: name("carol"), Permission: "DENY", Role: deniers.Name, RoleId: deniers.Id},
-				{UserId: users["erin"], Username: name("erin"), Permission: "MANAGE", Role: admins.Name, RoleId: admins.Id},
+				{UserId: users["bob"], Username: name("bob"), Permission: "READ", ResourcePattern: exp},
+				{UserId: users["bob"], Username: name("bob"), Permission: "READ", Role: readers.Name, RoleId: readers.Id, ResourcePattern: "*"},
+				{UserId: users["carol"], Username: name("carol"), Permission: "DENY", Role: deniers.Name, RoleId: deniers.Id, ResourcePattern: exp},
+				{UserId: users["dave"], Username: name("dave"), Permission: "EDIT", ResourcePattern: "*"},
+				{UserId: users["erin"], Username: name("erin"), Permission: "MANAGE", Role: admins.Name, RoleId: admins.Id, ResourcePattern: "*"},
 			}
 			// The other transport's "*" and workspace roles count here too: keep ours.
 			ours := func(rows []*v1.ResourcePermission) *v1.ListResourcePermissionsResponse {

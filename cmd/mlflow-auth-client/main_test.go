@@ -378,7 +378,7 @@ func TestPermissionCommands(t *testing.T) {
 			&v1.ListCurrentUserPermissionsResponse{IsAdmin: true, Permissions: []*v1.UserPermission{}})
 
 		who := &v1.ListResourcePermissionsResponse{Permissions: []*v1.ResourcePermission{
-			{UserId: alice.ID, Username: "alice", Permission: "MANAGE"}, {UserId: bob.ID, Username: "bob", Permission: "READ"}}}
+			{UserId: alice.ID, Username: "alice", Permission: "MANAGE", ResourcePattern: "9"}, {UserId: bob.ID, Username: "bob", Permission: "READ", ResourcePattern: "9"}}}
 		wantEqual(t, decode(t, ok(t, "list-resource-permissions", "experiment", "9"), &v1.ListResourcePermissionsResponse{}), who)
 		// One page at a time.
 		first := decode(t, ok(t, "list-resource-permissions", "experiment", "9", "--max-results", "1"), &v1.ListResourcePermissionsResponse{})

@@ -266,7 +266,8 @@ def test_list_resource_permissions(pkg_client, requests_made, make_user):
     for level in ("READ", "EDIT", "MANAGE"):
         username, _, user = make_user()
         pkg_client.create_experiment_permission(exp, username, level)
-        granted.append({"user_id": user.id, "username": username, "permission": level, "role": "", "role_id": 0})
+        granted.append({"user_id": user.id, "username": username, "permission": level, "role": "", "role_id": 0,
+                        "resource_pattern": exp})
     make_user()  # no grant: not listed
     pkg_client.create_experiment_permission(unique_experiment_id(), granted[0]["username"], "EDIT")
 
@@ -290,9 +291,11 @@ def test_list_resource_permissions_of_other_types(pkg_client, make_user):
     pkg_client.create_scorer_permission(exp, scorer, username, "EDIT")
 
     row = {"user_id": user.id, "username": username, "role": "", "role_id": 0}  # direct grants: no role
-    assert pkg_client.list_resource_permissions("registered_model", model) == [{**row, "permission": "READ"}]
+    assert pkg_client.list_resource_permissions("registered_model", model) == [
+        {**row, "permission": "READ", "resource_pattern": model}]
     scorer_id = f"{exp}/{quote(scorer, safe='')}"
-    assert pkg_client.list_resource_permissions("scorer", scorer_id) == [{**row, "permission": "EDIT"}]
+    assert pkg_client.list_resource_permissions("scorer", scorer_id) == [
+        {**row, "permission": "EDIT", "resource_pattern": scorer_id}]
     assert pkg_client.list_resource_permissions("experiment", exp) == []
     expect_error("INVALID_PARAMETER_VALUE", pkg_client.list_resource_permissions, "table", exp)
 

@@ -1909,10 +1909,13 @@ type ResourcePermission struct {
 	Username   string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
 	Permission string                 `protobuf:"bytes,3,opt,name=permission,proto3" json:"permission,omitempty"`
 	// The role, for access through one; empty for the direct grant.
-	Role          string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
-	RoleId        int32  `protobuf:"varint,5,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Role   string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	RoleId int32  `protobuf:"varint,5,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
+	// What the grant names: the resource's id, or "*" for all of its type (a
+	// role's pattern, a direct grant on "*", or the workspace for its admins).
+	ResourcePattern string `protobuf:"bytes,6,opt,name=resource_pattern,json=resourcePattern,proto3" json:"resource_pattern,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ResourcePermission) Reset() {
@@ -1978,6 +1981,13 @@ func (x *ResourcePermission) GetRoleId() int32 {
 		return x.RoleId
 	}
 	return 0
+}
+
+func (x *ResourcePermission) GetResourcePattern() string {
+	if x != nil {
+		return x.ResourcePattern
+	}
+	return ""
 }
 
 // ListResourcePermissionsResponse carries one page of grants.
@@ -2169,7 +2179,7 @@ const file_mlflowauth_v1_permission_service_proto_rawDesc = "" +
 	"\vmax_results\x18\x03 \x01(\x05R\n" +
 	"maxResults\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"\x96\x01\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xc1\x01\n" +
 	"\x12ResourcePermission\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x05R\x06userId\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1e\n" +
@@ -2177,7 +2187,8 @@ const file_mlflowauth_v1_permission_service_proto_rawDesc = "" +
 	"permission\x18\x03 \x01(\tR\n" +
 	"permission\x12\x12\n" +
 	"\x04role\x18\x04 \x01(\tR\x04role\x12\x17\n" +
-	"\arole_id\x18\x05 \x01(\x05R\x06roleId\"\x8e\x01\n" +
+	"\arole_id\x18\x05 \x01(\x05R\x06roleId\x12)\n" +
+	"\x10resource_pattern\x18\x06 \x01(\tR\x0fresourcePattern\"\x8e\x01\n" +
 	"\x1fListResourcePermissionsResponse\x12C\n" +
 	"\vpermissions\x18\x01 \x03(\v2!.mlflowauth.v1.ResourcePermissionR\vpermissions\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xcf\x1f\n" +
