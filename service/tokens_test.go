@@ -113,11 +113,7 @@ func testTokens(t *testing.T, s *testServer) {
 				t.Fatalf("last_used_at moved from %v to %v within a minute", first, again)
 			}
 			// A typo is refused; so is a token that was never made.
-			typo := "x"
-			if tok[10] == 'x' { // else the "typo" would be the token itself
-				typo = "y"
-			}
-			admin.as(bearerUser, tok[:10]+typo+tok[11:]).refused()
+			admin.as(bearerUser, typo(tok)).refused()
 			fresh, _ := token.New()
 			admin.as(bearerUser, fresh).refused()
 
@@ -229,7 +225,7 @@ func TestMalformedTokenNeedsNoLookup(t *testing.T) {
 		header string
 		want   int
 	}{
-		{"Bearer " + tok[:len(tok)-1] + "x", http.StatusUnauthorized},
+		{"Bearer " + typo(tok), http.StatusUnauthorized},
 		{"Bearer mla_short", http.StatusUnauthorized},
 		{"Bearer " + tok, http.StatusInternalServerError},
 	} {
@@ -335,7 +331,7 @@ func TestTokensAtTheFrontDoor(t *testing.T) {
 		{"READ token, Basic, read", 200, "alice", read, false},
 		{"READ token, Bearer, update", 403, bearerUser, read, true},
 		{"READ token, Basic, update", 403, "alice", read, true},
-		{"a typo", 401, bearerUser, full[:len(full)-1] + "0", false},
+		{"a typo", 401, bearerUser, typo(full), false},
 	} {
 		var status int
 		var body []byte
@@ -367,4 +363,14 @@ func TestTokensAtTheFrontDoor(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("reached MLflow: %q, want %q", got, want)
 	}
+}
+
+// typo is tok with its last character changed (to another one: a fixed
+// replacement would be the token itself whenever it already ends so).
+func typo(tok string) string {
+	last := byte('x')
+	if tok[len(tok)-1] == last {
+		last = 'y'
+	}
+	return tok[:len(tok)-1] + string(last)
 }
