@@ -74,10 +74,25 @@ type auditKey struct{}
 
 // WithAudit asks the next write made with ctx to insert ev in the same
 // transaction as the change, so the change and its row commit or fail together.
-// The user and direct-grant writes of Store and the token writes of Tokens
+// The user, service-account, direct-grant and batch writes of Store
+// (CreateBatch also writes its Batch.Audit), the writes of Roles (CreateRole,
+// UpdateRole, DeleteRole, AddRolePermission, UpdateRolePermission,
+// RemoveRolePermission, AssignRole, UnassignRole) and the token writes of Tokens
 // (CreateToken, RotateToken, RevokeToken) honour it.
 func WithAudit(ctx context.Context, ev AuditEvent) context.Context {
 	return context.WithValue(ctx, auditKey{}, ev)
+}
+
+// AuditCreated is ctx whose audit event, if it names no resource id, names id:
+// a backend's create passes the id it has just made, which the caller could
+// not know when it built the event.
+func AuditCreated(ctx context.Context, id string) context.Context {
+	ev, ok := ctx.Value(auditKey{}).(AuditEvent)
+	if !ok || ev.ResourceID != "" {
+		return ctx
+	}
+	ev.ResourceID = id
+	return WithAudit(ctx, ev)
 }
 
 // AuditFrom returns the event WithAudit put in ctx, with Time and Count filled in.

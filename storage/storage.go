@@ -52,6 +52,9 @@ type Batch struct {
 	Users  []User  // ID is ignored
 	Grants []Grant // UserID is ignored
 	Roles  []BatchRole
+	// Audit are rows of the audit trail written in the batch's transaction, so
+	// they exist exactly when the batch does.
+	Audit []AuditEvent
 }
 
 // BatchRole is a role a Batch creates, with its permissions, given to its

@@ -202,10 +202,14 @@ func (s *Store) UserByName(ctx context.Context, username string) (storage.User, 
 
 // CreateServiceAccount implements storage.Store.
 func (s *Store) CreateServiceAccount(ctx context.Context, username string) (storage.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx,
-		"INSERT INTO users (username, password_hash, is_admin, is_service_account) VALUES ($1, '', false, true) RETURNING "+userColumns,
-		username))
-	return u, classify(err)
+	var u storage.User
+	err := s.change(ctx, func(q querier) (err error) {
+		u, err = scanUser(q.QueryRow(ctx,
+			"INSERT INTO users (username, password_hash, is_admin, is_service_account) VALUES ($1, '', false, true) RETURNING "+userColumns,
+			username))
+		return err
+	})
+	return u, err
 }
 
 // ListServiceAccounts implements storage.Store.
@@ -486,7 +490,15 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 				return storage.ErrNotFound // the grant's or assignment's user does not exist
 			}
 		}
-		return results.Close()
+		if err := results.Close(); err != nil {
+			return err
+		}
+		for _, ev := range b.Audit {
+			if err := audited(storage.WithAudit(ctx, ev), tx); err != nil {
+				return err
+			}
+		}
+		return audited(ctx, tx)
 	})
 }
 

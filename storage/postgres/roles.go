@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -62,11 +63,18 @@ func (s *Store) withPermissions(ctx context.Context, roles []storage.Role) ([]st
 
 // CreateRole implements storage.Roles.
 func (s *Store) CreateRole(ctx context.Context, workspace, name string, description *string) (storage.Role, error) {
-	r, err := scanRole(s.pool.QueryRow(ctx,
-		"INSERT INTO roles (workspace, name, description) VALUES ($1, $2, $3) RETURNING "+roleColumns,
-		workspace, name, description))
+	var r storage.Role
+	err := s.inTx(ctx, func(tx pgx.Tx) (err error) {
+		r, err = scanRole(tx.QueryRow(ctx,
+			"INSERT INTO roles (workspace, name, description) VALUES ($1, $2, $3) RETURNING "+roleColumns,
+			workspace, name, description))
+		if err != nil {
+			return err
+		}
+		return audited(storage.AuditCreated(ctx, strconv.Itoa(int(r.ID))), tx)
+	})
 	r.Permissions = []storage.RolePermission{}
-	return r, classify(err)
+	return r, err
 }
 
 // Role implements storage.Roles.
@@ -95,9 +103,11 @@ func (s *Store) ListRoles(ctx context.Context, workspace string, afterID int32, 
 
 // UpdateRole implements storage.Roles.
 func (s *Store) UpdateRole(ctx context.Context, id int32, name, description *string) (storage.Role, error) {
-	err := oneRow(s.pool.Exec(ctx,
-		"UPDATE roles SET name = coalesce($1, name), description = coalesce($2, description) WHERE id = $3",
-		name, description, id))
+	err := s.change(ctx, func(q querier) error {
+		return oneRow(q.Exec(ctx,
+			"UPDATE roles SET name = coalesce($1, name), description = coalesce($2, description) WHERE id = $3",
+			name, description, id))
+	})
 	if err != nil {
 		return storage.Role{}, err
 	}
@@ -106,15 +116,21 @@ func (s *Store) UpdateRole(ctx context.Context, id int32, name, description *str
 
 // DeleteRole implements storage.Roles.
 func (s *Store) DeleteRole(ctx context.Context, id int32) error {
-	return oneRow(s.pool.Exec(ctx, "DELETE FROM roles WHERE id = $1", id))
+	return s.change(ctx, func(q querier) error {
+		return oneRow(q.Exec(ctx, "DELETE FROM roles WHERE id = $1", id))
+	})
 }
 
 // AddRolePermission implements storage.Roles. A missing role fails the foreign key.
 func (s *Store) AddRolePermission(ctx context.Context, roleID int32, resourceType, pattern string, l permission.Level) (storage.RolePermission, error) {
-	p, err := scanRolePermission(s.pool.QueryRow(ctx,
-		"INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES ($1, $2, $3, $4) RETURNING "+rolePermissionColumns,
-		roleID, resourceType, pattern, string(l)))
-	return p, classify(err)
+	var p storage.RolePermission
+	err := s.change(ctx, func(q querier) (err error) {
+		p, err = scanRolePermission(q.QueryRow(ctx,
+			"INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES ($1, $2, $3, $4) RETURNING "+rolePermissionColumns,
+			roleID, resourceType, pattern, string(l)))
+		return err
+	})
+	return p, err
 }
 
 // RolePermission implements storage.Roles.
@@ -125,14 +141,20 @@ func (s *Store) RolePermission(ctx context.Context, id int32) (storage.RolePermi
 
 // UpdateRolePermission implements storage.Roles.
 func (s *Store) UpdateRolePermission(ctx context.Context, id int32, l permission.Level) (storage.RolePermission, error) {
-	p, err := scanRolePermission(s.pool.QueryRow(ctx,
-		"UPDATE role_permissions SET permission = $1 WHERE id = $2 RETURNING "+rolePermissionColumns, string(l), id))
-	return p, classify(err)
+	var p storage.RolePermission
+	err := s.change(ctx, func(q querier) (err error) {
+		p, err = scanRolePermission(q.QueryRow(ctx,
+			"UPDATE role_permissions SET permission = $1 WHERE id = $2 RETURNING "+rolePermissionColumns, string(l), id))
+		return err
+	})
+	return p, err
 }
 
 // RemoveRolePermission implements storage.Roles.
 func (s *Store) RemoveRolePermission(ctx context.Context, id int32) error {
-	return oneRow(s.pool.Exec(ctx, "DELETE FROM role_permissions WHERE id = $1", id))
+	return s.change(ctx, func(q querier) error {
+		return oneRow(q.Exec(ctx, "DELETE FROM role_permissions WHERE id = $1", id))
+	})
 }
 
 // roleExists answers ErrNotFound for a missing role, so that listing the
@@ -152,14 +174,20 @@ func (s *Store) RolePermissions(ctx context.Context, roleID int32) ([]storage.Ro
 
 // AssignRole implements storage.Roles.
 func (s *Store) AssignRole(ctx context.Context, userID, roleID int32) (storage.RoleAssignment, error) {
-	a, err := scanAssignment(s.pool.QueryRow(ctx,
-		"INSERT INTO user_role_assignments (user_id, role_id) VALUES ($1, $2) RETURNING "+assignmentColumns, userID, roleID))
-	return a, classify(err)
+	var a storage.RoleAssignment
+	err := s.change(ctx, func(q querier) (err error) {
+		a, err = scanAssignment(q.QueryRow(ctx,
+			"INSERT INTO user_role_assignments (user_id, role_id) VALUES ($1, $2) RETURNING "+assignmentColumns, userID, roleID))
+		return err
+	})
+	return a, err
 }
 
 // UnassignRole implements storage.Roles.
 func (s *Store) UnassignRole(ctx context.Context, userID, roleID int32) error {
-	return oneRow(s.pool.Exec(ctx, "DELETE FROM user_role_assignments WHERE user_id = $1 AND role_id = $2", userID, roleID))
+	return s.change(ctx, func(q querier) error {
+		return oneRow(q.Exec(ctx, "DELETE FROM user_role_assignments WHERE user_id = $1 AND role_id = $2", userID, roleID))
+	})
 }
 
 // RolesOfUser implements storage.Roles.

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -61,11 +63,18 @@ func (s *Store) withPermissions(ctx context.Context, roles []storage.Role) ([]st
 
 // CreateRole implements storage.Roles.
 func (s *Store) CreateRole(ctx context.Context, workspace, name string, description *string) (storage.Role, error) {
-	r, err := scanRole(s.write.QueryRowContext(ctx,
-		"INSERT INTO roles (workspace, name, description) VALUES (?, ?, ?) RETURNING "+roleColumns,
-		workspace, name, description))
+	var r storage.Role
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		r, err = scanRole(tx.QueryRowContext(ctx,
+			"INSERT INTO roles (workspace, name, description) VALUES (?, ?, ?) RETURNING "+roleColumns,
+			workspace, name, description))
+		if err != nil {
+			return err
+		}
+		return audited(storage.AuditCreated(ctx, strconv.Itoa(int(r.ID))), tx)
+	})
 	r.Permissions = []storage.RolePermission{}
-	return r, classify(err)
+	return r, err
 }
 
 // Role implements storage.Roles.
@@ -94,10 +103,13 @@ func (s *Store) ListRoles(ctx context.Context, workspace string, afterID int32, 
 
 // UpdateRole implements storage.Roles.
 func (s *Store) UpdateRole(ctx context.Context, id int32, name, description *string) (storage.Role, error) {
-	res, err := s.write.ExecContext(ctx,
-		"UPDATE roles SET name = coalesce(?, name), description = coalesce(?, description) WHERE id = ?",
-		name, description, id)
-	if err := oneRow(res, err); err != nil {
+	err := s.change(ctx, func(w writer) error {
+		res, err := w.ExecContext(ctx,
+			"UPDATE roles SET name = coalesce(?, name), description = coalesce(?, description) WHERE id = ?",
+			name, description, id)
+		return oneRow(res, err)
+	})
+	if err != nil {
 		return storage.Role{}, err
 	}
 	return s.Role(ctx, id)
@@ -105,16 +117,22 @@ func (s *Store) UpdateRole(ctx context.Context, id int32, name, description *str
 
 // DeleteRole implements storage.Roles.
 func (s *Store) DeleteRole(ctx context.Context, id int32) error {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM roles WHERE id = ?", id)
-	return oneRow(res, err)
+	return s.change(ctx, func(w writer) error {
+		res, err := w.ExecContext(ctx, "DELETE FROM roles WHERE id = ?", id)
+		return oneRow(res, err)
+	})
 }
 
 // AddRolePermission implements storage.Roles. A missing role fails the foreign key.
 func (s *Store) AddRolePermission(ctx context.Context, roleID int32, resourceType, pattern string, l permission.Level) (storage.RolePermission, error) {
-	p, err := scanRolePermission(s.write.QueryRowContext(ctx,
-		"INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES (?, ?, ?, ?) RETURNING "+rolePermissionColumns,
-		roleID, resourceType, pattern, l))
-	return p, classify(err)
+	var p storage.RolePermission
+	err := s.change(ctx, func(w writer) (err error) {
+		p, err = scanRolePermission(w.QueryRowContext(ctx,
+			"INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES (?, ?, ?, ?) RETURNING "+rolePermissionColumns,
+			roleID, resourceType, pattern, l))
+		return err
+	})
+	return p, err
 }
 
 // RolePermission implements storage.Roles.
@@ -125,15 +143,21 @@ func (s *Store) RolePermission(ctx context.Context, id int32) (storage.RolePermi
 
 // UpdateRolePermission implements storage.Roles.
 func (s *Store) UpdateRolePermission(ctx context.Context, id int32, l permission.Level) (storage.RolePermission, error) {
-	p, err := scanRolePermission(s.write.QueryRowContext(ctx,
-		"UPDATE role_permissions SET permission = ? WHERE id = ? RETURNING "+rolePermissionColumns, l, id))
-	return p, classify(err)
+	var p storage.RolePermission
+	err := s.change(ctx, func(w writer) (err error) {
+		p, err = scanRolePermission(w.QueryRowContext(ctx,
+			"UPDATE role_permissions SET permission = ? WHERE id = ? RETURNING "+rolePermissionColumns, l, id))
+		return err
+	})
+	return p, err
 }
 
 // RemoveRolePermission implements storage.Roles.
 func (s *Store) RemoveRolePermission(ctx context.Context, id int32) error {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM role_permissions WHERE id = ?", id)
-	return oneRow(res, err)
+	return s.change(ctx, func(w writer) error {
+		res, err := w.ExecContext(ctx, "DELETE FROM role_permissions WHERE id = ?", id)
+		return oneRow(res, err)
+	})
 }
 
 // roleExists answers ErrNotFound for a missing role, so that listing the
@@ -153,15 +177,21 @@ func (s *Store) RolePermissions(ctx context.Context, roleID int32) ([]storage.Ro
 
 // AssignRole implements storage.Roles.
 func (s *Store) AssignRole(ctx context.Context, userID, roleID int32) (storage.RoleAssignment, error) {
-	a, err := scanAssignment(s.write.QueryRowContext(ctx,
-		"INSERT INTO user_role_assignments (user_id, role_id) VALUES (?, ?) RETURNING "+assignmentColumns, userID, roleID))
-	return a, classify(err)
+	var a storage.RoleAssignment
+	err := s.change(ctx, func(w writer) (err error) {
+		a, err = scanAssignment(w.QueryRowContext(ctx,
+			"INSERT INTO user_role_assignments (user_id, role_id) VALUES (?, ?) RETURNING "+assignmentColumns, userID, roleID))
+		return err
+	})
+	return a, err
 }
 
 // UnassignRole implements storage.Roles.
 func (s *Store) UnassignRole(ctx context.Context, userID, roleID int32) error {
-	res, err := s.write.ExecContext(ctx, "DELETE FROM user_role_assignments WHERE user_id = ? AND role_id = ?", userID, roleID)
-	return oneRow(res, err)
+	return s.change(ctx, func(w writer) error {
+		res, err := w.ExecContext(ctx, "DELETE FROM user_role_assignments WHERE user_id = ? AND role_id = ?", userID, roleID)
+		return oneRow(res, err)
+	})
 }
 
 // RolesOfUser implements storage.Roles.

@@ -176,10 +176,14 @@ func (s *Store) ListUsers(ctx context.Context, afterID int32, limit int) ([]stor
 
 // CreateServiceAccount implements storage.Store.
 func (s *Store) CreateServiceAccount(ctx context.Context, username string) (storage.User, error) {
-	u, err := scanUser(s.write.QueryRowContext(ctx,
-		"INSERT INTO users (username, password_hash, is_admin, is_service_account) VALUES (?, '', 0, 1) RETURNING "+userColumns,
-		username))
-	return u, classify(err)
+	var u storage.User
+	err := s.change(ctx, func(w writer) (err error) {
+		u, err = scanUser(w.QueryRowContext(ctx,
+			"INSERT INTO users (username, password_hash, is_admin, is_service_account) VALUES (?, '', 0, 1) RETURNING "+userColumns,
+			username))
+		return err
+	})
+	return u, err
 }
 
 // ListServiceAccounts implements storage.Store.
@@ -460,7 +464,12 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 				}
 			}
 		}
-		return nil
+		for _, ev := range b.Audit {
+			if err := audited(storage.WithAudit(ctx, ev), tx); err != nil {
+				return err
+			}
+		}
+		return audited(ctx, tx)
 	})
 }
 

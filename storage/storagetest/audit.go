@@ -25,6 +25,9 @@ var auditTests = []struct {
 	{"AuditCommitsWithUserChanges", testAuditCommitsWithUserChanges},
 	{"AuditCommitsWithGrantChanges", testAuditCommitsWithGrantChanges},
 	{"AuditCommitsWithTokenChanges", testAuditCommitsWithTokenChanges},
+	{"AuditCommitsWithRoleChanges", testAuditCommitsWithRoleChanges},
+	{"AuditCommitsWithServiceAccounts", testAuditCommitsWithServiceAccounts},
+	{"AuditCommitsWithBatch", testAuditCommitsWithBatch},
 }
 
 var auditTime = time.Date(2026, 11, 30, 10, 0, 0, 123456000, time.UTC)
