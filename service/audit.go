@@ -70,6 +70,13 @@ type userValue struct {
 	Username string `json:"username"`
 	IsAdmin  *bool  `json:"is_admin,omitempty"`
 	Password string `json:"password,omitempty"` // only ever "changed"
+	// ServiceAccount marks a service account's value.
+	ServiceAccount bool `json:"service_account,omitempty"`
+}
+
+// userValueOf is u as the audit trail keeps it.
+func userValueOf(u storage.User) userValue {
+	return userValue{Username: u.Username, IsAdmin: &u.IsAdmin, ServiceAccount: u.IsServiceAccount}
 }
 
 // userChange is ctx asking the store to write the audit row of a change to a
@@ -101,6 +108,11 @@ type tokenValue struct {
 	Name      string `json:"name"`
 	Ceiling   string `json:"ceiling,omitempty"`
 	ExpiresAt string `json:"expires_at,omitempty"`
+}
+
+// tokenValueOf is t, a token of the user named, as the audit trail keeps it.
+func tokenValueOf(t storage.Token, username string) tokenValue {
+	return tokenValue{Username: username, Name: t.Name, Ceiling: string(t.Ceiling), ExpiresAt: t.ExpiresAt.UTC().Format(time.RFC3339)}
 }
 
 // tokenChange is userChange for a token of the user named (the resource is "token",

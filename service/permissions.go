@@ -120,9 +120,14 @@ func (c *core) updateGrant(ctx context.Context, req leveledRequest) error {
 	if err != nil {
 		return err
 	}
+	notFound, _ := grantMessages(ctx, r, u.Username)
+	old, err := c.store.Grant(ctx, u.ID, r)
+	if err != nil {
+		return storageError(ctx, err, notFound, "")
+	}
+	before := grantValue{Username: u.Username, Permission: string(old.Level)}
 	after := grantValue{Username: u.Username, Permission: string(l)}
-	if _, err := c.store.UpdateGrant(grantChange(ctx, "grant.update", r, nil, after), u.ID, r, l); err != nil {
-		notFound, _ := grantMessages(ctx, r, u.Username)
+	if _, err := c.store.UpdateGrant(grantChange(ctx, "grant.update", r, before, after), u.ID, r, l); err != nil {
 		return storageError(ctx, err, notFound, "")
 	}
 	return nil
@@ -133,9 +138,13 @@ func (c *core) deleteGrant(ctx context.Context, req grantRequest) error {
 	if err != nil {
 		return err
 	}
-	before := grantValue{Username: u.Username}
+	notFound, _ := grantMessages(ctx, r, u.Username)
+	old, err := c.store.Grant(ctx, u.ID, r)
+	if err != nil {
+		return storageError(ctx, err, notFound, "")
+	}
+	before := grantValue{Username: u.Username, Permission: string(old.Level)}
 	if err := c.store.DeleteGrant(grantChange(ctx, "grant.delete", r, before, nil), u.ID, r); err != nil {
-		notFound, _ := grantMessages(ctx, r, u.Username)
 		return storageError(ctx, err, notFound, "")
 	}
 	return nil

@@ -75,7 +75,9 @@ func (s *roleService) CreateRole(ctx context.Context, req *v1.CreateRoleRequest)
 	if strings.TrimSpace(req.Workspace) == "" {
 		return nil, apiError(codeInvalidParameter, "Workspace cannot be empty.")
 	}
-	r, err := s.roles.CreateRole(ctx, req.Workspace, req.Name, req.Description)
+	after := roleValue{Name: req.Name, Workspace: req.Workspace, Description: req.Description}
+	audited := roleChange(ctx, "role.create", storage.Role{Workspace: req.Workspace}, nil, after)
+	r, err := s.roles.CreateRole(audited, req.Workspace, req.Name, req.Description)
 	if err != nil {
 		return nil, storageError(ctx, err, "", fmt.Sprintf("Role (name=%s, workspace=%s) already exists.", quoted(req.Name), quoted(req.Workspace)))
 	}
@@ -118,7 +120,15 @@ func (s *roleService) UpdateRole(ctx context.Context, req *v1.UpdateRoleRequest)
 	if err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
 	}
-	r, err := s.roles.UpdateRole(ctx, req.RoleId, req.Name, req.Description)
+	before := roleValue{Name: old.Name, Workspace: old.Workspace, Description: old.Description}
+	after := before
+	if req.Name != nil {
+		after.Name = *req.Name
+	}
+	if req.Description != nil {
+		after.Description = req.Description
+	}
+	r, err := s.roles.UpdateRole(roleChange(ctx, "role.update", old, before, after), req.RoleId, req.Name, req.Description)
 	if err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId),
 			fmt.Sprintf("Role with name=%s already exists in workspace=%s", quoted(req.GetName()), quoted(old.Workspace)))
@@ -127,7 +137,11 @@ func (s *roleService) UpdateRole(ctx context.Context, req *v1.UpdateRoleRequest)
 }
 
 func (s *roleService) DeleteRole(ctx context.Context, req *v1.DeleteRoleRequest) (*v1.DeleteRoleResponse, error) {
-	if err := s.roles.DeleteRole(ctx, req.RoleId); err != nil {
+	old, err := s.role(ctx, req.RoleId, roleNotFound(req.RoleId))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.roles.DeleteRole(roleChange(ctx, "role.delete", old, roleValueOf(old), nil), req.RoleId); err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
 	}
 	return &v1.DeleteRoleResponse{}, nil
@@ -141,7 +155,12 @@ func (s *roleService) AddRolePermission(ctx context.Context, req *v1.AddRolePerm
 	if err != nil {
 		return nil, apiError(codeInvalidParameter, "%s", err.Error())
 	}
-	p, err := s.roles.AddRolePermission(ctx, req.RoleId, req.ResourceType, req.ResourcePattern, l)
+	role, err := s.role(ctx, req.RoleId, roleNotFound(req.RoleId))
+	if err != nil {
+		return nil, err
+	}
+	after := rolePermissionValue{ResourceType: req.ResourceType, Pattern: req.ResourcePattern, Permission: string(l)}
+	p, err := s.roles.AddRolePermission(roleChange(ctx, "role_permission.add", role, nil, after), req.RoleId, req.ResourceType, req.ResourcePattern, l)
 	if err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId), fmt.Sprintf(
 			"Role permission (role_id=%d, resource_type=%s, resource_pattern=%s) already exists.",
@@ -151,7 +170,16 @@ func (s *roleService) AddRolePermission(ctx context.Context, req *v1.AddRolePerm
 }
 
 func (s *roleService) RemoveRolePermission(ctx context.Context, req *v1.RemoveRolePermissionRequest) (*v1.RemoveRolePermissionResponse, error) {
-	if err := s.roles.RemoveRolePermission(ctx, req.RolePermissionId); err != nil {
+	old, err := s.roles.RolePermission(ctx, req.RolePermissionId)
+	if err != nil {
+		return nil, storageError(ctx, err, rolePermissionNotFound(req.RolePermissionId), "")
+	}
+	role, err := s.role(ctx, old.RoleID, rolePermissionNotFound(req.RolePermissionId))
+	if err != nil {
+		return nil, err
+	}
+	audited := roleChange(ctx, "role_permission.remove", role, rolePermissionValueOf(old), nil)
+	if err := s.roles.RemoveRolePermission(audited, req.RolePermissionId); err != nil {
 		return nil, storageError(ctx, err, rolePermissionNotFound(req.RolePermissionId), "")
 	}
 	return &v1.RemoveRolePermissionResponse{}, nil
@@ -179,7 +207,13 @@ func (s *roleService) UpdateRolePermission(ctx context.Context, req *v1.UpdateRo
 	if err != nil {
 		return nil, apiError(codeInvalidParameter, "%s", err.Error())
 	}
-	p, err := s.roles.UpdateRolePermission(ctx, req.RolePermissionId, l)
+	role, err := s.role(ctx, old.RoleID, rolePermissionNotFound(req.RolePermissionId))
+	if err != nil {
+		return nil, err
+	}
+	before, after := rolePermissionValueOf(old), rolePermissionValueOf(old)
+	after.Permission = string(l)
+	p, err := s.roles.UpdateRolePermission(roleChange(ctx, "role_permission.update", role, before, after), req.RolePermissionId, l)
 	if err != nil {
 		return nil, storageError(ctx, err, rolePermissionNotFound(req.RolePermissionId), "")
 	}
@@ -195,12 +229,26 @@ func (s *roleService) user(ctx context.Context, username string) (storage.User, 
 	return u, nil
 }
 
+// role reads a role, answering notFound when there is none.
+func (s *roleService) role(ctx context.Context, id int32, notFound string) (storage.Role, error) {
+	r, err := s.roles.Role(ctx, id)
+	if err != nil {
+		return r, storageError(ctx, err, notFound, "")
+	}
+	return r, nil
+}
+
 func (s *roleService) AssignRole(ctx context.Context, req *v1.AssignRoleRequest) (*v1.AssignRoleResponse, error) {
 	u, err := s.user(ctx, req.Username)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.roles.AssignRole(ctx, u.ID, req.RoleId)
+	role, err := s.role(ctx, req.RoleId, roleNotFound(req.RoleId))
+	if err != nil {
+		return nil, err
+	}
+	after := assignmentValue{Username: u.Username, Role: role.Name}
+	a, err := s.roles.AssignRole(roleChange(ctx, "role.assign", role, nil, after), u.ID, req.RoleId)
 	if err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId),
 			fmt.Sprintf("User role assignment (user_id=%d, role_id=%d) already exists", u.ID, req.RoleId))
@@ -213,8 +261,14 @@ func (s *roleService) UnassignRole(ctx context.Context, req *v1.UnassignRoleRequ
 	if err != nil {
 		return nil, err
 	}
-	if err := s.roles.UnassignRole(ctx, u.ID, req.RoleId); err != nil {
-		return nil, storageError(ctx, err, fmt.Sprintf("User role assignment (user_id=%d, role_id=%d) not found", u.ID, req.RoleId), "")
+	notHeld := fmt.Sprintf("User role assignment (user_id=%d, role_id=%d) not found", u.ID, req.RoleId)
+	role, err := s.role(ctx, req.RoleId, notHeld)
+	if err != nil {
+		return nil, err
+	}
+	before := assignmentValue{Username: u.Username, Role: role.Name}
+	if err := s.roles.UnassignRole(roleChange(ctx, "role.unassign", role, before, nil), u.ID, req.RoleId); err != nil {
+		return nil, storageError(ctx, err, notHeld, "")
 	}
 	return &v1.UnassignRoleResponse{}, nil
 }

@@ -21,7 +21,8 @@ func (s *userService) CreateServiceAccount(ctx context.Context, req *v1.CreateSe
 	if err := validateUsername(req.Username); err != nil {
 		return nil, err
 	}
-	u, err := s.store.CreateServiceAccount(ctx, req.Username)
+	after := userValue{Username: req.Username, ServiceAccount: true}
+	u, err := s.store.CreateServiceAccount(userChange(ctx, "service_account.create", req.Username, nil, after), req.Username)
 	if err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "User (username="+quoted(req.Username)+") already exists.")
 	}
@@ -60,7 +61,7 @@ func (s *userService) DeleteServiceAccount(ctx context.Context, req *v1.DeleteSe
 		err = storage.ErrNotFound
 	}
 	if err == nil {
-		err = s.store.DeleteUser(ctx, req.Username)
+		err = s.store.DeleteUser(userChange(ctx, "service_account.delete", req.Username, userValueOf(u), nil), req.Username)
 	}
 	if err != nil {
 		return nil, storageError(ctx, err, serviceAccountNotFound(req.Username), "")

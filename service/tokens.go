@@ -33,6 +33,20 @@ func (s *tokenService) tokenOwner(ctx context.Context, username string) (storage
 	return u, nil
 }
 
+// token is the token of u named name, or MLflow-style not found.
+func (s *tokenService) token(ctx context.Context, u storage.User, name string) (storage.Token, error) {
+	ts, err := s.tokens.TokensOfUser(ctx, u.ID)
+	if err != nil {
+		return storage.Token{}, internalError(ctx, err)
+	}
+	for _, t := range ts {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return storage.Token{}, storageError(ctx, storage.ErrNotFound, tokenNotFound(u.Username, name), "")
+}
+
 // lifetime is how long a new or rotated token lives: days, at most the server's maximum.
 func (s *tokenService) lifetime(days int32) (time.Duration, error) {
 	if days == 0 {
@@ -100,8 +114,14 @@ func (s *tokenService) RotateToken(ctx context.Context, req *v1.RotateTokenReque
 	}
 	secret, hash := token.New()
 	created := now()
-	after := tokenValue{Username: u.Username, Name: req.Name, ExpiresAt: created.Add(life).Format(time.RFC3339)}
-	t, err := s.tokens.RotateToken(tokenChange(ctx, "token.rotate", u.Username, req.Name, nil, after), u.ID, req.Name, hash[:], created, created.Add(life))
+	old, err := s.token(ctx, u, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	before := tokenValueOf(old, u.Username)
+	after := before
+	after.ExpiresAt = created.Add(life).Format(time.RFC3339)
+	t, err := s.tokens.RotateToken(tokenChange(ctx, "token.rotate", u.Username, req.Name, before, after), u.ID, req.Name, hash[:], created, created.Add(life))
 	if err != nil {
 		return nil, storageError(ctx, err, tokenNotFound(req.Username, req.Name), "")
 	}
@@ -113,7 +133,11 @@ func (s *tokenService) RevokeToken(ctx context.Context, req *v1.RevokeTokenReque
 	if err != nil {
 		return nil, err
 	}
-	before := tokenValue{Username: u.Username, Name: req.Name}
+	old, err := s.token(ctx, u, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	before := tokenValueOf(old, u.Username)
 	if err := s.tokens.RevokeToken(tokenChange(ctx, "token.revoke", u.Username, req.Name, before, nil), u.ID, req.Name); err != nil {
 		return nil, storageError(ctx, err, tokenNotFound(req.Username, req.Name), "")
 	}

@@ -210,8 +210,10 @@ func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUser
 	if err != nil {
 		return nil, cmp.Or(kdfError(ctx, err), internalError(ctx, err))
 	}
+	// Before names the user only: neither password is ever kept.
 	changed := userValue{Username: req.Username, Password: "changed"}
-	if err := s.store.SetPasswordHash(userChange(ctx, "user.password", req.Username, nil, changed), req.Username, hash); err != nil {
+	audited := userChange(ctx, "user.password", req.Username, userValue{Username: req.Username}, changed)
+	if err := s.store.SetPasswordHash(audited, req.Username, hash); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
 	s.auth.clearThrottle(req.Username) // a new password is a fresh start
@@ -244,7 +246,11 @@ func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, cur
 
 func (s *userService) UpdateUserAdmin(ctx context.Context, req *v1.UpdateUserAdminRequest) (*v1.UpdateUserAdminResponse, error) {
 	isAdmin := req.GetIsAdmin()
-	audited := userChange(ctx, "user.admin", req.Username, nil, userValue{Username: req.Username, IsAdmin: &isAdmin})
+	old, err := s.store.UserByName(ctx, req.Username)
+	if err != nil {
+		return nil, storageError(ctx, err, userNotFound(req.Username), "")
+	}
+	audited := userChange(ctx, "user.admin", req.Username, userValueOf(old), userValue{Username: req.Username, IsAdmin: &isAdmin})
 	if err := s.store.SetAdmin(audited, req.Username, isAdmin); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
@@ -255,7 +261,11 @@ func (s *userService) DeleteUser(ctx context.Context, req *v1.DeleteUserRequest)
 	if principalFrom(ctx).User.Username == req.Username {
 		return nil, apiError(codeBadRequest, "Users cannot delete their own account. Ask another admin to delete this user instead.")
 	}
-	if err := s.store.DeleteUser(userChange(ctx, "user.delete", req.Username, userValue{Username: req.Username}, nil), req.Username); err != nil {
+	old, err := s.store.UserByName(ctx, req.Username)
+	if err != nil {
+		return nil, storageError(ctx, err, userNotFound(req.Username), "")
+	}
+	if err := s.store.DeleteUser(userChange(ctx, "user.delete", req.Username, userValueOf(old), nil), req.Username); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
 	return &v1.DeleteUserResponse{}, nil

@@ -67,9 +67,15 @@ func (s *workspaceService) SetWorkspacePermission(ctx context.Context, req *v1.S
 		return nil, err
 	}
 	in := workspace.With(ctx, req.WorkspaceName)
-	g, err := s.store.UpdateGrant(in, u.ID, workspace.Resource, level)
+	after := grantValue{Username: u.Username, Permission: string(level)}
+	old, err := s.store.Grant(in, u.ID, workspace.Resource)
+	var g storage.Grant
+	if err == nil {
+		before := grantValue{Username: u.Username, Permission: string(old.Level)}
+		g, err = s.store.UpdateGrant(grantChange(in, "workspace_permission.update", workspace.Resource, before, after), u.ID, workspace.Resource, level)
+	}
 	if errors.Is(err, storage.ErrNotFound) {
-		g, err = s.store.CreateGrant(in, u.ID, workspace.Resource, level)
+		g, err = s.store.CreateGrant(grantChange(in, "workspace_permission.create", workspace.Resource, nil, after), u.ID, workspace.Resource, level)
 	}
 	if err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
@@ -87,8 +93,15 @@ func (s *workspaceService) DeleteWorkspacePermission(ctx context.Context, req *v
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteGrant(workspace.With(ctx, req.WorkspaceName), u.ID, workspace.Resource); err != nil {
-		return nil, storageError(ctx, err, fmt.Sprintf("Workspace permission does not exist for workspace='%s', username='%s'", req.WorkspaceName, req.Username), "")
+	in := workspace.With(ctx, req.WorkspaceName)
+	missing := fmt.Sprintf("Workspace permission does not exist for workspace='%s', username='%s'", req.WorkspaceName, req.Username)
+	old, err := s.store.Grant(in, u.ID, workspace.Resource)
+	if err != nil {
+		return nil, storageError(ctx, err, missing, "")
+	}
+	before := grantValue{Username: u.Username, Permission: string(old.Level)}
+	if err := s.store.DeleteGrant(grantChange(in, "workspace_permission.delete", workspace.Resource, before, nil), u.ID, workspace.Resource); err != nil {
+		return nil, storageError(ctx, err, missing, "")
 	}
 	grpc.SetHeader(ctx, metadata.Pairs(httpStatusKey, "204"))
 	return &v1.DeleteWorkspacePermissionResponse{}, nil
