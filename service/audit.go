@@ -66,18 +66,7 @@ func auditJSON(ctx context.Context, v any) json.RawMessage {
 }
 
 // userValue is what the audit trail keeps of a user: never the password or its hash.
-type userValue struct {
-	Username string `json:"username"`
-	IsAdmin  *bool  `json:"is_admin,omitempty"`
-	Password string `json:"password,omitempty"` // only ever "changed"
-	// ServiceAccount marks a service account's value.
-	ServiceAccount bool `json:"service_account,omitempty"`
-}
-
-// userValueOf is u as the audit trail keeps it.
-func userValueOf(u storage.User) userValue {
-	return userValue{Username: u.Username, IsAdmin: &u.IsAdmin, ServiceAccount: u.IsServiceAccount}
-}
+type userValue = storage.AuditUser
 
 // userChange is ctx asking the store to write the audit row of a change to a
 // user in the change's transaction.
@@ -89,10 +78,7 @@ func userChange(ctx context.Context, event, username string, before, after any) 
 }
 
 // grantValue is what the audit trail keeps of a direct grant.
-type grantValue struct {
-	Username   string `json:"username"`
-	Permission string `json:"permission"`
-}
+type grantValue = storage.AuditGrant
 
 // grantChange is userChange for a user's direct grant on r, in the request's workspace.
 func grantChange(ctx context.Context, event string, r permission.Resource, before, after any) context.Context {

@@ -75,7 +75,7 @@ func (s *roleService) CreateRole(ctx context.Context, req *v1.CreateRoleRequest)
 	if strings.TrimSpace(req.Workspace) == "" {
 		return nil, apiError(codeInvalidParameter, "Workspace cannot be empty.")
 	}
-	after := roleValue{Name: req.Name, Workspace: req.Workspace, Description: req.Description}
+	after := storage.AuditRole{Name: req.Name, Workspace: req.Workspace, Description: req.Description}
 	audited := roleChange(ctx, "role.create", storage.Role{Workspace: req.Workspace}, nil, after)
 	r, err := s.roles.CreateRole(audited, req.Workspace, req.Name, req.Description)
 	if err != nil {
@@ -120,7 +120,7 @@ func (s *roleService) UpdateRole(ctx context.Context, req *v1.UpdateRoleRequest)
 	if err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
 	}
-	before := roleValue{Name: old.Name, Workspace: old.Workspace, Description: old.Description}
+	before := storage.AuditRole{Name: old.Name, Workspace: old.Workspace, Description: old.Description}
 	after := before
 	if req.Name != nil {
 		after.Name = *req.Name
@@ -141,7 +141,7 @@ func (s *roleService) DeleteRole(ctx context.Context, req *v1.DeleteRoleRequest)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.roles.DeleteRole(roleChange(ctx, "role.delete", old, roleValueOf(old), nil), req.RoleId); err != nil {
+	if err := s.roles.DeleteRole(roleChange(ctx, "role.delete", old, storage.AuditRoleOf(old), nil), req.RoleId); err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
 	}
 	return &v1.DeleteRoleResponse{}, nil
@@ -159,7 +159,7 @@ func (s *roleService) AddRolePermission(ctx context.Context, req *v1.AddRolePerm
 	if err != nil {
 		return nil, err
 	}
-	after := rolePermissionValue{ResourceType: req.ResourceType, Pattern: req.ResourcePattern, Permission: string(l)}
+	after := storage.AuditRolePermission{ResourceType: req.ResourceType, Pattern: req.ResourcePattern, Permission: string(l)}
 	p, err := s.roles.AddRolePermission(roleChange(ctx, "role_permission.add", role, nil, after), req.RoleId, req.ResourceType, req.ResourcePattern, l)
 	if err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId), fmt.Sprintf(
@@ -178,7 +178,7 @@ func (s *roleService) RemoveRolePermission(ctx context.Context, req *v1.RemoveRo
 	if err != nil {
 		return nil, err
 	}
-	audited := roleChange(ctx, "role_permission.remove", role, rolePermissionValueOf(old), nil)
+	audited := roleChange(ctx, "role_permission.remove", role, storage.AuditRolePermissionOf(old), nil)
 	if err := s.roles.RemoveRolePermission(audited, req.RolePermissionId); err != nil {
 		return nil, storageError(ctx, err, rolePermissionNotFound(req.RolePermissionId), "")
 	}
@@ -211,7 +211,7 @@ func (s *roleService) UpdateRolePermission(ctx context.Context, req *v1.UpdateRo
 	if err != nil {
 		return nil, err
 	}
-	before, after := rolePermissionValueOf(old), rolePermissionValueOf(old)
+	before, after := storage.AuditRolePermissionOf(old), storage.AuditRolePermissionOf(old)
 	after.Permission = string(l)
 	p, err := s.roles.UpdateRolePermission(roleChange(ctx, "role_permission.update", role, before, after), req.RolePermissionId, l)
 	if err != nil {

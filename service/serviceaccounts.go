@@ -61,7 +61,7 @@ func (s *userService) DeleteServiceAccount(ctx context.Context, req *v1.DeleteSe
 		err = storage.ErrNotFound
 	}
 	if err == nil {
-		err = s.store.DeleteUser(userChange(ctx, "service_account.delete", req.Username, userValueOf(u), nil), req.Username)
+		err = s.store.DeleteUser(userChange(ctx, "service_account.delete", req.Username, storage.AuditUserOf(u), nil), req.Username)
 	}
 	if err != nil {
 		return nil, storageError(ctx, err, serviceAccountNotFound(req.Username), "")

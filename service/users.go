@@ -250,7 +250,7 @@ func (s *userService) UpdateUserAdmin(ctx context.Context, req *v1.UpdateUserAdm
 	if err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
-	audited := userChange(ctx, "user.admin", req.Username, userValueOf(old), userValue{Username: req.Username, IsAdmin: &isAdmin})
+	audited := userChange(ctx, "user.admin", req.Username, storage.AuditUserOf(old), userValue{Username: req.Username, IsAdmin: &isAdmin})
 	if err := s.store.SetAdmin(audited, req.Username, isAdmin); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
@@ -265,7 +265,7 @@ func (s *userService) DeleteUser(ctx context.Context, req *v1.DeleteUserRequest)
 	if err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
-	if err := s.store.DeleteUser(userChange(ctx, "user.delete", req.Username, userValueOf(old), nil), req.Username); err != nil {
+	if err := s.store.DeleteUser(userChange(ctx, "user.delete", req.Username, storage.AuditUserOf(old), nil), req.Username); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
 	return &v1.DeleteUserResponse{}, nil

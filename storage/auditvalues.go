@@ -1,0 +1,57 @@
+package storage
+
+// The values an audit row keeps (AuditEvent.Before and After) of a user, a
+// direct grant, a role and a role permission: one JSON shape for each, whether
+// the API or the import wrote the row. None holds a password or a hash.
+
+// AuditUser is a user's audit value.
+type AuditUser struct {
+	Username       string `json:"username"`
+	IsAdmin        *bool  `json:"is_admin,omitempty"`
+	Password       string `json:"password,omitempty"` // only ever "changed"
+	ServiceAccount bool   `json:"service_account,omitempty"`
+}
+
+// AuditUserOf is u's audit value.
+func AuditUserOf(u User) AuditUser {
+	return AuditUser{Username: u.Username, IsAdmin: &u.IsAdmin, ServiceAccount: u.IsServiceAccount}
+}
+
+// AuditGrant is a direct grant's audit value; the row names its resource.
+type AuditGrant struct {
+	Username   string `json:"username"`
+	Permission string `json:"permission"`
+}
+
+// AuditRole is a role's audit value: a deleted role's permissions, which go
+// with it, and an imported role's members are in it.
+type AuditRole struct {
+	Name        string                `json:"name"`
+	Workspace   string                `json:"workspace"`
+	Description *string               `json:"description,omitempty"`
+	Permissions []AuditRolePermission `json:"permissions,omitempty"`
+	Members     []string              `json:"members,omitempty"`
+}
+
+// AuditRoleOf is r's audit value.
+func AuditRoleOf(r Role) AuditRole {
+	v := AuditRole{Name: r.Name, Workspace: r.Workspace, Description: r.Description}
+	for _, p := range r.Permissions {
+		v.Permissions = append(v.Permissions, AuditRolePermissionOf(p))
+	}
+	return v
+}
+
+// AuditRolePermission is a role permission's audit value; its id is 0, left
+// out, until the write has made it.
+type AuditRolePermission struct {
+	ID           int32  `json:"id,omitempty"`
+	ResourceType string `json:"resource_type"`
+	Pattern      string `json:"resource_pattern"`
+	Permission   string `json:"permission"`
+}
+
+// AuditRolePermissionOf is p's audit value.
+func AuditRolePermissionOf(p RolePermission) AuditRolePermission {
+	return AuditRolePermission{ID: p.ID, ResourceType: p.ResourceType, Pattern: p.Pattern, Permission: string(p.Level)}
+}
