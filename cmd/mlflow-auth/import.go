@@ -96,7 +96,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if !dryRun {
-		err := db.CreateBatch(ctx, plan.Batch())
+		err := db.CreateBatch(ctx, plan.AuditedBatch(redactURL(from)))
 		if errors.Is(err, storage.ErrAlreadyExists) || errors.Is(err, storage.ErrNotFound) {
 			return errors.New("mlflow-auth's database changed during the import, so nothing was written: run the import again")
 		}
