@@ -68,6 +68,7 @@ func (s *workspaceService) SetWorkspacePermission(ctx context.Context, req *v1.S
 	}
 	in := workspace.With(ctx, req.WorkspaceName)
 	after := grantValue{Username: u.Username, Permission: string(level)}
+	// Read first: an update's audit row keeps the level before.
 	old, err := s.store.Grant(in, u.ID, workspace.Resource)
 	var g storage.Grant
 	if err == nil {
