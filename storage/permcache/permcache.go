@@ -31,7 +31,9 @@ import (
 // user of that name would only see their cached user forgotten more often).
 const Notification = "(permissions)"
 
-// maxEntries bounds the memory of the lookups of many users.
+// maxEntries bounds the memory of the lookups of many users: each lookup
+// counts one, and one more for each grant it holds (a user's every grant may be
+// thousands).
 const maxEntries = 200_000
 
 // Cache holds the lookups; Store and Roles read and write through it.
@@ -39,11 +41,11 @@ type Cache struct {
 	notifier usercache.Notifier
 	ttl      time.Duration
 	now      func() time.Time
-	max      int // entries before all are forgotten
+	max      int // size before all is forgotten
 
 	mu     sync.Mutex
 	gen    uint64 // counts flushes, so a read that raced one is not kept
-	size   int
+	size   int    // lookups and the grants they hold
 	grants map[grantKey]entry[storage.Grant]
 	all    map[userKey]entry[[]storage.Grant]
 	roles  map[roleKey]entry[[]storage.RoleGrant]
@@ -102,8 +104,9 @@ func (c *Cache) clear() {
 // changed tells every replica's cache, this one's first, that permissions changed.
 func (c *Cache) changed(ctx context.Context) { c.notifier.Changed(ctx, Notification) }
 
-// cached answers k from m, one of c's maps, while its entry lives, else reads it.
-func cached[K comparable, V any](c *Cache, m map[K]entry[V], k K, read func() (V, error)) (V, error) {
+// cached answers k from m, one of c's maps, while its entry lives, else reads
+// it; size is what an answer counts towards c.max.
+func cached[K comparable, V any](c *Cache, m map[K]entry[V], k K, size func(V) int, read func() (V, error)) (V, error) {
 	c.mu.Lock()
 	e, ok := m[k]
 	gen := c.gen
@@ -121,13 +124,18 @@ func cached[K comparable, V any](c *Cache, m map[K]entry[V], k K, read func() (V
 		if c.size >= c.max {
 			c.clear()
 		}
-		if _, had := m[k]; !had {
-			c.size++
+		if old, had := m[k]; had {
+			c.size -= size(old.v)
 		}
+		c.size += size(v)
 		m[k] = entry[V]{v, err, c.now().Add(c.ttl)}
 	}
 	return v, err
 }
+
+func one[V any](V) int { return 1 }
+
+func sizeOf[S ~[]E, E any](s S) int { return 1 + len(s) }
 
 // Store is a storage.Store whose grant reads go through the cache and whose
 // writes that change grants flush it.
@@ -141,7 +149,7 @@ func (c *Cache) Store(s storage.Store) *Store { return &Store{Store: s, c: c} }
 
 // Grant implements storage.Store.
 func (s *Store) Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error) {
-	return cached(s.c, s.c.grants, grantKey{workspace.From(ctx), userID, r},
+	return cached(s.c, s.c.grants, grantKey{workspace.From(ctx), userID, r}, one,
 		func() (storage.Grant, error) { return s.Store.Grant(ctx, userID, r) })
 }
 
@@ -150,7 +158,7 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 	if len(userIDs) != 1 {
 		return s.Store.GrantsOfUsers(ctx, userIDs)
 	}
-	grants, err := cached(s.c, s.c.all, userKey{workspace.From(ctx), userIDs[0]},
+	grants, err := cached(s.c, s.c.all, userKey{workspace.From(ctx), userIDs[0]}, sizeOf,
 		func() ([]storage.Grant, error) { return s.Store.GrantsOfUsers(ctx, userIDs) })
 	return slices.Clone(grants), err // callers may sort or change theirs
 }
@@ -213,7 +221,7 @@ func (c *Cache) Roles(r storage.Roles) *Roles { return &Roles{Roles: r, c: c} }
 
 // RoleGrantsOfUser implements storage.Roles.
 func (r *Roles) RoleGrantsOfUser(ctx context.Context, userID int32, ws, resourceType, resourceID string) ([]storage.RoleGrant, error) {
-	grants, err := cached(r.c, r.c.roles, roleKey{userID, ws, resourceType, resourceID},
+	grants, err := cached(r.c, r.c.roles, roleKey{userID, ws, resourceType, resourceID}, sizeOf,
 		func() ([]storage.RoleGrant, error) {
 			return r.Roles.RoleGrantsOfUser(ctx, userID, ws, resourceType, resourceID)
 		})
@@ -222,7 +230,7 @@ func (r *Roles) RoleGrantsOfUser(ctx context.Context, userID int32, ws, resource
 
 // HoldsRoleIn implements storage.Roles.
 func (r *Roles) HoldsRoleIn(ctx context.Context, userID int32, ws string) (bool, error) {
-	return cached(r.c, r.c.holds, userKey{ws, userID},
+	return cached(r.c, r.c.holds, userKey{ws, userID}, one,
 		func() (bool, error) { return r.Roles.HoldsRoleIn(ctx, userID, ws) })
 }
 

@@ -98,4 +98,14 @@ func TestKeysAndBound(t *testing.T) {
 	if g, err := s.Grant(ctx, u.ID, experiment("1")); err != nil || g.Level != permission.Read {
 		t.Fatalf("after the bound forgot it: %+v, %v; want READ", g, err)
 	}
+
+	// A user's every grant counts one for each.
+	c.max = maxEntries
+	c.flush("")
+	if grants, err := s.GrantsOfUsers(ctx, []int32{u.ID}); err != nil || len(grants) != 1 {
+		t.Fatalf("the default workspace's grants: %v, %v", grants, err)
+	}
+	if c.size != 2 {
+		t.Fatalf("one lookup of one grant counts %d, want 2", c.size)
+	}
 }
