@@ -27,9 +27,9 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
-// Notification is what the cache's writes tell the notifier. It names no user (a
+// notification is what the cache's writes tell the notifier. It names no user (a
 // user of that name would only see their cached user forgotten more often).
-const Notification = "(permissions)"
+const notification = "(permissions)"
 
 // maxEntries bounds the memory of the lookups of many users: each lookup
 // counts one, and one more for each grant it holds (a user's every grant may be
@@ -102,7 +102,7 @@ func (c *Cache) clear() {
 }
 
 // changed tells every replica's cache, this one's first, that permissions changed.
-func (c *Cache) changed(ctx context.Context) { c.notifier.Changed(ctx, Notification) }
+func (c *Cache) changed(ctx context.Context) { c.notifier.Changed(ctx, notification) }
 
 // cached answers k from m, one of c's maps, while its entry lives, else reads
 // it; size is what an answer counts towards c.max.
