@@ -26,7 +26,8 @@ import (
 // What a proxied experiments/get costs (issue 9): a user with one direct grant
 // against a user in 20 roles of 50 permissions each, among 10,000 roles in the
 // store, both answered by the front door over loopback in front of a stub
-// MLflow, credentials cached as in production.
+// MLflow, credentials cached as in production; and the same with the user
+// cache (--user-cache-ttl) on, on a second server over the same database.
 func BenchmarkProxiedRequest(b *testing.B) {
 	logger := slog.Default()
 	slog.SetDefault(slog.New(slog.DiscardHandler)) // a line per request would be most of what is measured
@@ -59,6 +60,8 @@ func benchProxied(b *testing.B, db servicetest.Database) {
 	upstream, _ := url.Parse(mlflow.URL)
 	srv := servicetest.Start(b, servicetest.Options{Store: db, Upstream: upstream,
 		DefaultPermission: permission.NoPermissions, CredentialCacheTTL: time.Hour})
+	cached := servicetest.Start(b, servicetest.Options{Store: db, Upstream: upstream,
+		DefaultPermission: permission.NoPermissions, CredentialCacheTTL: time.Hour, UserCacheTTL: time.Hour})
 
 	hash, err := password.Params{N: 1024, R: 8, P: 1}.Hash("password")
 	if err != nil {
@@ -93,13 +96,15 @@ func benchProxied(b *testing.B, db servicetest.Database) {
 		}
 	}
 
-	for _, c := range []struct{ name, user, experiment string }{
-		{"user=one-grant", "one-grant", "7"},
+	for _, c := range []struct{ name, url, user, experiment string }{
+		{"user=one-grant", srv.URL, "one-grant", "7"},
 		// granted by the 11th of the user's roles
-		{"user=20-roles-of-50", "roles", fmt.Sprint(100_000 + 5000*50 + 25)},
+		{"user=20-roles-of-50", srv.URL, "roles", fmt.Sprint(100_000 + 5000*50 + 25)},
+		{"user=one-grant,cache=1h", cached.URL, "one-grant", "7"},
+		{"user=20-roles-of-50,cache=1h", cached.URL, "roles", fmt.Sprint(100_000 + 5000*50 + 25)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			req, err := http.NewRequest("GET", srv.URL+"/api/2.0/mlflow/experiments/get?experiment_id="+c.experiment, nil)
+			req, err := http.NewRequest("GET", c.url+"/api/2.0/mlflow/experiments/get?experiment_id="+c.experiment, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,12 @@ import (
 // user cache (an hour) and its own listener, as two processes would have.
 func twoReplicas(t *testing.T) (a, b *servicetest.Server, schema *storagetest.PostgresSchema, db *postgres.Store) {
 	t.Helper()
+	return twoReplicasWith(t, servicetest.Options{})
+}
+
+// twoReplicasWith is twoReplicas with opts for both, but for the store and caches.
+func twoReplicasWith(t *testing.T, opts servicetest.Options) (a, b *servicetest.Server, schema *storagetest.PostgresSchema, db *postgres.Store) {
+	t.Helper()
 	schema = storagetest.NewPostgresSchema(t)
 	db, err := postgres.Open(context.Background(), schema.URL)
 	if err != nil {
@@ -26,12 +33,43 @@ func twoReplicas(t *testing.T) (a, b *servicetest.Server, schema *storagetest.Po
 	t.Cleanup(func() { db.Close() })
 	ctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
+	var notifiers []*postgres.Notifier
 	start := func() *servicetest.Server {
-		return servicetest.Start(t, servicetest.Options{Store: db, UserCacheTTL: time.Hour, CredentialCacheTTL: time.Hour, UserChanges: db.Notifier(ctx)})
+		n := db.Notifier(ctx)
+		notifiers = append(notifiers, n)
+		opts.Store, opts.UserCacheTTL, opts.CredentialCacheTTL, opts.UserChanges = db, time.Hour, time.Hour, n
+		return servicetest.Start(t, opts)
 	}
 	a, b = start(), start()
 	waitForListeners(t, schema, 2)
+	for _, n := range notifiers {
+		listening(t, n)
+	}
 	return a, b, schema, db
+}
+
+// listening waits until n hears a NOTIFY of its own, which it can only once it
+// has flushed the caches for its first LISTEN: a cache filled before that may
+// be flushed at any time (a LISTEN shows in pg_stat_activity a little sooner).
+func listening(t *testing.T, n *postgres.Notifier) {
+	t.Helper()
+	const probe = "(listener probe)"
+	var heard atomic.Int32 // once in process for each probe sent, once more through LISTEN
+	n.Listen(func(name string) {
+		if name == probe {
+			heard.Add(1)
+		}
+	})
+	for sent, deadline := int32(1), time.Now().Add(10*time.Second); ; sent++ {
+		n.Changed(context.Background(), probe)
+		time.Sleep(20 * time.Millisecond)
+		if heard.Load() > sent {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the listener did not hear its own NOTIFY in 10 s")
+		}
+	}
 }
 
 // waitForListeners waits until n listener connections have run their LISTEN.

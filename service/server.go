@@ -27,6 +27,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/proxy"
 	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/permcache"
 	"github.com/mlflow-auth/mlflow-auth/storage/usercache"
 )
 
@@ -48,10 +49,11 @@ type Config struct {
 	// CredentialCacheTTL is how long a verified username and password are remembered
 	// (see password.Cache); zero verifies the hash on every request.
 	CredentialCacheTTL time.Duration
-	// UserCacheTTL is how long a user read by name (id, hash, admin flag) is
-	// answered from memory (see usercache); this replica's changes are seen at
-	// once, other replicas' through UserChanges or after at most the TTL. Zero
-	// reads it on every request.
+	// UserCacheTTL is how long a user read by name (id, hash, admin flag; see
+	// usercache) and the permission lookups of requests (see permcache) are
+	// answered from memory; this replica's changes are seen at once, other
+	// replicas' through UserChanges or after at most the TTL. Zero reads them
+	// on every request.
 	UserCacheTTL time.Duration
 	// UserChanges carries the user cache's invalidations between replicas
 	// (postgres.Notifier); nil is in process, for one replica (SQLite).
@@ -131,6 +133,10 @@ func New(cfg Config) (*Server, error) {
 		}
 		cache := usercache.New(cfg.Store, cfg.UserCacheTTL, n)
 		cfg.Store, cfg.Tokens = cache, cache.Tokens(cfg.Tokens)
+		// The permission lookups too, with the same TTL and notifier: one
+		// setting bounds how stale anything a request reads can be.
+		perms := permcache.New(cfg.UserCacheTTL, n)
+		cfg.Store, cfg.Roles = perms.Store(cfg.Store), perms.Roles(cfg.Roles)
 	}
 	auth, err := newAuthenticator(cfg.Store, cfg.Tokens, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF, cfg.LoginThrottle)
 	if err != nil {

@@ -101,7 +101,7 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.credentialCache, "credential-cache-ttl", envDuration("MLFLOW_AUTH_CREDENTIAL_CACHE_TTL", 5*time.Minute),
 		"how long a verified username and password are remembered, so repeated requests skip the password hash; 0 turns it off (env MLFLOW_AUTH_CREDENTIAL_CACHE_TTL)")
 	fs.DurationVar(&c.userCache, "user-cache-ttl", envDuration("MLFLOW_AUTH_USER_CACHE_TTL", 30*time.Second),
-		"how long a user (id, password hash, admin flag) and an access token are answered from memory after a read; this server's changes are seen at once, on Postgres other replicas' too (LISTEN/NOTIFY), and the TTL bounds what a lost notification leaves stale; 0 reads the database on every request (env MLFLOW_AUTH_USER_CACHE_TTL)")
+		"how long a user (id, password hash, admin flag), an access token and the permission lookups of requests (grants, role grants) are answered from memory after a read; this server's changes are seen at once, on Postgres other replicas' too (LISTEN/NOTIFY), and the TTL bounds what a lost notification leaves stale; 0 reads the database on every request (env MLFLOW_AUTH_USER_CACHE_TTL)")
 	fs.DurationVar(&c.auditRetention, "audit-retention", envDuration("MLFLOW_AUTH_AUDIT_RETENTION", service.DefaultAuditRetention),
 		"how long audit events are kept; older ones are deleted hourly; 0 keeps them forever (env MLFLOW_AUTH_AUDIT_RETENTION)")
 	fs.DurationVar(&c.tokenMaxLifetime, "token-max-lifetime", envDuration("MLFLOW_AUTH_TOKEN_MAX_LIFETIME", service.DefaultTokenMaxLifetime),
