@@ -423,9 +423,12 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
-	return queryAll(ctx, s, scanGrant, grantSelect+
-		"WHERE g.user_id = ANY($1) AND g.workspace = $2 ORDER BY g.user_id, g.resource_type, g.resource_id", userIDs, workspace.From(ctx))
+	return queryAll(ctx, s, scanGrant, grantsOfUsersQuery, userIDs, workspace.From(ctx))
 }
+
+// grantsOfUsersQuery reads the grants from the grants_user_id index alone (0008).
+const grantsOfUsersQuery = grantSelect +
+	"WHERE g.user_id = ANY($1) AND g.workspace = $2 ORDER BY g.user_id, g.resource_type, g.resource_id"
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {

@@ -405,10 +405,12 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 	for i, id := range userIDs {
 		ids[i] = fmt.Sprint(id)
 	}
-	return queryAll(ctx, s, scanGrant, grantSelect+
-		"WHERE g.user_id IN (SELECT value FROM json_each(?)) AND g.workspace = ? ORDER BY g.user_id, g.resource_type, g.resource_id",
-		"["+strings.Join(ids, ",")+"]", workspace.From(ctx))
+	return queryAll(ctx, s, scanGrant, grantsOfUsersQuery, "["+strings.Join(ids, ",")+"]", workspace.From(ctx))
 }
+
+// grantsOfUsersQuery reads the grants from the grants_user_id index alone (0008).
+const grantsOfUsersQuery = grantSelect +
+	"WHERE g.user_id IN (SELECT value FROM json_each(?)) AND g.workspace = ? ORDER BY g.user_id, g.resource_type, g.resource_id"
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
