@@ -25,25 +25,41 @@ import (
 // The scale target of issue 10: users/get, a permission lookup and a proxied
 // decision cost about as much in a store of a million users and ten million
 // grants as in one of a thousand. MLFLOW_AUTH_BENCH_SCALE_STORES names seeded
-// databases (bench/seed; bench/scale.sh seeds them and runs this), each served in
-// turn by an in-process server, so that `benchstat -col /users` puts the sizes
-// side by side. The user cache is off: every request reads its user from the
-// store, as one that misses the cache does. Requests go round 64 users spread
-// over the store's ids, not one whose rows stay in the page cache.
+// databases (bench/seed; bench/scale.sh seeds them and runs this), each served
+// by an in-process server. The stores of one backend take turns request by
+// request, so that load from other work on the machine falls on them alike; each
+// store's median is reported as p50-<users>-ns, and the last store's over the
+// first's as p50-ratio. The user cache is off: every request reads its user from
+// the store, as one that misses the cache does. Requests go round 64 users spread
+// over each store's ids, not one whose rows stay in the page cache.
 func BenchmarkScale(b *testing.B) {
-	stores := strings.Fields(os.Getenv("MLFLOW_AUTH_BENCH_SCALE_STORES"))
-	if len(stores) == 0 {
+	urls := strings.Fields(os.Getenv("MLFLOW_AUTH_BENCH_SCALE_STORES"))
+	if len(urls) == 0 {
 		b.Skip("MLFLOW_AUTH_BENCH_SCALE_STORES names no seeded databases (see bench/scale.sh)")
 	}
 	logger := slog.Default()
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	b.Cleanup(func() { slog.SetDefault(logger) })
 	upstream := stubMLflow(b)
-	for _, dbURL := range stores {
+	type store struct {
+		users  string // "1e6"
+		url    string // the server's
+		probes []storage.Grant
+	}
+	var backends []string
+	byBackend := map[string][]store{}
+	for _, dbURL := range urls {
 		db, backend := openScaleStore(b, dbURL)
 		users, probes := scaleProbes(b, db, 64)
 		srv := servicetest.Start(b, servicetest.Options{Store: db, Upstream: upstream,
 			DefaultPermission: permission.NoPermissions, CredentialCacheTTL: time.Hour})
+		if byBackend[backend] == nil {
+			backends = append(backends, backend)
+		}
+		byBackend[backend] = append(byBackend[backend], store{fmt.Sprintf("1e%.0f", math.Round(math.Log10(float64(users)))), srv.URL, probes})
+	}
+	for _, backend := range backends {
+		stores := byBackend[backend]
 		for _, call := range []struct {
 			name string
 			path func(username, experiment string) string
@@ -54,17 +70,30 @@ func BenchmarkScale(b *testing.B) {
 			}},
 			{"proxied-experiments-get", func(_, e string) string { return "/api/2.0/mlflow/experiments/get?experiment_id=" + e }},
 		} {
-			var reqs []*http.Request
-			for _, p := range probes {
-				req, err := http.NewRequest("GET", srv.URL+call.path(p.Username, p.Resource.ID), nil)
-				if err != nil {
-					b.Fatal(err)
+			var reqs []*http.Request // probe by probe, one request for each store
+			for i := range stores[0].probes {
+				for _, s := range stores {
+					p := s.probes[i]
+					req, err := http.NewRequest("GET", s.url+call.path(p.Username, p.Resource.ID), nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					req.SetBasicAuth(p.Username, "password")
+					reqs = append(reqs, req)
 				}
-				req.SetBasicAuth(p.Username, "password")
-				reqs = append(reqs, req)
 			}
-			b.Run(fmt.Sprintf("db=%s/users=1e%.0f/call=%s", backend, math.Round(math.Log10(float64(users))), call.name), func(b *testing.B) {
-				measure(b, reqs...)
+			b.Run("db="+backend+"/call="+call.name, func(b *testing.B) {
+				took := measure(b, reqs...)
+				p50 := make([]time.Duration, len(stores))
+				for j, s := range stores {
+					var mine []time.Duration
+					for i := j; i < len(took); i += len(stores) {
+						mine = append(mine, took[i])
+					}
+					p50[j] = median(mine)
+					b.ReportMetric(float64(p50[j]), "p50-"+s.users+"-ns")
+				}
+				b.ReportMetric(float64(p50[len(p50)-1])/float64(p50[0]), "p50-ratio")
 			})
 		}
 	}
