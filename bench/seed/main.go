@@ -12,8 +12,8 @@
 // backend has: Postgres COPY, SQLite prepared inserts in one transaction. Both
 // write grants in the order of their unique key and rebuild the other grant
 // indexes afterwards from their own definitions, and Postgres skips the
-// foreign-key triggers during the load (every row is valid by construction).
-// A database that already holds users is left as it is.
+// foreign-key triggers during the load (every row is valid by construction),
+// which takes a superuser. A database that already holds users is left as it is.
 package main
 
 import (
@@ -169,7 +169,7 @@ func roleOf(u int) int            { return u%roles + 1 }
 
 func seedSQLite(ctx context.Context, path string, users int, hash string) (bool, error) {
 	dsn := (&url.URL{Scheme: "file", Opaque: url.PathEscape(path), RawQuery: url.Values{
-		// A load that fails is started again on a new file, so it needs no journal.
+		// A load cut short by a crash is started again on a new file, so it need not wait for the disk.
 		"_pragma": {"foreign_keys(1)", "synchronous(OFF)", "cache_size(-1048576)"},
 	}.Encode()}).String()
 	db, err := sql.Open("sqlite", dsn)
