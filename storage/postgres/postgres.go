@@ -252,6 +252,9 @@ func (s *Store) SetPasswordHash(ctx context.Context, username, passwordHash stri
 // deletions: "mlflowad" (admins) as a bigint.
 const adminLock int64 = 0x6d6c666c6f776164
 
+// countAdminsQuery reads the users_admins index (0008), not the whole table.
+const countAdminsQuery = "SELECT count(*) FROM users WHERE is_admin"
+
 // checkNotLastAdmin fails with ErrNotFound when username does not exist and with
 // ErrLastAdmin when it is the only admin.
 //
@@ -273,7 +276,7 @@ func checkNotLastAdmin(ctx context.Context, tx pgx.Tx, username string) error {
 		return nil
 	}
 	var admins int
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&admins); err != nil {
+	if err := tx.QueryRow(ctx, countAdminsQuery).Scan(&admins); err != nil {
 		return err
 	}
 	if admins <= 1 {
@@ -321,7 +324,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&n)
+	err := s.pool.QueryRow(ctx, countAdminsQuery).Scan(&n)
 	return n, classify(err)
 }
 

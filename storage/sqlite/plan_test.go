@@ -59,3 +59,10 @@ func queryPlan(t *testing.T, query string, args ...any) string {
 	}
 	return strings.Join(plan, "\n")
 }
+
+// Counting the admins must not read every user of a store of a million.
+func TestCountAdminsPlan(t *testing.T) {
+	if all := queryPlan(t, countAdminsQuery); !strings.Contains(all, "INDEX users_admins") {
+		t.Fatalf("plan of countAdminsQuery:\n%s", all)
+	}
+}

@@ -236,6 +236,9 @@ func oneRow(res sql.Result, err error) error {
 	return nil
 }
 
+// countAdminsQuery reads the users_admins index (0008), not the whole table.
+const countAdminsQuery = "SELECT count(*) FROM users WHERE is_admin"
+
 // checkNotLastAdmin fails with ErrLastAdmin when username is the only admin.
 // It runs inside a write transaction, which SQLite serializes, so the count holds.
 func checkNotLastAdmin(ctx context.Context, tx *sql.Tx, username string) error {
@@ -247,7 +250,7 @@ func checkNotLastAdmin(ctx context.Context, tx *sql.Tx, username string) error {
 		return nil
 	}
 	var admins int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&admins); err != nil {
+	if err := tx.QueryRowContext(ctx, countAdminsQuery).Scan(&admins); err != nil {
 		return err
 	}
 	if admins <= 1 {
@@ -294,7 +297,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&n)
+	err := s.read.QueryRowContext(ctx, countAdminsQuery).Scan(&n)
 	return n, classify(err)
 }
 
