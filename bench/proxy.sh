@@ -3,7 +3,10 @@
 # query, and throughput of an artifact download, each straight from MLflow and
 # through `mlflow-auth serve --upstream`
 # (authenticated as an ordinary user with a grant). Starts both servers on loopback
-# ports and stops them when it ends.
+# ports and stops them when it ends. MLflow's own latency varies by more than the
+# proxy adds, so the script ends with the same runs/get from a stub MLflow that
+# answers at once (BenchmarkProxiedRequest in ./service, STUB_COUNT runs,
+# default 6): the median of each run's p50, straight and through the front door.
 #
 # Usage: MLFLOW_PYTHON=/path/to/venv/bin/python bench/proxy.sh
 #   MLFLOW_PYTHON: an interpreter with mlflow installed (default: python3).
@@ -69,7 +72,7 @@ row() { # name target auth-header [wrk script]
     "$(awk '/Non-2xx|Socket errors/ {n++} END {print n ? "yes" : "none"}' "$work/out")"
 }
 
-echo "mlflow $("$python" -c 'import mlflow; print(mlflow.__version__)'), $connections connections, $duration per run, $(nproc) cores, everything on one machine"
+echo "mlflow $("$python" -c 'import mlflow; print(mlflow.__version__)'), $connections connections, $duration per run, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), everything on one machine"
 echo "| run                                    |    req/s |       p50 |       p99 |   transfer | errors |"
 echo "|----------------------------------------|----------|-----------|-----------|------------|--------|"
 row "runs/get, MLflow directly" "http://$mlflow/api/2.0/mlflow/runs/get?run_id=$run" ""
@@ -78,3 +81,13 @@ row "GraphQL GetRun, MLflow directly" "http://$mlflow/graphql" "" "$work/graphql
 row "GraphQL GetRun through mlflow-auth" "http://$auth/graphql" "$basic" "$work/graphql.lua"
 row "64 MiB artifact, MLflow directly" "http://$mlflow$artifact" ""
 row "64 MiB artifact through mlflow-auth" "http://$auth$artifact" "$basic"
+
+
+# The front door's own share: the same runs/get from a stub that answers at once.
+go test -run '^$' -bench '^BenchmarkProxiedRequest$/^db=sqlite$/^runs-get=' -count "${STUB_COUNT:-6}" ./service >"$work/stub.txt"
+median_p50() { # runs-get=$1: the median of the runs' p50, in ms
+  awk -v want="runs-get=$1-" 'index($1, want) {for (i = 2; i <= NF; i++) if ($i == "p50-ns") print $(i - 1)}' "$work/stub.txt" |
+    sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)] / 1e6}'
+}
+awk -v d="$(median_p50 direct)" -v p="$(median_p50 proxied)" -v n="${STUB_COUNT:-6}" 'BEGIN {
+  printf "runs/get from a stub MLflow, median p50 of %d runs: straight %.3f ms, through mlflow-auth %.3f ms, added %.3f ms\n", n, d, p, p - d}'

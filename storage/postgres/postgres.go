@@ -256,6 +256,9 @@ func (s *Store) SetPasswordHash(ctx context.Context, username, passwordHash stri
 // deletions: "mlflowad" (admins) as a bigint.
 const adminLock int64 = 0x6d6c666c6f776164
 
+// countAdminsQuery reads the users_admins index (0008), not the whole table.
+const countAdminsQuery = "SELECT count(*) FROM users WHERE is_admin"
+
 // checkNotLastAdmin fails with ErrNotFound when username does not exist and with
 // ErrLastAdmin when it is the only admin.
 //
@@ -277,7 +280,7 @@ func checkNotLastAdmin(ctx context.Context, tx pgx.Tx, username string) error {
 		return nil
 	}
 	var admins int
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&admins); err != nil {
+	if err := tx.QueryRow(ctx, countAdminsQuery).Scan(&admins); err != nil {
 		return err
 	}
 	if admins <= 1 {
@@ -325,7 +328,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&n)
+	err := s.pool.QueryRow(ctx, countAdminsQuery).Scan(&n)
 	return n, classify(err)
 }
 
@@ -427,9 +430,12 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
-	return queryAll(ctx, s, scanGrant, grantSelect+
-		"WHERE g.user_id = ANY($1) AND g.workspace = $2 ORDER BY g.user_id, g.resource_type, g.resource_id", userIDs, workspace.From(ctx))
+	return queryAll(ctx, s, scanGrant, grantsOfUsersQuery, userIDs, workspace.From(ctx))
 }
+
+// grantsOfUsersQuery reads the grants from the grants_user_id index alone (0008).
+const grantsOfUsersQuery = grantSelect +
+	"WHERE g.user_id = ANY($1) AND g.workspace = $2 ORDER BY g.user_id, g.resource_type, g.resource_id"
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {

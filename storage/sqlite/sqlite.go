@@ -240,6 +240,9 @@ func oneRow(res sql.Result, err error) error {
 	return nil
 }
 
+// countAdminsQuery reads the users_admins index (0008), not the whole table.
+const countAdminsQuery = "SELECT count(*) FROM users WHERE is_admin"
+
 // checkNotLastAdmin fails with ErrLastAdmin when username is the only admin.
 // It runs inside a write transaction, which SQLite serializes, so the count holds.
 func checkNotLastAdmin(ctx context.Context, tx *sql.Tx, username string) error {
@@ -251,7 +254,7 @@ func checkNotLastAdmin(ctx context.Context, tx *sql.Tx, username string) error {
 		return nil
 	}
 	var admins int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&admins); err != nil {
+	if err := tx.QueryRowContext(ctx, countAdminsQuery).Scan(&admins); err != nil {
 		return err
 	}
 	if admins <= 1 {
@@ -298,7 +301,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin").Scan(&n)
+	err := s.read.QueryRowContext(ctx, countAdminsQuery).Scan(&n)
 	return n, classify(err)
 }
 
@@ -409,10 +412,12 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 	for i, id := range userIDs {
 		ids[i] = fmt.Sprint(id)
 	}
-	return queryAll(ctx, s, scanGrant, grantSelect+
-		"WHERE g.user_id IN (SELECT value FROM json_each(?)) AND g.workspace = ? ORDER BY g.user_id, g.resource_type, g.resource_id",
-		"["+strings.Join(ids, ",")+"]", workspace.From(ctx))
+	return queryAll(ctx, s, scanGrant, grantsOfUsersQuery, "["+strings.Join(ids, ",")+"]", workspace.From(ctx))
 }
+
+// grantsOfUsersQuery reads the grants from the grants_user_id index alone (0008).
+const grantsOfUsersQuery = grantSelect +
+	"WHERE g.user_id IN (SELECT value FROM json_each(?)) AND g.workspace = ? ORDER BY g.user_id, g.resource_type, g.resource_id"
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
