@@ -136,6 +136,9 @@ func (c *core) deleteGrant(ctx context.Context, req grantRequest) error {
 	before := grantValue{Username: u.Username}
 	if err := c.store.DeleteGrant(grantChange(ctx, "grant.delete", r, before, nil), u.ID, r); err != nil {
 		notFound, _ := grantMessages(ctx, r, u.Username)
+		if _, revoke := req.(*v1.RevokePermissionRequest); revoke { // 3.13+'s call, 3.13+'s words
+			notFound = fmt.Sprintf("Permission for user=%s on resource_type=%s, resource_id=%s not found.", quoted(u.Username), r.Type, quoted(r.ID))
+		}
 		return storageError(ctx, err, notFound, "")
 	}
 	return nil

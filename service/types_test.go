@@ -82,3 +82,36 @@ func TestResourceTypes(t *testing.T) {
 	status, body = addRole("notebook", "*", "READ")
 	refused("role permission on an unknown type", status, body, unknown)
 }
+
+// Revoking an id on a `*`-only type is MLflow's not-found, not a refused
+// pattern: MLflow's revoke checks the type and looks the grant up. A non-admin
+// gets MLflow's refusal of such an id by its MANAGE check.
+func TestRevokeIDOnWildcardOnlyType(t *testing.T) {
+	s := startServer(t, permission.Read)
+	for _, name := range []string{"revoked", "revoker"} {
+		if status, body := getJSON(t, s, "POST", "/api/2.0/mlflow/users/create", adminUser, adminPass, `{"username": "`+name+`", "password": "password1234"}`); status != http.StatusOK {
+			t.Fatalf("create user: %d %v", status, body)
+		}
+	}
+	revoke := func(user, pass, typ, id string) (int, map[string]any) {
+		return getJSON(t, s, "POST", "/api/3.0/mlflow/users/permissions/revoke", user, pass,
+			fmt.Sprintf(`{"username": "revoked", "resource_type": %q, "resource_id": %q}`, typ, id))
+	}
+	for _, typ := range []string{"run", "mcp_server_version"} {
+		status, body := revoke(adminUser, adminPass, typ, "5")
+		want := "Permission for user=revoked on resource_type=" + typ + ", resource_id=5 not found."
+		if status != http.StatusNotFound || body["error_code"] != "RESOURCE_DOES_NOT_EXIST" || body["message"] != want {
+			t.Errorf("admin revokes %s 5: %d %v\nwant 404 RESOURCE_DOES_NOT_EXIST %q", typ, status, body, want)
+		}
+		status, body = revoke("revoker", "password1234", typ, "5")
+		want = "resource_type '" + typ + "' is not supported by the per-user permission convenience APIs."
+		if status != http.StatusBadRequest || body["error_code"] != "INVALID_PARAMETER_VALUE" || body["message"] != want {
+			t.Errorf("non-admin revokes %s 5: %d %v\nwant 400 INVALID_PARAMETER_VALUE %q", typ, status, body, want)
+		}
+	}
+	status, body := revoke(adminUser, adminPass, "experiment", "7")
+	if want := "Permission for user=revoked on resource_type=experiment, resource_id=7 not found."; status != http.StatusNotFound || body["message"] != want {
+		t.Errorf("admin revokes a missing experiment grant: %d %v\nwant 404 %q", status, body, want)
+	}
+}
+
