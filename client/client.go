@@ -55,6 +55,21 @@ func WithBasicAuth(username, password string) Option {
 	}
 }
 
+// BasicAuth returns the Basic credentials the client signs in with, if any,
+// as net/http's Request.BasicAuth reads them: changing your own password needs
+// the current one, which is this password.
+func (c *Client) BasicAuth() (username, password string, ok bool) {
+	encoded, found := strings.CutPrefix(c.authorization, "Basic ")
+	if !found {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return "", "", false
+	}
+	return strings.Cut(string(raw), ":")
+}
+
 // WithBearerToken sends "Authorization: Bearer <token>".
 func WithBearerToken(token string) Option {
 	return func(s *settings) { s.bearer = "Bearer " + token }

@@ -56,7 +56,9 @@ func (c *Client) AllUsers(ctx context.Context, req *v1.ListUsersRequest) iter.Se
 	})
 }
 
-// UpdateUserPassword sets a user's password.
+// UpdateUserPassword sets a user's password. Changing your own (an admin's
+// too) needs req.CurrentPassword, as in MLflow 3.17.2; an admin sets another
+// user's password without it.
 func (c *Client) UpdateUserPassword(ctx context.Context, req *v1.UpdateUserPasswordRequest) (*v1.UpdateUserPasswordResponse, error) {
 	return invoke[v1.UpdateUserPasswordResponse](ctx, c, http.MethodPatch, "/api/2.0/mlflow/users/update-password", req)
 }

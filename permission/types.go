@@ -2,6 +2,7 @@ package permission
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -39,6 +40,8 @@ type TypeInfo struct {
 	Label string
 	// canonical puts an id in its one stored form (nil: as given).
 	canonical func(id string) (string, error)
+	// parse refuses an id MLflow cannot read as one of the type's (nil: any).
+	parse func(id string) error
 	// levels a role may hold on the type, and how MLflow's refusal words them
 	// (nil: resourceLevels, "Resource-level").
 	levels     []Level
@@ -56,7 +59,7 @@ var Types = []TypeInfo{
 	{Type: GatewayEndpoint, PerID: true, Since: "3.9", Params: []string{"endpoint_id"}, Label: "Gateway endpoint"},
 	{Type: GatewayModelDefinition, PerID: true, Since: "3.9", Params: []string{"model_definition_id"}, Label: "Gateway model definition"},
 	{Type: MCPServer, PerID: true, Since: "3.15"},
-	{Type: Skill, PerID: true, Since: "3.18", levels: []Level{Read, Edit, Manage, Deny}, levelsWord: "Skill Registry"},
+	{Type: Skill, PerID: true, Since: "3.18", parse: parseSkillID, levels: []Level{Read, Edit, Manage, Deny}, levelsWord: "Skill Registry"},
 	{Type: Run, Since: "3.17"},
 	{Type: Trace, Since: "3.17"},
 	{Type: Assessment, Since: "3.17"},
@@ -91,15 +94,39 @@ func (t TypeInfo) CheckPattern(pattern string) error {
 	if pattern != Wildcard && !t.PerID {
 		return fmt.Errorf("Invalid resource_pattern '%s' for resource_type='%s'. This resource type supports only wildcard ('*') grants.", pattern, t.Type)
 	}
-	return nil
+	return t.CheckID(pattern)
+}
+
+// CheckID refuses an id the type cannot name, as MLflow does ("*" names all).
+func (t TypeInfo) CheckID(id string) error {
+	if t.parse == nil || id == Wildcard {
+		return nil
+	}
+	return t.parse(id)
 }
 
 // Canonical is id in the one form it is stored and looked up in.
 func (t TypeInfo) Canonical(id string) (string, error) {
+	if err := t.CheckID(id); err != nil {
+		return "", err
+	}
 	if t.canonical == nil || id == Wildcard {
 		return id, nil
 	}
 	return t.canonical(id)
+}
+
+// parseSkillID accepts MLflow 3.18's two spellings of a skill, "name" and
+// "@organization/name", each already in the form MLflow stores.
+func parseSkillID(id string) error {
+	name, ok := id, true
+	if org, rest, found := strings.Cut(strings.TrimPrefix(id, "@"), "/"); strings.HasPrefix(id, "@") {
+		name, ok = rest, found && org != ""
+	}
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return errors.New("Invalid Skill Registry resource_id. Expected 'name' or '@organization/name'.")
+	}
+	return nil
 }
 
 // checkLevel refuses a level no role may hold on the type, in MLflow's words.

@@ -139,6 +139,9 @@ func (c *core) deleteGrant(ctx context.Context, req grantRequest) error {
 		return err
 	}
 	notFound, _ := grantMessages(ctx, r, u.Username)
+	if _, revoke := req.(*v1.RevokePermissionRequest); revoke { // 3.13+'s call, 3.13+'s words
+		notFound = fmt.Sprintf("Permission for user=%s on resource_type=%s, resource_id=%s not found.", quoted(u.Username), r.Type, quoted(r.ID))
+	}
 	old, err := c.store.Grant(ctx, u.ID, r)
 	if err != nil {
 		return storageError(ctx, err, notFound, "")

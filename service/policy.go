@@ -195,6 +195,10 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 			return ctx, nil
 		}
 	case accessManage:
+		if info, _ := permission.Lookup(string(res.Type)); !info.PerID && res.ID != permission.Wildcard {
+			// Only a revoke gets here with such an id; MLflow's MANAGE check refuses it so.
+			return nil, apiError(codeInvalidParameter, "resource_type '%s' is not supported by the per-user permission convenience APIs.", res.Type)
+		}
 		level, err := c.effectiveLevel(ctx, p.User, res)
 		if err != nil {
 			return nil, err
@@ -275,8 +279,11 @@ func resourceOf(msg proto.Message) (permission.Resource, error) {
 		GetResourceType() string
 		GetResourceId() string
 	}:
+		// MLflow's revoke checks the type only: an id its grain never stores is
+		// simply not found.
+		_, revoke := msg.(*v1.RevokePermissionRequest)
 		var err error
-		if res, err = parseResource(r.GetResourceType(), r.GetResourceId()); err != nil {
+		if res, err = parseResource(r.GetResourceType(), r.GetResourceId(), !revoke); err != nil {
 			return res, err
 		}
 	default:
@@ -305,14 +312,14 @@ func classicResource(msg proto.Message) (permission.Resource, bool) {
 }
 
 // parseResource validates a (resource_type, resource_id) pair of the 3.x API
-// against its type's row (grain, canonical id).
-func parseResource(typ, id string) (permission.Resource, error) {
+// against its type's row (grain when asked, canonical id).
+func parseResource(typ, id string, grain bool) (permission.Resource, error) {
 	t, err := permission.ParseResourceType(typ)
 	if err != nil {
 		return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
 	}
 	info, _ := permission.Lookup(string(t))
-	if err := info.CheckPattern(id); err != nil {
+	if err := info.CheckPattern(id); err != nil && grain {
 		return permission.Resource{}, apiError(codeInvalidParameter, "%s", err.Error())
 	}
 	if id, err = info.Canonical(id); err != nil {

@@ -120,3 +120,60 @@ func TestNonAdminsListMembersOnly(t *testing.T) {
 		}
 	}
 }
+
+// Membership counts in every workspace the caller is in, not only default: a
+// role or a direct grant in team-x shows the caller the others who hold one
+// there, and nobody of a workspace the caller is not in. The manager of the
+// request's workspace lists everyone, to onboard them (MLflow 3.18).
+func TestNonAdminsListMembersOfTheirWorkspaces(t *testing.T) {
+	ts := startServer(t, permission.Read)
+	admin := caller{t, ts.transports(t)[0], adminUser, adminPass}
+	for _, u := range []string{"dave", "erin", "frank", "grace", "heidi"} {
+		admin.createUser(u, u+"-password-1")
+	}
+	must := func(ws, verb, path, body string) map[string]any {
+		t.Helper()
+		status, got := restIn(t, ts, ws, verb, path, adminUser, adminPass, body)
+		if status != 200 {
+			t.Fatalf("%s %s: %d %v", verb, path, status, got)
+		}
+		return got
+	}
+	role := func(ws, name, user string) {
+		id := must("", "POST", "/api/3.0/mlflow/roles/create", fmt.Sprintf(`{"workspace": %q, "name": %q}`, ws, name))["role"].(map[string]any)["id"]
+		must("", "POST", "/api/3.0/mlflow/roles/assign", fmt.Sprintf(`{"username": %q, "role_id": %v}`, user, id))
+	}
+	role("team-x", "x-dave", "dave")
+	must("team-x", "POST", "/api/3.0/mlflow/users/permissions/grant", `{"username": "erin", "resource_type": "experiment", "resource_id": "5", "permission": "READ"}`)
+	role("team-y", "y-frank", "frank")
+	must("team-y", "POST", "/api/3.0/mlflow/workspaces/team-y/permissions",
+		`{"username": "grace", "permission": "MANAGE"}`)
+
+	listed := func(ws, user string) []string {
+		t.Helper()
+		status, got := restIn(t, ts, ws, "GET", "/api/2.0/mlflow/users/list", user, user+"-password-1", "")
+		if status != 200 {
+			t.Fatalf("%s lists in %q: %d %v", user, ws, status, got)
+		}
+		var names []string
+		for _, u := range got["users"].([]any) {
+			names = append(names, u.(map[string]any)["username"].(string))
+		}
+		return names
+	}
+	for _, c := range []struct {
+		ws, user string
+		want     []string
+	}{
+		{"", "dave", []string{"admin", "dave", "erin"}},
+		{"team-y", "dave", []string{"admin", "dave", "erin"}}, // the header names no workspace of dave's roster
+		{"", "erin", []string{"admin", "dave", "erin"}},
+		{"", "frank", []string{"admin", "frank", "grace"}},
+		{"team-y", "grace", []string{"admin", "dave", "erin", "frank", "grace", "heidi"}},
+		{"", "heidi", []string{"heidi"}},
+	} {
+		if got := listed(c.ws, c.user); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s lists in %q: %v, want %v", c.user, c.ws, got, c.want)
+		}
+	}
+}

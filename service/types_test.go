@@ -3,6 +3,7 @@ package service_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -81,4 +82,81 @@ func TestResourceTypes(t *testing.T) {
 	refused("grant on an unknown type", status, body, unknown)
 	status, body = addRole("notebook", "*", "READ")
 	refused("role permission on an unknown type", status, body, unknown)
+}
+
+// Revoking an id on a `*`-only type is MLflow's not-found, not a refused
+// pattern: MLflow's revoke checks the type and looks the grant up. A non-admin
+// gets MLflow's refusal of such an id by its MANAGE check.
+func TestRevokeIDOnWildcardOnlyType(t *testing.T) {
+	s := startServer(t, permission.Read)
+	for _, name := range []string{"revoked", "revoker"} {
+		if status, body := getJSON(t, s, "POST", "/api/2.0/mlflow/users/create", adminUser, adminPass, `{"username": "`+name+`", "password": "password1234"}`); status != http.StatusOK {
+			t.Fatalf("create user: %d %v", status, body)
+		}
+	}
+	revoke := func(user, pass, typ, id string) (int, map[string]any) {
+		return getJSON(t, s, "POST", "/api/3.0/mlflow/users/permissions/revoke", user, pass,
+			fmt.Sprintf(`{"username": "revoked", "resource_type": %q, "resource_id": %q}`, typ, id))
+	}
+	for _, typ := range []string{"run", "mcp_server_version"} {
+		status, body := revoke(adminUser, adminPass, typ, "5")
+		want := "Permission for user=revoked on resource_type=" + typ + ", resource_id=5 not found."
+		if status != http.StatusNotFound || body["error_code"] != "RESOURCE_DOES_NOT_EXIST" || body["message"] != want {
+			t.Errorf("admin revokes %s 5: %d %v\nwant 404 RESOURCE_DOES_NOT_EXIST %q", typ, status, body, want)
+		}
+		status, body = revoke("revoker", "password1234", typ, "5")
+		want = "resource_type '" + typ + "' is not supported by the per-user permission convenience APIs."
+		if status != http.StatusBadRequest || body["error_code"] != "INVALID_PARAMETER_VALUE" || body["message"] != want {
+			t.Errorf("non-admin revokes %s 5: %d %v\nwant 400 INVALID_PARAMETER_VALUE %q", typ, status, body, want)
+		}
+	}
+	status, body := revoke(adminUser, adminPass, "experiment", "7")
+	if want := "Permission for user=revoked on resource_type=experiment, resource_id=7 not found."; status != http.StatusNotFound || body["message"] != want {
+		t.Errorf("admin revokes a missing experiment grant: %d %v\nwant 404 %q", status, body, want)
+	}
+}
+
+// Skill ids are read as MLflow 3.18 reads them, "name" or "@organization/name",
+// by every call that names one; any other spelling is refused in its words.
+func TestSkillIDs(t *testing.T) {
+	s := startServer(t, permission.Read)
+	if status, body := getJSON(t, s, "POST", "/api/2.0/mlflow/users/create", adminUser, adminPass, `{"username": "skilled", "password": "password1234"}`); status != http.StatusOK {
+		t.Fatalf("create user: %d %v", status, body)
+	}
+	status, body := getJSON(t, s, "POST", "/api/3.0/mlflow/roles/create", adminUser, adminPass, `{"workspace": "default", "name": "skills"}`)
+	if status != http.StatusOK {
+		t.Fatalf("create role: %d %v", status, body)
+	}
+	roleID := body["role"].(map[string]any)["id"]
+	calls := map[string]func(id string) (int, map[string]any){
+		"grant": func(id string) (int, map[string]any) {
+			return getJSON(t, s, "POST", "/api/3.0/mlflow/users/permissions/grant", adminUser, adminPass,
+				fmt.Sprintf(`{"username": "skilled", "resource_type": "skill", "resource_id": %q, "permission": "READ"}`, id))
+		},
+		"get": func(id string) (int, map[string]any) {
+			return getJSON(t, s, "GET", "/api/3.0/mlflow/users/permissions/get?username=skilled&resource_type=skill&resource_id="+url.QueryEscape(id), adminUser, adminPass, "")
+		},
+		"revoke": func(id string) (int, map[string]any) {
+			return getJSON(t, s, "POST", "/api/3.0/mlflow/users/permissions/revoke", adminUser, adminPass,
+				fmt.Sprintf(`{"username": "skilled", "resource_type": "skill", "resource_id": %q}`, id))
+		},
+		"role permission": func(id string) (int, map[string]any) {
+			return getJSON(t, s, "POST", "/api/3.0/mlflow/roles/permissions/add", adminUser, adminPass,
+				fmt.Sprintf(`{"role_id": %v, "resource_type": "skill", "resource_pattern": %q, "permission": "READ"}`, roleID, id))
+		},
+	}
+	for _, call := range []string{"grant", "get", "revoke", "role permission"} {
+		for _, id := range []string{"summarize", "@acme/summarize", "@@acme/summarize"} {
+			if status, body := calls[call](id); status != http.StatusOK {
+				t.Errorf("%s %q: %d %v, want 200", call, id, status, body)
+			}
+		}
+		for _, id := range []string{"acme/summarize", "@acme", "@acme/", "@/summarize", "@acme/a/b", "@"} {
+			status, body := calls[call](id)
+			if status != http.StatusBadRequest || body["error_code"] != "INVALID_PARAMETER_VALUE" ||
+				body["message"] != "Invalid Skill Registry resource_id. Expected 'name' or '@organization/name'." {
+				t.Errorf("%s %q: %d %v, want MLflow 3.18's refusal", call, id, status, body)
+			}
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // core is what both services share: the store, the authenticator and the settings.
@@ -123,7 +124,17 @@ func (s *userService) ListUsers(ctx context.Context, req *v1.ListUsersRequest) (
 	if err != nil {
 		return nil, err
 	}
-	users, err := s.store.ListUsers(ctx, after, fetchSize(limit))
+	caller := principalFrom(ctx).User
+	roster, err := s.seesRoster(ctx, caller)
+	if err != nil {
+		return nil, err
+	}
+	var users []storage.User
+	if roster {
+		users, err = s.store.ListUsers(ctx, after, fetchSize(limit))
+	} else {
+		users, err = s.roles.UsersSharingWorkspaces(ctx, caller.ID, after, fetchSize(limit))
+	}
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}
@@ -133,55 +144,31 @@ func (s *userService) ListUsers(ctx context.Context, req *v1.ListUsersRequest) (
 	if err != nil {
 		return nil, err
 	}
-	caller := principalFrom(ctx).User
-	callerIsMember := false
-	if !caller.IsAdmin {
-		mine, err := s.store.GrantsOfUsers(ctx, []int32{caller.ID})
-		if err != nil {
-			return nil, internalError(ctx, err)
-		}
-		if callerIsMember, err = s.isMember(ctx, caller, mine); err != nil {
-			return nil, err
-		}
-	}
 	for _, u := range users {
-		if caller.IsAdmin || u.ID == caller.ID {
-			m := userMessage(u, byUser[u.ID])
-			if m.Roles, err = s.userRoles(ctx, u, byUser[u.ID]); err != nil {
-				return nil, err
-			}
-			resp.Users = append(resp.Users, m)
-			continue
-		}
-		if !callerIsMember {
-			continue
-		}
-		member, err := s.isMember(ctx, u, byUser[u.ID])
-		if err != nil {
-			return nil, err
-		}
-		if u.IsAdmin || member {
+		if !caller.IsAdmin && u.ID != caller.ID {
 			// Another's grants and roles stay theirs and the admins'.
 			resp.Users = append(resp.Users, userMessage(u, nil))
+			continue
 		}
+		m := userMessage(u, byUser[u.ID])
+		if m.Roles, err = s.userRoles(ctx, u, byUser[u.ID]); err != nil {
+			return nil, err
+		}
+		resp.Users = append(resp.Users, m)
 	}
 	return resp, nil
 }
 
-// isMember reports whether a user belongs to the one workspace, default: holds
-// a role there or a direct grant (which MLflow keeps as a role there). A
-// non-admin lists only the members, the admins and themself, as MLflow 3.18
-// lists a workspace's users when workspaces are on, and only when a member
-// themself. grants are the user's direct grants.
-func (c *core) isMember(ctx context.Context, u storage.User, grants []storage.Grant) (bool, error) {
-	if len(grants) > 0 {
+// seesRoster reports whether u lists every user: admins do, and so do the
+// managers of the request's workspace, who onboard users into it (MLflow 3.18).
+// Anyone else lists the admins, themself and the members of their workspaces,
+// as MLflow 3.18 lists a workspace's users to its members.
+func (c *core) seesRoster(ctx context.Context, u storage.User) (bool, error) {
+	if u.IsAdmin {
 		return true, nil
 	}
-	holds, err := c.roles.HoldsRoleIn(ctx, u.ID, resolve.Workspace)
-	if err != nil {
-		return false, internalError(ctx, err)
-	}
-	return holds, nil
+	l, err := c.effectiveLevel(ctx, u, workspace.Resource)
+	return l.CanManage(), err
 }
 
 func (s *userService) UpdateUserPassword(ctx context.Context, req *v1.UpdateUserPasswordRequest) (*v1.UpdateUserPasswordResponse, error) {

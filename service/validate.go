@@ -76,6 +76,11 @@ func checkFields(msg proto.Message) error {
 // checkResource bounds a resource id as the classic calls bound its parameters,
 // whichever call or proxied MLflow request named it.
 func checkResource(r permission.Resource) error {
+	if t, err := permission.Lookup(string(r.Type)); err == nil {
+		if err := t.CheckID(r.ID); err != nil { // a skill MLflow could not name
+			return apiError(codeInvalidParameter, "%s", err.Error())
+		}
+	}
 	param, err := "resource_id", error(nil)
 	switch {
 	case r.ID == permission.Wildcard:

@@ -225,6 +225,13 @@ type Roles interface {
 	RoleAssignments(ctx context.Context, roleID int32) ([]RoleAssignment, error)
 	// HoldsRoleIn reports whether a user holds any role of the workspace.
 	HoldsRoleIn(ctx context.Context, userID int32, workspace string) (bool, error)
+	// UsersSharingWorkspaces returns the users a non-admin may list: the user,
+	// and, when the user holds a role or a direct grant in any workspace (MLflow
+	// keeps a direct grant as a role of its workspace), the admins and every
+	// user who holds either in one of those workspaces; with id > afterID in id
+	// order, at most limit (all when limit <= 0). One query, however many
+	// workspaces the user is in.
+	UsersSharingWorkspaces(ctx context.Context, userID, afterID int32, limit int) ([]User, error)
 	// RoleGrantsOfUser returns the permissions on resourceType and on the
 	// workspace slot of the roles a user holds in workspace, by role and
 	// permission id; with a resourceID, only those whose pattern is that id or

@@ -29,6 +29,9 @@ type command struct {
 	// stdin or a prompt (see resolvePassword).
 	password bool
 	run      func(ctx context.Context, c *client.Client, args []string, o *options) (proto.Message, error)
+
+	// currentPassword: the command takes --current-password.
+	currentPassword bool
 }
 
 func (c *command) minArgs() int {
@@ -52,6 +55,9 @@ func (c *command) synopsis() string {
 	}
 	if c.paging {
 		words = append(words, "[--max-results N [--page-token T]]")
+	}
+	if c.currentPassword {
+		words = append(words, "[--current-password P]")
 	}
 	return strings.Join(words, " ")
 }
@@ -116,10 +122,14 @@ var commands = []*command{
 			}
 			return c.UpdateUserAdmin(ctx, &v1.UpdateUserAdminRequest{Username: a[0], IsAdmin: &isAdmin})
 		}},
-	{name: "update-user-password", params: []string{"<username>", "[<password>|-]"}, password: true,
-		summary: "Set a user's password (the user, or admin).",
-		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {
-			return c.UpdateUserPassword(ctx, &v1.UpdateUserPasswordRequest{Username: a[0], Password: a[1]})
+	{name: "update-user-password", params: []string{"<username>", "[<password>|-]"}, password: true, currentPassword: true,
+		summary: "Set a user's password (the user, or admin). Your own needs the current one: the password you sign in with, or --current-password.",
+		run: func(ctx context.Context, c *client.Client, a []string, o *options) (proto.Message, error) {
+			req := &v1.UpdateUserPasswordRequest{Username: a[0], Password: a[1], CurrentPassword: o.currentPassword}
+			if username, password, ok := c.BasicAuth(); ok && username == a[0] && req.CurrentPassword == "" {
+				req.CurrentPassword = password // changing your own: the one you signed in with
+			}
+			return c.UpdateUserPassword(ctx, req)
 		}},
 	{name: "delete-user", params: []string{"<username>"}, summary: "Delete a user (admin).",
 		run: func(ctx context.Context, c *client.Client, a []string, _ *options) (proto.Message, error) {

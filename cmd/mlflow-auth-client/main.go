@@ -41,6 +41,9 @@ type options struct {
 	passwordStdin bool
 	workspace     string
 	audit         *v1.ListAuditEventsRequest // the filters of audit
+
+	// currentPassword is sent as current_password (see update-user-password).
+	currentPassword string
 }
 
 // usageError is a mistake on the command line: exit status 2.
@@ -95,6 +98,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cmd.password {
 		fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of stdin (as giving - does)")
+	}
+	if cmd.currentPassword {
+		fs.StringVar(&o.currentPassword, "current-password", "", "your current password `P`, which changing your own needs (default: the one you sign in with)")
 	}
 	positional, err := parseInterleaved(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {

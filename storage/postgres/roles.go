@@ -216,6 +216,18 @@ func (s *Store) HoldsRoleIn(ctx context.Context, userID int32, workspace string)
 	return holds, classify(err)
 }
 
+// UsersSharingWorkspaces implements storage.Roles.
+func (s *Store) UsersSharingWorkspaces(ctx context.Context, userID, afterID int32, limit int) ([]storage.User, error) {
+	return queryAll(ctx, s, scanUser, `WITH mine AS (
+		SELECT r.workspace FROM user_role_assignments a JOIN roles r ON r.id = a.role_id WHERE a.user_id = $1
+		UNION SELECT workspace FROM grants WHERE user_id = $1)
+	SELECT u.id, u.username, u.password_hash, u.is_admin, u.is_service_account FROM users u WHERE u.id > $2 AND (u.is_admin AND EXISTS (SELECT 1 FROM mine) OR u.id = $1
+		OR EXISTS (SELECT 1 FROM user_role_assignments a JOIN roles r ON r.id = a.role_id
+			WHERE a.user_id = u.id AND r.workspace IN (SELECT workspace FROM mine))
+		OR EXISTS (SELECT 1 FROM grants g WHERE g.user_id = u.id AND g.workspace IN (SELECT workspace FROM mine)))
+	ORDER BY u.id LIMIT $3`, userID, afterID, limitArg(limit))
+}
+
 // RoleGrantsOfUser implements storage.Roles. It walks user_role_assignments by
 // its (user_id, role_id) key and role_permissions by its (role_id,
 // resource_type, ...) key.

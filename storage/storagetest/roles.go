@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // roleTests cover every method of storage.Roles.
@@ -29,6 +30,7 @@ var roleTests = []struct {
 	{"ConcurrentAssignRole", testConcurrentAssignRole},
 	{"RoleGrantsOfUser", testRoleGrantsOfUser},
 	{"RoleHoldersOf", testRoleHoldersOf},
+	{"UsersSharingWorkspaces", testUsersSharingWorkspaces},
 	{"CreateBatchRoles", testCreateBatchRoles},
 	{"CreateBatchRolesAllOrNothing", testCreateBatchRolesAllOrNothing},
 }
@@ -509,5 +511,70 @@ func testRoleHoldersOf(t *testing.T, open OpenFunc) {
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("RoleHoldersOf(experiment 7, after %d, limit %d) = %v, %v; want %v", c.after, c.limit, got, err, c.want)
 		}
+	}
+}
+
+// A user shares a workspace with whoever holds a role or a direct grant in one
+// where the user holds either; the user is always listed, the admins when the
+// user is in a workspace, and nobody else, however many workspaces there are.
+func testUsersSharingWorkspaces(t *testing.T, open OpenFunc) {
+	s := migrated(t, open)
+	ctx := context.Background()
+	inWS := func(ws string) context.Context { return workspace.With(ctx, ws) }
+	me := mustCreateUser(t, s, "me", false)
+	admin := mustCreateUser(t, s, "admin", true)
+	roleMate := mustCreateUser(t, s, "role-mate", false)   // a role in team-a, where I hold a role
+	grantMate := mustCreateUser(t, s, "grant-mate", false) // a direct grant in team-b, where I hold one
+	mixedMate := mustCreateUser(t, s, "mixed-mate", false) // a direct grant in team-a
+	stranger := mustCreateUser(t, s, "stranger", false)    // a role and a grant in team-c only
+	nobody := mustCreateUser(t, s, "nobody", false)        // nothing anywhere
+	role := func(ws, name string, users ...storage.User) {
+		r, err := s.CreateRole(ctx, ws, name, nil)
+		if err != nil {
+			t.Fatalf("CreateRole(%s, %s): %v", ws, name, err)
+		}
+		for _, u := range users {
+			mustAssign(t, s, u, r)
+		}
+	}
+	grant := func(ws string, u storage.User, id string) {
+		if _, err := s.CreateGrant(inWS(ws), u.ID, permission.Resource{Type: permission.Experiment, ID: id}, permission.Read); err != nil {
+			t.Fatalf("CreateGrant in %s: %v", ws, err)
+		}
+	}
+	role("team-a", "a1", me)
+	role("team-a", "a2", roleMate)
+	grant("team-a", mixedMate, "1")
+	grant("team-b", me, "2")
+	grant("team-b", grantMate, "3")
+	role("team-c", "c1", stranger)
+	grant("team-c", stranger, "4")
+
+	names := func(us []storage.User) []string {
+		out := make([]string, len(us))
+		for i, u := range us {
+			out[i] = u.Username
+		}
+		return out
+	}
+	got, err := s.UsersSharingWorkspaces(ctx, me.ID, 0, 0)
+	if err != nil {
+		t.Fatalf("UsersSharingWorkspaces: %v", err)
+	}
+	want := []string{me.Username, admin.Username, roleMate.Username, grantMate.Username, mixedMate.Username}
+	if !slices.Equal(names(got), want) {
+		t.Fatalf("UsersSharingWorkspaces(me) = %v, want %v", names(got), want)
+	}
+	if got[1].ID != admin.ID || !got[1].IsAdmin {
+		t.Fatalf("UsersSharingWorkspaces: admin row %+v", got[1])
+	}
+	page, err := s.UsersSharingWorkspaces(ctx, me.ID, admin.ID, 2)
+	if err != nil || !slices.Equal(names(page), want[2:4]) {
+		t.Fatalf("UsersSharingWorkspaces(me, after admin, 2) = %v, %v; want %v", names(page), err, want[2:4])
+	}
+	// Someone in no workspace lists themself only.
+	got, err = s.UsersSharingWorkspaces(ctx, nobody.ID, 0, 0)
+	if err != nil || !slices.Equal(names(got), []string{nobody.Username}) {
+		t.Fatalf("UsersSharingWorkspaces(nobody) = %v, %v", names(got), err)
 	}
 }
