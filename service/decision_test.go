@@ -15,6 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -23,7 +30,8 @@ import (
 )
 
 // fakeTracking stands in MLflow's place behind the front door: it creates
-// experiment 12 and model m, and answers {} to everything else.
+// experiment 12 and model m, has online scoring configs in experiment 8, and
+// answers {} to everything else.
 func fakeTracking(t *testing.T) *url.URL {
 	mlflow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -32,6 +40,8 @@ func fakeTracking(t *testing.T) *url.URL {
 			io.WriteString(w, `{"experiment_id": "12"}`)
 		case "/api/2.0/mlflow/registered-models/create":
 			io.WriteString(w, `{"registered_model": {"name": "m"}}`)
+		case "/api/3.0/mlflow/scorers/online-configs":
+			io.WriteString(w, `{"configs": [{"experiment_id": "8"}]}`)
 		default:
 			io.WriteString(w, "{}")
 		}
@@ -90,6 +100,9 @@ func TestDecisionsInTheAuditTrail(t *testing.T) {
 				status, body = call("GET", "/api/2.0/mlflow/experiments/permissions/get?experiment_id=7&username=alice", "alice", "alice-password-1", "")
 				expectJSON(t, "API read of a grant", status, body, 403, nil)
 			}
+			// Refused by an after-hook, on what MLflow answered.
+			status, body = call("GET", "/api/3.0/mlflow/scorers/online-configs", "alice", "alice-password-1", "")
+			expectJSON(t, "online configs of experiment 8", status, body, 403, deniedBody)
 			status, body = call("POST", "/api/2.0/mlflow/experiments/create", "alice", "alice-password-1", `{"name": "mine"}`)
 			expectJSON(t, "create experiment", status, body, 200, map[string]any{"experiment_id": "12"})
 			status, body = call("POST", "/api/2.0/mlflow/registered-models/create", "alice", "alice-password-1", `{"name": "m"}`)
@@ -98,6 +111,7 @@ func TestDecisionsInTheAuditTrail(t *testing.T) {
 			want := []string{
 				`permission.denied auth denied x3 experiment/7@default "no EDIT on the resource" mlflow POST /2.0/mlflow/experiments/update  `,
 				`permission.denied auth denied x2 experiment/7@default "no MANAGE on the resource" /mlflowauth.v1.PermissionService/GetExperimentPermission  `,
+				`permission.denied auth denied x1 experiment/8@default "no READ on the resource" mlflow GET /3.0/mlflow/scorers/online-configs  `,
 				`grant.create admin success x1 experiment/12@default "" mlflow POST /2.0/mlflow/experiments/create  {"permission":"MANAGE","username":"alice"}`,
 				`grant.update admin success x1 registered_model/m@default "" mlflow POST /2.0/mlflow/registered-models/create {"permission":"READ","username":"alice"} {"permission":"MANAGE","username":"alice"}`,
 			}
@@ -160,17 +174,34 @@ func TestDecisionsInTheLog(t *testing.T) {
 		if status := call(c.id, c.method, c.path, c.user, c.pass, c.body); status != c.status {
 			t.Fatalf("%s: %d, want %d", c.id, status, c.status)
 		}
-		var line map[string]any
-		for _, l := range strings.Split(logs.String(), "\n") {
-			var entry map[string]any
-			if json.Unmarshal([]byte(l), &entry) == nil && entry["request_id"] == c.id && entry["msg"] == "http request" {
-				line = entry
-			}
+		expectLogLine(t, logs, c.id, "http request", c.want)
+	}
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth("bob", "bob-password-1"), "x-request-id", "grpc-denied")
+	if _, err := v1.NewUserServiceClient(conn).GetUser(ctx, &v1.GetUserRequest{Username: adminUser}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("bob reads admin over gRPC: %v", err)
+	}
+	expectLogLine(t, logs, "grpc-denied", "grpc request",
+		map[string]any{"allowed": false, "reason": "not their own user", "resource": "user/" + adminUser})
+}
+
+// expectLogLine fails unless the request's log line (msg) has the fields want.
+func expectLogLine(t *testing.T, logs *lockedBuffer, id, msg string, want map[string]any) {
+	t.Helper()
+	var line map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(l), &entry) == nil && entry["request_id"] == id && entry["msg"] == msg {
+			line = entry
 		}
-		for k, v := range c.want {
-			if line[k] != v {
-				t.Errorf("%s: log line has %s=%v, want %v (%v)", c.id, k, line[k], v, line)
-			}
+	}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("%s: log line has %s=%v, want %v (%v)", id, k, line[k], v, line)
 		}
 	}
 }
