@@ -42,6 +42,9 @@ func (l *requestLog) decisionAttrs() []slog.Attr {
 			attrs = append(attrs, slog.String("workspace", r.Workspace))
 		}
 	}
+	if d.Required != "" {
+		attrs = append(attrs, slog.String("required", string(d.Required)), slog.String("held", string(d.Held)))
+	}
 	return attrs
 }
 
