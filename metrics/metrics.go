@@ -163,6 +163,15 @@ func (m *Metrics) Authentication(method, outcome string) {
 	m.authentications.WithLabelValues(method, outcome).Inc()
 }
 
+// DecisionGroups starts the decisions' series of groups at zero, so that
+// rate() sees a group's first refusal.
+func (m *Metrics) DecisionGroups(groups ...string) {
+	for _, g := range groups {
+		m.decisions.WithLabelValues(g, "allowed")
+		m.decisions.WithLabelValues(g, "denied")
+	}
+}
+
 // Decision records one authorization decision's route group and outcome.
 func (m *Metrics) Decision(group, outcome string) {
 	m.decisions.WithLabelValues(group, outcome).Inc()

@@ -97,13 +97,18 @@ func New(upstream *url.URL, guard Guard, grants Grants) *Proxy {
 	return p
 }
 
-// Instrument times MLflow's answers into m, and makes a span of each call to
-// MLflow that carries the trace on (W3C traceparent) when tracing is on.
+// Instrument times MLflow's answers into m, starts the series of its decisions'
+// groups, and makes a span of each call to MLflow that carries the trace on
+// (W3C traceparent) when tracing is on.
 func (p *Proxy) Instrument(m *metrics.Metrics) {
 	upstream := otelhttp.NewTransport(m.Upstream(http.DefaultTransport),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "mlflow " + r.Method }))
 	p.forward.Transport = upstream
 	p.lookups.client.Transport = upstream
+	for i := range routes {
+		m.DecisionGroups(routes[i].group(routes[i].method, routes[i].pattern))
+	}
+	m.DecisionGroups((*route)(nil).group("", ""))
 }
 
 // call is one request on its way through the proxy.

@@ -64,6 +64,24 @@ next:
 	return 0
 }
 
+// hasSeries reports whether family has a sample whose labels include want.
+func hasSeries(families map[string]*dto.MetricFamily, family string, want map[string]string) bool {
+next:
+	for _, m := range families[family].GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // TestMetricsMoveWithRequests: with --metrics-addr, a scrape parses as
 // Prometheus's text format, and an API call, a refused login and a proxied call
 // each move the counters they should, labelled by route template, never by
@@ -79,6 +97,12 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	addr := waitForLog(t, stderr, nil, metricsLine)[1]
 
 	before := scrape(t, addr)
+	// Refusals are rare: their series start at zero, for the API's groups and the front door's.
+	for _, group := range []string{"roles", "audit", "proxy:runs", "proxy:unlisted"} {
+		if !hasSeries(before, "mlflow_auth_decisions_total", map[string]string{"group": group, "outcome": "denied"}) {
+			t.Errorf("no mlflow_auth_decisions_total{group=%q,outcome=\"denied\"} before any request", group)
+		}
+	}
 	if status := getStatus(t, base+"/api/2.0/mlflow/users/current", "admin", "admin-password-for-tests"); status != 200 {
 		t.Fatalf("users/current: %d", status)
 	}
