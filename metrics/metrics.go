@@ -26,6 +26,7 @@ type Metrics struct {
 	authentications *prometheus.CounterVec
 	upstreamDur     *prometheus.HistogramVec
 	upstreamErrors  *prometheus.CounterVec
+	decisions       *prometheus.CounterVec
 }
 
 // New registers every metric, Go's runtime and the process's among them.
@@ -48,9 +49,11 @@ func New() *Metrics {
 			Help: "Time MLflow took to answer a proxied request, until its headers, by method.", Buckets: buckets}, []string{"method"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mlflow_auth_upstream_errors_total",
 			Help: "Proxied requests MLflow did not answer (connection refused, reset, timed out), by method."}, []string{"method"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mlflow_auth_decisions_total",
+			Help: "Authorization decisions, by route group (users, permissions, proxy:experiments, ...) and outcome (allowed, denied)."}, []string{"group", "outcome"}),
 	}
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.rpcRequests, m.rpcDuration,
-		m.authentications, m.upstreamDur, m.upstreamErrors,
+		m.authentications, m.upstreamDur, m.upstreamErrors, m.decisions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -158,6 +161,20 @@ func (m *Metrics) RPC(transport, method, code string, took time.Duration) {
 // Authentication records one authentication's method and outcome.
 func (m *Metrics) Authentication(method, outcome string) {
 	m.authentications.WithLabelValues(method, outcome).Inc()
+}
+
+// DecisionGroups starts the decisions' series of groups at zero, so that
+// rate() sees a group's first refusal.
+func (m *Metrics) DecisionGroups(groups ...string) {
+	for _, g := range groups {
+		m.decisions.WithLabelValues(g, "allowed")
+		m.decisions.WithLabelValues(g, "denied")
+	}
+}
+
+// Decision records one authorization decision's route group and outcome.
+func (m *Metrics) Decision(group, outcome string) {
+	m.decisions.WithLabelValues(group, outcome).Inc()
 }
 
 // Upstream wraps the transport to MLflow so that its answers are timed and its

@@ -24,10 +24,16 @@ type rewrite func(ctx context.Context, c *call) error
 
 // grantManage makes the caller a manager of what they just created, as MLflow
 // does. A stale grant left from an earlier resource of that id is raised to MANAGE.
+// Each write has its audit row in its transaction.
 func (c *call) grantManage(ctx context.Context, r permission.Resource) error {
-	_, err := c.proxy.grants.CreateGrant(ctx, c.user.ID, r, permission.Manage)
+	guard, op := c.proxy.guard, c.decision.Action
+	after := &storage.Grant{UserID: c.user.ID, Username: c.user.Username, Resource: r, Level: permission.Manage}
+	_, err := c.proxy.grants.CreateGrant(guard.WithGrantAudit(ctx, op, "grant.create", r, nil, after), c.user.ID, r, permission.Manage)
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		_, err = c.proxy.grants.UpdateGrant(ctx, c.user.ID, r, permission.Manage)
+		var before storage.Grant
+		if before, err = c.proxy.grants.Grant(ctx, c.user.ID, r); err == nil {
+			_, err = c.proxy.grants.UpdateGrant(guard.WithGrantAudit(ctx, op, "grant.update", r, &before, after), c.user.ID, r, permission.Manage)
+		}
 	}
 	if err != nil {
 		slog.ErrorContext(ctx, "could not grant MANAGE to a creator", "resource", r.String(), "user", c.user.Username, "err", err)
@@ -266,7 +272,7 @@ func versionSourceReadable(ctx context.Context, c *call) error {
 
 func (c *call) requireRead(resources ...permission.Resource) error {
 	for _, r := range resources {
-		ok, err := c.canRead(r)
+		ok, err := c.check(r, needRead)
 		if err != nil {
 			return err
 		}

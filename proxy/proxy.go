@@ -21,8 +21,10 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	"github.com/mlflow-auth/mlflow-auth/decision"
 	"github.com/mlflow-auth/mlflow-auth/metrics"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
@@ -32,9 +34,17 @@ type Guard interface {
 	// Authenticate checks the value of an Authorization header. The context it
 	// returns is the one to ask Permissions with (it knows the credentials' limits).
 	Authenticate(ctx context.Context, header string) (context.Context, storage.User, error)
-	// Permissions returns the user's effective permission on any resource, for the
-	// duration of one request; its answers may need the store, and so may fail.
-	Permissions(ctx context.Context, u storage.User) func(permission.Resource) (permission.Level, error)
+	// Permissions returns the user's effective permission on any resource and
+	// what decided it, for the duration of one request; its answers may need the
+	// store, and so may fail.
+	Permissions(ctx context.Context, u storage.User) func(permission.Resource) (resolve.Decision, error)
+	// Decided takes the decision on a request of the caller Authenticate
+	// returned ctx for (it fills in d.Principal): for the log, metrics and audit trail.
+	Decided(ctx context.Context, d decision.Decision)
+	// WithGrantAudit asks the next grant write made with the context it returns
+	// to record, in the same transaction, the audit row of that change by the
+	// caller as part of the proxied operation (storage.WithAudit).
+	WithGrantAudit(ctx context.Context, operation, event string, r permission.Resource, before, after *storage.Grant) context.Context
 	// WriteError answers with MLflow's error JSON for err, including the proxy's
 	// own errors (which implement MLflowError).
 	WriteError(w http.ResponseWriter, err error)
@@ -42,6 +52,7 @@ type Guard interface {
 
 // Grants is the part of the store the after-hooks write.
 type Grants interface {
+	Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error)
 	CreateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error)
 	UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error)
 	DeleteResourceGrants(ctx context.Context, r permission.Resource) error
@@ -86,13 +97,18 @@ func New(upstream *url.URL, guard Guard, grants Grants) *Proxy {
 	return p
 }
 
-// Instrument times MLflow's answers into m, and makes a span of each call to
-// MLflow that carries the trace on (W3C traceparent) when tracing is on.
+// Instrument times MLflow's answers into m, starts the series of its decisions'
+// groups, and makes a span of each call to MLflow that carries the trace on
+// (W3C traceparent) when tracing is on.
 func (p *Proxy) Instrument(m *metrics.Metrics) {
 	upstream := otelhttp.NewTransport(m.Upstream(http.DefaultTransport),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "mlflow " + r.Method }))
 	p.forward.Transport = upstream
 	p.lookups.client.Transport = upstream
+	for i := range routes {
+		m.DecisionGroups(routes[i].group(routes[i].method, routes[i].pattern))
+	}
+	m.DecisionGroups((*route)(nil).group("", ""))
 }
 
 // call is one request on its way through the proxy.
@@ -104,7 +120,12 @@ type call struct {
 	query      url.Values
 	body       map[string]any // the JSON body of API calls; nil for artifacts and GETs
 	user       storage.User
-	level      func(permission.Resource) (permission.Level, error)
+	resolve    func(permission.Resource) (resolve.Decision, error)
+	level      func(permission.Resource) (permission.Level, error) // resolve's level
+	workspace  string
+	decision   decision.Decision
+	refusal    string          // why the call was refused, when a check said so
+	decided    bool            // decision is final: the request was allowed or refused
 	after      hook            // the route's after-hook; nil when the answer passes as it is
 	graphql    *graphqlRequest // a non-admin's GraphQL request, for its after-hook
 	renamed    []storage.Grant // a renamed model's grants before the rename, which move with it
@@ -148,16 +169,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx = workspace.With(ctx, ws)
 	rt, params := find(r.Method, r.URL.Path)
-	if rt != nil {
-		metrics.SetRoute(ctx, "mlflow "+rt.method+" "+rt.pattern)
-	} else {
-		metrics.SetRoute(ctx, "mlflow unlisted") // admins only
-	}
-	c := &call{proxy: p, req: r, route: rt, pathParams: params, query: r.URL.Query(), user: user}
+	metrics.SetRoute(ctx, rt.name())
+	c := &call{proxy: p, req: r, route: rt, pathParams: params, query: r.URL.Query(), user: user, workspace: workspace.From(ctx),
+		decision: decision.Decision{Action: rt.name(), Group: rt.group(r.Method, r.URL.Path)}}
 	if rt != nil {
 		c.after = rt.after
 	}
-	if err := p.decide(ctx, c); errors.Is(err, errNoResults) {
+	// Reported once the answer is done: an after-hook may still refuse.
+	defer func(ctx context.Context) {
+		if c.decided {
+			p.guard.Decided(ctx, c.decision)
+		}
+	}(ctx)
+	err = p.decide(ctx, c)
+	c.settle(err)
+	if errors.Is(err, errNoResults) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, "{}")
 		return
@@ -189,12 +215,24 @@ func outliveClient(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // decide applies the route's rule; nil means forward the request.
 func (p *Proxy) decide(ctx context.Context, c *call) error {
-	c.level = p.guard.Permissions(ctx, c.user)
+	c.resolve = p.guard.Permissions(ctx, c.user)
+	c.level = func(r permission.Resource) (permission.Level, error) {
+		d, err := c.resolve(r)
+		return d.Level, err
+	}
+	if c.user.IsAdmin {
+		c.decision.Reason = "admin"
+	}
 	if c.route == nil {
-		if c.user.IsAdmin || uiPage(c.req.Method, c.req.URL.Path) {
+		if c.user.IsAdmin {
+			return nil
+		}
+		if uiPage(c.req.Method, c.req.URL.Path) {
+			c.decision.Reason = "UI page"
 			return nil
 		}
 		slog.WarnContext(ctx, "refused an MLflow route that has no rule", "method", c.req.Method, "path", c.req.URL.Path, "user", c.user.Username)
+		c.refusal = "not an admin, and the route has no rule"
 		return errDenied
 	}
 	if c.req.Method == http.MethodGet {
@@ -223,21 +261,64 @@ func (p *Proxy) decide(ctx context.Context, c *call) error {
 			return errNamesNoExperiment
 		}
 		for _, r := range resources {
-			l, err := c.level(r)
+			ok, err := c.check(r, c.route.need)
 			if err != nil {
 				return err
 			}
-			if !c.route.need.allows(l) {
+			if !ok {
 				return errDenied
 			}
 		}
 	} else if c.route.need != needUser {
+		c.refusal = "not an admin"
 		return errDenied
 	}
 	if c.route.rewrite != nil {
 		return c.route.rewrite(ctx, c)
 	}
 	return nil
+}
+
+// check reports whether the caller's permission on r meets n, and records the
+// check in the call's decision.
+func (c *call) check(r permission.Resource, n need) (bool, error) {
+	rd, err := c.resolve(r)
+	if err != nil {
+		return false, err
+	}
+	c.decision.Checked(r, c.workspace, rd)
+	c.decision.Required = n.level()
+	if !n.allows(rd.Level) {
+		c.refusal = "no " + string(n.level()) + " on the resource"
+		return false, nil
+	}
+	return true, nil
+}
+
+// settle makes the call's decision final by how err ended it: allowed (nil,
+// errNoResults) or refused (any PERMISSION_DENIED of the proxy's own). Other
+// errors (bad input, an upstream or store that failed) leave it undecided.
+func (c *call) settle(err error) {
+	var own *apiError
+	switch {
+	case err == nil || errors.Is(err, errNoResults):
+		c.decided, c.decision.Allowed = true, true
+		if c.decision.Reason == "" {
+			c.decision.Reason = "any user"
+		}
+	case errors.As(err, &own) && own.status == http.StatusForbidden:
+		c.decided, c.decision.Allowed = true, false
+		switch {
+		case c.refusal != "":
+			c.decision.Reason = c.refusal
+		case own.message != errDenied.message:
+			c.decision.Reason = own.message
+		default:
+			c.decision.Reason = "refused by the route's rule"
+		}
+	default:
+		c.decided = false
+	}
 }
 
 // streamsBody reports routes whose bodies are not read as the REST API's JSON:
@@ -382,6 +463,7 @@ func (p *Proxy) afterResponse(res *http.Response) error {
 			"MLflow made the change, but updating its permissions failed; ask an admin to check them."}
 	}
 	if err != nil {
+		c.settle(err) // a hook that refuses what the answer holds
 		return err
 	}
 	res.Body = io.NopCloser(bytes.NewReader(out))

@@ -15,7 +15,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mlflow-auth/mlflow-auth/decision"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
@@ -34,16 +36,22 @@ func (g *fakeGuard) Authenticate(ctx context.Context, header string) (context.Co
 	return ctx, storage.User{}, &apiError{http.StatusUnauthorized, "UNAUTHENTICATED", "who?"}
 }
 
-func (g *fakeGuard) Permissions(_ context.Context, u storage.User) func(permission.Resource) (permission.Level, error) {
-	return func(r permission.Resource) (permission.Level, error) {
+func (g *fakeGuard) Permissions(_ context.Context, u storage.User) func(permission.Resource) (resolve.Decision, error) {
+	return func(r permission.Resource) (resolve.Decision, error) {
 		if u.IsAdmin {
-			return permission.Manage, nil
+			return resolve.Decision{Level: permission.Manage, By: resolve.ByAdmin}, nil
 		}
 		if l, ok := g.grants[u.Username][r]; ok {
-			return l, nil
+			return resolve.Decision{Level: l, By: resolve.ByGrant}, nil
 		}
-		return g.def, nil
+		return resolve.Decision{Level: g.def, By: resolve.ByDefault}, nil
 	}
+}
+
+func (g *fakeGuard) Decided(context.Context, decision.Decision) {}
+
+func (g *fakeGuard) WithGrantAudit(ctx context.Context, _, _ string, _ permission.Resource, _, _ *storage.Grant) context.Context {
+	return ctx
 }
 
 func (g *fakeGuard) WriteError(w http.ResponseWriter, err error) {
@@ -57,6 +65,10 @@ func (g *fakeGuard) WriteError(w http.ResponseWriter, err error) {
 }
 
 type noGrants struct{}
+
+func (noGrants) Grant(context.Context, int32, permission.Resource) (storage.Grant, error) {
+	return storage.Grant{}, storage.ErrNotFound
+}
 
 func (noGrants) CreateGrant(context.Context, int32, permission.Resource, permission.Level) (storage.Grant, error) {
 	return storage.Grant{}, nil

@@ -34,6 +34,19 @@ func (n need) allows(l permission.Level) bool {
 	return false
 }
 
+// level is the permission n asks for; "" for none (any user, admins only).
+func (n need) level() permission.Level {
+	switch n {
+	case needRead:
+		return permission.Read
+	case needUpdate:
+		return permission.Edit
+	case needDelete, needManage:
+		return permission.Manage
+	}
+	return ""
+}
+
 // route is one row of the validator table: an MLflow endpoint, what it needs, where
 // its resource is named, and what to do with a successful answer.
 type route struct {
@@ -233,6 +246,33 @@ var routes = []route{
 	// lists (MLflow serves only that path on GET). Calling one (POST) stays with
 	// admins, like the rest of the gateway.
 	{"GET", "/2.0/mlflow/gateway-proxy", needUser, nil, nil, nil},
+}
+
+// name is the route's template, as metrics and decisions name it; nil is every
+// route not in the table.
+func (r *route) name() string {
+	if r == nil {
+		return "mlflow unlisted" // admins only
+	}
+	return "mlflow " + r.method + " " + r.pattern
+}
+
+// group is the route's group for the decisions' metrics: "proxy:" and the
+// first segment of its pattern after the version and "mlflow/"
+// (proxy:experiments, proxy:runs, proxy:mlflow-artifacts, ...).
+func (r *route) group(method, path string) string {
+	if r == nil {
+		if uiPage(method, path) {
+			return "proxy:ui"
+		}
+		return "proxy:unlisted"
+	}
+	rest := strings.TrimPrefix(r.pattern, "/")
+	if version, after, ok := strings.Cut(rest, "/"); ok && (version == "2.0" || version == "3.0" || version == "v1") {
+		rest = after
+	}
+	segment, _, _ := strings.Cut(strings.TrimPrefix(rest, "mlflow/"), "/")
+	return "proxy:" + segment
 }
 
 const (

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"maps"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +54,38 @@ func TestFind(t *testing.T) {
 		if r.need != needUser && r.locate == nil {
 			t.Errorf("%s %s needs a permission but names no resource", r.method, r.pattern)
 		}
+	}
+}
+
+// Every route's decisions count under a group named by its pattern's first
+// segment: a handful of names, never a path parameter.
+func TestRouteGroups(t *testing.T) {
+	for _, c := range []struct{ method, path, want string }{
+		{"POST", "/api/2.0/mlflow/experiments/create", "proxy:experiments"},
+		{"GET", "/ajax-api/2.0/mlflow/runs/get", "proxy:runs"},
+		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/1/a/b", "proxy:mlflow-artifacts"},
+		{"GET", "/api/2.0/mlflow/logged-models/m-1", "proxy:logged-models"},
+		{"POST", "/api/3.0/mlflow/traces/search", "proxy:traces"},
+		{"POST", "/v1/traces", "proxy:traces"},
+		{"POST", "/graphql", "proxy:graphql"},
+		{"GET", "/get-artifact", "proxy:get-artifact"},
+		{"GET", "/", "proxy:ui"},
+		{"POST", "/api/2.0/mlflow/webhooks/create", "proxy:unlisted"},
+	} {
+		rt, _ := find(c.method, c.path)
+		if got := rt.group(c.method, c.path); got != c.want {
+			t.Errorf("%s %s: group %q, want %q", c.method, c.path, got, c.want)
+		}
+	}
+	groups := map[string]bool{}
+	for i := range routes {
+		g := routes[i].group(routes[i].method, "")
+		if strings.ContainsAny(g, "{}") {
+			t.Errorf("%s %s: group %q holds a parameter", routes[i].method, routes[i].pattern, g)
+		}
+		groups[g] = true
+	}
+	if len(groups) > 30 {
+		t.Errorf("%d route groups: %v", len(groups), groups)
 	}
 }

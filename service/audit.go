@@ -22,14 +22,8 @@ func auditEvent(ctx context.Context, category, event, outcome string) storage.Au
 	p := principalFrom(ctx)
 	ev := storage.AuditEvent{
 		Category: category, Event: event, Outcome: outcome,
-		ActorUserID: p.User.ID, ActorUsername: p.User.Username, TokenID: p.TokenID,
+		ActorUserID: p.User.ID, ActorUsername: p.User.Username, AuthMethod: authMethod(p), TokenID: p.TokenID,
 		UserAgent: userAgent(ctx),
-	}
-	switch {
-	case p.TokenID != 0:
-		ev.AuthMethod = "token"
-	case p.BasicAuth:
-		ev.AuthMethod = "basic"
 	}
 	if l, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
 		ev.ClientAddr, ev.RequestID, ev.Operation = l.client, l.id, l.rpc

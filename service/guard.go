@@ -8,7 +8,9 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/mlflow-auth/mlflow-auth/decision"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
@@ -28,18 +30,40 @@ func (g guard) Authenticate(ctx context.Context, header string) (context.Context
 
 // Permissions answers for one proxied request with the one resolver (see
 // resolve.Session), holding the resources it names to the API's bounds.
-func (g guard) Permissions(ctx context.Context, u storage.User) func(permission.Resource) (permission.Level, error) {
+func (g guard) Permissions(ctx context.Context, u storage.User) func(permission.Resource) (resolve.Decision, error) {
 	session := g.resolver.Session(ctx, u)
-	return func(res permission.Resource) (permission.Level, error) {
+	return func(res permission.Resource) (resolve.Decision, error) {
+		none := resolve.Decision{Level: permission.NoPermissions}
 		if err := checkResource(res); err != nil {
-			return permission.NoPermissions, toProxy(err)
+			return none, toProxy(err)
 		}
-		l, err := session.Level(res)
+		d, err := session.Decision(res)
 		if err != nil {
-			return permission.NoPermissions, toProxy(internalError(ctx, err))
+			return none, toProxy(internalError(ctx, err))
 		}
-		return principalFrom(ctx).capped(l), nil
+		d.Level = principalFrom(ctx).capped(d.Level)
+		return d, nil
 	}
+}
+
+// Decided takes the proxy's decisions where the policy's go.
+func (g guard) Decided(ctx context.Context, d decision.Decision) {
+	d.Principal = principalOf(principalFrom(ctx))
+	g.decided(ctx, d)
+}
+
+// WithGrantAudit is grantChange for a grant an after-hook of the proxy writes.
+func (guard) WithGrantAudit(ctx context.Context, operation, event string, r permission.Resource, before, after *storage.Grant) context.Context {
+	value := func(g *storage.Grant) any {
+		if g == nil {
+			return nil
+		}
+		return grantValue{Username: g.Username, Permission: string(g.Level)}
+	}
+	ctx = grantChange(ctx, event, r, value(before), value(after))
+	ev, _ := storage.AuditFrom(ctx)
+	ev.Operation = operation // a proxied route, not an RPC
+	return storage.WithAudit(ctx, ev)
 }
 
 // proxyError hands a service error to the proxy with its MLflow status and code,

@@ -31,7 +31,7 @@ func BenchmarkGuardPermissions(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				level := g.Permissions(ctx, storage.User{ID: u.ID, Username: "alice"})
-				if l, err := level(permission.Resource{Type: permission.Experiment, ID: "7"}); err != nil || l != permission.Manage {
+				if l, err := level(permission.Resource{Type: permission.Experiment, ID: "7"}); err != nil || l.Level != permission.Manage {
 					b.Fatal(l, err)
 				}
 			}
@@ -73,7 +73,7 @@ func BenchmarkGuardPermissionsWithRoles(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		level := g.Permissions(ctx, storage.User{ID: u.ID, Username: "alice"})
-		if l, err := level(permission.Resource{Type: permission.Experiment, ID: "7"}); err != nil || l != permission.Manage {
+		if l, err := level(permission.Resource{Type: permission.Experiment, ID: "7"}); err != nil || l.Level != permission.Manage {
 			b.Fatal(l, err)
 		}
 	}

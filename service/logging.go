@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/mlflow-auth/mlflow-auth/decision"
 )
 
 // requestLog collects what one request's log line reports. The policy check fills
@@ -22,6 +24,28 @@ type requestLog struct {
 	client string // the peer's IP address, never a header the caller sets
 	user   string
 	rpc    string // the RPC a REST request became, if any
+	// decision is the request's authorization decision, once made (see core.decided).
+	decision *decision.Decision
+}
+
+// decisionAttrs are the log line's fields of the request's decision; none
+// for a request that was not decided (public, unauthenticated, bad input).
+func (l *requestLog) decisionAttrs() []slog.Attr {
+	d := l.decision
+	if d == nil {
+		return nil
+	}
+	attrs := []slog.Attr{slog.Bool("allowed", d.Allowed), slog.String("reason", d.Reason)}
+	if r := d.Resource(); r.Type != "" {
+		attrs = append(attrs, slog.String("resource", r.Type+"/"+r.ID))
+		if r.Workspace != "" {
+			attrs = append(attrs, slog.String("workspace", r.Workspace))
+		}
+	}
+	if d.Required != "" {
+		attrs = append(attrs, slog.String("required", string(d.Required)), slog.String("held", string(d.Held)))
+	}
+	return attrs
 }
 
 type requestLogKey struct{}
@@ -74,10 +98,10 @@ func logHTTP(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", l.id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		slog.LogAttrs(ctx, slog.LevelInfo, "http request",
+		slog.LogAttrs(ctx, slog.LevelInfo, "http request", append([]slog.Attr{
 			slog.String("request_id", l.id), traceID(ctx), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.String("rpc", l.rpc), slog.String("user", l.user),
-			slog.String("client", l.client), slog.Duration("duration", time.Since(start)))
+			slog.String("client", l.client), slog.Duration("duration", time.Since(start))}, l.decisionAttrs()...)...)
 	})
 }
 
@@ -102,10 +126,10 @@ func logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler 
 	l.rpc = info.FullMethod
 	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", l.id))
 	resp, err := handler(ctx, req)
-	slog.LogAttrs(ctx, slog.LevelInfo, "grpc request",
+	slog.LogAttrs(ctx, slog.LevelInfo, "grpc request", append([]slog.Attr{
 		slog.String("request_id", l.id), traceID(ctx), slog.String("method", info.FullMethod),
 		slog.String("code", status.Code(err).String()), slog.String("user", l.user), slog.String("client", l.client),
-		slog.Duration("duration", time.Since(start)))
+		slog.Duration("duration", time.Since(start))}, l.decisionAttrs()...)...)
 	return resp, err
 }
 

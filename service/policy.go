@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/mlflow-auth/mlflow-auth/decision"
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -181,58 +182,87 @@ func (c *core) authorize(ctx context.Context, method string, req any) (context.C
 			return nil, err
 		}
 	}
-	if p.User.IsAdmin {
-		return ctx, nil
+	d := decision.Decision{Principal: principalOf(p), Action: method, Group: groupOf(method)}
+	allowed, err := c.decide(ctx, p, r.access, msg, res, &d)
+	if err != nil {
+		return nil, err
 	}
-	switch r.access {
+	if d.Allowed = allowed; !allowed {
+		d.Reason = refusalReasons[r.access]
+	}
+	c.decided(ctx, d)
+	if !allowed {
+		return nil, errPermissionDenied
+	}
+	return ctx, nil
+}
+
+// decide applies rule to the authenticated caller p, recording in d what it
+// checked and what let them in.
+func (c *core) decide(ctx context.Context, p Principal, rule access, msg proto.Message, res permission.Resource, d *decision.Decision) (bool, error) {
+	named, hasName := msg.(interface{ GetUsername() string })
+	if (rule == accessSelf || rule == accessSelfUncapped) && hasName {
+		d.Resources = append(d.Resources, decision.Resource{Type: "user", ID: named.GetUsername()})
+	}
+	if p.User.IsAdmin {
+		if res.Type != "" {
+			d.Resources = append(d.Resources, decision.Resource{Type: string(res.Type), ID: res.ID, Workspace: workspace.From(ctx)})
+		}
+		d.Reason = "admin"
+		return true, nil
+	}
+	switch rule {
 	case accessAnyUser:
-		return ctx, nil
+		d.Reason = "any user"
+		return true, nil
 	case accessSelf, accessSelfUncapped:
-		if r.access == accessSelfUncapped && p.Ceiling != "" {
+		if rule == accessSelfUncapped && p.Ceiling != "" {
 			break
 		}
-		if named, ok := msg.(interface{ GetUsername() string }); ok && named.GetUsername() == p.User.Username {
-			return ctx, nil
+		if hasName && named.GetUsername() == p.User.Username {
+			d.Reason = "own user"
+			return true, nil
 		}
 	case accessManage:
 		if info, _ := permission.Lookup(string(res.Type)); !info.PerID && res.ID != permission.Wildcard {
 			// Only a revoke gets here with such an id; MLflow's MANAGE check refuses it so.
-			return nil, apiError(codeInvalidParameter, "resource_type '%s' is not supported by the per-user permission convenience APIs.", res.Type)
+			return false, apiError(codeInvalidParameter, "resource_type '%s' is not supported by the per-user permission convenience APIs.", res.Type)
 		}
-		level, err := c.effectiveLevel(ctx, p.User, res)
-		if err != nil {
-			return nil, err
-		}
-		if p.capped(level).CanManage() {
-			return ctx, nil
-		}
+		return c.canManage(ctx, p, res, d)
 	case accessWorkspaceManager:
-		if named, ok := msg.(interface{ GetWorkspaceName() string }); ok {
-			level, err := c.effectiveLevel(workspace.With(ctx, named.GetWorkspaceName()), p.User, workspace.Resource)
-			if err != nil {
-				return nil, err
-			}
-			if p.capped(level).CanManage() {
-				return ctx, nil
-			}
+		if ws, ok := msg.(interface{ GetWorkspaceName() string }); ok {
+			return c.canManage(workspace.With(ctx, ws.GetWorkspaceName()), p, workspace.Resource, d)
 		}
 	case accessRoleViewer:
 		workspace, ok, err := c.roleWorkspace(ctx, msg)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if ok {
 			holds, err := c.roles.HoldsRoleIn(ctx, p.User.ID, workspace)
 			if err != nil {
-				return nil, internalError(ctx, err)
+				return false, internalError(ctx, err)
 			}
 			if holds {
-				return ctx, nil
+				d.Reason = "holds a role in the workspace"
+				return true, nil
 			}
 		}
 	}
-	c.auth.refused(ctx, r.access, res)
-	return nil, errPermissionDenied
+	return false, nil
+}
+
+// canManage reports whether p holds MANAGE on res, as the one resolver decides
+// it (within p's token ceiling), recording the check in d.
+func (c *core) canManage(ctx context.Context, p Principal, res permission.Resource, d *decision.Decision) (bool, error) {
+	rd, err := c.resolver.Decision(ctx, p.User, res)
+	if err != nil {
+		return false, internalError(ctx, err)
+	}
+	rd.Level = p.capped(rd.Level)
+	d.Required = permission.Manage
+	d.Checked(res, workspace.From(ctx), rd)
+	return rd.Level.CanManage(), nil
 }
 
 // refusalReasons say, for the audit trail, what a refused caller lacked.
@@ -243,16 +273,6 @@ var refusalReasons = map[access]string{
 	accessAdmin:            "not an admin",
 	accessRoleViewer:       "holds no role in the workspace",
 	accessWorkspaceManager: "no MANAGE on the workspace",
-}
-
-// refused records the policy's PERMISSION_DENIED of the caller in ctx.
-func (a *authenticator) refused(ctx context.Context, rule access, r permission.Resource) {
-	ev := auditEvent(ctx, storage.AuditAuth, "permission.denied", storage.OutcomeDenied)
-	ev.ResourceType, ev.ResourceID, ev.Reason = string(r.Type), r.ID, refusalReasons[rule]
-	if r.Type != "" {
-		ev.Workspace = workspace.From(ctx)
-	}
-	a.audit.record(ev)
 }
 
 // checkRequired fails for the first named field that is absent or empty.

@@ -28,6 +28,9 @@ func TestPolicyTableCoversEveryRPC(t *testing.T) {
 				if !ok || r.access == accessDenied {
 					t.Errorf("%s has no policy", name)
 				}
+				if groupOf(name) == "other" {
+					t.Errorf("%s: its service has no group in decisionGroups", name)
+				}
 				// Every required field must exist, or the check would always fail.
 				in := svc.Methods().Get(j).Input()
 				for _, field := range r.required {

@@ -143,6 +143,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	auth.measure(cfg.Metrics)
+	for _, g := range decisionGroups {
+		cfg.Metrics.DecisionGroups(g)
+	}
 	auth.audit = newAuthAudit(cfg.Audit, cfg.AuditFold)
 	auth.audit.retention = cfg.AuditRetention
 	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, audit: cfg.Audit, auth: auth, metrics: cfg.Metrics,

@@ -64,6 +64,24 @@ next:
 	return 0
 }
 
+// hasSeries reports whether family has a sample whose labels include want.
+func hasSeries(families map[string]*dto.MetricFamily, family string, want map[string]string) bool {
+next:
+	for _, m := range families[family].GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // TestMetricsMoveWithRequests: with --metrics-addr, a scrape parses as
 // Prometheus's text format, and an API call, a refused login and a proxied call
 // each move the counters they should, labelled by route template, never by
@@ -79,6 +97,12 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	addr := waitForLog(t, stderr, nil, metricsLine)[1]
 
 	before := scrape(t, addr)
+	// Refusals are rare: their series start at zero, for the API's groups and the front door's.
+	for _, group := range []string{"roles", "audit", "proxy:runs", "proxy:unlisted"} {
+		if !hasSeries(before, "mlflow_auth_decisions_total", map[string]string{"group": group, "outcome": "denied"}) {
+			t.Errorf("no mlflow_auth_decisions_total{group=%q,outcome=\"denied\"} before any request", group)
+		}
+	}
 	if status := getStatus(t, base+"/api/2.0/mlflow/users/current", "admin", "admin-password-for-tests"); status != 200 {
 		t.Fatalf("users/current: %d", status)
 	}
@@ -87,6 +111,18 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	}
 	if status := getStatus(t, base+"/api/2.0/mlflow/experiments/get?experiment_id=0", "admin", "admin-password-for-tests"); status != 200 {
 		t.Fatalf("proxied experiments/get: %d", status)
+	}
+	// Refusals, of the API and of the front door, to a user who is no admin.
+	if status := postStatus(t, base+"/api/2.0/mlflow/users/create", "admin", "admin-password-for-tests",
+		`{"username": "eve-7f3a", "password": "eve-password-1"}`); status != 200 {
+		t.Fatalf("create eve: %d", status)
+	}
+	if status := getStatus(t, base+"/api/2.0/mlflow/users/get?username=admin", "eve-7f3a", "eve-password-1"); status != 403 {
+		t.Fatalf("eve reads admin: %d", status)
+	}
+	if status := postStatus(t, base+"/api/2.0/mlflow/experiments/update", "eve-7f3a", "eve-password-1",
+		`{"experiment_id": "0", "new_name": "eve"}`); status != 403 {
+		t.Fatalf("eve renames experiment 0: %d", status)
 	}
 	after := scrape(t, addr)
 
@@ -103,6 +139,10 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 		{"mlflow_auth_authentications_total", map[string]string{"method": "basic", "outcome": "failure"}},
 		{"mlflow_auth_upstream_request_duration_seconds", map[string]string{"method": "GET"}},
 		{"mlflow_auth_credential_cache_misses_total", nil},
+		{"mlflow_auth_decisions_total", map[string]string{"group": "users", "outcome": "allowed"}},
+		{"mlflow_auth_decisions_total", map[string]string{"group": "users", "outcome": "denied"}},
+		{"mlflow_auth_decisions_total", map[string]string{"group": "proxy:experiments", "outcome": "allowed"}},
+		{"mlflow_auth_decisions_total", map[string]string{"group": "proxy:experiments", "outcome": "denied"}},
 	} {
 		if got, was := value(after, c.family, c.labels), value(before, c.family, c.labels); got <= was {
 			t.Errorf("%s%v did not move: %v before, %v after", c.family, c.labels, was, got)
@@ -116,7 +156,7 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	for name, f := range after {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if v := l.GetValue(); v == "mallory-7f3a" || v == "/api/2.0/mlflow/users/current" || v == "/api/2.0/mlflow/experiments/get" {
+				if v := l.GetValue(); v == "mallory-7f3a" || v == "eve-7f3a" || v == "/api/2.0/mlflow/users/current" || v == "/api/2.0/mlflow/experiments/get" {
 					t.Errorf("%s has label %s=%q: usernames and raw paths stay out of labels", name, l.GetName(), v)
 				}
 			}
@@ -131,6 +171,19 @@ func TestMetricsMoveWithRequests(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Errorf("--pprof: /debug/pprof/cmdline answered %d", res.StatusCode)
 	}
+}
+
+func postStatus(t *testing.T, url, user, pass, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.SetBasicAuth(user, pass)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 var dashboardMetric = regexp.MustCompile(`\b(?:mlflow_auth|go|process)_[a-z_]+\b`)

@@ -1,0 +1,207 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
+)
+
+// fakeTracking stands in MLflow's place behind the front door: it creates
+// experiment 12 and model m, has online scoring configs in experiment 8, and
+// answers {} to everything else.
+func fakeTracking(t *testing.T) *url.URL {
+	mlflow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/2.0/mlflow/experiments/create":
+			io.WriteString(w, `{"experiment_id": "12"}`)
+		case "/api/2.0/mlflow/registered-models/create":
+			io.WriteString(w, `{"registered_model": {"name": "m"}}`)
+		case "/api/3.0/mlflow/scorers/online-configs":
+			io.WriteString(w, `{"configs": [{"experiment_id": "8"}]}`)
+		default:
+			io.WriteString(w, "{}")
+		}
+	}))
+	t.Cleanup(mlflow.Close)
+	u, _ := url.Parse(mlflow.URL)
+	return u
+}
+
+// deniedBody is MLflow's answer to a refusal, which refusals keep.
+var deniedBody = map[string]any{"error_code": "PERMISSION_DENIED", "message": "Permission denied"}
+
+func expectJSON(t *testing.T, what string, status int, body []byte, wantStatus int, want map[string]any) {
+	t.Helper()
+	var got map[string]any
+	if status != wantStatus || json.Unmarshal(body, &got) != nil || (want != nil && !reflect.DeepEqual(got, want)) {
+		t.Fatalf("%s: %d %s, want %d %v", what, status, body, wantStatus, want)
+	}
+}
+
+// Refusals of the API and of the front door are one kind of audit row, made
+// from the decision: who, which resource, why, folded with their repeats. The
+// grant the front door gives the creator of an experiment or a model has its
+// row too, with what the grant was before. On SQLite and Postgres.
+func TestDecisionsInTheAuditTrail(t *testing.T) {
+	databases := map[string]func(t *testing.T) servicetest.Database{
+		"sqlite": func(t *testing.T) servicetest.Database { return nil },
+		"postgres": func(t *testing.T) servicetest.Database {
+			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pg.Close() })
+			return pg
+		},
+	}
+	for name, db := range databases {
+		t.Run(name, func(t *testing.T) {
+			s := servicetest.Start(t, servicetest.Options{Store: db(t), Upstream: fakeTracking(t),
+				DefaultPermission: permission.NoPermissions, AuditFold: time.Second})
+			audit := s.Store.(storage.Audit)
+			call := func(method, path, user, pass, body string) (int, []byte) {
+				return do(t, method, s.URL+path, user, pass, strings.NewReader(body), nil)
+			}
+			since := time.Now().Add(-time.Second)
+			status, body := call("POST", "/api/2.0/mlflow/users/create", adminUser, adminPass, `{"username": "alice", "password": "alice-password-1"}`)
+			expectJSON(t, "create alice", status, body, 200, nil)
+			status, body = call("POST", "/api/2.0/mlflow/registered-models/permissions/create", adminUser, adminPass,
+				`{"name": "m", "username": "alice", "permission": "READ"}`)
+			expectJSON(t, "grant READ on m", status, body, 200, nil)
+			for range 3 {
+				status, body = call("POST", "/api/2.0/mlflow/experiments/update", "alice", "alice-password-1", `{"experiment_id": "7", "new_name": "x"}`)
+				expectJSON(t, "proxied update", status, body, 403, deniedBody)
+			}
+			for range 2 {
+				status, body = call("GET", "/api/2.0/mlflow/experiments/permissions/get?experiment_id=7&username=alice", "alice", "alice-password-1", "")
+				expectJSON(t, "API read of a grant", status, body, 403, nil)
+			}
+			// Refused by an after-hook, on what MLflow answered.
+			status, body = call("GET", "/api/3.0/mlflow/scorers/online-configs", "alice", "alice-password-1", "")
+			expectJSON(t, "online configs of experiment 8", status, body, 403, deniedBody)
+			status, body = call("POST", "/api/2.0/mlflow/experiments/create", "alice", "alice-password-1", `{"name": "mine"}`)
+			expectJSON(t, "create experiment", status, body, 200, map[string]any{"experiment_id": "12"})
+			status, body = call("POST", "/api/2.0/mlflow/registered-models/create", "alice", "alice-password-1", `{"name": "m"}`)
+			expectJSON(t, "create model", status, body, 200, nil)
+
+			want := []string{
+				`permission.denied auth denied x3 experiment/7@default "no EDIT on the resource" mlflow POST /2.0/mlflow/experiments/update  `,
+				`permission.denied auth denied x2 experiment/7@default "no MANAGE on the resource" /mlflowauth.v1.PermissionService/GetExperimentPermission  `,
+				`permission.denied auth denied x1 experiment/8@default "no READ on the resource" mlflow GET /3.0/mlflow/scorers/online-configs  `,
+				`grant.create admin success x1 experiment/12@default "" mlflow POST /2.0/mlflow/experiments/create  {"permission":"MANAGE","username":"alice"}`,
+				`grant.update admin success x1 registered_model/m@default "" mlflow POST /2.0/mlflow/registered-models/create {"permission":"READ","username":"alice"} {"permission":"MANAGE","username":"alice"}`,
+			}
+			slices.Sort(want)
+			var got []string
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				evs, err := audit.ListAuditEvents(context.Background(), storage.AuditFilter{Actor: "alice", Since: since})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = got[:0]
+				for _, ev := range evs {
+					got = append(got, fmt.Sprintf("%s %s %s x%d %s/%s@%s %q %s %s %s", ev.Event, ev.Category, ev.Outcome, ev.Count,
+						ev.ResourceType, ev.ResourceID, ev.Workspace, ev.Reason, ev.Operation, canonicalJSON(t, ev.Before), canonicalJSON(t, ev.After)))
+					if ev.ActorUserID == 0 || ev.AuthMethod != "basic" || ev.RequestID == "" || ev.ClientAddr != "127.0.0.1" {
+						t.Errorf("%s names its actor and request badly: %+v", ev.Event, ev)
+					}
+				}
+				slices.Sort(got)
+				if slices.Equal(got, want) {
+					return
+				}
+			}
+			t.Fatalf("alice's audit rows:\n got  %q\n want %q", got, want)
+		})
+	}
+}
+
+// Each request's log line carries its decision: allowed, what decided or why
+// not, and the resource; at the front door as in the API.
+func TestDecisionsInTheLog(t *testing.T) {
+	logs := &lockedBuffer{}
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
+	s := servicetest.Start(t, servicetest.Options{Upstream: fakeTracking(t), DefaultPermission: permission.NoPermissions})
+	call := func(id, method, path, user, pass, body string) int {
+		status, _ := do(t, method, s.URL+path, user, pass, strings.NewReader(body), http.Header{"X-Request-Id": {id}})
+		return status
+	}
+	call("setup-1", "POST", "/api/2.0/mlflow/users/create", adminUser, adminPass, `{"username": "bob", "password": "bob-password-1"}`)
+	call("setup-2", "POST", "/api/2.0/mlflow/experiments/permissions/create", adminUser, adminPass, `{"experiment_id": "7", "username": "bob", "permission": "READ"}`)
+	for _, c := range []struct {
+		id, method, path, user, pass, body string
+		status                             int
+		want                               map[string]any
+	}{
+		{"proxy-allowed", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=7", "bob", "bob-password-1", "", 200,
+			map[string]any{"allowed": true, "reason": "grant", "resource": "experiment/7", "workspace": "default"}},
+		{"proxy-denied", "POST", "/api/2.0/mlflow/experiments/update", "bob", "bob-password-1", `{"experiment_id": "7"}`, 403,
+			map[string]any{"allowed": false, "reason": "no EDIT on the resource", "resource": "experiment/7", "workspace": "default", "required": "EDIT", "held": "READ"}},
+		{"proxy-admin", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=7", adminUser, adminPass, "", 200,
+			map[string]any{"allowed": true, "reason": "admin"}},
+		{"api-denied", "GET", "/api/2.0/mlflow/experiments/permissions/get?experiment_id=7&username=bob", "bob", "bob-password-1", "", 403,
+			map[string]any{"allowed": false, "reason": "no MANAGE on the resource", "resource": "experiment/7", "workspace": "default", "required": "MANAGE", "held": "READ"}},
+		{"api-own", "GET", "/api/2.0/mlflow/users/get?username=bob", "bob", "bob-password-1", "", 200,
+			map[string]any{"allowed": true, "reason": "own user", "resource": "user/bob"}},
+		{"api-undecided", "GET", "/api/2.0/mlflow/users/get?username=bob", "bob", "wrong-password", "", 401,
+			map[string]any{"allowed": nil, "reason": nil, "resource": nil}},
+	} {
+		if status := call(c.id, c.method, c.path, c.user, c.pass, c.body); status != c.status {
+			t.Fatalf("%s: %d, want %d", c.id, status, c.status)
+		}
+		expectLogLine(t, logs, c.id, "http request", c.want)
+	}
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth("bob", "bob-password-1"), "x-request-id", "grpc-denied")
+	if _, err := v1.NewUserServiceClient(conn).GetUser(ctx, &v1.GetUserRequest{Username: adminUser}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("bob reads admin over gRPC: %v", err)
+	}
+	expectLogLine(t, logs, "grpc-denied", "grpc request",
+		map[string]any{"allowed": false, "reason": "not their own user", "resource": "user/" + adminUser})
+}
+
+// expectLogLine fails unless the request's log line (msg) has the fields want.
+func expectLogLine(t *testing.T, logs *lockedBuffer, id, msg string, want map[string]any) {
+	t.Helper()
+	var line map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(l), &entry) == nil && entry["request_id"] == id && entry["msg"] == msg {
+			line = entry
+		}
+	}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("%s: log line has %s=%v, want %v (%v)", id, k, line[k], v, line)
+		}
+	}
+}
