@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"syscall"
 	"testing"
 	"time"
 
@@ -117,21 +116,11 @@ func benchProxied(b *testing.B, db servicetest.Database) {
 			}
 			get() // the one password hash, before the clock starts
 			b.ReportAllocs()
-			before := cpuTime(b)
+			before := storagetest.CPUTime(b) // client, front door and stub alike
 			for b.Loop() {
 				get()
 			}
-			b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/op")
+			storagetest.ReportCPU(b, before)
 		})
 	}
-}
-
-// cpuTime is the CPU the process (client, front door and stub alike) has used,
-// which other work on a shared machine disturbs less than the wall clock.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

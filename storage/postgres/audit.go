@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -50,18 +51,136 @@ type querier interface {
 }
 
 // change runs one write on the pool or, when ctx carries an audit event
-// (storage.WithAudit), in a transaction that inserts the event after it.
+// (storage.WithAudit), in a transaction that inserts the event after it. That
+// transaction costs two round trips, not the four of BEGIN, the write, the
+// INSERT and COMMIT each on its own: BEGIN is pipelined with fn's first
+// statement, and the INSERT with COMMIT.
 func (s *Store) change(ctx context.Context, fn func(querier) error) error {
-	if _, ok := storage.AuditFrom(ctx); !ok {
+	ev, ok := storage.AuditFrom(ctx)
+	if !ok {
 		return classify(fn(s.pool))
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return audited(ctx, tx)
-	})
+	return s.retried(ctx, func() error { return s.tryPipelined(ctx, ev, fn) })
 }
+
+func (s *Store) tryPipelined(ctx context.Context, ev storage.AuditEvent, fn func(querier) error) (err error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release() // the pool drops a connection still in a transaction
+	tx := &pipelinedTx{conn: c.Conn()}
+	defer func() {
+		if err != nil {
+			tx.rollback(ctx)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.closePending(); err != nil {
+		return err
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(insertAudit, storage.AuditArgs(ev, timeArg, jsonArg)...)
+	if tx.begun {
+		batch.Queue("COMMIT")
+	}
+	return tx.conn.SendBatch(ctx, batch).Close()
+}
+
+// pipelinedTx is the querier of change's transaction: its first statement goes
+// out in one batch with BEGIN, later ones on their own.
+type pipelinedTx struct {
+	conn    *pgx.Conn
+	begun   bool
+	pending pgx.BatchResults // the first statement's batch, until its row is read
+}
+
+func (t *pipelinedTx) begin(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	batch.Queue(sql, args...)
+	t.begun = true
+	br := t.conn.SendBatch(ctx, batch)
+	if _, err := br.Exec(); err != nil {
+		return nil, errors.Join(err, br.Close())
+	}
+	return br, nil
+}
+
+func (t *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := t.closePending(); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	if t.begun {
+		return t.conn.Exec(ctx, sql, args...)
+	}
+	br, err := t.begin(ctx, sql, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
+}
+
+func (t *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := t.closePending(); err != nil {
+		return errRow{err}
+	}
+	if t.begun {
+		return t.conn.QueryRow(ctx, sql, args...)
+	}
+	br, err := t.begin(ctx, sql, args)
+	if err != nil {
+		return errRow{err}
+	}
+	t.pending = br
+	return pendingRow{t, br.QueryRow()}
+}
+
+// closePending reads the rest of the first statement's batch.
+func (t *pipelinedTx) closePending() error {
+	if t.pending == nil {
+		return nil
+	}
+	err := t.pending.Close()
+	t.pending = nil
+	return err
+}
+
+// rollback ends a failed transaction; a connection it cannot clean up is closed
+// (and so dropped by the pool).
+func (t *pipelinedTx) rollback(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	_ = t.closePending() // its error is the one being returned
+	if t.conn.PgConn().TxStatus() != 'I' {
+		if _, err := t.conn.Exec(ctx, "ROLLBACK"); err != nil {
+			_ = t.conn.Close(ctx)
+		}
+	}
+}
+
+// pendingRow is the first statement's row: reading it finishes its batch.
+type pendingRow struct {
+	t   *pipelinedTx
+	row pgx.Row
+}
+
+func (r pendingRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := r.t.closePending(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // RecordAudit implements storage.Audit.
 func (s *Store) RecordAudit(ctx context.Context, evs ...storage.AuditEvent) error {
