@@ -148,6 +148,7 @@ func New(cfg Config) (*Server, error) {
 	chain := c.interceptors()
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(chain...),
+		grpc.ChainStreamInterceptor(c.streamInterceptors()...),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.MaxRecvMsgSize(maxBodyBytes),
 		// Per connection: a bounded number of calls at once, and small headers.
@@ -184,6 +185,13 @@ func New(cfg Config) (*Server, error) {
 // gateway's in-process connection) alike, in this order.
 func (c *core) interceptors() []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{recoverUnary, traceUnary, logUnary, c.measureUnary, refuseUndecodable, c.authorizeUnary}
+}
+
+// streamInterceptors is the chain's counterpart for streaming RPCs (gRPC
+// health's Watch, reflection), which come by gRPC only: the same interceptors
+// in the same order, less the codec's, which only unary calls need.
+func (c *core) streamInterceptors() []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{recoverStream, traceStream, logStream, c.measureStream, c.authorizeStream}
 }
 
 // apiService is one of mlflow-auth's own services: served over gRPC, in process
