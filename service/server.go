@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -77,6 +78,10 @@ type Config struct {
 	// AuditRetention is how long audit events are kept: StartAudit deletes
 	// older ones when it starts and every hour. Zero keeps them forever.
 	AuditRetention time.Duration
+	// AuditLog, when set, also receives every audit event as one JSON line
+	// (ListAuditEvents' fields) once its row commits, for log shippers; Audit
+	// must then be a storage.AuditTap.
+	AuditLog io.Writer
 }
 
 // DefaultAuditRetention is the audit retention that the command line offers.
@@ -113,6 +118,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Audit == nil {
 		return nil, errors.New("service: no audit store")
+	}
+	if cfg.AuditLog != nil {
+		tap, ok := cfg.Audit.(storage.AuditTap)
+		if !ok {
+			return nil, errors.New("service: the audit store cannot tell of its rows, so there is no audit log")
+		}
+		tap.TapAudit(auditLogLines(cfg.AuditLog))
 	}
 	if _, err := permission.ParseLevel(string(cfg.DefaultPermission)); err != nil {
 		return nil, err

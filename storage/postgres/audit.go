@@ -31,7 +31,7 @@ var insertAudit = func() string {
 	for n := 2; n <= 20; n++ {
 		vals += ", " + placeholder(n)
 	}
-	return "INSERT INTO audit_events (" + storage.AuditColumns + ") VALUES (" + vals + ")"
+	return "INSERT INTO audit_events (" + storage.AuditColumns + ") VALUES (" + vals + ") RETURNING id"
 }()
 
 // audited inserts the event WithAudit put in ctx, if any, in tx.
@@ -40,7 +40,22 @@ func audited(ctx context.Context, tx pgx.Tx) error {
 	if !ok {
 		return nil
 	}
-	_, err := tx.Exec(ctx, insertAudit, storage.AuditArgs(ev, timeArg, jsonArg)...)
+	if err := tx.QueryRow(ctx, insertAudit, storage.AuditArgs(ev, timeArg, jsonArg)...).Scan(&ev.ID); err != nil {
+		return err
+	}
+	storage.AuditWritten(ctx, ev)
+	return nil
+}
+
+// TapAudit implements storage.AuditTap.
+func (s *Store) TapAudit(f func(storage.AuditEvent)) { s.tap = f }
+
+// auditEnded tells the tap of the audit row a transaction of ctx wrote, if it
+// committed (err is nil), and returns err.
+func (s *Store) auditEnded(ctx context.Context, err error) error {
+	if ev, ok := storage.AuditEnded(ctx, err == nil); ok && s.tap != nil {
+		s.tap(ev)
+	}
 	return err
 }
 
@@ -60,7 +75,7 @@ func (s *Store) change(ctx context.Context, fn func(querier) error) error {
 	if !ok {
 		return classify(fn(s.pool))
 	}
-	return s.retried(ctx, func() error { return s.tryPipelined(ctx, ev, fn) })
+	return s.auditEnded(ctx, s.retried(ctx, func() error { return s.tryPipelined(ctx, ev, fn) }))
 }
 
 func (s *Store) tryPipelined(ctx context.Context, ev storage.AuditEvent, fn func(querier) error) (err error) {
@@ -86,7 +101,15 @@ func (s *Store) tryPipelined(ctx context.Context, ev storage.AuditEvent, fn func
 	if tx.begun {
 		batch.Queue("COMMIT")
 	}
-	return tx.conn.SendBatch(ctx, batch).Close()
+	br := tx.conn.SendBatch(ctx, batch)
+	if err := br.QueryRow().Scan(&ev.ID); err != nil {
+		return errors.Join(err, br.Close())
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	storage.AuditWritten(ctx, ev)
+	return nil
 }
 
 // pipelinedTx is the querier of change's transaction: its first statement goes
@@ -187,13 +210,23 @@ func (s *Store) RecordAudit(ctx context.Context, evs ...storage.AuditEvent) erro
 	if len(evs) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	written := make([]storage.AuditEvent, len(evs))
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
-		for _, ev := range evs {
-			batch.Queue(insertAudit, storage.AuditArgs(ev.Normalized(), timeArg, jsonArg)...)
+		for i, ev := range evs {
+			written[i] = ev.Normalized()
+			batch.Queue(insertAudit, storage.AuditArgs(written[i], timeArg, jsonArg)...).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&written[i].ID)
+			})
 		}
 		return tx.SendBatch(ctx, batch).Close()
 	})
+	if err == nil && s.tap != nil {
+		for _, ev := range written {
+			s.tap(ev)
+		}
+	}
+	return err
 }
 
 // ListAuditEvents implements storage.Audit.
