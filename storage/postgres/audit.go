@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
@@ -65,137 +66,115 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// change runs one write on the pool or, when ctx carries an audit event
-// (storage.WithAudit), in a transaction that inserts the event after it. That
-// transaction costs two round trips, not the four of BEGIN, the write, the
-// INSERT and COMMIT each on its own: BEGIN is pipelined with fn's first
-// statement, and the INSERT with COMMIT.
+// change runs fn's write on the pool. When ctx carries an audit event
+// (storage.WithAudit), the write and the event's row go to Postgres as one
+// pipeline, which it runs as one implicit transaction, in the one round trip
+// of the bare write (BEGIN, write, INSERT, COMMIT took four). The row is
+// inserted only if the write wrote: a transaction gets its id at its first
+// write (pg_current_xact_id_if_assigned), and an UPDATE or DELETE that matched
+// nothing, or an INSERT ... SELECT that selected nothing, gets none. So fn
+// must make one statement, whose only failure once it ran is having written
+// nothing (ErrNotFound); a change of more statements uses inTx and audited.
 func (s *Store) change(ctx context.Context, fn func(querier) error) error {
 	ev, ok := storage.AuditFrom(ctx)
 	if !ok {
 		return classify(fn(s.pool))
 	}
-	return s.auditEnded(ctx, s.retried(ctx, func() error { return s.tryPipelined(ctx, ev, fn) }))
-}
-
-func (s *Store) tryPipelined(ctx context.Context, ev storage.AuditEvent, fn func(querier) error) (err error) {
-	c, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Release() // the pool drops a connection still in a transaction
-	tx := &pipelinedTx{conn: c.Conn()}
-	defer func() {
-		if err != nil {
-			tx.rollback(ctx)
+	return s.auditEnded(ctx, s.retried(ctx, func() error {
+		q := &auditedStatement{pool: s.pool, ev: ev}
+		err := fn(q)
+		if cerr := q.finish(); err == nil {
+			err = cerr
 		}
-	}()
-	if err := fn(tx); err != nil {
+		if err == nil && q.id != 0 {
+			ev.ID = q.id
+			storage.AuditWritten(ctx, ev)
+		}
 		return err
-	}
-	if err := tx.closePending(); err != nil {
-		return err
-	}
-	batch := &pgx.Batch{}
-	batch.Queue(insertAudit, storage.AuditArgs(ev, timeArg, jsonArg)...)
-	if tx.begun {
-		batch.Queue("COMMIT")
-	}
-	br := tx.conn.SendBatch(ctx, batch)
-	if err := br.QueryRow().Scan(&ev.ID); err != nil {
-		return errors.Join(err, br.Close())
-	}
-	if err := br.Close(); err != nil {
-		return err
-	}
-	storage.AuditWritten(ctx, ev)
-	return nil
+	}))
 }
 
-// pipelinedTx is the querier of change's transaction: its first statement goes
-// out in one batch with BEGIN, later ones on their own.
-type pipelinedTx struct {
-	conn    *pgx.Conn
-	begun   bool
-	pending pgx.BatchResults // the first statement's batch, until its row is read
+// insertAuditIfWritten is insertAudit for change: no row unless the
+// transaction has written.
+var insertAuditIfWritten = func() string {
+	vals := "$1"
+	for n := 2; n <= 20; n++ {
+		vals += ", " + placeholder(n)
+	}
+	return "INSERT INTO audit_events (" + storage.AuditColumns + ") SELECT " + vals +
+		" WHERE pg_current_xact_id_if_assigned() IS NOT NULL RETURNING id"
+}()
+
+var errOneStatement = errors.New("postgres: an audited change through change makes one statement; use inTx and audited for more")
+
+// auditedStatement is the querier of an audited change: its one statement is
+// sent in one batch with the audit row.
+type auditedStatement struct {
+	pool *pgxpool.Pool
+	ev   storage.AuditEvent
+	sent bool
+	br   pgx.BatchResults // until the audit row's id is read
+	id   int64            // the audit row's, 0 when the statement wrote nothing
 }
 
-func (t *pipelinedTx) begin(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
+func (q *auditedStatement) send(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
+	if q.sent {
+		return nil, errOneStatement
+	}
+	q.sent = true
 	batch := &pgx.Batch{}
-	batch.Queue("BEGIN")
 	batch.Queue(sql, args...)
-	t.begun = true
-	br := t.conn.SendBatch(ctx, batch)
-	if _, err := br.Exec(); err != nil {
-		return nil, errors.Join(err, br.Close())
-	}
-	return br, nil
+	batch.Queue(insertAuditIfWritten, storage.AuditArgs(q.ev, timeArg, jsonArg)...)
+	q.br = q.pool.SendBatch(ctx, batch)
+	return q.br, nil
 }
 
-func (t *pipelinedTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if err := t.closePending(); err != nil {
-		return pgconn.CommandTag{}, err
-	}
-	if t.begun {
-		return t.conn.Exec(ctx, sql, args...)
-	}
-	br, err := t.begin(ctx, sql, args)
+func (q *auditedStatement) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	br, err := q.send(ctx, sql, args)
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
 	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
+	if cerr := q.finish(); err == nil {
 		err = cerr
 	}
 	return tag, err
 }
 
-func (t *pipelinedTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if err := t.closePending(); err != nil {
-		return errRow{err}
-	}
-	if t.begun {
-		return t.conn.QueryRow(ctx, sql, args...)
-	}
-	br, err := t.begin(ctx, sql, args)
+func (q *auditedStatement) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	br, err := q.send(ctx, sql, args)
 	if err != nil {
 		return errRow{err}
 	}
-	t.pending = br
-	return pendingRow{t, br.QueryRow()}
+	return auditedRow{q, br.QueryRow()}
 }
 
-// closePending reads the rest of the first statement's batch.
-func (t *pipelinedTx) closePending() error {
-	if t.pending == nil {
+// finish reads the audit row's id, if one was inserted, and ends the batch.
+func (q *auditedStatement) finish() error {
+	if q.br == nil {
 		return nil
 	}
-	err := t.pending.Close()
-	t.pending = nil
+	br := q.br
+	q.br = nil
+	err := br.QueryRow().Scan(&q.id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil // the statement wrote nothing
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	return err
 }
 
-// rollback ends a failed transaction; a connection it cannot clean up is closed
-// (and so dropped by the pool).
-func (t *pipelinedTx) rollback(ctx context.Context) {
-	ctx = context.WithoutCancel(ctx)
-	_ = t.closePending() // its error is the one being returned
-	if t.conn.PgConn().TxStatus() != 'I' {
-		if _, err := t.conn.Exec(ctx, "ROLLBACK"); err != nil {
-			_ = t.conn.Close(ctx)
-		}
-	}
-}
-
-// pendingRow is the first statement's row: reading it finishes its batch.
-type pendingRow struct {
-	t   *pipelinedTx
+// auditedRow is the statement's row: reading it finishes the batch.
+type auditedRow struct {
+	q   *auditedStatement
 	row pgx.Row
 }
 
-func (r pendingRow) Scan(dest ...any) error {
+func (r auditedRow) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
-	if cerr := r.t.closePending(); err == nil {
+	if cerr := r.q.finish(); err == nil {
 		err = cerr
 	}
 	return err
