@@ -27,13 +27,16 @@ func jsonArg(v json.RawMessage) any {
 
 func placeholder(n int) string { return "$" + strconv.Itoa(n) }
 
-var insertAudit = func() string {
+// auditValues are the placeholders of storage.AuditColumns.
+var auditValues = func() string {
 	vals := "$1"
 	for n := 2; n <= 20; n++ {
 		vals += ", " + placeholder(n)
 	}
-	return "INSERT INTO audit_events (" + storage.AuditColumns + ") VALUES (" + vals + ") RETURNING id"
+	return vals
 }()
+
+var insertAudit = "INSERT INTO audit_events (" + storage.AuditColumns + ") VALUES (" + auditValues + ") RETURNING id"
 
 // audited inserts the event WithAudit put in ctx, if any, in tx.
 func audited(ctx context.Context, tx pgx.Tx) error {
@@ -60,7 +63,7 @@ func (s *Store) auditEnded(ctx context.Context, err error) error {
 	return err
 }
 
-// querier is the pool or a transaction.
+// querier is the pool, a transaction, or an audited change's one statement.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -96,14 +99,8 @@ func (s *Store) change(ctx context.Context, fn func(querier) error) error {
 
 // insertAuditIfWritten is insertAudit for change: no row unless the
 // transaction has written.
-var insertAuditIfWritten = func() string {
-	vals := "$1"
-	for n := 2; n <= 20; n++ {
-		vals += ", " + placeholder(n)
-	}
-	return "INSERT INTO audit_events (" + storage.AuditColumns + ") SELECT " + vals +
-		" WHERE pg_current_xact_id_if_assigned() IS NOT NULL RETURNING id"
-}()
+var insertAuditIfWritten = "INSERT INTO audit_events (" + storage.AuditColumns + ") SELECT " + auditValues +
+	" WHERE pg_current_xact_id_if_assigned() IS NOT NULL RETURNING id"
 
 var errOneStatement = errors.New("postgres: an audited change through change makes one statement; use inTx and audited for more")
 
