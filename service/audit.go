@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -135,14 +137,37 @@ func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEve
 	// Newest first: the next page continues below the last id of this one.
 	evs, resp.NextPageToken = trimPage(evs, limit, func(ev storage.AuditEvent) int32 { return int32(ev.ID) })
 	for _, ev := range evs {
-		resp.Events = append(resp.Events, &v1.AuditEvent{
-			Id: ev.ID, Time: ev.Time.Format(time.RFC3339Nano), Category: ev.Category, Event: ev.Event,
-			UserId: ev.ActorUserID, Username: ev.ActorUsername, AuthMethod: ev.AuthMethod, TokenId: ev.TokenID,
-			ClientAddress: ev.ClientAddr, UserAgent: ev.UserAgent,
-			ResourceType: ev.ResourceType, ResourceId: ev.ResourceID, Workspace: ev.Workspace,
-			Operation: ev.Operation, Outcome: ev.Outcome, Reason: ev.Reason, RequestId: ev.RequestID, TraceId: ev.TraceID,
-			Before: string(ev.Before), After: string(ev.After), Count: int32(ev.Count),
-		})
+		resp.Events = append(resp.Events, auditEventMessage(ev))
 	}
 	return resp, nil
+}
+
+// auditEventMessage is ev as the API returns it.
+func auditEventMessage(ev storage.AuditEvent) *v1.AuditEvent {
+	return &v1.AuditEvent{
+		Id: ev.ID, Time: ev.Time.Format(time.RFC3339Nano), Category: ev.Category, Event: ev.Event,
+		UserId: ev.ActorUserID, Username: ev.ActorUsername, AuthMethod: ev.AuthMethod, TokenId: ev.TokenID,
+		ClientAddress: ev.ClientAddr, UserAgent: ev.UserAgent,
+		ResourceType: ev.ResourceType, ResourceId: ev.ResourceID, Workspace: ev.Workspace,
+		Operation: ev.Operation, Outcome: ev.Outcome, Reason: ev.Reason, RequestId: ev.RequestID, TraceId: ev.TraceID,
+		Before: string(ev.Before), After: string(ev.After), Count: int32(ev.Count),
+	}
+}
+
+// auditLogLines writes each event to w as one line of the JSON the REST API
+// gives it (Config.AuditLog). A line that cannot be written is logged, not retried.
+func auditLogLines(w io.Writer) func(storage.AuditEvent) {
+	var mu sync.Mutex
+	enc := newMLflowJSON()
+	return func(ev storage.AuditEvent) {
+		line, err := enc.Marshal(auditEventMessage(ev))
+		if err == nil {
+			mu.Lock()
+			_, err = w.Write(append(line, '\n'))
+			mu.Unlock()
+		}
+		if err != nil {
+			slog.Error("could not write the audit log", "event", ev.Event, "id", ev.ID, "err", err)
+		}
+	}
 }

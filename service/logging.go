@@ -107,10 +107,26 @@ func logHTTP(next http.Handler) http.Handler {
 
 // logUnary is logHTTP for native gRPC calls. A REST request reaches it with
 // logHTTP's requestLog, whose one line then names the RPC.
-func logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	err = logCall(ctx, info.FullMethod, func(ctx context.Context) error {
+		resp, err = handler(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+// logStream is logUnary for streaming calls (gRPC health's Watch, reflection):
+// one line when the stream ends.
+func logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return logCall(ss.Context(), info.FullMethod, func(ctx context.Context) error { return handler(srv, withStreamContext(ss, ctx)) })
+}
+
+// logCall is logUnary's and logStream's work: call runs the RPC with the
+// context it is given.
+func logCall(ctx context.Context, method string, call func(context.Context) error) error {
 	if l, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
-		l.rpc = info.FullMethod
-		return handler(ctx, req)
+		l.rpc = method
+		return call(ctx)
 	}
 	start := time.Now()
 	md, _ := metadata.FromIncomingContext(ctx)
@@ -123,23 +139,44 @@ func logUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler 
 		remote = p.Addr.String()
 	}
 	ctx, l := withRequestLog(ctx, id, remote)
-	l.rpc = info.FullMethod
+	l.rpc = method
 	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", l.id))
-	resp, err := handler(ctx, req)
+	err := call(ctx)
 	slog.LogAttrs(ctx, slog.LevelInfo, "grpc request", append([]slog.Attr{
-		slog.String("request_id", l.id), traceID(ctx), slog.String("method", info.FullMethod),
+		slog.String("request_id", l.id), traceID(ctx), slog.String("method", method),
 		slog.String("code", status.Code(err).String()), slog.String("user", l.user), slog.String("client", l.client),
 		slog.Duration("duration", time.Since(start))}, l.decisionAttrs()...)...)
-	return resp, err
+	return err
 }
 
 // recoverUnary turns a panic into a logged Internal error with no detail for the caller.
 func recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			slog.ErrorContext(ctx, "panic serving gRPC", "panic", p, "method", info.FullMethod)
-			err = apiError(codeInternal, "An internal error occurred.")
-		}
-	}()
+	defer recovered(ctx, info.FullMethod, &err)
 	return handler(ctx, req)
 }
+
+// recoverStream is recoverUnary for streaming calls.
+func recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer recovered(ss.Context(), info.FullMethod, &err)
+	return handler(srv, ss)
+}
+
+// recovered, deferred, turns a panic into *err.
+func recovered(ctx context.Context, method string, err *error) {
+	if p := recover(); p != nil {
+		slog.ErrorContext(ctx, "panic serving gRPC", "panic", p, "method", method)
+		*err = apiError(codeInternal, "An internal error occurred.")
+	}
+}
+
+// withStreamContext is ss serving ctx, which an interceptor derived from ss's.
+func withStreamContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
+	return contextStream{ss, ctx}
+}
+
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s contextStream) Context() context.Context { return s.ctx }

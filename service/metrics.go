@@ -26,6 +26,15 @@ func (c *core) measureUnary(ctx context.Context, req any, info *grpc.UnaryServer
 	return resp, err
 }
 
+// measureStream is measureUnary for streaming calls, which only come by gRPC:
+// counted, and timed from open to close, when they end.
+func (c *core) measureStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	err := handler(srv, ss)
+	c.metrics.RPC("grpc", info.FullMethod, status.Code(err).String(), time.Since(start))
+	return err
+}
+
 // measure makes the authenticator count into m, and shows the state of its
 // password hashing and credential cache at each scrape.
 func (a *authenticator) measure(m *metrics.Metrics) {

@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -42,9 +44,13 @@ type rule struct {
 }
 
 // policies is the one policy table, enforced for gRPC and REST alike by
-// authorizeUnary. An RPC without a row is refused.
+// authorizeUnary and authorizeStream. An RPC without a row is refused.
 var policies = map[string]rule{
 	grpc_health_v1.Health_Check_FullMethodName: {access: accessPublic},
+	grpc_health_v1.Health_Watch_FullMethodName: {access: accessPublic},
+	// Reflection lists the services, as the .proto files in the repository do (grpcurl, ghz).
+	reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      {access: accessPublic},
+	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: {access: accessPublic},
 
 	v1.UserService_CreateUser_FullMethodName:         {accessAdmin, []string{"username", "password"}},
 	v1.UserService_GetUser_FullMethodName:            {accessSelf, []string{"username"}},
@@ -144,6 +150,17 @@ func (c *core) authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServ
 		return nil, err
 	}
 	return handler(ctx, req)
+}
+
+// authorizeStream is authorizeUnary for streaming calls, without the time
+// bound (a health Watch lasts). A stream has no one request, so a rule that
+// reads the request refuses it; the streams served today are public.
+func (c *core) authorizeStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, err := c.authorize(ss.Context(), info.FullMethod, nil)
+	if err != nil {
+		return err
+	}
+	return handler(srv, withStreamContext(ss, ctx))
 }
 
 // authorize authenticates the caller and applies the method's rule, returning a

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
@@ -175,13 +174,13 @@ func measure(b *testing.B, reqs ...*http.Request) []time.Duration {
 	}
 	b.ReportAllocs()
 	var took []time.Duration
-	before := cpuTime(b)
+	before := storagetest.CPUTime(b) // client, front door and stub alike
 	for b.Loop() {
 		start := time.Now()
 		get(reqs[len(took)%len(reqs)])
 		took = append(took, time.Since(start))
 	}
-	b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/op")
+	storagetest.ReportCPU(b, before)
 	b.ReportMetric(float64(median(took)), "p50-ns")
 	return took
 }
@@ -189,14 +188,4 @@ func measure(b *testing.B, reqs ...*http.Request) []time.Duration {
 func median(ds []time.Duration) time.Duration {
 	sorted := slices.Sorted(slices.Values(ds))
 	return sorted[len(sorted)/2]
-}
-
-// cpuTime is the CPU the process (client, front door and stub alike) has used,
-// which other work on a shared machine disturbs less than the wall clock.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

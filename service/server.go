@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -79,6 +80,10 @@ type Config struct {
 	// AuditRetention is how long audit events are kept: StartAudit deletes
 	// older ones when it starts and every hour. Zero keeps them forever.
 	AuditRetention time.Duration
+	// AuditLog, when set, also receives every audit event as one JSON line
+	// (ListAuditEvents' fields) once its row commits, for log shippers; Audit
+	// must then be a storage.AuditTap.
+	AuditLog io.Writer
 }
 
 // DefaultAuditRetention is the audit retention that the command line offers.
@@ -115,6 +120,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Audit == nil {
 		return nil, errors.New("service: no audit store")
+	}
+	if cfg.AuditLog != nil {
+		tap, ok := cfg.Audit.(storage.AuditTap)
+		if !ok {
+			return nil, errors.New("service: the audit store cannot tell of its rows, so there is no audit log")
+		}
+		tap.TapAudit(auditLogLines(cfg.AuditLog))
 	}
 	if _, err := permission.ParseLevel(string(cfg.DefaultPermission)); err != nil {
 		return nil, err
@@ -157,6 +169,7 @@ func New(cfg Config) (*Server, error) {
 	chain := c.interceptors()
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(chain...),
+		grpc.ChainStreamInterceptor(c.streamInterceptors()...),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.MaxRecvMsgSize(maxBodyBytes),
 		// Per connection: a bounded number of calls at once, and small headers.
@@ -193,6 +206,13 @@ func New(cfg Config) (*Server, error) {
 // gateway's in-process connection) alike, in this order.
 func (c *core) interceptors() []grpc.UnaryServerInterceptor {
 	return []grpc.UnaryServerInterceptor{recoverUnary, traceUnary, logUnary, c.measureUnary, refuseUndecodable, c.authorizeUnary}
+}
+
+// streamInterceptors is the chain's counterpart for streaming RPCs (gRPC
+// health's Watch, reflection), which come by gRPC only: the same interceptors
+// in the same order, less the codec's, which only unary calls need.
+func (c *core) streamInterceptors() []grpc.StreamServerInterceptor {
+	return []grpc.StreamServerInterceptor{recoverStream, traceStream, logStream, c.measureStream, c.authorizeStream}
 }
 
 // apiService is one of mlflow-auth's own services: served over gRPC, in process

@@ -26,20 +26,34 @@ func traceHTTP(next http.Handler) http.Handler {
 
 // traceUnary makes a span of every RPC: a child of the HTTP request's span for
 // REST, else a server span continuing the trace the gRPC caller's metadata carries.
-func traceUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func traceUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	err = traceCall(ctx, info.FullMethod, func(ctx context.Context) error {
+		resp, err = handler(ctx, req)
+		return err
+	})
+	return resp, err
+}
+
+// traceStream is traceUnary for streaming calls: one span for the whole stream.
+func traceStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return traceCall(ss.Context(), info.FullMethod, func(ctx context.Context) error { return handler(srv, withStreamContext(ss, ctx)) })
+}
+
+// traceCall is traceUnary's and traceStream's work.
+func traceCall(ctx context.Context, method string, call func(context.Context) error) error {
 	kind := trace.SpanKindInternal
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		md, _ := metadata.FromIncomingContext(ctx)
 		ctx = otel.GetTextMapPropagator().Extract(ctx, metadataCarrier(md))
 		kind = trace.SpanKindServer
 	}
-	ctx, span := tracing.Tracer().Start(ctx, info.FullMethod, trace.WithSpanKind(kind))
+	ctx, span := tracing.Tracer().Start(ctx, method, trace.WithSpanKind(kind))
 	defer span.End()
-	resp, err := handler(ctx, req)
+	err := call(ctx)
 	if err != nil {
 		span.SetStatus(codes.Error, status.Code(err).String())
 	}
-	return resp, err
+	return err
 }
 
 // metadataCarrier reads W3C trace context from gRPC metadata.

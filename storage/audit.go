@@ -70,7 +70,23 @@ type Audit interface {
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 }
 
+// AuditTap is a store that tells of the audit rows it commits (for
+// `serve --audit-log`).
+type AuditTap interface {
+	// TapAudit makes the store call f with each audit event, its ID set, once
+	// its row has committed; a change that fails calls nothing. Call it before
+	// the store is used; f runs on the writer's goroutine, so it must be quick.
+	TapAudit(f func(AuditEvent))
+}
+
 type auditKey struct{}
+
+// auditSlot is the event of WithAudit and, once a backend wrote its row in a
+// transaction not yet ended, the row as written.
+type auditSlot struct {
+	ev      AuditEvent
+	written *AuditEvent
+}
 
 // WithAudit asks the next write made with ctx to insert ev in the same
 // transaction as the change, so the change and its row commit or fail together.
@@ -80,7 +96,7 @@ type auditKey struct{}
 // RemoveRolePermission, AssignRole, UnassignRole) and the token writes of Tokens
 // (CreateToken, RotateToken, RevokeToken) honour it.
 func WithAudit(ctx context.Context, ev AuditEvent) context.Context {
-	return context.WithValue(ctx, auditKey{}, ev)
+	return context.WithValue(ctx, auditKey{}, &auditSlot{ev: ev})
 }
 
 // AuditCreated is ctx whose audit event, if it names no resource id, names id:
@@ -97,11 +113,32 @@ func AuditCreated(ctx context.Context, id string) context.Context {
 
 // AuditFrom returns the event WithAudit put in ctx, with Time and Count filled in.
 func AuditFrom(ctx context.Context) (AuditEvent, bool) {
-	ev, ok := ctx.Value(auditKey{}).(AuditEvent)
-	if ok {
-		ev = ev.Normalized()
+	slot, ok := ctx.Value(auditKey{}).(*auditSlot)
+	if !ok {
+		return AuditEvent{}, false
 	}
-	return ev, ok
+	return slot.ev.Normalized(), true
+}
+
+// AuditWritten notes that the row of ctx's event (ev, as AuditFrom gave it,
+// with its ID) was written in the transaction under way. A backend calls it
+// where it inserts the row, and AuditEnded when the transaction ends.
+func AuditWritten(ctx context.Context, ev AuditEvent) {
+	if slot, ok := ctx.Value(auditKey{}).(*auditSlot); ok {
+		slot.written = &ev
+	}
+}
+
+// AuditEnded forgets the row AuditWritten noted in ctx and, when its
+// transaction committed, returns it.
+func AuditEnded(ctx context.Context, committed bool) (AuditEvent, bool) {
+	slot, ok := ctx.Value(auditKey{}).(*auditSlot)
+	if !ok || slot.written == nil {
+		return AuditEvent{}, false
+	}
+	ev := *slot.written
+	slot.written = nil
+	return ev, committed
 }
 
 // Normalized fills in what a backend needs to write ev: the time (now, to the

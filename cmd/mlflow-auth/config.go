@@ -31,6 +31,7 @@ type config struct {
 	credentialCache   time.Duration
 	userCache         time.Duration
 	auditRetention    time.Duration
+	auditLog          string // "", "stderr" or a file path
 	tokenMaxLifetime  time.Duration
 	maxHashes         int
 	failedLoginLimit  int
@@ -104,6 +105,8 @@ func parseServeConfig(args []string, stderr io.Writer) (config, error) {
 		"how long a user (id, password hash, admin flag), an access token and the permission lookups of requests (grants, role grants) are answered from memory after a read; this server's changes are seen at once, on Postgres other replicas' too (LISTEN/NOTIFY), and the TTL bounds what a lost notification leaves stale; 0 reads the database on every request (env MLFLOW_AUTH_USER_CACHE_TTL)")
 	fs.DurationVar(&c.auditRetention, "audit-retention", envDuration("MLFLOW_AUTH_AUDIT_RETENTION", service.DefaultAuditRetention),
 		"how long audit events are kept; older ones are deleted hourly; 0 keeps them forever (env MLFLOW_AUTH_AUDIT_RETENTION)")
+	fs.StringVar(&c.auditLog, "audit-log", envOr("MLFLOW_AUTH_AUDIT_LOG", ""),
+		"also write every audit event, once its row commits, as one JSON line (the fields of audit-events/list) to stderr or to this file, appended to; off when empty (env MLFLOW_AUTH_AUDIT_LOG)")
 	fs.DurationVar(&c.tokenMaxLifetime, "token-max-lifetime", envDuration("MLFLOW_AUTH_TOKEN_MAX_LIFETIME", service.DefaultTokenMaxLifetime),
 		"the longest an access token may live, and how long it lives unless its creator asks for less (env MLFLOW_AUTH_TOKEN_MAX_LIFETIME)")
 	fs.IntVar(&c.maxHashes, "max-concurrent-hashes", envInt("MLFLOW_AUTH_MAX_CONCURRENT_HASHES", 0),
@@ -212,6 +215,7 @@ func (c config) logValue() slog.Value {
 		slog.Duration("credential_cache_ttl", c.credentialCache),
 		slog.Duration("user_cache_ttl", c.userCache),
 		slog.Duration("audit_retention", c.auditRetention),
+		slog.String("audit_log", c.auditLog),
 		slog.Duration("token_max_lifetime", c.tokenMaxLifetime),
 		slog.Int("max_concurrent_hashes", c.maxHashes),
 		slog.Int("failed_login_limit", c.failedLoginLimit),

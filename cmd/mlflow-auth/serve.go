@@ -68,6 +68,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		defer metricsLis.Close()
 	}
 
+	var auditLog io.Writer
+	switch cfg.auditLog {
+	case "":
+	case "stderr":
+		auditLog = stderr
+	default:
+		f, err := os.OpenFile(cfg.auditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("open the audit log: %w", err)
+		}
+		defer f.Close()
+		auditLog = f
+	}
+
 	db, err := waitForDatabase(ctx, cfg.databaseURL, cfg.databaseWait)
 	if err != nil {
 		return err
@@ -118,6 +132,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		UserCacheTTL:       cfg.userCache,
 		UserChanges:        userChanges,
 		AuditRetention:     cfg.auditRetention,
+		AuditLog:           auditLog,
 		KDF:                service.KDFLimits{Concurrent: cfg.maxHashes},
 		LoginThrottle:      service.LoginThrottle{FreeFailures: cfg.failedLoginLimit},
 		StallTimeout:       cfg.stallTimeout,

@@ -33,6 +33,7 @@ const DefaultConnectTimeout = 3 * time.Second
 // Store keeps users and grants in Postgres.
 type Store struct {
 	pool *pgxpool.Pool
+	tap  func(storage.AuditEvent) // see TapAudit
 }
 
 var (
@@ -134,8 +135,13 @@ const txAttempts = 5
 // that Postgres aborted to break a deadlock or a serialization conflict changed
 // nothing, so it runs again, after a short random pause that lets its rival finish.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.auditEnded(ctx, s.retried(ctx, func() error { return s.tryTx(ctx, fn) }))
+}
+
+// retried runs a transaction attempt as inTx does.
+func (s *Store) retried(ctx context.Context, try func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.tryTx(ctx, fn)
+		err := try()
 		if attempt == txAttempts || !conflict(err) {
 			return classify(err)
 		}

@@ -34,3 +34,33 @@ func (queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.Trac
 	}
 	span.End()
 }
+
+// A batch (an audited change, an import, auth events) gets one span, named for
+// the first keyword of each of its statements, holding their SQL text.
+func (queryTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx
+	}
+	var ops, texts []string
+	for _, q := range data.Batch.QueuedQueries {
+		operation, _, _ := strings.Cut(strings.TrimSpace(q.SQL), " ")
+		ops, texts = append(ops, strings.ToUpper(operation)), append(texts, q.SQL)
+	}
+	ctx, _ = tracing.Tracer().Start(ctx, "postgresql "+strings.Join(ops, ", "), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "postgresql"), attribute.String("db.query.text", strings.Join(texts, ";\n"))))
+	return ctx
+}
+
+func (queryTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if data.Err != nil && !errors.Is(data.Err, pgx.ErrNoRows) {
+		trace.SpanFromContext(ctx).SetStatus(codes.Error, "query failed")
+	}
+}
+
+func (queryTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchEndData) {
+	span := trace.SpanFromContext(ctx)
+	if data.Err != nil && !errors.Is(data.Err, pgx.ErrNoRows) {
+		span.SetStatus(codes.Error, "query failed")
+	}
+	span.End()
+}

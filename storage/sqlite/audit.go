@@ -27,12 +27,36 @@ func placeholder(int) string { return "?" }
 var insertAudit = "INSERT INTO audit_events (" + storage.AuditColumns + ") VALUES (?" + strings.Repeat(", ?", 19) + ")"
 
 // audited inserts the event WithAudit put in ctx, if any, in tx.
-func audited(ctx context.Context, tx *sql.Tx) error {
+func audited(ctx context.Context, tx *sql.Tx) (err error) {
 	ev, ok := storage.AuditFrom(ctx)
 	if !ok {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, insertAudit, storage.AuditArgs(ev, microArg, jsonArg)...)
+	if ev.ID, err = insertEvent(ctx, tx, ev); err != nil {
+		return err
+	}
+	storage.AuditWritten(ctx, ev)
+	return nil
+}
+
+// insertEvent inserts ev's row and returns its id.
+func insertEvent(ctx context.Context, tx *sql.Tx, ev storage.AuditEvent) (int64, error) {
+	res, err := tx.ExecContext(ctx, insertAudit, storage.AuditArgs(ev, microArg, jsonArg)...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// TapAudit implements storage.AuditTap.
+func (s *Store) TapAudit(f func(storage.AuditEvent)) { s.tap = f }
+
+// auditEnded tells the tap of the audit row a transaction of ctx wrote, if it
+// committed (err is nil), and returns err.
+func (s *Store) auditEnded(ctx context.Context, err error) error {
+	if ev, ok := storage.AuditEnded(ctx, err == nil); ok && s.tap != nil {
+		s.tap(ev)
+	}
 	return err
 }
 
@@ -58,14 +82,22 @@ func (s *Store) change(ctx context.Context, fn func(writer) error) error {
 
 // RecordAudit implements storage.Audit.
 func (s *Store) RecordAudit(ctx context.Context, evs ...storage.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, ev := range evs {
-			if _, err := tx.ExecContext(ctx, insertAudit, storage.AuditArgs(ev.Normalized(), microArg, jsonArg)...); err != nil {
+	written := make([]storage.AuditEvent, len(evs))
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		for i, ev := range evs {
+			written[i] = ev.Normalized()
+			if written[i].ID, err = insertEvent(ctx, tx, written[i]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil && s.tap != nil {
+		for _, ev := range written {
+			s.tap(ev)
+		}
+	}
+	return err
 }
 
 // ListAuditEvents implements storage.Audit.

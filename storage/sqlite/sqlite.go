@@ -28,7 +28,8 @@ var migrationFiles embed.FS
 type Store struct {
 	write *sql.DB // one connection: writes queue here instead of failing with SQLITE_BUSY
 	read  *sql.DB
-	stmts sync.Map // query text → *sql.Stmt on read, for the queries in prepared
+	stmts sync.Map                 // query text → *sql.Stmt on read, for the queries in prepared
+	tap   func(storage.AuditEvent) // see TapAudit
 }
 
 var (
@@ -130,13 +131,13 @@ func classify(err error) error {
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return classify(err)
+		return s.auditEnded(ctx, classify(err))
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return classify(err)
+		return s.auditEnded(ctx, classify(err))
 	}
-	return classify(tx.Commit())
+	return s.auditEnded(ctx, classify(tx.Commit()))
 }
 
 // scanner is a *sql.Row or *sql.Rows.

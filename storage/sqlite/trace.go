@@ -28,7 +28,7 @@ func (c tracedConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tracedConn{conn.(sqliteConn)}, nil
+	return tracedConn{conn.(sqliteConn), map[string]driver.Stmt{}}, nil
 }
 
 func (c tracedConnector) Driver() driver.Driver { return c.driver }
@@ -45,9 +45,28 @@ type sqliteConn interface {
 	driver.Validator
 }
 
-type tracedConn struct{ sqliteConn }
+type tracedConn struct {
+	sqliteConn
+	kept map[string]driver.Stmt // the statements of keptStatements it prepared; a connection serves one caller at a time
+}
+
+// keptStatements are writes that SQLite takes about as long to parse and plan
+// as to run, made in transactions where database/sql's prepared statements
+// would wait for the one write connection: each connection prepares them once.
+var keptStatements = map[string]bool{insertAudit: true}
 
 func (c tracedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if keptStatements[query] {
+		st, ok := c.kept[query]
+		if !ok {
+			var err error
+			if st, err = c.PrepareContext(ctx, query); err != nil {
+				return nil, err
+			}
+			c.kept[query] = st
+		}
+		return st.(driver.StmtExecContext).ExecContext(ctx, args)
+	}
 	ctx, span := startQuery(ctx, query)
 	res, err := c.sqliteConn.ExecContext(ctx, query, args)
 	endQuery(span, err)
@@ -59,6 +78,14 @@ func (c tracedConn) QueryContext(ctx context.Context, query string, args []drive
 	rows, err := c.sqliteConn.QueryContext(ctx, query, args)
 	endQuery(span, err)
 	return rows, err
+}
+
+func (c tracedConn) Close() error {
+	var errs []error
+	for _, st := range c.kept {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(append(errs, c.sqliteConn.Close())...)
 }
 
 func (c tracedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {

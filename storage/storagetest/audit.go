@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ var auditTests = []struct {
 	{"AuditCommitsWithRoleChanges", testAuditCommitsWithRoleChanges},
 	{"AuditCommitsWithServiceAccounts", testAuditCommitsWithServiceAccounts},
 	{"AuditCommitsWithBatch", testAuditCommitsWithBatch},
+	{"AuditTap", testAuditTap},
 }
 
 var auditTime = time.Date(2026, 11, 30, 10, 0, 0, 123456000, time.UTC)
@@ -280,4 +282,63 @@ func testAuditCommitsWithTokenChanges(t *testing.T, open OpenFunc) {
 		t.Fatal(err)
 	}
 	wantAuditEvents(t, "token changes", listAudit(t, s, storage.AuditFilter{}), "token.revoke", "token.rotate", "token.create")
+}
+
+// The tap (storage.AuditTap) is told of every row that committed, as
+// ListAuditEvents returns it, id included, in commit order, and of no failed change.
+func testAuditTap(t *testing.T, open OpenFunc) {
+	s := migrated(t, open)
+	tap, ok := s.(storage.AuditTap)
+	if !ok {
+		t.Skip("the backend has no audit tap")
+	}
+	var mu sync.Mutex
+	var tapped []storage.AuditEvent
+	tap.TapAudit(func(ev storage.AuditEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		tapped = append(tapped, ev)
+	})
+	withValue := func(event string) context.Context {
+		return storage.WithAudit(context.Background(), storage.AuditEvent{Category: storage.AuditAdmin, Event: event,
+			Outcome: storage.OutcomeSuccess, ActorUsername: "admin", After: json.RawMessage(`{"username": "alice"}`)})
+	}
+	alice, err := s.CreateUser(withValue("user.create"), "alice", "h", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CreateUser(withValue("user.create.duplicate"), "alice", "h", false)
+	wantErr(t, "CreateUser duplicate", err, storage.ErrAlreadyExists)
+	wantErr(t, "delete the last admin", s.DeleteUser(audit("delete.last"), "alice"), storage.ErrLastAdmin)
+	if _, err := s.CreateGrant(audit("grant.create"), alice.ID, exp("1"), permission.Read); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.UpdateGrant(audit("grant.update.missing"), alice.ID, exp("2"), permission.Edit)
+	wantErr(t, "update a missing grant", err, storage.ErrNotFound)
+	mustCreateUser(t, s, "bob", true)
+	if err := s.SetAdmin(audit("user.demote"), "bob", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAudit(context.Background(),
+		storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied},
+		storage.AuditEvent{Category: storage.AuditAuth, Event: "access.denied", Outcome: storage.OutcomeDenied, Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	rows := listAudit(t, s, storage.AuditFilter{})
+	wantAuditEvents(t, "rows", rows, "access.denied", "login.failed", "user.demote", "grant.create", "user.create")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tapped) != len(rows) {
+		t.Fatalf("tapped %v, want the %d rows %v", auditEvents(tapped), len(rows), auditEvents(rows))
+	}
+	for i, got := range tapped {
+		want := rows[len(rows)-1-i]
+		if !sameJSON(t, got.After, want.After) {
+			t.Errorf("tapped %s after %s, the row has %s", got.Event, got.After, want.After)
+		}
+		got.Before, got.After, want.Before, want.After = nil, nil, nil, nil
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+			t.Errorf("tapped\n %+v\nthe row is\n %+v", got, want)
+		}
+	}
 }
