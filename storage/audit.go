@@ -81,10 +81,12 @@ type AuditTap interface {
 
 type auditKey struct{}
 
-// auditSlot is the event of WithAudit and, once a backend wrote its row in a
-// transaction not yet ended, the row as written.
+// auditSlot is the event of WithAudit, the id a create made (see
+// AuditCreated) and, once a backend wrote its row in a transaction not yet
+// ended, the row as written.
 type auditSlot struct {
 	ev      AuditEvent
+	created string
 	written *AuditEvent
 }
 
@@ -101,14 +103,12 @@ func WithAudit(ctx context.Context, ev AuditEvent) context.Context {
 
 // AuditCreated is ctx whose audit event, if it names no resource id, names id:
 // a backend's create passes the id it has just made, which the caller could
-// not know when it built the event.
+// not know when it built the event (a retried create passes its new one).
 func AuditCreated(ctx context.Context, id string) context.Context {
-	ev, ok := ctx.Value(auditKey{}).(AuditEvent)
-	if !ok || ev.ResourceID != "" {
-		return ctx
+	if slot, ok := ctx.Value(auditKey{}).(*auditSlot); ok {
+		slot.created = id
 	}
-	ev.ResourceID = id
-	return WithAudit(ctx, ev)
+	return ctx
 }
 
 // AuditFrom returns the event WithAudit put in ctx, with Time and Count filled in.
@@ -117,7 +117,11 @@ func AuditFrom(ctx context.Context) (AuditEvent, bool) {
 	if !ok {
 		return AuditEvent{}, false
 	}
-	return slot.ev.Normalized(), true
+	ev := slot.ev
+	if ev.ResourceID == "" {
+		ev.ResourceID = slot.created
+	}
+	return ev.Normalized(), true
 }
 
 // AuditWritten notes that the row of ctx's event (ev, as AuditFrom gave it,
