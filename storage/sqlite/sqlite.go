@@ -80,7 +80,9 @@ func (s *Store) Close() error {
 
 // prepared are the reads that every request makes and that SQLite takes about
 // as long to parse and plan as to run; they are prepared once per connection.
-var prepared = map[string]bool{roleGrantsOnQuery: true}
+var prepared = map[string]bool{roleGrantsOnQuery: true,
+	// users/get: the user's grants, roles and their permissions.
+	grantsOfUsersQuery: true, rolesOfUserQuery: true, permissionsOfRolesQuery: true}
 
 // readQuery runs a read on the pool, through a prepared statement for the
 // queries in prepared.
@@ -405,10 +407,11 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 	for i, id := range userIDs {
 		ids[i] = fmt.Sprint(id)
 	}
-	return queryAll(ctx, s, scanGrant, grantSelect+
-		"WHERE g.user_id IN (SELECT value FROM json_each(?)) AND g.workspace = ? ORDER BY g.user_id, g.resource_type, g.resource_id",
-		"["+strings.Join(ids, ",")+"]", workspace.From(ctx))
+	return queryAll(ctx, s, scanGrant, grantsOfUsersQuery, "["+strings.Join(ids, ",")+"]", workspace.From(ctx))
 }
+
+const grantsOfUsersQuery = grantSelect +
+	"WHERE g.user_id IN (SELECT value FROM json_each(?)) AND g.workspace = ? ORDER BY g.user_id, g.resource_type, g.resource_id"
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
