@@ -60,6 +60,9 @@ func Open(path string) (*Store, error) {
 	write.SetMaxOpenConns(1)
 	read := sql.OpenDB(tracedConnector{dsn, &sqlite.Driver{}})
 	read.SetMaxOpenConns(8)
+	// All of them stay open: database/sql keeps 2 idle by default, so 8 callers
+	// at once reopened connections (and re-prepared statements) on every burst.
+	read.SetMaxIdleConns(8)
 	s := &Store{write: write, read: read}
 	if err := write.Ping(); err != nil {
 		s.Close()
