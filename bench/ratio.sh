@@ -8,6 +8,7 @@
 # Usage: bench/ratio.sh [sqlite|postgres]
 #   postgres uses $MLFLOW_AUTH_BENCH_DATABASE_URL, or a throwaway pg_virtualenv cluster.
 #   DURATION (default 8s), CONNECTIONS (default 8) and ROUNDS (default 3) tune the runs.
+#   MLFLOW_AUTH_BIN=path serves with that binary (another commit's) instead of building this tree.
 #   PROFILE=dir also takes a 10 s CPU profile and an allocation profile of the server
 #   during a Basic users/get run, into dir (cpu.pprof, allocs.pprof; `go tool pprof -top`).
 set -euo pipefail
@@ -33,12 +34,13 @@ case "$backend" in
   *) echo "backend must be sqlite or postgres" >&2; exit 2 ;;
 esac
 
-go build -o "$work/mlflow-auth" ./cmd/mlflow-auth
+bin=${MLFLOW_AUTH_BIN:-$work/mlflow-auth}
+[ -n "${MLFLOW_AUTH_BIN:-}" ] || go build -o "$bin" ./cmd/mlflow-auth
 http=127.0.0.1:18680
 grpc=127.0.0.1:18690
 metrics=127.0.0.1:18699
 admin_pass=bench-admin-password
-MLFLOW_AUTH_ADMIN_PASSWORD=$admin_pass "$work/mlflow-auth" serve --http-addr $http --grpc-addr $grpc \
+MLFLOW_AUTH_ADMIN_PASSWORD=$admin_pass "$bin" serve --http-addr $http --grpc-addr $grpc \
   --metrics-addr $metrics --pprof --database-url "$db" --log-format json 2>"$work/server.log" &
 server=$!
 for _ in $(seq 100); do curl -sf "http://$http/health" >/dev/null && break; sleep 0.1; done
