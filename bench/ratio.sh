@@ -2,7 +2,8 @@
 # What authentication costs next to the HTTP and gRPC stacks, side by side in one run
 # on one server: /health, users/get with Basic and with a token (credentials cached,
 # user cache on), gRPC health Check and UserService/GetUser, each in turn for ROUNDS
-# rounds, with each round's ratios (users/get over /health, GetUser over Check).
+# rounds, with each round's ratios (users/get over /health, GetUser over Check), of
+# req/s and of the server's CPU per request.
 # The server logs at the default level (one line per request), to a file.
 #
 # Usage: bench/ratio.sh [sqlite|postgres]
@@ -54,21 +55,30 @@ bearer="Bearer $(curl -sf -u 'alice:alice-bench-password' -X POST "$base/users/t
   python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
 users_get="$base/users/get?username=alice"
 
-rest() { # path [authorization] -> req/s; any non-2xx answer or socket error fails the run
-  local auth=()
+# The server's CPU time so far, in clock ticks (user + system). On a shared machine
+# the CPU a request costs the server is steadier than the rate the load tool reaches.
+ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+hz=$(getconf CLK_TCK)
+per_request() { # ticks-before requests -> server CPU µs per request
+  awk -v t0="$1" -v t1="$(ticks)" -v n="$2" -v hz="$hz" 'BEGIN {printf "%.0f", (t1 - t0) * 1e6 / hz / n}'
+}
+rest() { # path [authorization] -> "req/s cpu-µs/request"; any non-2xx answer or socket error fails the run
+  local auth=() t0
   [ -n "${2:-}" ] && auth=(-H "Authorization: $2")
+  t0=$(ticks)
   wrk -t2 -c"$connections" -d"$duration" --timeout 30s "${auth[@]}" "$1" >"$work/out"
   if grep -q 'Non-2xx\|Socket errors' "$work/out"; then cat "$work/out" >&2; exit 1; fi
-  awk '/^Requests\/sec/ {print $2}' "$work/out"
+  echo "$(awk '/^Requests\/sec/ {print $2}' "$work/out") $(per_request "$t0" "$(awk '/requests in/ {print $1}' "$work/out")")"
 }
-grpc_call() { # method json [authorization] -> req/s; ghz cuts in-flight calls when time is up
-  local md='{}'
+grpc_call() { # method json [authorization] -> "req/s cpu-µs/request"; ghz cuts in-flight calls when time is up
+  local md='{}' t0
   [ -n "${3:-}" ] && md="{\"authorization\": \"$3\"}"
+  t0=$(ticks)
   ghz --insecure --call "$1" -d "$2" --metadata "$md" -z "$duration" -c "$connections" --connections 1 "$grpc" >"$work/out"
   if awk '/Error distribution/ {e = 1} e && /\[/ && !/closed network connection|context canceled/ {n++} END {exit !n}' "$work/out"; then
     cat "$work/out" >&2; exit 1
   fi
-  awk '/Requests\/sec:/ {print $2}' "$work/out"
+  echo "$(awk '/Requests\/sec:/ {print $2}' "$work/out") $(per_request "$t0" "$(awk '/Count:/ {print $2}' "$work/out")")"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
@@ -84,15 +94,18 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 
 echo "backend $backend, $connections connections, $duration per run, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), load tools on the same machine"
+echo "Each cell: req/s, then the server's CPU µs per request; the ratios are of req/s, then of CPU per request (/health's over users/get's)."
 echo "| round | /health | users/get Basic | users/get token | gRPC Check | gRPC GetUser | Basic/health | token/health | GetUser/Check |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for r in $(seq "$rounds"); do
-  health=$(rest "http://$http/health")
-  b=$(rest "$users_get" "$basic")
-  t=$(rest "$users_get" "$bearer")
-  check=$(grpc_call grpc.health.v1.Health/Check '{}')
-  get=$(grpc_call mlflowauth.v1.UserService/GetUser '{"username": "alice"}' "$basic")
-  echo "| $r | $health | $b | $t | $check | $get | $(ratio "$b" "$health") | $(ratio "$t" "$health") | $(ratio "$get" "$check") |"
+  out=$(rest "http://$http/health") && read -r health health_cpu <<<"$out"
+  out=$(rest "$users_get" "$basic") && read -r b b_cpu <<<"$out"
+  out=$(rest "$users_get" "$bearer") && read -r t t_cpu <<<"$out"
+  out=$(grpc_call grpc.health.v1.Health/Check '{}') && read -r check check_cpu <<<"$out"
+  out=$(grpc_call mlflowauth.v1.UserService/GetUser '{"username": "alice"}' "$basic") && read -r get get_cpu <<<"$out"
+  echo "| $r | $health · $health_cpu µs | $b · $b_cpu µs | $t · $t_cpu µs | $check · $check_cpu µs | $get · $get_cpu µs" \
+    "| $(ratio "$b" "$health") · $(ratio "$health_cpu" "$b_cpu") | $(ratio "$t" "$health") · $(ratio "$health_cpu" "$t_cpu")" \
+    "| $(ratio "$get" "$check") · $(ratio "$check_cpu" "$get_cpu") |"
 done
 if grep '"level":"ERROR"' "$work/server.log" | head -5 | grep .; then
   echo "the server logged errors (above)"; exit 1
