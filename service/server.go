@@ -130,7 +130,7 @@ func New(cfg Config) (*Server, error) {
 			n = &usercache.Local{}
 		}
 		cache := usercache.New(cfg.Store, cfg.UserCacheTTL, n)
-		cfg.Store, cfg.Tokens, cfg.Roles = cache, cache.Tokens(cfg.Tokens), cache.Roles(cfg.Roles)
+		cfg.Store, cfg.Tokens = cache, cache.Tokens(cfg.Tokens)
 	}
 	auth, err := newAuthenticator(cfg.Store, cfg.Tokens, cfg.Hasher, cfg.CredentialCacheTTL, cfg.KDF, cfg.LoginThrottle)
 	if err != nil {

@@ -61,9 +61,7 @@ type Store struct {
 	users  map[string]entry
 	tokens map[string]tokenEntry // by the token's hash, never its secret
 	hashes map[int32]string      // token id to the key in tokens
-	grants map[grantsKey]grantsEntry
-	roles  map[int32]rolesEntry // by user id
-	gen    uint64               // counts invalidations, so a read that raced one is not kept
+	gen    uint64                // counts invalidations, so a read that raced one is not kept
 }
 
 type entry struct {
@@ -79,20 +77,16 @@ type tokenEntry struct {
 
 // New wraps s; ttl must be positive.
 func New(s storage.Store, ttl time.Duration, n Notifier) *Store {
-	c := &Store{Store: s, notifier: n, ttl: ttl, now: time.Now, users: map[string]entry{}, tokens: map[string]tokenEntry{}, hashes: map[int32]string{},
-		grants: map[grantsKey]grantsEntry{}, roles: map[int32]rolesEntry{}}
+	c := &Store{Store: s, notifier: n, ttl: ttl, now: time.Now, users: map[string]entry{}, tokens: map[string]tokenEntry{}, hashes: map[int32]string{}}
 	n.Listen(c.forget)
 	return c
 }
 
-// forget drops a user and their tokens, and every user's grants and roles
-// (a role's change reaches all its holders); "" drops everything.
+// forget drops a user and their tokens; "" drops everything.
 func (c *Store) forget(username string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	clear(c.grants)
-	clear(c.roles)
 	if username == "" {
 		clear(c.users)
 		clear(c.tokens)
@@ -205,12 +199,22 @@ func (t *Tokens) TouchToken(ctx context.Context, id int32, at, notBefore time.Ti
 
 // RotateToken implements storage.Tokens.
 func (t *Tokens) RotateToken(ctx context.Context, userID int32, name string, hash []byte, createdAt, expiresAt time.Time) (storage.Token, error) {
-	defer t.c.changed(ctx, userID)
+	defer t.changed(ctx, userID)
 	return t.Tokens.RotateToken(ctx, userID, name, hash, createdAt, expiresAt)
 }
 
 // RevokeToken implements storage.Tokens.
 func (t *Tokens) RevokeToken(ctx context.Context, userID int32, name string) error {
-	defer t.c.changed(ctx, userID)
+	defer t.changed(ctx, userID)
 	return t.Tokens.RevokeToken(ctx, userID, name)
+}
+
+// changed tells the notifier that the user with that id changed. Notifications
+// name users, so the name is read; if that fails, every user is named.
+func (t *Tokens) changed(ctx context.Context, userID int32) {
+	username := ""
+	if us, err := t.c.Store.ListUsers(ctx, userID-1, 1); err == nil && len(us) == 1 && us[0].ID == userID {
+		username = us[0].Username
+	}
+	t.c.notifier.Changed(ctx, username)
 }
