@@ -37,6 +37,9 @@ func scanAssignment(row scanner) (storage.RoleAssignment, error) {
 	return a, err
 }
 
+const permissionsOfRolesQuery = "SELECT " + rolePermissionColumns +
+	" FROM role_permissions WHERE role_id IN (SELECT value FROM json_each(?)) ORDER BY id"
+
 // withPermissions fills in the permissions of roles with one query.
 func (s *Store) withPermissions(ctx context.Context, roles []storage.Role) ([]storage.Role, error) {
 	if len(roles) == 0 {
@@ -49,9 +52,7 @@ func (s *Store) withPermissions(ctx context.Context, roles []storage.Role) ([]st
 		at[r.ID] = i
 		roles[i].Permissions = []storage.RolePermission{}
 	}
-	perms, err := queryAll(ctx, s, scanRolePermission, "SELECT "+rolePermissionColumns+
-		" FROM role_permissions WHERE role_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-		"["+strings.Join(ids, ",")+"]")
+	perms, err := queryAll(ctx, s, scanRolePermission, permissionsOfRolesQuery, "["+strings.Join(ids, ",")+"]")
 	if err != nil {
 		return nil, err
 	}
@@ -196,13 +197,15 @@ func (s *Store) UnassignRole(ctx context.Context, userID, roleID int32) error {
 
 // RolesOfUser implements storage.Roles.
 func (s *Store) RolesOfUser(ctx context.Context, userID int32) ([]storage.Role, error) {
-	roles, err := queryAll(ctx, s, scanRole, "SELECT r.id, r.name, r.workspace, r.description FROM roles r"+
-		" JOIN user_role_assignments a ON a.role_id = r.id WHERE a.user_id = ? ORDER BY r.id", userID)
+	roles, err := queryAll(ctx, s, scanRole, rolesOfUserQuery, userID)
 	if err != nil {
 		return nil, err
 	}
 	return s.withPermissions(ctx, roles)
 }
+
+const rolesOfUserQuery = "SELECT r.id, r.name, r.workspace, r.description FROM roles r" +
+	" JOIN user_role_assignments a ON a.role_id = r.id WHERE a.user_id = ? ORDER BY r.id"
 
 // RoleAssignments implements storage.Roles.
 func (s *Store) RoleAssignments(ctx context.Context, roleID int32) ([]storage.RoleAssignment, error) {

@@ -61,6 +61,9 @@ func Open(path string) (*Store, error) {
 	write.SetMaxOpenConns(1)
 	read := sql.OpenDB(tracedConnector{dsn, &sqlite.Driver{}})
 	read.SetMaxOpenConns(8)
+	// All of them stay open: database/sql keeps 2 idle by default, so 8 callers
+	// at once reopened connections (and re-prepared statements) on every burst.
+	read.SetMaxIdleConns(8)
 	s := &Store{write: write, read: read}
 	if err := write.Ping(); err != nil {
 		s.Close()
@@ -81,7 +84,9 @@ func (s *Store) Close() error {
 
 // prepared are the reads that every request makes and that SQLite takes about
 // as long to parse and plan as to run; they are prepared once per connection.
-var prepared = map[string]bool{roleGrantsOnQuery: true}
+var prepared = map[string]bool{roleGrantsOnQuery: true,
+	// users/get: the user's grants, roles and their permissions.
+	grantsOfUsersQuery: true, rolesOfUserQuery: true, permissionsOfRolesQuery: true}
 
 // readQuery runs a read on the pool, through a prepared statement for the
 // queries in prepared.
