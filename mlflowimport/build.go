@@ -198,7 +198,7 @@ func (b *builder) addRoles() {
 				b.addGrant(own, role.workspace, p.typ, p.pattern, level, "own grant")
 				continue
 			}
-			if err := permission.CheckRolePattern(p.typ, p.pattern); err != nil {
+			if _, err := permission.RolePattern(p.typ, p.pattern); err != nil { // kept as MLflow stored it
 				b.skip(false, what, "mlflow-auth refuses it: %v", err)
 				continue
 			}

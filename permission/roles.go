@@ -33,13 +33,21 @@ func CheckRoleLevel(resourceType, level string) (Level, error) {
 	return l, nil
 }
 
-// CheckRolePattern checks a role permission's pattern against its type's grain.
-func CheckRolePattern(resourceType, pattern string) error {
+// RolePattern checks a role permission's pattern against its type's grain and
+// returns it in the form it is stored and matched in: as MLflow 3.18, the
+// experiment pattern "01" is experiment 1, which requests name as "1".
+func RolePattern(resourceType, pattern string) (string, error) {
 	t, err := Lookup(resourceType)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return t.CheckPattern(pattern)
+	if err := t.CheckPattern(pattern); err != nil {
+		return "", err
+	}
+	if t.Type != Experiment || pattern == Wildcard { // MLflow keeps other patterns as given
+		return pattern, nil
+	}
+	return CanonicalExperimentID(pattern), nil
 }
 
 // pyTuple writes names as Python prints a tuple of strings, as MLflow's messages do.

@@ -13,7 +13,9 @@ import (
 
 // "01", "+1" and "1" are one experiment, as in MLflow 3.18: a grant written on
 // one spelling is stored once, as "1", and found, checked and revoked by any
-// spelling, scorer keys included; on SQLite and Postgres alike.
+// spelling, scorer keys included, and a role permission's experiment pattern
+// is stored canonical as well (MLflow 3.18's add_role_permission), so "01"
+// grants experiment 1; on SQLite and Postgres alike.
 func TestCanonicalExperimentIDs(t *testing.T) {
 	servers := map[string]func(t *testing.T) *testServer{
 		"sqlite": func(t *testing.T) *testServer { return startServer(t, permission.Read) },
@@ -63,6 +65,20 @@ func TestCanonicalExperimentIDs(t *testing.T) {
 			status, body := getJSON(t, s, "GET", "/api/3.0/mlflow/users/permissions/list?username=canon", adminUser, adminPass, "")
 			if rows, _ := body["permissions"].([]any); status != http.StatusOK || len(rows) != 0 {
 				t.Fatalf("grants left: %d %v", status, body)
+			}
+
+			role := &v1.CreateRoleResponse{}
+			admin.expect("", v1.RoleService_CreateRole_FullMethodName, &v1.CreateRoleRequest{Workspace: "default", Name: "editors"}, role)
+			added := &v1.AddRolePermissionResponse{}
+			admin.expect("", v1.RoleService_AddRolePermission_FullMethodName, &v1.AddRolePermissionRequest{RoleId: role.Role.Id, ResourceType: "experiment", ResourcePattern: "01", Permission: "EDIT"}, added)
+			if p := added.RolePermission.ResourcePattern; p != "1" {
+				t.Fatalf("role pattern stored as %q, want 1", p)
+			}
+			admin.expect(exists, v1.RoleService_AddRolePermission_FullMethodName, &v1.AddRolePermissionRequest{RoleId: role.Role.Id, ResourceType: "experiment", ResourcePattern: "+1", Permission: "READ"}, &v1.AddRolePermissionResponse{})
+			admin.expect("", v1.RoleService_AssignRole_FullMethodName, &v1.AssignRoleRequest{Username: "canon", RoleId: role.Role.Id}, &v1.AssignRoleResponse{})
+			asCanon.expect("", v1.PermissionService_GetUserPermission_FullMethodName, &v1.GetUserPermissionRequest{Username: "canon", ResourceType: "experiment", ResourceId: "1"}, level)
+			if level.Permission != "EDIT" {
+				t.Fatalf("level through the role on 1: %v, want EDIT", level)
 			}
 		})
 	}

@@ -243,7 +243,7 @@ func (c *core) decide(ctx context.Context, p Principal, rule access, msg proto.M
 	case accessManage:
 		if info, _ := permission.Lookup(string(res.Type)); !info.PerID && res.ID != permission.Wildcard {
 			// Only a revoke gets here with such an id; MLflow's MANAGE check refuses it so.
-			return false, apiError(codeInvalidParameter, "resource_type '%s' is not supported by the per-user permission convenience APIs.", res.Type)
+			return false, unsupportedPerUser(res.Type)
 		}
 		return c.canManage(ctx, p, res, d)
 	case accessWorkspaceManager:
@@ -317,11 +317,15 @@ func resourceOf(msg proto.Message) (permission.Resource, error) {
 		GetResourceId() string
 	}:
 		// MLflow's revoke checks the type only: an id its grain never stores is
-		// simply not found.
+		// simply not found. Its get has no lookup for such an id, and says so.
 		_, revoke := msg.(*v1.RevokePermissionRequest)
+		_, get := msg.(*v1.GetUserPermissionRequest)
 		var err error
-		if res, err = parseResource(r.GetResourceType(), r.GetResourceId(), !revoke); err != nil {
+		if res, err = parseResource(r.GetResourceType(), r.GetResourceId(), !revoke && !get); err != nil {
 			return res, err
+		}
+		if info, _ := permission.Lookup(string(res.Type)); get && !info.PerID && res.ID != permission.Wildcard {
+			return res, unsupportedPerUser(res.Type)
 		}
 	default:
 		var ok bool
@@ -346,6 +350,12 @@ func classicResource(msg proto.Message) (permission.Resource, bool) {
 		}
 	}
 	return permission.Resource{}, false
+}
+
+// unsupportedPerUser is MLflow's refusal of an id on a type whose grants name
+// only "*", by the users/permissions calls that look one up.
+func unsupportedPerUser(t permission.ResourceType) error {
+	return apiError(codeInvalidParameter, "resource_type '%s' is not supported by the per-user permission convenience APIs.", t)
 }
 
 // parseResource validates a (resource_type, resource_id) pair of the 3.x API

@@ -149,8 +149,9 @@ func (s *roleService) DeleteRole(ctx context.Context, req *v1.DeleteRoleRequest)
 
 func (s *roleService) AddRolePermission(ctx context.Context, req *v1.AddRolePermissionRequest) (*v1.AddRolePermissionResponse, error) {
 	l, err := permission.CheckRoleLevel(req.ResourceType, req.Permission)
+	pattern := req.ResourcePattern
 	if err == nil {
-		err = permission.CheckRolePattern(req.ResourceType, req.ResourcePattern)
+		pattern, err = permission.RolePattern(req.ResourceType, req.ResourcePattern)
 	}
 	if err != nil {
 		return nil, apiError(codeInvalidParameter, "%s", err.Error())
@@ -159,12 +160,12 @@ func (s *roleService) AddRolePermission(ctx context.Context, req *v1.AddRolePerm
 	if err != nil {
 		return nil, err
 	}
-	after := storage.AuditRolePermission{ResourceType: req.ResourceType, Pattern: req.ResourcePattern, Permission: string(l)}
-	p, err := s.roles.AddRolePermission(roleChange(ctx, "role_permission.add", role, nil, after), req.RoleId, req.ResourceType, req.ResourcePattern, l)
+	after := storage.AuditRolePermission{ResourceType: req.ResourceType, Pattern: pattern, Permission: string(l)}
+	p, err := s.roles.AddRolePermission(roleChange(ctx, "role_permission.add", role, nil, after), req.RoleId, req.ResourceType, pattern, l)
 	if err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId), fmt.Sprintf(
 			"Role permission (role_id=%d, resource_type=%s, resource_pattern=%s) already exists.",
-			req.RoleId, req.ResourceType, quoted(req.ResourcePattern)))
+			req.RoleId, req.ResourceType, quoted(pattern)))
 	}
 	return &v1.AddRolePermissionResponse{RolePermission: rolePermissionMessage(p)}, nil
 }

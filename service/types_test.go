@@ -86,7 +86,8 @@ func TestResourceTypes(t *testing.T) {
 
 // Revoking an id on a `*`-only type is MLflow's not-found, not a refused
 // pattern: MLflow's revoke checks the type and looks the grant up. A non-admin
-// gets MLflow's refusal of such an id by its MANAGE check.
+// gets MLflow's refusal of such an id by its MANAGE check, and so does anyone
+// asking for their permission on it.
 func TestRevokeIDOnWildcardOnlyType(t *testing.T) {
 	s := startServer(t, permission.Read)
 	for _, name := range []string{"revoked", "revoker"} {
@@ -108,6 +109,14 @@ func TestRevokeIDOnWildcardOnlyType(t *testing.T) {
 		want = "resource_type '" + typ + "' is not supported by the per-user permission convenience APIs."
 		if status != http.StatusBadRequest || body["error_code"] != "INVALID_PARAMETER_VALUE" || body["message"] != want {
 			t.Errorf("non-admin revokes %s 5: %d %v\nwant 400 INVALID_PARAMETER_VALUE %q", typ, status, body, want)
+		}
+		// MLflow 3.17.2's get_user_permission has no lookup for such an id either.
+		status, body = getJSON(t, s, "GET", "/api/3.0/mlflow/users/permissions/get?username=revoked&resource_type="+typ+"&resource_id=5", adminUser, adminPass, "")
+		if status != http.StatusBadRequest || body["error_code"] != "INVALID_PARAMETER_VALUE" || body["message"] != want {
+			t.Errorf("get %s 5: %d %v\nwant 400 INVALID_PARAMETER_VALUE %q", typ, status, body, want)
+		}
+		if status, body = getJSON(t, s, "GET", "/api/3.0/mlflow/users/permissions/get?username=revoked&resource_type="+typ+"&resource_id=*", adminUser, adminPass, ""); status != http.StatusOK {
+			t.Errorf("get %s *: %d %v, want 200", typ, status, body)
 		}
 	}
 	status, body := revoke(adminUser, adminPass, "experiment", "7")

@@ -53,6 +53,9 @@ def scenario(client, monkeypatch, admin):
             # Revoke checks the type only: an id a `*`-only type never stores is not found.
             out.append((typ, "revoke id", outcome(client.revoke_user_permission, username, typ, "5", username=username)))
             out.append((typ, "revoke id again", outcome(client.revoke_user_permission, username, typ, "5", username=username)))
+        if typ in ("run", "mcp_server_version", "notebook"):  # `*`-only types, and an unknown one
+            out.append((typ, "get id", outcome(client.get_user_permission, username, typ, "5", username=username)))
+            out.append((typ, "get *", outcome(client.get_user_permission, username, typ, "*", username=username)))
     # A non-admin's revoke of an id meets MLflow's MANAGE check first.
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", username)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
