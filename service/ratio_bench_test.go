@@ -19,6 +19,7 @@ import (
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // BenchmarkAuthenticatedRead is bench/ratio.sh in one process (issue 10): what an
@@ -106,11 +107,11 @@ func BenchmarkAuthenticatedRead(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			c.call() // a first hash, a first connection: before the clock starts
 			b.ReportAllocs()
-			before := cpuTime(b)
+			before := storagetest.CPUTime(b)
 			for b.Loop() {
 				c.call()
 			}
-			b.ReportMetric(float64(cpuTime(b)-before)/float64(b.N), "cpu-ns/op")
+			storagetest.ReportCPU(b, before)
 		})
 	}
 }

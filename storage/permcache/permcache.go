@@ -1,6 +1,7 @@
 // Package permcache keeps the permission lookups of requests for a while (a
 // user's direct grant on a resource, all their direct grants, the role grants
-// that can decide a resource, whether they hold a role of a workspace), so that
+// that can decide a resource, whether they hold a role of a workspace, the
+// roles they hold), so that
 // a decision on a recent request's resources needs no database round trip. The
 // resolver reads through it, and stays the one place that decides.
 //
@@ -50,6 +51,7 @@ type Cache struct {
 	all    map[userKey]entry[[]storage.Grant]
 	roles  map[roleKey]entry[[]storage.RoleGrant]
 	holds  map[userKey]entry[bool]
+	of     map[int32]entry[[]storage.Role] // a user's roles, by user id
 }
 
 type grantKey struct {
@@ -80,7 +82,8 @@ type entry[V any] struct {
 // every notification of n.
 func New(ttl time.Duration, n usercache.Notifier) *Cache {
 	c := &Cache{notifier: n, ttl: ttl, now: time.Now, max: maxEntries, grants: map[grantKey]entry[storage.Grant]{},
-		all: map[userKey]entry[[]storage.Grant]{}, roles: map[roleKey]entry[[]storage.RoleGrant]{}, holds: map[userKey]entry[bool]{}}
+		all: map[userKey]entry[[]storage.Grant]{}, roles: map[roleKey]entry[[]storage.RoleGrant]{}, holds: map[userKey]entry[bool]{},
+		of: map[int32]entry[[]storage.Role]{}}
 	n.Listen(c.flush)
 	return c
 }
@@ -99,6 +102,7 @@ func (c *Cache) clear() {
 	clear(c.all)
 	clear(c.roles)
 	clear(c.holds)
+	clear(c.of)
 }
 
 // changed tells every replica's cache, this one's first, that permissions changed.
@@ -232,6 +236,13 @@ func (r *Roles) RoleGrantsOfUser(ctx context.Context, userID int32, ws, resource
 func (r *Roles) HoldsRoleIn(ctx context.Context, userID int32, ws string) (bool, error) {
 	return cached(r.c, r.c.holds, userKey{ws, userID}, one,
 		func() (bool, error) { return r.Roles.HoldsRoleIn(ctx, userID, ws) })
+}
+
+// RolesOfUser implements storage.Roles (users/get shows them on every call).
+func (r *Roles) RolesOfUser(ctx context.Context, userID int32) ([]storage.Role, error) {
+	roles, err := cached(r.c, r.c.of, userID, sizeOf,
+		func() ([]storage.Role, error) { return r.Roles.RolesOfUser(ctx, userID) })
+	return slices.Clone(roles), err
 }
 
 // Every write of roles flushes: a role's name is part of a decision, and its

@@ -36,6 +36,9 @@ func TestRemembersForTTL(t *testing.T) {
 	if holds, err := r.HoldsRoleIn(ctx, u.ID, workspace.Default); err != nil || holds {
 		t.Fatalf("HoldsRoleIn = %v, %v", holds, err)
 	}
+	if roles, err := r.RolesOfUser(ctx, u.ID); err != nil || len(roles) != 0 {
+		t.Fatalf("RolesOfUser = %v, %v", roles, err)
+	}
 	if _, err := db.CreateGrant(ctx, u.ID, experiment("1"), permission.Read); err != nil {
 		t.Fatal(err)
 	}
@@ -52,9 +55,15 @@ func TestRemembersForTTL(t *testing.T) {
 	if holds, _ := r.HoldsRoleIn(ctx, u.ID, workspace.Default); holds {
 		t.Fatal("within the TTL: holds a role, want the remembered none")
 	}
+	if roles, _ := r.RolesOfUser(ctx, u.ID); len(roles) != 0 {
+		t.Fatalf("within the TTL: roles %v, want the remembered none", roles)
+	}
 	clock = clock.Add(time.Minute)
 	if g, err := s.Grant(ctx, u.ID, experiment("1")); err != nil || g.Level != permission.Read {
 		t.Fatalf("after the TTL: %+v, %v; want READ", g, err)
+	}
+	if roles, err := r.RolesOfUser(ctx, u.ID); err != nil || len(roles) != 1 || roles[0].Name != "readers" {
+		t.Fatalf("after the TTL: RolesOfUser = %v, %v", roles, err)
 	}
 	if holds, err := r.HoldsRoleIn(ctx, u.ID, workspace.Default); err != nil || !holds {
 		t.Fatalf("after the TTL: HoldsRoleIn = %v, %v", holds, err)

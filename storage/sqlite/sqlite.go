@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,7 +27,6 @@ var migrationFiles embed.FS
 type Store struct {
 	write *sql.DB // one connection: writes queue here instead of failing with SQLITE_BUSY
 	read  *sql.DB
-	stmts sync.Map                 // query text → *sql.Stmt on read, for the queries in prepared
 	tap   func(storage.AuditEvent) // see TapAudit
 }
 
@@ -74,37 +72,7 @@ func Open(path string) (*Store, error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	var errs []error
-	s.stmts.Range(func(_, st any) bool {
-		errs = append(errs, st.(*sql.Stmt).Close())
-		return true
-	})
-	return errors.Join(append(errs, s.write.Close(), s.read.Close())...)
-}
-
-// prepared are the reads that every request makes and that SQLite takes about
-// as long to parse and plan as to run; they are prepared once per connection.
-var prepared = map[string]bool{roleGrantsOnQuery: true,
-	// users/get: the user's grants, roles and their permissions.
-	grantsOfUsersQuery: true, rolesOfUserQuery: true, permissionsOfRolesQuery: true}
-
-// readQuery runs a read on the pool, through a prepared statement for the
-// queries in prepared.
-func (s *Store) readQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if !prepared[query] {
-		return s.read.QueryContext(ctx, query, args...)
-	}
-	st, ok := s.stmts.Load(query)
-	if !ok {
-		fresh, err := s.read.PrepareContext(ctx, query)
-		if err != nil {
-			return nil, err
-		}
-		if st, ok = s.stmts.LoadOrStore(query, fresh); ok {
-			fresh.Close() // another request prepared it first
-		}
-	}
-	return st.(*sql.Stmt).QueryContext(ctx, args...)
+	return errors.Join(s.write.Close(), s.read.Close())
 }
 
 // classify turns driver errors into storage sentinels; anything else passes through
@@ -200,7 +168,7 @@ func (s *Store) ListServiceAccounts(ctx context.Context, afterID int32, limit in
 
 // queryAll runs a query on the read pool and scans every row with scan.
 func queryAll[T any](ctx context.Context, s *Store, scan func(row scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := s.readQuery(ctx, query, args...)
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, classify(err)
 	}

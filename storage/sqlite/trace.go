@@ -50,22 +50,37 @@ type tracedConn struct {
 	kept map[string]driver.Stmt // the statements of keptStatements it prepared; a connection serves one caller at a time
 }
 
-// keptStatements are writes that SQLite takes about as long to parse and plan
-// as to run, made in transactions where database/sql's prepared statements
-// would wait for the one write connection: each connection prepares them once.
-var keptStatements = map[string]bool{insertAudit: true}
+// keptStatements are the statements of every request that SQLite takes about as
+// long to parse and plan as to run: the reads of a decision and of users/get,
+// and the audit row's insert (made in transactions, where database/sql's
+// prepared statements would wait for the one write connection). Each
+// connection prepares them once.
+var keptStatements = map[string]bool{insertAudit: true, roleGrantsOnQuery: true,
+	grantsOfUsersQuery: true, rolesOfUserQuery: true, permissionsOfRolesQuery: true}
+
+// keptStatement is c's prepared statement of query, if query is one of keptStatements.
+func (c tracedConn) keptStatement(ctx context.Context, query string) (sqliteStmt, bool, error) {
+	if !keptStatements[query] {
+		return nil, false, nil
+	}
+	st, ok := c.kept[query]
+	if !ok {
+		fresh, err := c.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, true, err
+		}
+		st = fresh
+		c.kept[query] = st
+	}
+	return st.(sqliteStmt), true, nil
+}
 
 func (c tracedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if keptStatements[query] {
-		st, ok := c.kept[query]
-		if !ok {
-			var err error
-			if st, err = c.PrepareContext(ctx, query); err != nil {
-				return nil, err
-			}
-			c.kept[query] = st
+	if st, kept, err := c.keptStatement(ctx, query); kept {
+		if err != nil {
+			return nil, err
 		}
-		return st.(driver.StmtExecContext).ExecContext(ctx, args)
+		return st.ExecContext(ctx, args)
 	}
 	ctx, span := startQuery(ctx, query)
 	res, err := c.sqliteConn.ExecContext(ctx, query, args)
@@ -74,6 +89,12 @@ func (c tracedConn) ExecContext(ctx context.Context, query string, args []driver
 }
 
 func (c tracedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if st, kept, err := c.keptStatement(ctx, query); kept {
+		if err != nil {
+			return nil, err
+		}
+		return st.QueryContext(ctx, args)
+	}
 	ctx, span := startQuery(ctx, query)
 	rows, err := c.sqliteConn.QueryContext(ctx, query, args)
 	endQuery(span, err)
