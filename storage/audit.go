@@ -92,13 +92,39 @@ type auditSlot struct {
 
 // WithAudit asks the next write made with ctx to insert ev in the same
 // transaction as the change, so the change and its row commit or fail together.
-// The user, service-account, direct-grant and batch writes of Store
-// (CreateBatch also writes its Batch.Audit), the writes of Roles (CreateRole,
-// UpdateRole, DeleteRole, AddRolePermission, UpdateRolePermission,
-// RemoveRolePermission, AssignRole, UnassignRole) and the token writes of Tokens
-// (CreateToken, RotateToken, RevokeToken) honour it.
+// The user, service-account, direct-grant and batch writes of Store honour it
+// (CreateBatch also writes its Batch.Audit), as do DeleteResourceGrants and
+// MoveGrants, which write their row only when they removed or moved a grant
+// and set its before and after themselves (AuditGrantsOf the grants removed or
+// moved; after a move, AuditMovedGrants); so do the writes of Roles
+// (CreateRole, UpdateRole, DeleteRole, AddRolePermission, UpdateRolePermission,
+// RemoveRolePermission, AssignRole, UnassignRole) and the token writes of
+// Tokens (CreateToken, RotateToken, RevokeToken).
 func WithAudit(ctx context.Context, ev AuditEvent) context.Context {
 	return context.WithValue(ctx, auditKey{}, &auditSlot{ev: ev})
+}
+
+// AuditChanged sets the before and after values of ctx's audit event, if any,
+// to before and after as JSON (nil for none): a write that learns what it
+// changed only as it writes (DeleteResourceGrants, MoveGrants) calls it, in its
+// transaction, before it inserts the row.
+func AuditChanged(ctx context.Context, before, after any) error {
+	slot, ok := ctx.Value(auditKey{}).(*auditSlot)
+	if !ok {
+		return nil
+	}
+	value := func(v any) (json.RawMessage, error) {
+		if v == nil {
+			return nil, nil
+		}
+		return json.Marshal(v)
+	}
+	var err error
+	if slot.ev.Before, err = value(before); err != nil {
+		return err
+	}
+	slot.ev.After, err = value(after)
+	return err
 }
 
 // AuditCreated is ctx whose audit event, if it names no resource id, names id:

@@ -55,3 +55,23 @@ type AuditRolePermission struct {
 func AuditRolePermissionOf(p RolePermission) AuditRolePermission {
 	return AuditRolePermission{ID: p.ID, ResourceType: p.ResourceType, Pattern: p.Pattern, Permission: string(p.Level)}
 }
+
+// AuditGrantsOf is the audit value of grants on one resource (the row names
+// it): the grants a bulk delete removed or a move took away.
+func AuditGrantsOf(grants []Grant) []AuditGrant {
+	v := make([]AuditGrant, len(grants))
+	for i, g := range grants {
+		v[i] = AuditGrant{Username: g.Username, Permission: string(g.Level)}
+	}
+	return v
+}
+
+// AuditMovedGrants is the value after a move of grants: the resource they went
+// to, them, and the grants they replaced there (a user's grant on the new
+// resource gives way to theirs from the old one).
+type AuditMovedGrants struct {
+	ResourceType string       `json:"resource_type"`
+	ResourceID   string       `json:"resource_id"`
+	Grants       []AuditGrant `json:"grants"`
+	Replaced     []AuditGrant `json:"replaced,omitempty"`
+}

@@ -401,33 +401,70 @@ func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Reso
 	})
 }
 
-// DeleteResourceGrants implements storage.Store.
+// DeleteResourceGrants implements storage.Store. Audited, it deletes and
+// reads what it deleted in one statement, then inserts the row if there was any.
 func (s *Store) DeleteResourceGrants(ctx context.Context, r permission.Resource) error {
-	_, err := s.pool.Exec(ctx, "DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2 AND workspace = $3",
-		string(r.Type), r.ID, workspace.From(ctx))
-	return classify(err)
+	const del = "DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2 AND workspace = $3"
+	args := []any{string(r.Type), r.ID, workspace.From(ctx)}
+	if _, ok := storage.AuditFrom(ctx); !ok {
+		_, err := s.pool.Exec(ctx, del, args...)
+		return classify(err)
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, grantReturning(del+" RETURNING *")+" ORDER BY g.user_id", args...)
+		if err != nil {
+			return err
+		}
+		removed, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Grant, error) { return scanGrant(row) })
+		if err != nil || len(removed) == 0 {
+			return err
+		}
+		if err := storage.AuditChanged(ctx, storage.AuditGrantsOf(removed), nil); err != nil {
+			return err
+		}
+		return audited(ctx, tx)
+	})
 }
 
 // MoveGrants implements storage.Store.
 func (s *Store) MoveGrants(ctx context.Context, grants []storage.Grant, to permission.Resource) error {
 	ws := workspace.From(ctx)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var moved, replaced []storage.Grant
 		for _, g := range grants {
 			if g.Resource.Type != to.Type {
 				return fmt.Errorf("move grants from %s to %s: the types differ", g.Resource, to)
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2 AND user_id = $3 AND workspace = $6
-				AND EXISTS (SELECT 1 FROM grants WHERE resource_type = $1 AND resource_id = $4 AND user_id = $3 AND permission = $5 AND workspace = $6)`,
-				string(to.Type), to.ID, g.UserID, g.Resource.ID, string(g.Level), ws); err != nil {
+			var level string
+			err := tx.QueryRow(ctx, `DELETE FROM grants WHERE resource_type = $1 AND resource_id = $2 AND user_id = $3 AND workspace = $6
+				AND EXISTS (SELECT 1 FROM grants WHERE resource_type = $1 AND resource_id = $4 AND user_id = $3 AND permission = $5 AND workspace = $6)
+				RETURNING permission`,
+				string(to.Type), to.ID, g.UserID, g.Resource.ID, string(g.Level), ws).Scan(&level)
+			switch {
+			case err == nil:
+				replaced = append(replaced, storage.Grant{UserID: g.UserID, Username: g.Username, Level: permission.Level(level)})
+			case !errors.Is(err, pgx.ErrNoRows):
 				return err
 			}
-			if _, err := tx.Exec(ctx, `UPDATE grants SET resource_id = $1
+			tag, err := tx.Exec(ctx, `UPDATE grants SET resource_id = $1
 				WHERE resource_type = $2 AND resource_id = $3 AND user_id = $4 AND permission = $5 AND workspace = $6`,
-				to.ID, string(g.Resource.Type), g.Resource.ID, g.UserID, string(g.Level), ws); err != nil {
+				to.ID, string(g.Resource.Type), g.Resource.ID, g.UserID, string(g.Level), ws)
+			if err != nil {
 				return err
+			}
+			if tag.RowsAffected() > 0 {
+				moved = append(moved, g)
 			}
 		}
-		return nil
+		if len(moved) == 0 {
+			return nil
+		}
+		after := storage.AuditMovedGrants{ResourceType: string(to.Type), ResourceID: to.ID,
+			Grants: storage.AuditGrantsOf(moved), Replaced: storage.AuditGrantsOf(replaced)}
+		if err := storage.AuditChanged(ctx, storage.AuditGrantsOf(moved), after); err != nil {
+			return err
+		}
+		return audited(ctx, tx)
 	})
 }
 

@@ -347,32 +347,86 @@ func (s *Store) DeleteGrant(ctx context.Context, userID int32, r permission.Reso
 	})
 }
 
-// DeleteResourceGrants implements storage.Store.
+// DeleteResourceGrants implements storage.Store. Audited, it reads the grants
+// and deletes them in one transaction, then inserts the row if there were any.
 func (s *Store) DeleteResourceGrants(ctx context.Context, r permission.Resource) error {
-	_, err := s.write.ExecContext(ctx, "DELETE FROM grants WHERE workspace = ? AND resource_type = ? AND resource_id = ?", workspace.From(ctx), r.Type, r.ID)
-	return classify(err)
+	const where = "workspace = ? AND resource_type = ? AND resource_id = ?"
+	args := []any{workspace.From(ctx), r.Type, r.ID}
+	if _, ok := storage.AuditFrom(ctx); !ok {
+		_, err := s.write.ExecContext(ctx, "DELETE FROM grants WHERE "+where, args...)
+		return classify(err)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, grantSelect+"WHERE g.workspace = ? AND g.resource_type = ? AND g.resource_id = ? ORDER BY g.user_id", args...)
+		if err != nil {
+			return err
+		}
+		var removed []storage.Grant
+		for rows.Next() {
+			g, err := scanGrant(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			removed = append(removed, g)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil || len(removed) == 0 {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE "+where, args...); err != nil {
+			return err
+		}
+		if err := storage.AuditChanged(ctx, storage.AuditGrantsOf(removed), nil); err != nil {
+			return err
+		}
+		return audited(ctx, tx)
+	})
 }
 
 // MoveGrants implements storage.Store.
 func (s *Store) MoveGrants(ctx context.Context, grants []storage.Grant, to permission.Resource) error {
 	ws := workspace.From(ctx)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var moved, replaced []storage.Grant
 		for _, g := range grants {
 			if g.Resource.Type != to.Type {
 				return fmt.Errorf("move grants from %s to %s: the types differ", g.Resource, to)
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE workspace = ? AND resource_type = ? AND resource_id = ? AND user_id = ?
-				AND EXISTS (SELECT 1 FROM grants WHERE workspace = ? AND resource_type = ? AND resource_id = ? AND user_id = ? AND permission = ?)`,
-				ws, to.Type, to.ID, g.UserID, ws, g.Resource.Type, g.Resource.ID, g.UserID, g.Level); err != nil {
+			var level string
+			err := tx.QueryRowContext(ctx, `DELETE FROM grants WHERE workspace = ? AND resource_type = ? AND resource_id = ? AND user_id = ?
+				AND EXISTS (SELECT 1 FROM grants WHERE workspace = ? AND resource_type = ? AND resource_id = ? AND user_id = ? AND permission = ?)
+				RETURNING permission`,
+				ws, to.Type, to.ID, g.UserID, ws, g.Resource.Type, g.Resource.ID, g.UserID, g.Level).Scan(&level)
+			switch {
+			case err == nil:
+				replaced = append(replaced, storage.Grant{UserID: g.UserID, Username: g.Username, Level: permission.Level(level)})
+			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE grants SET resource_id = ?
+			res, err := tx.ExecContext(ctx, `UPDATE grants SET resource_id = ?
 				WHERE workspace = ? AND resource_type = ? AND resource_id = ? AND user_id = ? AND permission = ?`,
-				to.ID, ws, g.Resource.Type, g.Resource.ID, g.UserID, g.Level); err != nil {
+				to.ID, ws, g.Resource.Type, g.Resource.ID, g.UserID, g.Level)
+			if err != nil {
 				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n > 0 {
+				moved = append(moved, g)
 			}
 		}
-		return nil
+		if len(moved) == 0 {
+			return nil
+		}
+		after := storage.AuditMovedGrants{ResourceType: string(to.Type), ResourceID: to.ID,
+			Grants: storage.AuditGrantsOf(moved), Replaced: storage.AuditGrantsOf(replaced)}
+		if err := storage.AuditChanged(ctx, storage.AuditGrantsOf(moved), after); err != nil {
+			return err
+		}
+		return audited(ctx, tx)
 	})
 }
 

@@ -29,6 +29,7 @@ var auditTests = []struct {
 	{"AuditCommitsWithRoleChanges", testAuditCommitsWithRoleChanges},
 	{"AuditCommitsWithServiceAccounts", testAuditCommitsWithServiceAccounts},
 	{"AuditCommitsWithBatch", testAuditCommitsWithBatch},
+	{"AuditCommitsWithResourceGrantChanges", testAuditCommitsWithResourceGrantChanges},
 	{"AuditTap", testAuditTap},
 }
 
