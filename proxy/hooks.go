@@ -47,7 +47,7 @@ func (c *call) grantManage(ctx context.Context, r permission.Resource) error {
 // made under an id that may have been another's: grants left on it belong to a
 // predecessor removed behind the proxy's back (`mlflow gc`), and must not carry over.
 func (c *call) grantOnlyManage(ctx context.Context, r permission.Resource) error {
-	if err := c.proxy.grants.DeleteResourceGrants(ctx, r); err != nil {
+	if err := c.proxy.grants.DeleteResourceGrants(c.bulkGrantAudit(ctx, "grant.delete_all", r), r); err != nil {
 		return fmt.Errorf("the grants left on the new %s were not removed: %w", r, err)
 	}
 	return c.grantManage(ctx, r)
@@ -126,9 +126,15 @@ func dropModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) 
 	return body, c.dropGrants(ctx, permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")})
 }
 
+// bulkGrantAudit asks DeleteResourceGrants or MoveGrants to record its change
+// of r's grants by the caller; the store fills in the grants it removed or moved.
+func (c *call) bulkGrantAudit(ctx context.Context, event string, r permission.Resource) context.Context {
+	return c.proxy.guard.WithGrantAudit(ctx, c.decision.Action, event, r, nil, nil)
+}
+
 // dropGrants removes the grants of a deleted resource; a failure says what is left.
 func (c *call) dropGrants(ctx context.Context, r permission.Resource) error {
-	if err := c.proxy.grants.DeleteResourceGrants(ctx, r); err != nil {
+	if err := c.proxy.grants.DeleteResourceGrants(c.bulkGrantAudit(ctx, "grant.delete_all", r), r); err != nil {
 		return fmt.Errorf("the grants on the deleted %s were left in place: %w", r, err)
 	}
 	return nil
@@ -153,7 +159,7 @@ func (c *call) readRenamedGrants(ctx context.Context) error {
 func moveModelGrants(ctx context.Context, c *call, body []byte) ([]byte, error) {
 	from := permission.Resource{Type: permission.RegisteredModel, ID: c.param("name")}
 	to := permission.Resource{Type: permission.RegisteredModel, ID: c.param("new_name")}
-	if err := c.proxy.grants.MoveGrants(ctx, c.renamed, to); err != nil {
+	if err := c.proxy.grants.MoveGrants(c.bulkGrantAudit(ctx, "grant.move", from), c.renamed, to); err != nil {
 		return nil, fmt.Errorf("the grants on %s were not moved to the renamed %s: %w", from, to, err)
 	}
 	return body, nil

@@ -43,7 +43,9 @@ type Guard interface {
 	Decided(ctx context.Context, d decision.Decision)
 	// WithGrantAudit asks the next grant write made with the context it returns
 	// to record, in the same transaction, the audit row of that change by the
-	// caller as part of the proxied operation (storage.WithAudit).
+	// caller as part of the proxied operation (storage.WithAudit). For
+	// DeleteResourceGrants and MoveGrants before and after are nil: the store
+	// records the grants it removed or moved.
 	WithGrantAudit(ctx context.Context, operation, event string, r permission.Resource, before, after *storage.Grant) context.Context
 	// WriteError answers with MLflow's error JSON for err, including the proxy's
 	// own errors (which implement MLflowError).

@@ -1,0 +1,95 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
+	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
+)
+
+// A model renamed or deleted through the front door takes its grants with it,
+// and a new experiment under a reused id drops those left on that id; each of
+// those changes has its row: who, the resource, the proxied route, and the
+// grants moved or removed. A delete that finds no grant has none. On SQLite
+// and Postgres.
+func TestProxyGrantMovesInTheAuditTrail(t *testing.T) {
+	for name, db := range map[string]func(t *testing.T) servicetest.Database{
+		"sqlite": func(t *testing.T) servicetest.Database { return nil },
+		"postgres": func(t *testing.T) servicetest.Database {
+			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pg.Close() })
+			return pg
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := servicetest.Start(t, servicetest.Options{Store: db(t), Upstream: fakeTracking(t), DefaultPermission: permission.NoPermissions})
+			call := func(what, method, path, user, pass, body string) {
+				t.Helper()
+				status, answer := do(t, method, s.URL+path, user, pass, strings.NewReader(body), nil)
+				expectJSON(t, what, status, answer, 200, nil)
+			}
+			for _, u := range []string{"alice", "bob"} {
+				call("create "+u, "POST", "/api/2.0/mlflow/users/create", adminUser, adminPass,
+					`{"username": "`+u+`", "password": "`+u+`-password-1"}`)
+			}
+			for _, g := range [][2]string{{"alice", "MANAGE"}, {"bob", "READ"}} {
+				call("grant "+g[1]+" on m", "POST", "/api/2.0/mlflow/registered-models/permissions/create", adminUser, adminPass,
+					`{"name": "m", "username": "`+g[0]+`", "permission": "`+g[1]+`"}`)
+			}
+			call("a grant left on experiment 12", "POST", "/api/2.0/mlflow/experiments/permissions/create", adminUser, adminPass,
+				`{"experiment_id": "12", "username": "bob", "permission": "READ"}`)
+			since := time.Now()
+			call("create experiment 12", "POST", "/api/2.0/mlflow/experiments/create", "alice", "alice-password-1", `{"name": "mine"}`)
+			call("rename m", "POST", "/api/2.0/mlflow/registered-models/rename", "alice", "alice-password-1", `{"name": "m", "new_name": "m2"}`)
+			call("delete m2", "DELETE", "/api/2.0/mlflow/registered-models/delete", "alice", "alice-password-1", `{"name": "m2"}`)
+			call("delete a model without grants", "DELETE", "/api/2.0/mlflow/registered-models/delete", adminUser, adminPass, `{"name": "other"}`)
+
+			evs, err := s.Store.(storage.Audit).ListAuditEvents(context.Background(), storage.AuditFilter{Since: since})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, ev := range evs {
+				got = append(got, fmt.Sprintf("%s %s %s %s %s/%s@%s %s %s %s", ev.Event, ev.Category, ev.Outcome, ev.ActorUsername,
+					ev.ResourceType, ev.ResourceID, ev.Workspace, ev.Operation, sortedJSON(t, ev.Before), sortedJSON(t, ev.After)))
+			}
+			grants := `[{"permission":"MANAGE","username":"alice"},{"permission":"READ","username":"bob"}]`
+			want := []string{
+				`grant.delete_all admin success alice registered_model/m2@default mlflow DELETE /2.0/mlflow/registered-models/delete ` + grants + ` `,
+				`grant.move admin success alice registered_model/m@default mlflow POST /2.0/mlflow/registered-models/rename ` + grants +
+					` {"grants":` + grants + `,"resource_id":"m2","resource_type":"registered_model"}`,
+				`grant.create admin success alice experiment/12@default mlflow POST /2.0/mlflow/experiments/create  {"permission":"MANAGE","username":"alice"}`,
+				`grant.delete_all admin success alice experiment/12@default mlflow POST /2.0/mlflow/experiments/create [{"permission":"READ","username":"bob"}] `,
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("audit rows:\n got  %q\n want %q", got, want)
+			}
+		})
+	}
+}
+
+// sortedJSON is a JSON value spelt with sorted keys and no spaces ("" for none).
+func sortedJSON(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	if raw == nil {
+		return ""
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("audit value %q: %v", raw, err)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
