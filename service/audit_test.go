@@ -16,8 +16,6 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 	"github.com/mlflow-auth/mlflow-auth/storage"
-	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
-	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // Every user and direct-grant change an admin makes, over gRPC and REST, on
@@ -27,11 +25,7 @@ func TestAuditRowsOfChanges(t *testing.T) {
 	servers := map[string]func(t *testing.T) *testServer{
 		"sqlite": func(t *testing.T) *testServer { return startServer(t, permission.Read) },
 		"postgres": func(t *testing.T) *testServer {
-			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { pg.Close() })
+			pg := openPostgres(t, "")
 			return startServerOn(t, pg, permission.Read)
 		},
 	}
@@ -125,11 +119,7 @@ func TestAuditAuthEventsFold(t *testing.T) {
 	databases := map[string]func(t *testing.T) servicetest.Database{
 		"sqlite": func(t *testing.T) servicetest.Database { return nil },
 		"postgres": func(t *testing.T) servicetest.Database {
-			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { pg.Close() })
+			pg := openPostgres(t, "")
 			return pg
 		},
 	}

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,19 +11,13 @@ import (
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
-	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
-	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // auditBackends start a server on SQLite and on Postgres.
 var auditBackends = map[string]func(t *testing.T) *testServer{
 	"sqlite": func(t *testing.T) *testServer { return startServer(t, permission.Read) },
 	"postgres": func(t *testing.T) *testServer {
-		pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
+		pg := openPostgres(t, "")
 		return startServerOn(t, pg, permission.Read)
 	},
 }

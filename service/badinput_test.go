@@ -22,8 +22,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
-	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
-	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // badCase is one request that must be refused. fields override the method's
@@ -185,12 +183,7 @@ func badInputCases() []badCase {
 // server on SQLite and one on Postgres: each is refused with its 4xx and MLflow
 // code, never a 500 or Internal, and both backends answer exactly alike.
 func TestBadInputSameOnBothBackends(t *testing.T) {
-	ctx := context.Background()
-	pg, err := postgres.Open(ctx, storagetest.NewPostgresSchema(t).URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Close() })
+	pg := openPostgres(t, "")
 	servers := map[string]*testServer{"sqlite": startServer(t, "READ"), "postgres": startServerOn(t, pg, "READ")}
 	for _, s := range servers {
 		if st, body := do(t, http.MethodPost, s.httpBase+"/api/2.0/mlflow/users/create", adminUser, adminPass,
@@ -239,12 +232,7 @@ func TestBadInputSameOnBothBackends(t *testing.T) {
 // The longest names and ids that MLflow's tables hold are stored alike on both
 // backends.
 func TestLongestInputsAreStored(t *testing.T) {
-	ctx := context.Background()
-	pg, err := postgres.Open(ctx, storagetest.NewPostgresSchema(t).URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Close() })
+	pg := openPostgres(t, "")
 	user := strings.Repeat("é", 255)
 	for backend, s := range map[string]*testServer{"sqlite": startServer(t, "READ"), "postgres": startServerOn(t, pg, "READ")} {
 		for _, c := range []struct{ path, body string }{
@@ -453,11 +441,7 @@ func TestErrorMessagesQuoteAShortPrefix(t *testing.T) {
 // targets, so that the targets' rows are the first that each removal locks.
 func TestConcurrentAdminRemovalsOnPostgres(t *testing.T) {
 	// A pool as large as the callers, so that all their transactions overlap.
-	pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL+"&pool_max_conns=20")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Close() })
+	pg := openPostgres(t, "&pool_max_conns=20")
 	s := startServerOn(t, pg, "READ")
 	const rounds, callers, targets, pass = 8, 16, 4, "admin-password-x"
 	caller := adminUser

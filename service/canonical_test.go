@@ -1,14 +1,11 @@
 package service_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
-	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
-	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // "01", "+1" and "1" are one experiment, as in MLflow 3.18: a grant written on
@@ -20,11 +17,7 @@ func TestCanonicalExperimentIDs(t *testing.T) {
 	servers := map[string]func(t *testing.T) *testServer{
 		"sqlite": func(t *testing.T) *testServer { return startServer(t, permission.Read) },
 		"postgres": func(t *testing.T) *testServer {
-			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { pg.Close() })
+			pg := openPostgres(t, "")
 			return startServerOn(t, pg, permission.Read)
 		},
 	}

@@ -25,8 +25,6 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 	"github.com/mlflow-auth/mlflow-auth/storage"
-	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
-	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // fakeTracking stands in MLflow's place behind the front door: it creates
@@ -70,11 +68,7 @@ func TestDecisionsInTheAuditTrail(t *testing.T) {
 	databases := map[string]func(t *testing.T) servicetest.Database{
 		"sqlite": func(t *testing.T) servicetest.Database { return nil },
 		"postgres": func(t *testing.T) servicetest.Database {
-			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { pg.Close() })
+			pg := openPostgres(t, "")
 			return pg
 		},
 	}

@@ -26,6 +26,8 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 const (
@@ -45,6 +47,19 @@ func startServer(t testing.TB, defaultLevel permission.Level) *testServer {
 }
 
 // startServerOn serves db (nil: a fresh SQLite file).
+// openPostgres opens a store on a fresh schema of the test database (options
+// appended to its URL), closed when the test ends; without a database the test
+// is skipped.
+func openPostgres(t testing.TB, options string) *postgres.Store {
+	t.Helper()
+	pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL+options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	return pg
+}
+
 func startServerOn(t testing.TB, db servicetest.Database, defaultLevel permission.Level) *testServer {
 	t.Helper()
 	return startServerWith(t, servicetest.Options{Store: db, DefaultPermission: defaultLevel})

@@ -15,7 +15,6 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
 	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
-	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 	"github.com/mlflow-auth/mlflow-auth/storage/usercache"
 )
 
@@ -130,11 +129,7 @@ func TestPermissionCacheSeesChangesAtOnce(t *testing.T) {
 			return db, nil
 		},
 		"postgres": func(t *testing.T) (servicetest.Database, usercache.Notifier) {
-			db, err := postgres.Open(ctx, storagetest.NewPostgresSchema(t).URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
+			db := openPostgres(t, "")
 			listen, stop := context.WithCancel(ctx)
 			t.Cleanup(stop)
 			n := db.Notifier(listen)

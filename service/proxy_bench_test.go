@@ -18,7 +18,6 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/resolve"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
-	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
 	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
@@ -41,11 +40,7 @@ func BenchmarkProxiedRequest(b *testing.B) {
 		benchProxied(b, lite)
 	})
 	b.Run("db=postgres", func(b *testing.B) {
-		pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(b).URL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { pg.Close() })
+		pg := openPostgres(b, "")
 		benchProxied(b, pg)
 	})
 }

@@ -12,8 +12,6 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 	"github.com/mlflow-auth/mlflow-auth/storage"
-	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
-	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // A model renamed or deleted through the front door takes its grants with it,
@@ -25,11 +23,7 @@ func TestProxyGrantMovesInTheAuditTrail(t *testing.T) {
 	for name, db := range map[string]func(t *testing.T) servicetest.Database{
 		"sqlite": func(t *testing.T) servicetest.Database { return nil },
 		"postgres": func(t *testing.T) servicetest.Database {
-			pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { pg.Close() })
+			pg := openPostgres(t, "")
 			return pg
 		},
 	} {

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,8 +11,6 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
-	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
-	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // Service accounts on both backends and both transports: admins alone make,
@@ -21,11 +18,7 @@ import (
 // tokens an admin makes for them; their grants and roles decide Check as any
 // user's; users/list and users/get mark them.
 func TestServiceAccounts(t *testing.T) {
-	pg, err := postgres.Open(context.Background(), storagetest.NewPostgresSchema(t).URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Close() })
+	pg := openPostgres(t, "")
 	servers := map[string]*testServer{
 		"sqlite":   startServer(t, permission.NoPermissions),
 		"postgres": startServerOn(t, pg, permission.NoPermissions),
