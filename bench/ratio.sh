@@ -37,9 +37,9 @@ esac
 
 bin=${MLFLOW_AUTH_BIN:-$work/mlflow-auth}
 [ -n "${MLFLOW_AUTH_BIN:-}" ] || go build -o "$bin" ./cmd/mlflow-auth
-http=127.0.0.1:18680
-grpc=127.0.0.1:18690
-metrics=127.0.0.1:18699
+http=127.0.0.1:18780
+grpc=127.0.0.1:18790
+metrics=127.0.0.1:18799
 admin_pass=bench-admin-password
 MLFLOW_AUTH_ADMIN_PASSWORD=$admin_pass "$bin" serve --http-addr $http --grpc-addr $grpc \
   --metrics-addr $metrics --pprof --database-url "$db" --log-format json 2>"$work/server.log" &

@@ -33,7 +33,8 @@ MLFLOW_AUTH_ADMIN_PASSWORD=$admin_pass "$work/mlflow-auth" serve --http-addr $ht
 server=$!
 for _ in $(seq 100); do curl -sf "http://$http/health" >/dev/null && break; sleep 0.1; done
 path="/api/2.0/mlflow/users/get?username=admin"
-curl -sf -u "admin:$admin_pass" "http://$http$path" >/dev/null # the admin's credentials are now cached
+curl -sf -u "admin:$admin_pass" "http://$http$path" >/dev/null || { # the admin's credentials are now cached
+  echo "bench/storm.sh: the server on $http did not answer the admin (port taken?):" >&2; cat "$work/server.log" >&2; exit 1; }
 
 # The storm starts first and ends after the admin's run.
 wrk -t1 -c"$clients" -d"$(( ${duration%s} + 2 ))s" --timeout 10s \
