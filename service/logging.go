@@ -129,9 +129,8 @@ func logCall(ctx context.Context, method string, call func(context.Context) erro
 		return call(ctx)
 	}
 	start := time.Now()
-	md, _ := metadata.FromIncomingContext(ctx)
 	var id string
-	if ids := md.Get("x-request-id"); len(ids) > 0 {
+	if ids := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(ids) > 0 {
 		id = ids[0]
 	}
 	var remote string
