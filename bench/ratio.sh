@@ -75,7 +75,7 @@ grpc_call() { # method json [authorization] -> "req/s cpu-µs/request"; ghz cuts
   [ -n "${3:-}" ] && md="{\"authorization\": \"$3\"}"
   t0=$(ticks)
   ghz --insecure --call "$1" -d "$2" --metadata "$md" -z "$duration" -c "$connections" --connections 1 "$grpc" >"$work/out"
-  if awk '/Error distribution/ {e = 1} e && /\[/ && !/closed network connection|context canceled/ {n++} END {exit !n}' "$work/out"; then
+  if awk '/Error distribution/ {e = 1} e && /\[/ && !/closed network connection|context canceled|client connection is closing/ {n++} END {exit !n}' "$work/out"; then
     cat "$work/out" >&2; exit 1
   fi
   echo "$(awk '/Requests\/sec:/ {print $2}' "$work/out") $(per_request "$t0" "$(awk '/Count:/ {print $2}' "$work/out")")"

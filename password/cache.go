@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"hash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,9 +18,11 @@ import (
 // shares the database) the old password never matches again; failures are never
 // remembered.
 type Cache struct {
-	key  []byte
 	ttl  time.Duration
 	size int
+	// macs are HMACs under a key made at start: making one costs two hashes
+	// of the key, on every request.
+	macs sync.Pool
 
 	mu       sync.Mutex
 	seen     map[[sha256.Size]byte]time.Time // expiry of each verified pair
@@ -38,12 +41,16 @@ type flight struct {
 func NewCache(ttl time.Duration, size int) *Cache {
 	key := make([]byte, 32)
 	rand.Read(key)
-	return &Cache{key: key, ttl: ttl, size: size, seen: map[[sha256.Size]byte]time.Time{},
+	c := &Cache{ttl: ttl, size: size, seen: map[[sha256.Size]byte]time.Time{},
 		inFlight: map[[sha256.Size]byte]*flight{}}
+	c.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return c
 }
 
 func (c *Cache) pair(stored, password string) [sha256.Size]byte {
-	mac := hmac.New(sha256.New, c.key)
+	mac := c.macs.Get().(hash.Hash)
+	defer c.macs.Put(mac)
+	mac.Reset()
 	mac.Write([]byte(stored))
 	mac.Write([]byte{0})
 	mac.Write([]byte(password))

@@ -39,9 +39,8 @@ func auditEvent(ctx context.Context, category, event, outcome string) storage.Au
 // userAgent is the caller's User-Agent: the gateway forwards a REST client's
 // under its own name.
 func userAgent(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
 	for _, key := range []string{"grpcgateway-user-agent", "user-agent"} {
-		if v := md.Get(key); len(v) > 0 {
+		if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 			return v[0]
 		}
 	}

@@ -152,9 +152,8 @@ func (a *authenticator) hash(ctx context.Context, pw string) (hash string, err e
 // authenticateMetadata reads the "authorization" value of the incoming gRPC
 // metadata; the REST gateway forwards the HTTP header under the same key.
 func (a *authenticator) authenticateMetadata(ctx context.Context) (Principal, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
 	var header string // none, or more than one: refused alike
-	if values := md.Get("authorization"); len(values) == 1 {
+	if values := metadata.ValueFromIncomingContext(ctx, "authorization"); len(values) == 1 {
 		header = values[0]
 	}
 	return a.authenticate(ctx, header)

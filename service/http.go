@@ -28,7 +28,7 @@ const maxBodyBytes = 1 << 20
 // everything else through mlflow (the proxy to an MLflow server), or MLflow's 404
 // error JSON when there is none.
 func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow, ready http.Handler) (http.Handler, error) {
-	gw := runtime.NewServeMux(
+	gw, err := newRoutedGateway(services, conn,
 		runtime.SetQueryParameterParser(queryParser{}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, newMLflowJSON()),
 		runtime.WithErrorHandler(gatewayError),
@@ -37,10 +37,8 @@ func newHTTPHandler(services []apiService, conn grpc.ClientConnInterface, mlflow
 		runtime.WithForwardResponseOption(gatewayStatus),
 		runtime.WithOutgoingHeaderMatcher(restHeader),
 	)
-	for _, svc := range services {
-		if err := svc.gateway(context.Background(), gw, conn); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
 	api := noStore(readBody(gw))
 	if mlflow == nil {

@@ -48,6 +48,21 @@ func (l *requestLog) decisionAttrs() []slog.Attr {
 	return attrs
 }
 
+// logRequest writes a request's one line, attrs then l's decision, as
+// slog.LogAttrs would but without the caller's program counter, which no
+// handler here prints (runtime.Callers was a seventh of the line's CPU under
+// users/get), and without joining the attributes into a new slice first.
+func logRequest(ctx context.Context, msg string, l *requestLog, attrs ...slog.Attr) {
+	h := slog.Default().Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
+	r.AddAttrs(attrs...)
+	r.AddAttrs(l.decisionAttrs()...)
+	h.Handle(ctx, r)
+}
+
 type requestLogKey struct{}
 
 func withRequestLog(ctx context.Context, id, remoteAddr string) (context.Context, *requestLog) {
@@ -98,10 +113,9 @@ func logHTTP(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", l.id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		slog.LogAttrs(ctx, slog.LevelInfo, "http request", append([]slog.Attr{
-			slog.String("request_id", l.id), traceID(ctx), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		logRequest(ctx, "http request", l, slog.String("request_id", l.id), traceID(ctx), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.String("rpc", l.rpc), slog.String("user", l.user),
-			slog.String("client", l.client), slog.Duration("duration", time.Since(start))}, l.decisionAttrs()...)...)
+			slog.String("client", l.client), slog.Duration("duration", time.Since(start)))
 	})
 }
 
@@ -129,9 +143,8 @@ func logCall(ctx context.Context, method string, call func(context.Context) erro
 		return call(ctx)
 	}
 	start := time.Now()
-	md, _ := metadata.FromIncomingContext(ctx)
 	var id string
-	if ids := md.Get("x-request-id"); len(ids) > 0 {
+	if ids := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(ids) > 0 {
 		id = ids[0]
 	}
 	var remote string
@@ -142,10 +155,9 @@ func logCall(ctx context.Context, method string, call func(context.Context) erro
 	l.rpc = method
 	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", l.id))
 	err := call(ctx)
-	slog.LogAttrs(ctx, slog.LevelInfo, "grpc request", append([]slog.Attr{
-		slog.String("request_id", l.id), traceID(ctx), slog.String("method", method),
+	logRequest(ctx, "grpc request", l, slog.String("request_id", l.id), traceID(ctx), slog.String("method", method),
 		slog.String("code", status.Code(err).String()), slog.String("user", l.user), slog.String("client", l.client),
-		slog.Duration("duration", time.Since(start))}, l.decisionAttrs()...)...)
+		slog.Duration("duration", time.Since(start)))
 	return err
 }
 

@@ -43,8 +43,7 @@ func traceStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, han
 func traceCall(ctx context.Context, method string, call func(context.Context) error) error {
 	kind := trace.SpanKindInternal
 	if !trace.SpanContextFromContext(ctx).IsValid() {
-		md, _ := metadata.FromIncomingContext(ctx)
-		ctx = otel.GetTextMapPropagator().Extract(ctx, metadataCarrier(md))
+		ctx = otel.GetTextMapPropagator().Extract(ctx, incomingCarrier{ctx})
 		kind = trace.SpanKindServer
 	}
 	ctx, span := tracing.Tracer().Start(ctx, method, trace.WithSpanKind(kind))
@@ -56,21 +55,25 @@ func traceCall(ctx context.Context, method string, call func(context.Context) er
 	return err
 }
 
-// metadataCarrier reads W3C trace context from gRPC metadata.
-type metadataCarrier metadata.MD
+// incomingCarrier reads W3C trace context from the incoming gRPC metadata, one
+// key at a time: copying the whole metadata on every call cost more than the
+// lookups (issue 10's profile).
+type incomingCarrier struct{ ctx context.Context }
 
-func (c metadataCarrier) Get(key string) string {
-	if v := metadata.MD(c).Get(key); len(v) > 0 {
+func (c incomingCarrier) Get(key string) string {
+	if v := metadata.ValueFromIncomingContext(c.ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""
 }
 
-func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+// Set is never called: the carrier is only extracted from.
+func (c incomingCarrier) Set(string, string) {}
 
-func (c metadataCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
+func (c incomingCarrier) Keys() []string {
+	md, _ := metadata.FromIncomingContext(c.ctx)
+	keys := make([]string, 0, len(md))
+	for k := range md {
 		keys = append(keys, k)
 	}
 	return keys

@@ -17,9 +17,8 @@ import (
 // x-mlflow-workspace metadata value (REST's X-MLFLOW-WORKSPACE header, see
 // gatewayHeader), "default" when there is none, refused as MLflow refuses a name.
 func withWorkspace(ctx context.Context) (context.Context, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
 	var header string
-	if values := md.Get(workspace.MetadataKey); len(values) > 0 {
+	if values := metadata.ValueFromIncomingContext(ctx, workspace.MetadataKey); len(values) > 0 {
 		header = values[0]
 	}
 	name, err := workspace.Parse(header)
