@@ -94,14 +94,14 @@ func TestAuditRowsOfChanges(t *testing.T) {
 	}
 }
 
-// canonicalJSON spells a JSON object one way (sorted keys, no spaces), as
+// canonicalJSON spells a JSON value one way (sorted keys, no spaces), as
 // Postgres's jsonb and SQLite's text keep it differently; "" for none (nil or null).
 func canonicalJSON(t *testing.T, raw json.RawMessage) string {
 	t.Helper()
 	if raw == nil {
 		return ""
 	}
-	var v map[string]any
+	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatalf("audit value %q: %v", raw, err)
 	}

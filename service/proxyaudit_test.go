@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,7 +56,7 @@ func TestProxyGrantMovesInTheAuditTrail(t *testing.T) {
 			var got []string
 			for _, ev := range evs {
 				got = append(got, fmt.Sprintf("%s %s %s %s %s/%s@%s %s %s %s", ev.Event, ev.Category, ev.Outcome, ev.ActorUsername,
-					ev.ResourceType, ev.ResourceID, ev.Workspace, ev.Operation, sortedJSON(t, ev.Before), sortedJSON(t, ev.After)))
+					ev.ResourceType, ev.ResourceID, ev.Workspace, ev.Operation, canonicalJSON(t, ev.Before), canonicalJSON(t, ev.After)))
 			}
 			grants := `[{"permission":"MANAGE","username":"alice"},{"permission":"READ","username":"bob"}]`
 			want := []string{
@@ -72,18 +71,4 @@ func TestProxyGrantMovesInTheAuditTrail(t *testing.T) {
 			}
 		})
 	}
-}
-
-// sortedJSON is a JSON value spelt with sorted keys and no spaces ("" for none).
-func sortedJSON(t *testing.T, raw json.RawMessage) string {
-	t.Helper()
-	if raw == nil {
-		return ""
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("audit value %q: %v", raw, err)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }

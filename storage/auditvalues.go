@@ -1,5 +1,11 @@
 package storage
 
+import (
+	"context"
+
+	"github.com/mlflow-auth/mlflow-auth/permission"
+)
+
 // The values an audit row keeps (AuditEvent.Before and After) of a user, a
 // direct grant, a role and a role permission: one JSON shape for each, whether
 // the API or the import wrote the row. None holds a password or a hash.
@@ -74,4 +80,11 @@ type AuditMovedGrants struct {
 	ResourceID   string       `json:"resource_id"`
 	Grants       []AuditGrant `json:"grants"`
 	Replaced     []AuditGrant `json:"replaced,omitempty"`
+}
+
+// AuditGrantsMoved sets ctx's audit values for a move of grants to to: those
+// moved before, and where they went with those they replaced after.
+func AuditGrantsMoved(ctx context.Context, to permission.Resource, moved, replaced []Grant) error {
+	return AuditChanged(ctx, AuditGrantsOf(moved), AuditMovedGrants{ResourceType: string(to.Type), ResourceID: to.ID,
+		Grants: AuditGrantsOf(moved), Replaced: AuditGrantsOf(replaced)})
 }

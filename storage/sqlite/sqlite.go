@@ -421,9 +421,7 @@ func (s *Store) MoveGrants(ctx context.Context, grants []storage.Grant, to permi
 		if len(moved) == 0 {
 			return nil
 		}
-		after := storage.AuditMovedGrants{ResourceType: string(to.Type), ResourceID: to.ID,
-			Grants: storage.AuditGrantsOf(moved), Replaced: storage.AuditGrantsOf(replaced)}
-		if err := storage.AuditChanged(ctx, storage.AuditGrantsOf(moved), after); err != nil {
+		if err := storage.AuditGrantsMoved(ctx, to, moved, replaced); err != nil {
 			return err
 		}
 		return audited(ctx, tx)
