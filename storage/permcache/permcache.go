@@ -1,18 +1,21 @@
 // Package permcache keeps the permission lookups of requests for a while (a
 // user's direct grant on a resource, all their direct grants, the role grants
 // that can decide a resource, whether they hold a role of a workspace, the
-// roles they hold), so that
-// a decision on a recent request's resources needs no database round trip. The
-// resolver reads through it, and stays the one place that decides.
+// roles they hold), so that a decision on a recent request's resources needs
+// no database round trip. The resolver reads through it, and stays the one
+// place that decides.
 //
 // Invalidation is coarse on purpose: any write that can change a grant or a
-// role (grants, roles, role permissions, assignments, a user's deletion or
-// admin flag) forgets every lookup of every user, on this replica at once and
-// on the others through the Notifier, and so does every notification heard,
-// whatever it names. A role change touches every holder and a resource's
-// deletion or rename every grantee, so narrower keys would have to know who
-// they are; such writes are rare next to reads, and a flush costs each active
-// user one round trip. A TTL bounds what a missed notification leaves stale.
+// role (grants, roles, role permissions, assignments) forgets every lookup of
+// every user, on this replica at once and on the others through the Notifier,
+// and so does every notification heard, whatever it names. A role change
+// touches every holder and a resource's deletion or rename every grantee, so
+// narrower keys would have to know who they are; such writes are rare next to
+// reads, and a flush costs each active user one round trip. A user's deletion
+// or admin flag is the user cache's to announce (usercache.Store, on the same
+// Notifier, which tells this replica's listeners before it returns): this
+// cache forgets on hearing it, with no notification of its own. A TTL bounds
+// what a missed notification leaves stale.
 package permcache
 
 import (
@@ -198,19 +201,6 @@ func (s *Store) MoveGrants(ctx context.Context, grants []storage.Grant, to permi
 func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 	defer s.c.changed(ctx)
 	return s.Store.CreateBatch(ctx, b)
-}
-
-// DeleteUser deletes the user's grants and assignments.
-func (s *Store) DeleteUser(ctx context.Context, username string) error {
-	defer s.c.changed(ctx)
-	return s.Store.DeleteUser(ctx, username)
-}
-
-// SetAdmin changes no lookup kept here (the resolver takes the flag from the
-// user), but an admin change is a permission change and costs nothing to flush.
-func (s *Store) SetAdmin(ctx context.Context, username string, isAdmin bool) error {
-	defer s.c.changed(ctx)
-	return s.Store.SetAdmin(ctx, username, isAdmin)
 }
 
 // Roles is a storage.Roles whose reads of a user's role grants go through the
