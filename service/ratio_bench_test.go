@@ -65,17 +65,7 @@ func BenchmarkAuthenticatedRead(b *testing.B) {
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
-		return func() {
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				b.Fatalf("%s: %s %s", path, res.Status, body)
-			}
-		}
+		return func() { getOK(b, req) }
 	}
 	conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
