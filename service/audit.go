@@ -77,10 +77,15 @@ type grantValue = storage.AuditGrant
 
 // grantChange is userChange for a user's direct grant on r, in the request's workspace.
 func grantChange(ctx context.Context, event string, r permission.Resource, before, after any) context.Context {
+	return storage.WithAudit(ctx, grantEvent(ctx, event, r, before, after))
+}
+
+// grantEvent is the audit event grantChange asks the store to write.
+func grantEvent(ctx context.Context, event string, r permission.Resource, before, after any) storage.AuditEvent {
 	ev := auditEvent(ctx, storage.AuditAdmin, event, storage.OutcomeSuccess)
 	ev.ResourceType, ev.ResourceID, ev.Workspace = string(r.Type), r.ID, workspace.From(ctx)
 	ev.Before, ev.After = auditJSON(ctx, before), auditJSON(ctx, after)
-	return storage.WithAudit(ctx, ev)
+	return ev
 }
 
 // tokenValue is what the audit trail keeps of a token: never its secret or hash.

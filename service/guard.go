@@ -60,8 +60,7 @@ func (guard) WithGrantAudit(ctx context.Context, operation, event string, r perm
 		}
 		return grantValue{Username: g.Username, Permission: string(g.Level)}
 	}
-	ctx = grantChange(ctx, event, r, value(before), value(after))
-	ev, _ := storage.AuditFrom(ctx)
+	ev := grantEvent(ctx, event, r, value(before), value(after))
 	ev.Operation = operation // a proxied route, not an RPC
 	return storage.WithAudit(ctx, ev)
 }
