@@ -36,6 +36,9 @@ func (m *mlflowJSON) Marshal(v any) ([]byte, error) {
 	var b []byte
 	var err error
 	if msg, ok := v.(proto.Message); ok {
+		if b, ok := appendAnswer(make([]byte, 0, 512), msg.ProtoReflect()); ok {
+			return b, nil
+		}
 		b, err = m.MarshalOptions.Marshal(msg) // as JSONPb does, without its copy
 	} else {
 		b, err = m.JSONPb.Marshal(v)
