@@ -20,8 +20,10 @@ import (
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
+	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
+	"github.com/mlflow-auth/mlflow-auth/tracing"
 )
 
 // TestOneTraceEndToEnd uses the OpenTelemetry SDK's in-memory recorder: one
@@ -120,4 +122,69 @@ func newTraceID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// TestUntracedCallsKeepTheCallersTrace: with no exporter (Setup installs only
+// the propagator, and no span is made), the trace a caller sends still reaches
+// the audit rows of its REST and gRPC calls and MLflow behind the front door.
+func TestUntracedCallsKeepTheCallersTrace(t *testing.T) {
+	if !tracing.Off() {
+		t.Fatal("a tracer provider is installed")
+	}
+	oldPropagator := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	defer otel.SetTextMapPropagator(oldPropagator)
+
+	received := make(chan string, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			received <- r.Header.Get("traceparent")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"experiment": {"experiment_id": "0", "name": "Default"}}`))
+	}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	db := storagetest.NewSQLite(t)
+	s := servicetest.Start(t, servicetest.Options{Store: db, Upstream: u})
+
+	proxied, rest, viaGRPC := newTraceID(), newTraceID(), newTraceID()
+	send := func(method, path, body, traceID string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", basicAuth(adminUser, adminPass))
+		req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, res.StatusCode)
+		}
+	}
+	send(http.MethodGet, "/api/2.0/mlflow/experiments/get?experiment_id=0", "", proxied)
+	if got := <-received; !strings.Contains(got, proxied) {
+		t.Errorf("MLflow got traceparent %q, not in trace %s", got, proxied)
+	}
+	send(http.MethodPost, "/api/2.0/mlflow/users/create", `{"username": "traced-rest", "password": "traced-password-1"}`, rest)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth(adminUser, adminPass),
+		"traceparent", "00-"+viaGRPC+"-00f067aa0ba902b7-01")
+	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := v1.NewUserServiceClient(conn).CreateUser(ctx, &v1.CreateUserRequest{Username: "traced-grpc", Password: "traced-password-1"}); err != nil {
+		t.Fatal(err)
+	}
+	for username, traceID := range map[string]string{"traced-rest": rest, "traced-grpc": viaGRPC} {
+		rows, err := db.ListAuditEvents(context.Background(), storage.AuditFilter{Event: "user.create", ResourceID: username})
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("user.create rows of %s: %v, %v", username, rows, err)
+		}
+		if rows[0].TraceID != traceID {
+			t.Errorf("%s: audit row in trace %q, want the caller's %s", username, rows[0].TraceID, traceID)
+		}
+	}
 }

@@ -26,6 +26,14 @@ const name = "github.com/mlflow-auth/mlflow-auth"
 // configures one), so untraced servers pay next to nothing.
 func Tracer() trace.Tracer { return otel.Tracer(name) }
 
+// untouched is the global provider before anyone sets one: it makes spans that
+// record nothing.
+var untouched = otel.GetTracerProvider()
+
+// Off reports whether no tracer provider is installed (Setup found no exporter
+// and no test put one in), so that a span would record nothing.
+func Off() bool { return otel.GetTracerProvider() == untouched }
+
 // Enabled reports whether the environment asks for traces: an OTLP endpoint is
 // set, and neither OTEL_SDK_DISABLED nor OTEL_TRACES_EXPORTER=none turns them off.
 func Enabled() bool {
