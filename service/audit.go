@@ -154,6 +154,7 @@ func auditEventMessage(ev storage.AuditEvent) *v1.AuditEvent {
 		ClientAddress: ev.ClientAddr, UserAgent: ev.UserAgent,
 		ResourceType: ev.ResourceType, ResourceId: ev.ResourceID, Workspace: ev.Workspace,
 		Operation: ev.Operation, Outcome: ev.Outcome, Reason: ev.Reason, RequestId: ev.RequestID, TraceId: ev.TraceID,
+		RequiredLevel: ev.Required, HeldLevel: ev.Held,
 		Before: string(ev.Before), After: string(ev.After), Count: int32(ev.Count),
 	}
 }

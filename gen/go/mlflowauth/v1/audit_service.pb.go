@@ -46,10 +46,15 @@ type AuditEvent struct {
 	// The RPC that was called.
 	Operation string `protobuf:"bytes,14,opt,name=operation,proto3" json:"operation,omitempty"`
 	// "success", "denied" or "error".
-	Outcome   string `protobuf:"bytes,15,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	Reason    string `protobuf:"bytes,16,opt,name=reason,proto3" json:"reason,omitempty"`
-	RequestId string `protobuf:"bytes,17,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	TraceId   string `protobuf:"bytes,18,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	Outcome string `protobuf:"bytes,15,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Reason  string `protobuf:"bytes,16,opt,name=reason,proto3" json:"reason,omitempty"`
+	// A refusal's levels, MLflow's names (READ, USE, EDIT, MANAGE,
+	// NO_PERMISSIONS): what the action required and what the caller held on the
+	// resource; empty where the rule is not a level (admins only, own user).
+	RequiredLevel string `protobuf:"bytes,22,opt,name=required_level,json=requiredLevel,proto3" json:"required_level,omitempty"`
+	HeldLevel     string `protobuf:"bytes,23,opt,name=held_level,json=heldLevel,proto3" json:"held_level,omitempty"`
+	RequestId     string `protobuf:"bytes,17,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	TraceId       string `protobuf:"bytes,18,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	// The changed object before and after, as JSON; empty when there was none.
 	// Never a password, a hash or a token secret.
 	Before string `protobuf:"bytes,19,opt,name=before,proto3" json:"before,omitempty"`
@@ -198,6 +203,20 @@ func (x *AuditEvent) GetOutcome() string {
 func (x *AuditEvent) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetRequiredLevel() string {
+	if x != nil {
+		return x.RequiredLevel
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetHeldLevel() string {
+	if x != nil {
+		return x.HeldLevel
 	}
 	return ""
 }
@@ -406,7 +425,7 @@ var File_mlflowauth_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_mlflowauth_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
-	"!mlflowauth/v1/audit_service.proto\x12\rmlflowauth.v1\"\xcb\x04\n" +
+	"!mlflowauth/v1/audit_service.proto\x12\rmlflowauth.v1\"\x91\x05\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
@@ -428,7 +447,10 @@ const file_mlflowauth_v1_audit_service_proto_rawDesc = "" +
 	"\tworkspace\x18\r \x01(\tR\tworkspace\x12\x1c\n" +
 	"\toperation\x18\x0e \x01(\tR\toperation\x12\x18\n" +
 	"\aoutcome\x18\x0f \x01(\tR\aoutcome\x12\x16\n" +
-	"\x06reason\x18\x10 \x01(\tR\x06reason\x12\x1d\n" +
+	"\x06reason\x18\x10 \x01(\tR\x06reason\x12%\n" +
+	"\x0erequired_level\x18\x16 \x01(\tR\rrequiredLevel\x12\x1d\n" +
+	"\n" +
+	"held_level\x18\x17 \x01(\tR\theldLevel\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x11 \x01(\tR\trequestId\x12\x19\n" +
 	"\btrace_id\x18\x12 \x01(\tR\atraceId\x12\x16\n" +
