@@ -121,7 +121,7 @@ func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEve
 		return nil, err
 	}
 	f := storage.AuditFilter{Actor: req.Username, ResourceType: req.ResourceType, ResourceID: req.ResourceId,
-		Event: req.Event, Outcome: req.Outcome, BeforeID: int64(before), Limit: fetchSize(limit)}
+		Event: req.Event, Outcome: req.Outcome, Required: req.RequiredLevel, Held: req.HeldLevel, BeforeID: int64(before), Limit: fetchSize(limit)}
 	for _, t := range []struct {
 		name, value string
 		to          *time.Time

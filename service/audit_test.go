@@ -169,6 +169,13 @@ func TestAuditAuthEventsFold(t *testing.T) {
 							}
 						}
 						if slices.Equal(got, want) {
+							// The levels select refusals.
+							resp := &v1.ListAuditEventsResponse{}
+							admin.expect("", v1.AuditService_ListAuditEvents_FullMethodName,
+								&v1.ListAuditEventsRequest{Username: mallory, RequiredLevel: "MANAGE", HeldLevel: "READ"}, resp)
+							if len(resp.Events) != 1 || resp.Events[0].ResourceId != "9" {
+								t.Fatalf("%s's refusals that required MANAGE of one holding READ: %v", mallory, resp.Events)
+							}
 							return
 						}
 					}

@@ -63,6 +63,8 @@ type AuditFilter struct {
 	ResourceID   string
 	Event        string
 	Outcome      string
+	Required     string // the level a refusal required
+	Held         string // the level the refused caller held
 	Since, Until time.Time
 	BeforeID     int64
 	Limit        int // all when <= 0
@@ -228,7 +230,7 @@ func (f AuditFilter) Where(placeholder func(n int) string, at func(time.Time) an
 	}
 	for _, c := range []struct{ column, value string }{
 		{"actor_username", f.Actor}, {"resource_type", f.ResourceType}, {"resource_id", f.ResourceID},
-		{"event", f.Event}, {"outcome", f.Outcome},
+		{"event", f.Event}, {"outcome", f.Outcome}, {"required_level", f.Required}, {"held_level", f.Held},
 	} {
 		if c.value != "" {
 			add(c.column, "=", c.value)

@@ -58,6 +58,12 @@ func TestAuditCommandShowsRefusalLevels(t *testing.T) {
 	if len(resp.Events) != 1 || resp.Events[0].RequiredLevel != "MANAGE" || resp.Events[0].HeldLevel != "READ" {
 		t.Fatalf("alice's refusals: %v, want one that required MANAGE and found READ", resp.Events)
 	}
+	for flags, want := range map[string]int{"--required-level MANAGE --held-level READ": 1, "--required-level EDIT": 0, "--held-level EDIT": 0} {
+		args := append([]string{"audit", "--user", "alice"}, strings.Fields(flags)...)
+		if got := decode(t, ok(t, args...), &v1.ListAuditEventsResponse{}); len(got.Events) != want {
+			t.Errorf("audit %s: %d events, want %d", flags, len(got.Events), want)
+		}
+	}
 	table := ok(t, "audit", "--event", "permission.denied", "--user", "alice", "--output", "table")
 	lines := strings.Split(strings.TrimSpace(table), "\n")
 	if len(lines) != 2 {

@@ -126,9 +126,11 @@ func testAuditFilters(t *testing.T, open OpenFunc) {
 		return storage.AuditEvent{Time: auditTime.Add(time.Duration(minutes) * time.Minute), Category: storage.AuditAdmin,
 			Event: event, ActorUsername: actor, ResourceType: typ, ResourceID: id, Outcome: outcome}
 	}
+	refused := ev(1, "b", "bob", "experiment", "1", storage.OutcomeDenied)
+	refused.Required, refused.Held = "EDIT", "READ"
 	if err := s.RecordAudit(context.Background(),
 		ev(0, "a", "alice", "experiment", "1", storage.OutcomeSuccess),
-		ev(1, "b", "bob", "experiment", "1", storage.OutcomeDenied),
+		refused,
 		ev(2, "c", "alice", "registered_model", "m", storage.OutcomeError),
 		ev(3, "a", "bob", "experiment", "2", storage.OutcomeSuccess),
 	); err != nil {
@@ -143,6 +145,9 @@ func testAuditFilters(t *testing.T, open OpenFunc) {
 		{storage.AuditFilter{ResourceType: "experiment", ResourceID: "1"}, []string{"b", "a"}},
 		{storage.AuditFilter{Event: "a"}, []string{"a", "a"}},
 		{storage.AuditFilter{Outcome: storage.OutcomeDenied}, []string{"b"}},
+		{storage.AuditFilter{Required: "EDIT"}, []string{"b"}},
+		{storage.AuditFilter{Held: "READ", Actor: "bob"}, []string{"b"}},
+		{storage.AuditFilter{Required: "MANAGE"}, []string{}},
 		{storage.AuditFilter{Since: auditTime.Add(time.Minute), Until: auditTime.Add(3 * time.Minute)}, []string{"c", "b"}},
 		{storage.AuditFilter{Actor: "bob", Event: "a"}, []string{"a"}},
 		{storage.AuditFilter{Actor: "carol"}, []string{}},

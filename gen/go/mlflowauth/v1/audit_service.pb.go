@@ -260,16 +260,19 @@ func (x *AuditEvent) GetCount() int32 {
 // start_time (inclusive) and end_time (exclusive) are RFC 3339 times, such as
 // 2026-12-01T14:00:00Z. max_results is 1 to 1000, 100 when absent.
 type ListAuditEventsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
-	ResourceType  string                 `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
-	ResourceId    string                 `protobuf:"bytes,3,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
-	Event         string                 `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
-	Outcome       string                 `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	StartTime     string                 `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	EndTime       string                 `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	MaxResults    int32                  `protobuf:"varint,8,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
-	PageToken     string                 `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Username     string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	ResourceType string                 `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	ResourceId   string                 `protobuf:"bytes,3,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	Event        string                 `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
+	Outcome      string                 `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	StartTime    string                 `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime      string                 `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	MaxResults   int32                  `protobuf:"varint,8,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	PageToken    string                 `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Refusals by their levels (AuditEvent's required_level and held_level).
+	RequiredLevel string `protobuf:"bytes,10,opt,name=required_level,json=requiredLevel,proto3" json:"required_level,omitempty"`
+	HeldLevel     string `protobuf:"bytes,11,opt,name=held_level,json=heldLevel,proto3" json:"held_level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -367,6 +370,20 @@ func (x *ListAuditEventsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListAuditEventsRequest) GetRequiredLevel() string {
+	if x != nil {
+		return x.RequiredLevel
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetHeldLevel() string {
+	if x != nil {
+		return x.HeldLevel
+	}
+	return ""
+}
+
 // ListAuditEventsResponse carries one page of events.
 type ListAuditEventsResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -456,7 +473,7 @@ const file_mlflowauth_v1_audit_service_proto_rawDesc = "" +
 	"\btrace_id\x18\x12 \x01(\tR\atraceId\x12\x16\n" +
 	"\x06before\x18\x13 \x01(\tR\x06before\x12\x14\n" +
 	"\x05after\x18\x14 \x01(\tR\x05after\x12\x14\n" +
-	"\x05count\x18\x15 \x01(\x05R\x05count\"\xa4\x02\n" +
+	"\x05count\x18\x15 \x01(\x05R\x05count\"\xea\x02\n" +
 	"\x16ListAuditEventsRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12#\n" +
 	"\rresource_type\x18\x02 \x01(\tR\fresourceType\x12\x1f\n" +
@@ -470,7 +487,11 @@ const file_mlflowauth_v1_audit_service_proto_rawDesc = "" +
 	"\vmax_results\x18\b \x01(\x05R\n" +
 	"maxResults\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\t \x01(\tR\tpageToken\"t\n" +
+	"page_token\x18\t \x01(\tR\tpageToken\x12%\n" +
+	"\x0erequired_level\x18\n" +
+	" \x01(\tR\rrequiredLevel\x12\x1d\n" +
+	"\n" +
+	"held_level\x18\v \x01(\tR\theldLevel\"t\n" +
 	"\x17ListAuditEventsResponse\x121\n" +
 	"\x06events\x18\x01 \x03(\v2\x19.mlflowauth.v1.AuditEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2p\n" +
