@@ -68,6 +68,16 @@ func (d Decision) Resource() Resource {
 	return d.Resources[len(d.Resources)-1]
 }
 
+// Levels are the levels the decision reports, MLflow's names: required and
+// held, or both "" when the rule is not a level (Required is ""). The request's
+// log line and the audit trail both report them so.
+func (d Decision) Levels() (required, held string) {
+	if d.Required == "" {
+		return "", ""
+	}
+	return string(d.Required), string(d.Held)
+}
+
 // Checked adds a resource the resolver decided on to d: its level, and what
 // decided it as the reason.
 func (d *Decision) Checked(r permission.Resource, workspace string, rd resolve.Decision) {

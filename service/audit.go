@@ -121,7 +121,7 @@ func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEve
 		return nil, err
 	}
 	f := storage.AuditFilter{Actor: req.Username, ResourceType: req.ResourceType, ResourceID: req.ResourceId,
-		Event: req.Event, Outcome: req.Outcome, BeforeID: int64(before), Limit: fetchSize(limit)}
+		Event: req.Event, Outcome: req.Outcome, Required: req.RequiredLevel, Held: req.HeldLevel, BeforeID: int64(before), Limit: fetchSize(limit)}
 	for _, t := range []struct {
 		name, value string
 		to          *time.Time
@@ -154,6 +154,7 @@ func auditEventMessage(ev storage.AuditEvent) *v1.AuditEvent {
 		ClientAddress: ev.ClientAddr, UserAgent: ev.UserAgent,
 		ResourceType: ev.ResourceType, ResourceId: ev.ResourceID, Workspace: ev.Workspace,
 		Operation: ev.Operation, Outcome: ev.Outcome, Reason: ev.Reason, RequestId: ev.RequestID, TraceId: ev.TraceID,
+		RequiredLevel: ev.Required, HeldLevel: ev.Held,
 		Before: string(ev.Before), After: string(ev.After), Count: int32(ev.Count),
 	}
 }

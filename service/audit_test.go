@@ -132,7 +132,6 @@ func TestAuditAuthEventsFold(t *testing.T) {
 			}
 			t.Cleanup(func() { conn.Close() })
 			s := &testServer{httpBase: srv.URL, conn: conn, store: srv.Store}
-			audit := s.store.(storage.Audit)
 			for _, tr := range s.transports(t) {
 				t.Run(tr.name(), func(t *testing.T) {
 					admin := caller{t, tr, adminUser, adminPass}
@@ -149,25 +148,34 @@ func TestAuditAuthEventsFold(t *testing.T) {
 					asMallory.expect(denied, v1.PermissionService_CreateExperimentPermission_FullMethodName,
 						&v1.CreateExperimentPermissionRequest{ExperimentId: "9", Username: mallory, Permission: "MANAGE"}, &v1.CreateExperimentPermissionResponse{})
 
+					// Read back over the API, on the transport that was refused;
+					// [required/held] are the refusal's levels.
 					want := []string{
-						"permission.denied denied x1 experiment/9 no MANAGE on the resource /mlflowauth.v1.PermissionService/CreateExperimentPermission",
-						"permission.denied denied x3 / not an admin /mlflowauth.v1.UserService/CreateUser",
-						"login.failed denied x3 / wrong password /mlflowauth.v1.UserService/GetUser",
+						"permission.denied denied x1 experiment/9 no MANAGE on the resource [MANAGE/READ] /mlflowauth.v1.PermissionService/CreateExperimentPermission",
+						"permission.denied denied x3 / not an admin [/] /mlflowauth.v1.UserService/CreateUser",
+						"login.failed denied x3 / wrong password [/] /mlflowauth.v1.UserService/GetUser",
 					}
 					var got []string
 					for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-						evs, err := audit.ListAuditEvents(context.Background(), storage.AuditFilter{Actor: mallory, Since: since})
-						if err != nil {
-							t.Fatal(err)
-						}
+						resp := &v1.ListAuditEventsResponse{}
+						admin.expect("", v1.AuditService_ListAuditEvents_FullMethodName,
+							&v1.ListAuditEventsRequest{Username: mallory, StartTime: since.Format(time.RFC3339Nano)}, resp)
 						got = got[:0]
-						for _, ev := range evs {
-							got = append(got, fmt.Sprintf("%s %s x%d %s/%s %s %s", ev.Event, ev.Outcome, ev.Count, ev.ResourceType, ev.ResourceID, ev.Reason, ev.Operation))
-							if ev.Category != storage.AuditAuth || ev.RequestID == "" || ev.ClientAddr != "127.0.0.1" {
+						for _, ev := range resp.Events {
+							got = append(got, fmt.Sprintf("%s %s x%d %s/%s %s [%s/%s] %s", ev.Event, ev.Outcome, ev.Count, ev.ResourceType, ev.ResourceId,
+								ev.Reason, ev.RequiredLevel, ev.HeldLevel, ev.Operation))
+							if ev.Category != storage.AuditAuth || ev.RequestId == "" || ev.ClientAddress != "127.0.0.1" {
 								t.Errorf("%s: %+v", ev.Event, ev)
 							}
 						}
 						if slices.Equal(got, want) {
+							// The levels select refusals.
+							resp := &v1.ListAuditEventsResponse{}
+							admin.expect("", v1.AuditService_ListAuditEvents_FullMethodName,
+								&v1.ListAuditEventsRequest{Username: mallory, RequiredLevel: "MANAGE", HeldLevel: "READ"}, resp)
+							if len(resp.Events) != 1 || resp.Events[0].ResourceId != "9" {
+								t.Fatalf("%s's refusals that required MANAGE of one holding READ: %v", mallory, resp.Events)
+							}
 							return
 						}
 					}

@@ -63,7 +63,10 @@ func (a *authAudit) record(ev storage.AuditEvent) {
 	}
 }
 
-// foldKey is what makes two events the same refusal.
+// foldKey is what makes two events the same refusal. A refusal's levels are
+// not in it: the reason already names the level required ("no EDIT on the
+// resource"), and a caller whose held level changes within the window is still
+// refused for one reason, so the row keeps its first event's levels.
 type foldKey struct {
 	event, actor, operation, resourceType, resourceID, workspace, reason, outcome string
 }

@@ -61,5 +61,6 @@ func (c *core) decided(ctx context.Context, d decision.Decision) {
 	r := d.Resource()
 	ev.ResourceType, ev.ResourceID, ev.Workspace = r.Type, r.ID, r.Workspace
 	ev.Operation, ev.Reason = d.Action, d.Reason
+	ev.Required, ev.Held = d.Levels()
 	c.auth.audit.record(ev)
 }

@@ -42,8 +42,8 @@ func (l *requestLog) decisionAttrs() []slog.Attr {
 			attrs = append(attrs, slog.String("workspace", r.Workspace))
 		}
 	}
-	if d.Required != "" {
-		attrs = append(attrs, slog.String("required", string(d.Required)), slog.String("held", string(d.Held)))
+	if required, held := d.Levels(); required != "" {
+		attrs = append(attrs, slog.String("required", required), slog.String("held", held))
 	}
 	return attrs
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,13 @@ type AuditEvent struct {
 	Before json.RawMessage // nil when there was nothing before
 	After  json.RawMessage // nil when nothing is left after
 	Count  int
+
+	// Required and Held are a refusal's levels (MLflow's names): what the
+	// action required and what the caller held on the resource; "" where the
+	// rule is not a level (admins only, own user), as in the request's log
+	// line. Columns of their own, not words in Reason, so that rows can be
+	// selected by level.
+	Required, Held string
 }
 
 // AuditFilter selects audit events; zero fields do not filter. Since is
@@ -55,6 +63,8 @@ type AuditFilter struct {
 	ResourceID   string
 	Event        string
 	Outcome      string
+	Required     string // the level a refusal required
+	Held         string // the level the refused caller held
 	Since, Until time.Time
 	BeforeID     int64
 	Limit        int // all when <= 0
@@ -187,14 +197,19 @@ func (ev AuditEvent) Normalized() AuditEvent {
 // AuditColumns are the audit_events columns a backend writes, in the order of
 // AuditArgs (id is generated).
 const AuditColumns = "at, category, event, actor_user_id, actor_username, auth_method, token_id, client_addr, user_agent, " +
-	"resource_type, resource_id, workspace, operation, outcome, reason, request_id, trace_id, before_value, after_value, repeat_count"
+	"resource_type, resource_id, workspace, operation, outcome, reason, request_id, trace_id, before_value, after_value, repeat_count, " +
+	"required_level, held_level"
+
+// AuditParams is how many values AuditColumns takes.
+var AuditParams = strings.Count(AuditColumns, ",") + 1
 
 // AuditArgs are ev's values for AuditColumns; at is at(ev.Time), json(v) a
 // backend's JSON value (nil for none). A zero user or token id is NULL.
 func AuditArgs(ev AuditEvent, at func(time.Time) any, json func(json.RawMessage) any) []any {
 	return []any{at(ev.Time), ev.Category, ev.Event, nullID(ev.ActorUserID), ev.ActorUsername, ev.AuthMethod,
 		nullID(ev.TokenID), ev.ClientAddr, ev.UserAgent, ev.ResourceType, ev.ResourceID, ev.Workspace,
-		ev.Operation, ev.Outcome, ev.Reason, ev.RequestID, ev.TraceID, json(ev.Before), json(ev.After), ev.Count}
+		ev.Operation, ev.Outcome, ev.Reason, ev.RequestID, ev.TraceID, json(ev.Before), json(ev.After), ev.Count,
+		ev.Required, ev.Held}
 }
 
 func nullID(id int32) any {
@@ -215,7 +230,7 @@ func (f AuditFilter) Where(placeholder func(n int) string, at func(time.Time) an
 	}
 	for _, c := range []struct{ column, value string }{
 		{"actor_username", f.Actor}, {"resource_type", f.ResourceType}, {"resource_id", f.ResourceID},
-		{"event", f.Event}, {"outcome", f.Outcome},
+		{"event", f.Event}, {"outcome", f.Outcome}, {"required_level", f.Required}, {"held_level", f.Held},
 	} {
 		if c.value != "" {
 			add(c.column, "=", c.value)

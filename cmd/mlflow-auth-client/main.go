@@ -90,6 +90,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			{"resource-id", "only events on the resource `ID`", &o.audit.ResourceId},
 			{"event", "only events named `E` (user.create, grant.update, login.failed, permission.denied, ...)", &o.audit.Event},
 			{"outcome", "only events with outcome `O`: success, denied or error", &o.audit.Outcome},
+			{"required-level", "only refusals that required the level `L` (READ, USE, EDIT, MANAGE)", &o.audit.RequiredLevel},
+			{"held-level", "only refusals of callers who held the level `L` (NO_PERMISSIONS, READ, ...)", &o.audit.HeldLevel},
 			{"since", "only events at or after `TIME` (RFC 3339, such as 2026-12-01T14:00:00Z)", &o.audit.StartTime},
 			{"until", "only events before `TIME` (RFC 3339)", &o.audit.EndTime},
 		} {

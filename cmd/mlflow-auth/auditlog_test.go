@@ -71,3 +71,52 @@ func TestAuditLogLines(t *testing.T) {
 		t.Errorf("audit log lines are events %v (%d listed rows), want %v, one per row", events, len(rows), want)
 	}
 }
+
+// TestAuditLogLinesOfRefusals: a refusal's row, written when serve stops (its
+// fold window has not ended), reaches the audit log with the levels of the
+// refusal: what the action required and what the caller held.
+func TestAuditLogLinesOfRefusals(t *testing.T) {
+	const adminPass = "admin-password-for-tests"
+	t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", adminPass)
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	stderr, cancel, done := serveInProcess("--database-url", "sqlite:///"+filepath.Join(t.TempDir(), "auth.db"), "--audit-log", path)
+	defer cancel()
+	base := "http://" + waitForServing(t, stderr, done)
+	send := func(user, pass, method, route, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+route, strings.NewReader(body))
+		req.SetBasicAuth(user, pass)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if status := send("admin", adminPass, "POST", "/api/2.0/mlflow/users/create", `{"username": "bob", "password": "bob-password-1"}`); status != 200 {
+		t.Fatalf("create bob: %d", status)
+	}
+	if status := send("bob", "bob-password-1", "GET", "/api/2.0/mlflow/experiments/permissions/get?experiment_id=7&username=bob", ""); status != 403 {
+		t.Fatalf("bob reads his grant on experiment 7: %d, want 403", status)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v; stderr:\n%s", err, stderr)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	var last map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatalf("last line is not a JSON object: %q", lines[len(lines)-1])
+	}
+	want := map[string]any{"event": "permission.denied", "username": "bob", "reason": "no MANAGE on the resource",
+		"required_level": "MANAGE", "held_level": "READ"}
+	for k, v := range want {
+		if last[k] != v {
+			t.Errorf("audit log line has %s=%v, want %v:\n%s", k, last[k], v, lines[len(lines)-1])
+		}
+	}
+}

@@ -30,7 +30,7 @@ func placeholder(n int) string { return "$" + strconv.Itoa(n) }
 // auditValues are the placeholders of storage.AuditColumns.
 var auditValues = func() string {
 	vals := "$1"
-	for n := 2; n <= 20; n++ {
+	for n := 2; n <= storage.AuditParams; n++ {
 		vals += ", " + placeholder(n)
 	}
 	return vals
@@ -219,7 +219,8 @@ func scanAudit(row pgx.Row) (storage.AuditEvent, error) {
 	var before, after *string
 	err := row.Scan(&ev.ID, &ev.Time, &ev.Category, &ev.Event, &actor, &ev.ActorUsername, &ev.AuthMethod, &token,
 		&ev.ClientAddr, &ev.UserAgent, &ev.ResourceType, &ev.ResourceID, &ev.Workspace, &ev.Operation,
-		&ev.Outcome, &ev.Reason, &ev.RequestID, &ev.TraceID, &before, &after, &ev.Count)
+		&ev.Outcome, &ev.Reason, &ev.RequestID, &ev.TraceID, &before, &after, &ev.Count,
+		&ev.Required, &ev.Held)
 	ev.Time = ev.Time.UTC()
 	if actor != nil {
 		ev.ActorUserID = *actor

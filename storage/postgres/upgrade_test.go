@@ -59,3 +59,51 @@ func TestUpgradeKeepsGrantsInDefault(t *testing.T) {
 		t.Fatalf("CreateGrant again in default: %v, want already exists", err)
 	}
 }
+
+// A refusal's row written before 0009 keeps its reason and reads back with no
+// levels; the rows after it have them.
+func TestUpgradeKeepsAuditRowsWithoutLevels(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, storagetest.NewPostgresSchema(t).URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, createMigrationsTable); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version >= 9 {
+			break
+		}
+		if _, err := s.pool.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("migration %d: %v", m.Version, err)
+		}
+		if _, err := s.pool.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO audit_events (at, category, event, actor_username, outcome, reason)
+		VALUES (now(), 'auth', 'permission.denied', 'alice', 'denied', 'no EDIT on the resource')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if err := s.RecordAudit(ctx, storage.AuditEvent{Category: storage.AuditAuth, Event: "permission.denied", ActorUsername: "alice",
+		Outcome: storage.OutcomeDenied, Reason: "no EDIT on the resource", Required: "EDIT", Held: "READ"}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.ListAuditEvents(ctx, storage.AuditFilter{Actor: "alice"})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("alice's rows after the upgrade: %+v, %v", evs, err)
+	}
+	if after, before := evs[0], evs[1]; after.Required != "EDIT" || after.Held != "READ" ||
+		before.Reason != "no EDIT on the resource" || before.Required != "" || before.Held != "" {
+		t.Fatalf("rows after and before 0009: %+v\n%+v", after, before)
+	}
+}

@@ -24,7 +24,7 @@ func jsonArg(v json.RawMessage) any {
 
 func placeholder(int) string { return "?" }
 
-var insertAudit = "INSERT INTO audit_events (" + storage.AuditColumns + ") VALUES (?" + strings.Repeat(", ?", 19) + ")"
+var insertAudit = "INSERT INTO audit_events (" + storage.AuditColumns + ") VALUES (?" + strings.Repeat(", ?", storage.AuditParams-1) + ")"
 
 // audited inserts the event WithAudit put in ctx, if any, in tx.
 func audited(ctx context.Context, tx *sql.Tx) (err error) {
@@ -114,7 +114,8 @@ func scanAudit(row scanner) (storage.AuditEvent, error) {
 	var before, after sql.NullString
 	err := row.Scan(&ev.ID, &at, &ev.Category, &ev.Event, &actor, &ev.ActorUsername, &ev.AuthMethod, &token,
 		&ev.ClientAddr, &ev.UserAgent, &ev.ResourceType, &ev.ResourceID, &ev.Workspace, &ev.Operation,
-		&ev.Outcome, &ev.Reason, &ev.RequestID, &ev.TraceID, &before, &after, &ev.Count)
+		&ev.Outcome, &ev.Reason, &ev.RequestID, &ev.TraceID, &before, &after, &ev.Count,
+		&ev.Required, &ev.Held)
 	ev.Time = time.UnixMicro(at).UTC()
 	ev.ActorUserID, ev.TokenID = actor.Int32, token.Int32
 	if before.Valid {

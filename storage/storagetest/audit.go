@@ -90,13 +90,18 @@ func testAuditRoundTrip(t *testing.T, open OpenFunc) {
 		Before: json.RawMessage(`{"permission":"READ"}`), After: json.RawMessage(`{"permission": "EDIT"}`), Count: 1,
 	}
 	bare := storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied, Reason: "bad password"}
+	refusal := storage.AuditEvent{Time: auditTime, Category: storage.AuditAuth, Event: "permission.denied", Outcome: storage.OutcomeDenied,
+		Reason: "no EDIT on the resource", Required: "EDIT", Held: "NO_PERMISSIONS", Count: 3}
 	before := time.Now().Add(-time.Second)
-	if err := s.RecordAudit(context.Background(), full, bare); err != nil {
+	if err := s.RecordAudit(context.Background(), full, refusal, bare); err != nil {
 		t.Fatalf("RecordAudit: %v", err)
 	}
 	evs := listAudit(t, s, storage.AuditFilter{})
-	wantAuditEvents(t, "all", evs, "login.failed", "grant.update")
-	got := evs[1]
+	wantAuditEvents(t, "all", evs, "login.failed", "permission.denied", "grant.update")
+	if r := evs[1]; r.Required != refusal.Required || r.Held != refusal.Held || r.Reason != refusal.Reason || r.Count != 3 {
+		t.Errorf("refusal read back as %+v, want levels %s/%s", r, refusal.Required, refusal.Held)
+	}
+	got := evs[2]
 	if !sameJSON(t, got.Before, full.Before) || !sameJSON(t, got.After, full.After) {
 		t.Errorf("before/after = %s/%s, want %s/%s", got.Before, got.After, full.Before, full.After)
 	}
@@ -106,7 +111,7 @@ func testAuditRoundTrip(t *testing.T, open OpenFunc) {
 		t.Errorf("round trip:\n got  %+v\n want %+v", got, full)
 	}
 	b := evs[0]
-	if b.Time.Before(before) || b.Count != 1 || b.Before != nil || b.After != nil || b.ActorUserID != 0 || b.TokenID != 0 {
+	if b.Time.Before(before) || b.Count != 1 || b.Before != nil || b.After != nil || b.ActorUserID != 0 || b.TokenID != 0 || b.Required != "" || b.Held != "" {
 		t.Errorf("an event recorded with no time, count or values: %+v", b)
 	}
 	if b.ID <= got.ID {
@@ -121,9 +126,11 @@ func testAuditFilters(t *testing.T, open OpenFunc) {
 		return storage.AuditEvent{Time: auditTime.Add(time.Duration(minutes) * time.Minute), Category: storage.AuditAdmin,
 			Event: event, ActorUsername: actor, ResourceType: typ, ResourceID: id, Outcome: outcome}
 	}
+	refused := ev(1, "b", "bob", "experiment", "1", storage.OutcomeDenied)
+	refused.Required, refused.Held = "EDIT", "READ"
 	if err := s.RecordAudit(context.Background(),
 		ev(0, "a", "alice", "experiment", "1", storage.OutcomeSuccess),
-		ev(1, "b", "bob", "experiment", "1", storage.OutcomeDenied),
+		refused,
 		ev(2, "c", "alice", "registered_model", "m", storage.OutcomeError),
 		ev(3, "a", "bob", "experiment", "2", storage.OutcomeSuccess),
 	); err != nil {
@@ -138,6 +145,9 @@ func testAuditFilters(t *testing.T, open OpenFunc) {
 		{storage.AuditFilter{ResourceType: "experiment", ResourceID: "1"}, []string{"b", "a"}},
 		{storage.AuditFilter{Event: "a"}, []string{"a", "a"}},
 		{storage.AuditFilter{Outcome: storage.OutcomeDenied}, []string{"b"}},
+		{storage.AuditFilter{Required: "EDIT"}, []string{"b"}},
+		{storage.AuditFilter{Held: "READ", Actor: "bob"}, []string{"b"}},
+		{storage.AuditFilter{Required: "MANAGE"}, []string{}},
 		{storage.AuditFilter{Since: auditTime.Add(time.Minute), Until: auditTime.Add(3 * time.Minute)}, []string{"c", "b"}},
 		{storage.AuditFilter{Actor: "bob", Event: "a"}, []string{"a"}},
 		{storage.AuditFilter{Actor: "carol"}, []string{}},

@@ -46,10 +46,15 @@ type AuditEvent struct {
 	// The RPC that was called.
 	Operation string `protobuf:"bytes,14,opt,name=operation,proto3" json:"operation,omitempty"`
 	// "success", "denied" or "error".
-	Outcome   string `protobuf:"bytes,15,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	Reason    string `protobuf:"bytes,16,opt,name=reason,proto3" json:"reason,omitempty"`
-	RequestId string `protobuf:"bytes,17,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	TraceId   string `protobuf:"bytes,18,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	Outcome string `protobuf:"bytes,15,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Reason  string `protobuf:"bytes,16,opt,name=reason,proto3" json:"reason,omitempty"`
+	// A refusal's levels, MLflow's names (READ, USE, EDIT, MANAGE,
+	// NO_PERMISSIONS): what the action required and what the caller held on the
+	// resource; empty where the rule is not a level (admins only, own user).
+	RequiredLevel string `protobuf:"bytes,22,opt,name=required_level,json=requiredLevel,proto3" json:"required_level,omitempty"`
+	HeldLevel     string `protobuf:"bytes,23,opt,name=held_level,json=heldLevel,proto3" json:"held_level,omitempty"`
+	RequestId     string `protobuf:"bytes,17,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	TraceId       string `protobuf:"bytes,18,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	// The changed object before and after, as JSON; empty when there was none.
 	// Never a password, a hash or a token secret.
 	Before string `protobuf:"bytes,19,opt,name=before,proto3" json:"before,omitempty"`
@@ -202,6 +207,20 @@ func (x *AuditEvent) GetReason() string {
 	return ""
 }
 
+func (x *AuditEvent) GetRequiredLevel() string {
+	if x != nil {
+		return x.RequiredLevel
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetHeldLevel() string {
+	if x != nil {
+		return x.HeldLevel
+	}
+	return ""
+}
+
 func (x *AuditEvent) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
@@ -241,16 +260,19 @@ func (x *AuditEvent) GetCount() int32 {
 // start_time (inclusive) and end_time (exclusive) are RFC 3339 times, such as
 // 2026-12-01T14:00:00Z. max_results is 1 to 1000, 100 when absent.
 type ListAuditEventsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
-	ResourceType  string                 `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
-	ResourceId    string                 `protobuf:"bytes,3,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
-	Event         string                 `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
-	Outcome       string                 `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	StartTime     string                 `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	EndTime       string                 `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	MaxResults    int32                  `protobuf:"varint,8,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
-	PageToken     string                 `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Username     string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	ResourceType string                 `protobuf:"bytes,2,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	ResourceId   string                 `protobuf:"bytes,3,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	Event        string                 `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
+	Outcome      string                 `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	StartTime    string                 `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime      string                 `protobuf:"bytes,7,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	MaxResults   int32                  `protobuf:"varint,8,opt,name=max_results,json=maxResults,proto3" json:"max_results,omitempty"`
+	PageToken    string                 `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Refusals by their levels (AuditEvent's required_level and held_level).
+	RequiredLevel string `protobuf:"bytes,10,opt,name=required_level,json=requiredLevel,proto3" json:"required_level,omitempty"`
+	HeldLevel     string `protobuf:"bytes,11,opt,name=held_level,json=heldLevel,proto3" json:"held_level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -348,6 +370,20 @@ func (x *ListAuditEventsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListAuditEventsRequest) GetRequiredLevel() string {
+	if x != nil {
+		return x.RequiredLevel
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetHeldLevel() string {
+	if x != nil {
+		return x.HeldLevel
+	}
+	return ""
+}
+
 // ListAuditEventsResponse carries one page of events.
 type ListAuditEventsResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -406,7 +442,7 @@ var File_mlflowauth_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_mlflowauth_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
-	"!mlflowauth/v1/audit_service.proto\x12\rmlflowauth.v1\"\xcb\x04\n" +
+	"!mlflowauth/v1/audit_service.proto\x12\rmlflowauth.v1\"\x91\x05\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
@@ -428,13 +464,16 @@ const file_mlflowauth_v1_audit_service_proto_rawDesc = "" +
 	"\tworkspace\x18\r \x01(\tR\tworkspace\x12\x1c\n" +
 	"\toperation\x18\x0e \x01(\tR\toperation\x12\x18\n" +
 	"\aoutcome\x18\x0f \x01(\tR\aoutcome\x12\x16\n" +
-	"\x06reason\x18\x10 \x01(\tR\x06reason\x12\x1d\n" +
+	"\x06reason\x18\x10 \x01(\tR\x06reason\x12%\n" +
+	"\x0erequired_level\x18\x16 \x01(\tR\rrequiredLevel\x12\x1d\n" +
+	"\n" +
+	"held_level\x18\x17 \x01(\tR\theldLevel\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x11 \x01(\tR\trequestId\x12\x19\n" +
 	"\btrace_id\x18\x12 \x01(\tR\atraceId\x12\x16\n" +
 	"\x06before\x18\x13 \x01(\tR\x06before\x12\x14\n" +
 	"\x05after\x18\x14 \x01(\tR\x05after\x12\x14\n" +
-	"\x05count\x18\x15 \x01(\x05R\x05count\"\xa4\x02\n" +
+	"\x05count\x18\x15 \x01(\x05R\x05count\"\xea\x02\n" +
 	"\x16ListAuditEventsRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12#\n" +
 	"\rresource_type\x18\x02 \x01(\tR\fresourceType\x12\x1f\n" +
@@ -448,7 +487,11 @@ const file_mlflowauth_v1_audit_service_proto_rawDesc = "" +
 	"\vmax_results\x18\b \x01(\x05R\n" +
 	"maxResults\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\t \x01(\tR\tpageToken\"t\n" +
+	"page_token\x18\t \x01(\tR\tpageToken\x12%\n" +
+	"\x0erequired_level\x18\n" +
+	" \x01(\tR\rrequiredLevel\x12\x1d\n" +
+	"\n" +
+	"held_level\x18\v \x01(\tR\theldLevel\"t\n" +
 	"\x17ListAuditEventsResponse\x121\n" +
 	"\x06events\x18\x01 \x03(\v2\x19.mlflowauth.v1.AuditEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2p\n" +
