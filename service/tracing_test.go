@@ -53,46 +53,11 @@ func TestOneTraceEndToEnd(t *testing.T) {
 // checkOneTrace sends the requests through a server on db, with trace ids of
 // their own, and reads their spans back from recorder.
 func checkOneTrace(t *testing.T, recorder *tracetest.SpanRecorder, db servicetest.Database, query string) {
-	received := make(chan string, 4)
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/health" {
-			received <- r.Header.Get("traceparent")
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"experiment": {"experiment_id": "0", "name": "Default"}}`))
-	}))
-	defer upstream.Close()
-	u, _ := url.Parse(upstream.URL)
-	s := servicetest.Start(t, servicetest.Options{Store: db, Upstream: u})
-
+	s := startTracedFrontDoor(t, db)
 	proxied, rest, viaGRPC := newTraceID(), newTraceID(), newTraceID()
-	send := func(path, traceID string) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
-		req.Header.Set("Authorization", basicAuth(adminUser, adminPass))
-		req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d", path, res.StatusCode)
-		}
-	}
-	send("/api/2.0/mlflow/experiments/get?experiment_id=0", proxied)
-	if got := <-received; !strings.Contains(got, proxied) {
-		t.Errorf("MLflow got traceparent %q, not in trace %s", got, proxied)
-	}
-	send("/api/2.0/mlflow/users/current", rest)
-	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth(adminUser, adminPass),
-		"traceparent", "00-"+viaGRPC+"-00f067aa0ba902b7-01")
-	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := v1.NewUserServiceClient(conn).GetCurrentUser(ctx, &v1.GetCurrentUserRequest{}); err != nil {
+	s.proxy(proxied)
+	s.send(http.MethodGet, "/api/2.0/mlflow/users/current", "", rest)
+	if _, err := v1.NewUserServiceClient(s.grpc()).GetCurrentUser(grpcTrace(viaGRPC), &v1.GetCurrentUserRequest{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -135,47 +100,13 @@ func TestUntracedCallsKeepTheCallersTrace(t *testing.T) {
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	defer otel.SetTextMapPropagator(oldPropagator)
 
-	received := make(chan string, 1)
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/health" {
-			received <- r.Header.Get("traceparent")
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"experiment": {"experiment_id": "0", "name": "Default"}}`))
-	}))
-	defer upstream.Close()
-	u, _ := url.Parse(upstream.URL)
 	db := storagetest.NewSQLite(t)
-	s := servicetest.Start(t, servicetest.Options{Store: db, Upstream: u})
-
+	s := startTracedFrontDoor(t, db)
 	proxied, rest, viaGRPC := newTraceID(), newTraceID(), newTraceID()
-	send := func(method, path, body, traceID string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", basicAuth(adminUser, adminPass))
-		req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d", path, res.StatusCode)
-		}
-	}
-	send(http.MethodGet, "/api/2.0/mlflow/experiments/get?experiment_id=0", "", proxied)
-	if got := <-received; !strings.Contains(got, proxied) {
-		t.Errorf("MLflow got traceparent %q, not in trace %s", got, proxied)
-	}
-	send(http.MethodPost, "/api/2.0/mlflow/users/create", `{"username": "traced-rest", "password": "traced-password-1"}`, rest)
-	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth(adminUser, adminPass),
-		"traceparent", "00-"+viaGRPC+"-00f067aa0ba902b7-01")
-	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := v1.NewUserServiceClient(conn).CreateUser(ctx, &v1.CreateUserRequest{Username: "traced-grpc", Password: "traced-password-1"}); err != nil {
+	s.proxy(proxied)
+	s.send(http.MethodPost, "/api/2.0/mlflow/users/create", `{"username": "traced-rest", "password": "traced-password-1"}`, rest)
+	if _, err := v1.NewUserServiceClient(s.grpc()).CreateUser(grpcTrace(viaGRPC),
+		&v1.CreateUserRequest{Username: "traced-grpc", Password: "traced-password-1"}); err != nil {
 		t.Fatal(err)
 	}
 	for username, traceID := range map[string]string{"traced-rest": rest, "traced-grpc": viaGRPC} {
@@ -187,4 +118,68 @@ func TestUntracedCallsKeepTheCallersTrace(t *testing.T) {
 			t.Errorf("%s: audit row in trace %q, want the caller's %s", username, rows[0].TraceID, traceID)
 		}
 	}
+}
+
+// tracedFrontDoor is a server on db in front of a stub MLflow that passes on
+// the traceparent of each request it gets.
+type tracedFrontDoor struct {
+	t        *testing.T
+	server   *servicetest.Server
+	received chan string
+}
+
+func startTracedFrontDoor(t *testing.T, db servicetest.Database) *tracedFrontDoor {
+	received := make(chan string, 4)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			received <- r.Header.Get("traceparent")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"experiment": {"experiment_id": "0", "name": "Default"}}`))
+	}))
+	t.Cleanup(upstream.Close)
+	u, _ := url.Parse(upstream.URL)
+	return &tracedFrontDoor{t, servicetest.Start(t, servicetest.Options{Store: db, Upstream: u}), received}
+}
+
+// send makes an admin's REST call in the trace traceID.
+func (s *tracedFrontDoor) send(method, path, body, traceID string) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.server.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", basicAuth(adminUser, adminPass))
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		s.t.Fatalf("%s: %d", path, res.StatusCode)
+	}
+}
+
+// proxy sends experiments/get through the front door in the trace traceID and
+// checks that MLflow got that trace.
+func (s *tracedFrontDoor) proxy(traceID string) {
+	s.t.Helper()
+	s.send(http.MethodGet, "/api/2.0/mlflow/experiments/get?experiment_id=0", "", traceID)
+	if got := <-s.received; !strings.Contains(got, traceID) {
+		s.t.Errorf("MLflow got traceparent %q, not in trace %s", got, traceID)
+	}
+}
+
+// grpc is a client connection to the server's gRPC listener.
+func (s *tracedFrontDoor) grpc() *grpc.ClientConn {
+	conn, err := grpc.NewClient(s.server.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// grpcTrace is an admin's gRPC context in the trace traceID.
+func grpcTrace(traceID string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth(adminUser, adminPass),
+		"traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 }

@@ -84,14 +84,7 @@ func TestAuditLogLinesOfRefusals(t *testing.T) {
 	base := "http://" + waitForServing(t, stderr, done)
 	send := func(user, pass, method, route, body string) int {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+route, strings.NewReader(body))
-		req.SetBasicAuth(user, pass)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
+		return sendStatus(t, method, base+route, user, pass, body)
 	}
 	if status := send("admin", adminPass, "POST", "/api/2.0/mlflow/users/create", `{"username": "bob", "password": "bob-password-1"}`); status != 200 {
 		t.Fatalf("create bob: %d", status)

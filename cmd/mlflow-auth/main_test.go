@@ -77,7 +77,16 @@ func waitForLog(t *testing.T, stderr *mlflowtest.SyncBuffer, done <-chan error, 
 
 func getStatus(t *testing.T, url, user, pass string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
+	return sendStatus(t, http.MethodGet, url, user, pass, "")
+}
+
+// sendStatus sends a request with Basic credentials and returns its status.
+func sendStatus(t *testing.T, method, url, user, pass, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.SetBasicAuth(user, pass)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,17 +18,7 @@ func TestServeReplicasShareUserChanges(t *testing.T) {
 	b, _ := startServe(t, "--database-url", schema.URL)
 	call := func(base, verb, path, user, pass, body string) int {
 		t.Helper()
-		req, err := http.NewRequest(verb, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.SetBasicAuth(user, pass)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
+		return sendStatus(t, verb, base+path, user, pass, body)
 	}
 	if st := call(a, http.MethodPost, "/api/2.0/mlflow/users/create", "admin", adminPass, `{"username": "bob", "password": "bob-password-1"}`); st != http.StatusOK {
 		t.Fatalf("create bob on A: %d", st)

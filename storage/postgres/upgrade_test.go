@@ -20,21 +20,7 @@ func TestUpgradeKeepsGrantsInDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.pool.Exec(ctx, createMigrationsTable); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:3] {
-		if _, err := s.pool.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("migration %d: %v", m.Version, err)
-		}
-		if _, err := s.pool.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrateBelow(t, s, 4)
 	if _, err := s.pool.Exec(ctx, "INSERT INTO users (id, username, password_hash) VALUES (5, 'alice', 'x')"); err != nil {
 		t.Fatal(err)
 	}
@@ -69,24 +55,7 @@ func TestUpgradeKeepsAuditRowsWithoutLevels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.pool.Exec(ctx, createMigrationsTable); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Version >= 9 {
-			break
-		}
-		if _, err := s.pool.Exec(ctx, m.SQL); err != nil {
-			t.Fatalf("migration %d: %v", m.Version, err)
-		}
-		if _, err := s.pool.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrateBelow(t, s, 9)
 	if _, err := s.pool.Exec(ctx, `INSERT INTO audit_events (at, category, event, actor_username, outcome, reason)
 		VALUES (now(), 'auth', 'permission.denied', 'alice', 'denied', 'no EDIT on the resource')`); err != nil {
 		t.Fatal(err)
@@ -105,5 +74,30 @@ func TestUpgradeKeepsAuditRowsWithoutLevels(t *testing.T) {
 	if after, before := evs[0], evs[1]; after.Required != "EDIT" || after.Held != "READ" ||
 		before.Reason != "no EDIT on the resource" || before.Required != "" || before.Held != "" {
 		t.Fatalf("rows after and before 0009: %+v\n%+v", after, before)
+	}
+}
+
+// migrateBelow applies the migrations before version to s, as a server of that
+// time left its database.
+func migrateBelow(t *testing.T, s *Store, version int) {
+	t.Helper()
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, createMigrationsTable); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version >= version {
+			break
+		}
+		if _, err := s.pool.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("migration %d: %v", m.Version, err)
+		}
+		if _, err := s.pool.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

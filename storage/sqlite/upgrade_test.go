@@ -20,21 +20,7 @@ func TestUpgradeKeepsGrantsInDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.write.ExecContext(ctx, createMigrationsTable); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:3] {
-		if _, err := s.write.ExecContext(ctx, m.SQL); err != nil {
-			t.Fatalf("migration %d: %v", m.Version, err)
-		}
-		if _, err := s.write.ExecContext(ctx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrateBelow(t, s, 4)
 	if _, err := s.write.ExecContext(ctx, `INSERT INTO users (id, username, password_hash) VALUES (5, 'alice', 'x');
 		INSERT INTO grants (user_id, resource_type, resource_id, permission) VALUES (5, 'experiment', '7', 'EDIT')`); err != nil {
 		t.Fatal(err)
@@ -67,24 +53,7 @@ func TestUpgradeKeepsAuditRowsWithoutLevels(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.write.ExecContext(ctx, createMigrationsTable); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Version >= 9 {
-			break
-		}
-		if _, err := s.write.ExecContext(ctx, m.SQL); err != nil {
-			t.Fatalf("migration %d: %v", m.Version, err)
-		}
-		if _, err := s.write.ExecContext(ctx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrateBelow(t, s, 9)
 	if _, err := s.write.ExecContext(ctx, `INSERT INTO audit_events (at, category, event, actor_username, outcome, reason)
 		VALUES (1, 'auth', 'permission.denied', 'alice', 'denied', 'no EDIT on the resource')`); err != nil {
 		t.Fatal(err)
@@ -103,5 +72,30 @@ func TestUpgradeKeepsAuditRowsWithoutLevels(t *testing.T) {
 	if after, before := evs[0], evs[1]; after.Required != "EDIT" || after.Held != "READ" ||
 		before.Reason != "no EDIT on the resource" || before.Required != "" || before.Held != "" {
 		t.Fatalf("rows after and before 0009: %+v\n%+v", after, before)
+	}
+}
+
+// migrateBelow applies the migrations before version to s, as a server of that
+// time left its database.
+func migrateBelow(t *testing.T, s *Store, version int) {
+	t.Helper()
+	ctx := context.Background()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(ctx, createMigrationsTable); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version >= version {
+			break
+		}
+		if _, err := s.write.ExecContext(ctx, m.SQL); err != nil {
+			t.Fatalf("migration %d: %v", m.Version, err)
+		}
+		if _, err := s.write.ExecContext(ctx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
