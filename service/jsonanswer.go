@@ -17,10 +17,11 @@ import (
 // anything else (floats, maps, timestamps, text that is not UTF-8) to
 // protojson. protojson sorts each message's fields and allocates for every
 // value it visits: for users/get that was a tenth of the server's CPU and a
-// third of its allocations (issue 10's profile). Its rules, followed here field by field in declaration order:
-// a populated field is written; an empty one is left out if it belongs to a
-// oneof (a proto3 optional's too), written as null if it has presence (a
-// message), and written as its zero value otherwise ([] for a list).
+// third of its allocations (issue 10's profile). Its rules, followed here
+// field by field in declaration order: a populated field is written; an empty
+// one is left out if it belongs to a oneof (a proto3 optional's too), written
+// as null if it has presence (a message), and as its zero value otherwise ([]
+// for a list). TestAnswersAreProtojsons holds the two to the same bytes.
 func appendAnswer(b []byte, m protoreflect.Message) ([]byte, bool) {
 	if !answerable(m.Descriptor()) {
 		return b, false
