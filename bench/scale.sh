@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Scale (issue 10): users/get, users/permissions/get and a proxied experiments/get
-# for users of a store of 1,000 users and 10,000 grants against the same for users
-# of one of 1,000,000 users and 10,000,000 grants (bench/seed), on one backend,
-# side by side in one run: BenchmarkScale in ./service serves both stores and
-# sends requests to them in turn; benchstat summarizes COUNT runs of each
-# store's median (p50-1e3-sec, p50-1e6-sec) and of their ratio (p50-ratio).
+# over REST, and UserService/GetUser and PermissionService/GetUserPermission over
+# a gRPC client connection, for users of a store of 1,000 users and 10,000
+# grants against the same for users of one of 1,000,000 users and 10,000,000
+# grants (bench/seed), on one backend, side by side in one run: BenchmarkScale
+# in ./service serves both stores and sends requests to them in turn;
+# benchstat summarizes COUNT runs of each store's median (p50-1e3-sec,
+# p50-1e6-sec) and of their ratio (p50-ratio).
 #
 # Usage: bench/scale.sh sqlite|postgres
 #   sqlite: SCALE_SQLITE is the big file (default /tmp/mlflow-auth-scale/1m.db),
