@@ -10,11 +10,11 @@
 #
 # Usage: bench/scale.sh sqlite|postgres
 #   sqlite: SCALE_SQLITE is the big file (default /tmp/mlflow-auth-scale/1m.db),
-#     seeded when missing (about 4 minutes and 1.4 GB on 2 cores); the small one
+#     seeded when missing (1–4 minutes on 2 cores, by load; 1.6 GB); the small one
 #     is a temporary file.
 #   postgres: SCALE_POSTGRES_BIG and SCALE_POSTGRES_SMALL are the URLs of two
-#     databases, each seeded when it has no users yet (the big one: about 3
-#     minutes and 1.9 GB).
+#     databases, each seeded when it has no users yet (the big one: 0.5–3
+#     minutes and 2.4 GB).
 #   COUNT (default 6) rounds, BENCHTIME (default 1s) per call and store.
 # Needs benchstat (go install golang.org/x/perf/cmd/benchstat@latest).
 set -euo pipefail
