@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Scale (issue 10): users/get, users/permissions/get and a proxied experiments/get
-# for users of a store of 1,000 users and 10,000 grants against the same for users
-# of one of 1,000,000 users and 10,000,000 grants (bench/seed), on one backend,
-# side by side in one run: BenchmarkScale in ./service serves both stores and
-# sends requests to them in turn; benchstat summarizes COUNT runs of each
-# store's median (p50-1e3-sec, p50-1e6-sec) and of their ratio (p50-ratio).
+# over REST, and UserService/GetUser and PermissionService/GetUserPermission over
+# a gRPC client connection, for users of a store of 1,000 users and 10,000
+# grants against the same for users of one of 1,000,000 users and 10,000,000
+# grants (bench/seed), on one backend, side by side in one run: BenchmarkScale
+# in ./service serves both stores and sends requests to them in turn;
+# benchstat summarizes COUNT runs of each store's median (p50-1e3-sec,
+# p50-1e6-sec) and of their ratio (p50-ratio).
 #
 # Usage: bench/scale.sh sqlite|postgres
 #   sqlite: SCALE_SQLITE is the big file (default /tmp/mlflow-auth-scale/1m.db),
-#     seeded when missing (about 4 minutes and 1.4 GB on 2 cores); the small one
+#     seeded when missing (1–4 minutes on 2 cores, by load; 1.6 GB); the small one
 #     is a temporary file.
 #   postgres: SCALE_POSTGRES_BIG and SCALE_POSTGRES_SMALL are the URLs of two
-#     databases, each seeded when it has no users yet (the big one: about 3
-#     minutes and 1.9 GB).
+#     databases, each seeded when it has no users yet (the big one: 0.5–3
+#     minutes and 2.4 GB).
 #   COUNT (default 6) rounds, BENCHTIME (default 1s) per call and store.
 # Needs benchstat (go install golang.org/x/perf/cmd/benchstat@latest).
 set -euo pipefail

@@ -14,6 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
@@ -23,14 +28,16 @@ import (
 )
 
 // The scale target of issue 10: users/get, a permission lookup and a proxied
-// decision cost about as much in a store of a million users and ten million
-// grants as in one of a thousand. MLFLOW_AUTH_BENCH_SCALE_STORES names seeded
-// databases (bench/seed; bench/scale.sh seeds them and runs this), each served
-// by an in-process server. The stores of one backend take turns request by
-// request, so that load from other work on the machine falls on them alike; each
-// store's median is reported as p50-<users>-ns, and the last store's over the
-// first's as p50-ratio. The user cache is off: every request reads its user from
-// the store, as one that misses the cache does. Requests go round 64 users spread
+// decision over REST, and GetUser and GetUserPermission over a gRPC client
+// connection to the server's listener, cost about as much in a store of a
+// million users and ten million grants as in one of a thousand.
+// MLFLOW_AUTH_BENCH_SCALE_STORES names seeded databases (bench/seed;
+// bench/scale.sh seeds them and runs this), each served by an in-process
+// server. The stores of one backend take turns request by request, so that load
+// from other work on the machine falls on them alike; each store's median is
+// reported as p50-<users>-ns, and the last store's over the first's as
+// p50-ratio. The user cache is off: every request reads its user from the
+// store, as one that misses the cache does. Requests go round 64 users spread
 // over each store's ids, not one whose rows stay in the page cache.
 func BenchmarkScale(b *testing.B) {
 	urls := strings.Fields(os.Getenv("MLFLOW_AUTH_BENCH_SCALE_STORES"))
@@ -42,9 +49,11 @@ func BenchmarkScale(b *testing.B) {
 	b.Cleanup(func() { slog.SetDefault(logger) })
 	upstream := stubMLflow(b)
 	type store struct {
-		users  string // "1e6"
-		url    string // the server's
-		probes []storage.Grant
+		users   string // "1e6"
+		url     string // the server's
+		userSvc v1.UserServiceClient
+		permSvc v1.PermissionServiceClient
+		probes  []storage.Grant
 	}
 	var backends []string
 	byBackend := map[string][]store{}
@@ -53,37 +62,68 @@ func BenchmarkScale(b *testing.B) {
 		users, probes := scaleProbes(b, db, 64)
 		srv := servicetest.Start(b, servicetest.Options{Store: db, Upstream: upstream,
 			DefaultPermission: permission.NoPermissions, CredentialCacheTTL: time.Hour})
+		conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { conn.Close() })
 		if byBackend[backend] == nil {
 			backends = append(backends, backend)
 		}
-		byBackend[backend] = append(byBackend[backend], store{fmt.Sprintf("1e%.0f", math.Round(math.Log10(float64(users)))), srv.URL, probes})
+		byBackend[backend] = append(byBackend[backend], store{fmt.Sprintf("1e%.0f", math.Round(math.Log10(float64(users)))), srv.URL,
+			v1.NewUserServiceClient(conn), v1.NewPermissionServiceClient(conn), probes})
+	}
+	// A leg makes the call of one probe (a user and its experiment) to one
+	// store, as the probe's user.
+	type leg func(b *testing.B, s store, p storage.Grant) func()
+	rest := func(path func(username, experiment string) string) leg {
+		return func(b *testing.B, s store, p storage.Grant) func() {
+			req, err := http.NewRequest("GET", s.url+path(p.Username, p.Resource.ID), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.SetBasicAuth(p.Username, "password")
+			return func() { getOK(b, req) }
+		}
+	}
+	overGRPC := func(rpc func(ctx context.Context, s store, p storage.Grant) error) leg {
+		return func(b *testing.B, s store, p storage.Grant) func() {
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth(p.Username, "password"))
+			return func() {
+				if err := rpc(ctx, s, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
 	}
 	for _, backend := range backends {
 		stores := byBackend[backend]
 		for _, call := range []struct {
 			name string
-			path func(username, experiment string) string
+			leg  leg
 		}{
-			{"users-get", func(u, _ string) string { return "/api/2.0/mlflow/users/get?username=" + url.QueryEscape(u) }},
-			{"permissions-get", func(u, e string) string {
+			{"users-get", rest(func(u, _ string) string { return "/api/2.0/mlflow/users/get?username=" + url.QueryEscape(u) })},
+			{"permissions-get", rest(func(u, e string) string {
 				return "/api/3.0/mlflow/users/permissions/get?" + url.Values{"username": {u}, "resource_type": {"experiment"}, "resource_id": {e}}.Encode()
-			}},
-			{"proxied-experiments-get", func(_, e string) string { return "/api/2.0/mlflow/experiments/get?experiment_id=" + e }},
+			})},
+			{"proxied-experiments-get", rest(func(_, e string) string { return "/api/2.0/mlflow/experiments/get?experiment_id=" + e })},
+			{"grpc-GetUser", overGRPC(func(ctx context.Context, s store, p storage.Grant) error {
+				_, err := s.userSvc.GetUser(ctx, &v1.GetUserRequest{Username: p.Username})
+				return err
+			})},
+			{"grpc-GetUserPermission", overGRPC(func(ctx context.Context, s store, p storage.Grant) error {
+				_, err := s.permSvc.GetUserPermission(ctx, &v1.GetUserPermissionRequest{Username: p.Username, ResourceType: "experiment", ResourceId: p.Resource.ID})
+				return err
+			})},
 		} {
-			var reqs []*http.Request // probe by probe, one request for each store
-			for i := range stores[0].probes {
-				for _, s := range stores {
-					p := s.probes[i]
-					req, err := http.NewRequest("GET", s.url+call.path(p.Username, p.Resource.ID), nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					req.SetBasicAuth(p.Username, "password")
-					reqs = append(reqs, req)
-				}
-			}
 			b.Run("db="+backend+"/call="+call.name, func(b *testing.B) {
-				took := measure(b, reqs...)
+				var calls []func() // probe by probe, one call for each store
+				for i := range stores[0].probes {
+					for _, s := range stores {
+						calls = append(calls, call.leg(b, s, s.probes[i]))
+					}
+				}
+				took := measureCalls(b, calls...)
 				p50 := make([]time.Duration, len(stores))
 				for j, s := range stores {
 					var mine []time.Duration
