@@ -37,35 +37,27 @@ func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
 // value is the sample of family whose labels include want (a counter's value,
 // or a histogram's count); 0 when there is none.
 func value(families map[string]*dto.MetricFamily, family string, want map[string]string) float64 {
-	f := families[family]
-	if f == nil {
+	m := series(families, family, want)
+	switch {
+	case m == nil:
 		return 0
-	}
-next:
-	for _, m := range f.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.GetCounter().GetValue()
-		case m.Histogram != nil:
-			return float64(m.GetHistogram().GetSampleCount())
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue()
-		}
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	case m.Histogram != nil:
+		return float64(m.GetHistogram().GetSampleCount())
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
 	}
 	return 0
 }
 
 // hasSeries reports whether family has a sample whose labels include want.
 func hasSeries(families map[string]*dto.MetricFamily, family string, want map[string]string) bool {
+	return series(families, family, want) != nil
+}
+
+// series is family's first sample whose labels include want, nil if none.
+func series(families map[string]*dto.MetricFamily, family string, want map[string]string) *dto.Metric {
 next:
 	for _, m := range families[family].GetMetric() {
 		have := map[string]string{}
@@ -77,9 +69,9 @@ next:
 				continue next
 			}
 		}
-		return true
+		return m
 	}
-	return false
+	return nil
 }
 
 // TestMetricsMoveWithRequests: with --metrics-addr, a scrape parses as
