@@ -32,7 +32,10 @@ func traceHTTP(next http.Handler) http.Handler {
 			traced.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))))
+		if ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header)); ctx != r.Context() {
+			r = r.WithContext(ctx) // the caller sent a trace; a request without one is not copied
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
