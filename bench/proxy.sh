@@ -14,12 +14,11 @@
 # Needs wrk (apt-get install wrk) and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 python=${MLFLOW_PYTHON:-python3}
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-4}
-for tool in wrk curl; do
-  command -v "$tool" >/dev/null || { echo "bench/proxy.sh needs $tool" >&2; exit 1; }
-done
+needs wrk curl
 
 work=$(mktemp -d)
 pids=()

@@ -14,26 +14,19 @@
 #   during a Basic users/get run, into dir (cpu.pprof, allocs.pprof; `go tool pprof -top`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 backend=${1:-sqlite}
 duration=${DURATION:-8s}
 connections=${CONNECTIONS:-8}
 rounds=${ROUNDS:-3}
 
-if [ "$backend" = postgres ] && [ -z "${MLFLOW_AUTH_BENCH_DATABASE_URL:-}" ]; then
-  exec pg_virtualenv -v 15 -- bash -c 'MLFLOW_AUTH_BENCH_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@127.0.0.1:$PGPORT/$PGDATABASE?sslmode=disable" "$0" postgres' "$0"
-fi
-for tool in wrk ghz curl python3; do
-  command -v "$tool" >/dev/null || { echo "bench/ratio.sh needs $tool" >&2; exit 1; }
-done
+in_postgres "$backend"
+needs wrk ghz curl python3
 
 work=$(mktemp -d)
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-case "$backend" in
-  sqlite) db="sqlite:///$work/bench.db" ;;
-  postgres) db=$MLFLOW_AUTH_BENCH_DATABASE_URL ;;
-  *) echo "backend must be sqlite or postgres" >&2; exit 2 ;;
-esac
+db=$(database_url "$backend" "$work") || exit 2
 
 bin=${MLFLOW_AUTH_BIN:-$work/mlflow-auth}
 [ -n "${MLFLOW_AUTH_BIN:-}" ] || go build -o "$bin" ./cmd/mlflow-auth

@@ -13,13 +13,12 @@
 # Needs wrk (apt-get install wrk) and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 clients=${CLIENTS:-64}
 duration=${DURATION:-10s}
 max_p99_ms=${MAX_P99_MS:-50}
 max_rss_mb=${MAX_RSS_MB:-400}
-for tool in wrk curl; do
-  command -v "$tool" >/dev/null || { echo "bench/storm.sh needs $tool" >&2; exit 1; }
-done
+needs wrk curl
 
 work=$(mktemp -d)
 server=

@@ -8,26 +8,19 @@
 #   DURATION (default 5s), CONNECTIONS (default 8) and ROUNDS (default 3) tune the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 backend=${1:-sqlite}
 duration=${DURATION:-5s}
 connections=${CONNECTIONS:-8}
 rounds=${ROUNDS:-3}
 
-if [ "$backend" = postgres ] && [ -z "${MLFLOW_AUTH_BENCH_DATABASE_URL:-}" ]; then
-  exec pg_virtualenv -v 15 -- bash -c 'MLFLOW_AUTH_BENCH_DATABASE_URL="postgres://$PGUSER:$PGPASSWORD@127.0.0.1:$PGPORT/$PGDATABASE?sslmode=disable" "$0" postgres' "$0"
-fi
-for tool in wrk curl python3; do
-  command -v "$tool" >/dev/null || { echo "bench/usercache.sh needs $tool" >&2; exit 1; }
-done
+in_postgres "$backend"
+needs wrk curl python3
 
 work=$(mktemp -d)
 servers=()
 trap 'for p in "${servers[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
-case "$backend" in
-  sqlite) db="sqlite:///$work/bench.db" ;;
-  postgres) db=$MLFLOW_AUTH_BENCH_DATABASE_URL ;;
-  *) echo "backend must be sqlite or postgres" >&2; exit 2 ;;
-esac
+db=$(database_url "$backend" "$work") || exit 2
 
 go build -o "$work/mlflow-auth" ./cmd/mlflow-auth
 admin_pass=bench-admin-password
