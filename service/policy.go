@@ -241,9 +241,8 @@ func (c *core) decide(ctx context.Context, p Principal, rule access, msg proto.M
 			return true, nil
 		}
 	case accessManage:
-		if info, _ := permission.Lookup(string(res.Type)); !info.PerID && res.ID != permission.Wildcard {
-			// Only a revoke gets here with such an id; MLflow's MANAGE check refuses it so.
-			return false, unsupportedPerUser(res.Type)
+		if err := perUser(res); err != nil {
+			return false, err // only a revoke gets here with such an id; MLflow's MANAGE check refuses it so
 		}
 		return c.canManage(ctx, p, res, d)
 	case accessWorkspaceManager:
@@ -324,8 +323,8 @@ func resourceOf(msg proto.Message) (permission.Resource, error) {
 		if res, err = parseResource(r.GetResourceType(), r.GetResourceId(), !revoke && !get); err != nil {
 			return res, err
 		}
-		if info, _ := permission.Lookup(string(res.Type)); get && !info.PerID && res.ID != permission.Wildcard {
-			return res, unsupportedPerUser(res.Type)
+		if err := perUser(res); get && err != nil {
+			return res, err
 		}
 	default:
 		var ok bool
@@ -352,10 +351,13 @@ func classicResource(msg proto.Message) (permission.Resource, bool) {
 	return permission.Resource{}, false
 }
 
-// unsupportedPerUser is MLflow's refusal of an id on a type whose grants name
-// only "*", by the users/permissions calls that look one up.
-func unsupportedPerUser(t permission.ResourceType) error {
-	return apiError(codeInvalidParameter, "resource_type '%s' is not supported by the per-user permission convenience APIs.", t)
+// perUser is MLflow's refusal of an id on a type whose grants name only "*",
+// by the users/permissions calls that look one up; nil for any other resource.
+func perUser(res permission.Resource) error {
+	if info, _ := permission.Lookup(string(res.Type)); info.PerID || res.ID == permission.Wildcard {
+		return nil
+	}
+	return apiError(codeInvalidParameter, "resource_type '%s' is not supported by the per-user permission convenience APIs.", res.Type)
 }
 
 // parseResource validates a (resource_type, resource_id) pair of the 3.x API
