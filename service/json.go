@@ -31,7 +31,8 @@ func newMLflowJSON() *mlflowJSON {
 	}}
 }
 
-// Marshal compacts protojson's output, whose spacing is deliberately unstable.
+// Marshal writes an answer compact: appendAnswer's bytes where it can, else
+// protojson's, compacted (its spacing is deliberately unstable).
 func (m *mlflowJSON) Marshal(v any) ([]byte, error) {
 	var b []byte
 	var err error
