@@ -39,7 +39,7 @@ func auditEvent(ctx context.Context, category, event, outcome string) storage.Au
 // userAgent is the caller's User-Agent: the gateway forwards a REST client's
 // under its own name.
 func userAgent(ctx context.Context) string {
-	for _, key := range []string{"grpcgateway-user-agent", "user-agent"} {
+	for _, key := range []string{gatewayUserAgent, "user-agent"} {
 		if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 			return v[0]
 		}

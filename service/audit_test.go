@@ -69,7 +69,8 @@ func TestAuditRowsOfChanges(t *testing.T) {
 						got = append(got, ev.Event+" "+canonicalJSON(t, ev.After))
 						if ev.ActorUsername != adminUser || ev.ActorUserID == 0 || ev.AuthMethod != "basic" ||
 							ev.Category != storage.AuditAdmin || ev.Outcome != storage.OutcomeSuccess ||
-							ev.RequestID == "" || ev.ClientAddr != "127.0.0.1" || !strings.HasPrefix(ev.Operation, "/mlflowauth.v1.") {
+							ev.RequestID == "" || ev.ClientAddr != "127.0.0.1" || !strings.HasPrefix(ev.Operation, "/mlflowauth.v1.") ||
+							!strings.HasPrefix(ev.UserAgent, map[string]string{"grpc": "grpc-go/", "rest": "Go-http-client/"}[tr.name()]) {
 							t.Errorf("%s: %+v", ev.Event, ev)
 						}
 						if strings.Contains(string(ev.Before)+string(ev.After), "audited-password") {

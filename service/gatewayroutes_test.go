@@ -51,3 +51,20 @@ func TestGatewayAnswersRepeatedRoutes(t *testing.T) {
 		}
 	}
 }
+
+// A form POST to a GET route is served by the GET route (grpc-gateway's path
+// length fallback), and a JSON POST to the same path is refused, in either
+// order: routedGateway remembers neither as the path's POST handler.
+func TestGatewayFormPostIsNotRemembered(t *testing.T) {
+	s := startServer(t, permission.Read)
+	target := s.httpBase + "/api/2.0/mlflow/users/get"
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	for range 2 {
+		if st, body := do(t, "POST", target, adminUser, adminPass, strings.NewReader("username="+adminUser), form); st != http.StatusOK {
+			t.Errorf("form POST: %d %s", st, body)
+		}
+		if st, body := do(t, "POST", target, adminUser, adminPass, strings.NewReader(`{"username": "`+adminUser+`"}`), nil); st != http.StatusMethodNotAllowed {
+			t.Errorf("JSON POST after a form POST: %d %s", st, body)
+		}
+	}
+}
