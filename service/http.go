@@ -101,6 +101,10 @@ func isAuthAPI(path string) bool {
 // DELETE without a JSON body takes its parameters from the query string, as in MLflow.
 func readBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == http.NoBody && (r.Method != http.MethodDelete || r.URL.RawQuery == "") {
+			next.ServeHTTP(w, r) // nothing to read (most GETs): no buffers to make
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 		var tooLarge *http.MaxBytesError
 		switch {
