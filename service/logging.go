@@ -28,14 +28,14 @@ type requestLog struct {
 	decision *decision.Decision
 }
 
-// decisionAttrs are the log line's fields of the request's decision; none
-// for a request that was not decided (public, unauthenticated, bad input).
-func (l *requestLog) decisionAttrs() []slog.Attr {
+// appendDecisionAttrs appends the log line's fields of the request's decision;
+// none for a request that was not decided (public, unauthenticated, bad input).
+func (l *requestLog) appendDecisionAttrs(attrs []slog.Attr) []slog.Attr {
 	d := l.decision
 	if d == nil {
-		return nil
+		return attrs
 	}
-	attrs := []slog.Attr{slog.Bool("allowed", d.Allowed), slog.String("reason", d.Reason)}
+	attrs = append(attrs, slog.Bool("allowed", d.Allowed), slog.String("reason", d.Reason))
 	if r := d.Resource(); r.Type != "" {
 		attrs = append(attrs, slog.String("resource", r.Type+"/"+r.ID))
 		if r.Workspace != "" {
@@ -59,7 +59,8 @@ func logRequest(ctx context.Context, msg string, l *requestLog, attrs ...slog.At
 	}
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
 	r.AddAttrs(attrs...)
-	r.AddAttrs(l.decisionAttrs()...)
+	var decision [6]slog.Attr // on the stack: Record copies them
+	r.AddAttrs(l.appendDecisionAttrs(decision[:0])...)
 	h.Handle(ctx, r)
 }
 
