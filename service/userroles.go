@@ -2,7 +2,7 @@ package service
 
 import (
 	"context"
-	"fmt"
+	"strconv"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/resolve"
@@ -20,7 +20,7 @@ func directRole(u storage.User, grants []storage.Grant) (r *v1.Role, ok bool) {
 	if len(grants) == 0 {
 		return nil, false
 	}
-	r = &v1.Role{Id: -u.ID, Name: fmt.Sprintf("%s%d__", reservedRolePrefix, u.ID), Workspace: resolve.Workspace}
+	r = &v1.Role{Id: -u.ID, Name: reservedRolePrefix + strconv.Itoa(int(u.ID)) + "__", Workspace: resolve.Workspace}
 	for i, g := range grants {
 		r.Permissions = append(r.Permissions, &v1.RolePermission{
 			Id: int32(-1 - i), RoleId: r.Id,
