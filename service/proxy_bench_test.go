@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"testing"
 	"time"
 
@@ -175,7 +174,7 @@ func measureCalls(b *testing.B, calls ...func()) []time.Duration {
 		took = append(took, time.Since(start))
 	}
 	storagetest.ReportCPU(b, before)
-	b.ReportMetric(float64(median(took)), "p50-ns")
+	b.ReportMetric(float64(storagetest.Median(took)), "p50-ns")
 	return took
 }
 
@@ -190,9 +189,4 @@ func getOK(b *testing.B, req *http.Request) {
 	if res.StatusCode != http.StatusOK {
 		b.Fatalf("%s %s: %s %s", req.Method, req.URL.Path, res.Status, body)
 	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	sorted := slices.Sorted(slices.Values(ds))
-	return sorted[len(sorted)/2]
 }

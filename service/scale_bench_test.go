@@ -25,6 +25,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/storage"
 	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
 	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // The scale target of issue 10: users/get, a permission lookup and a proxied
@@ -130,7 +131,7 @@ func BenchmarkScale(b *testing.B) {
 					for i := j; i < len(took); i += len(stores) {
 						mine = append(mine, took[i])
 					}
-					p50[j] = median(mine)
+					p50[j] = storagetest.Median(mine)
 					b.ReportMetric(float64(p50[j]), "p50-"+s.users+"-ns")
 				}
 				b.ReportMetric(float64(p50[len(p50)-1])/float64(p50[0]), "p50-ratio")

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -64,4 +65,12 @@ func CPUTime(b *testing.B) time.Duration {
 // ReportCPU reports the CPU used since before per iteration, as cpu-ns/op.
 func ReportCPU(b *testing.B, before time.Duration) {
 	b.ReportMetric(float64(CPUTime(b)-before)/float64(b.N), "cpu-ns/op")
+}
+
+// Median is the middle of a benchmark's measured durations.
+func Median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return slices.Sorted(slices.Values(ds))[len(ds)/2]
 }
