@@ -10,9 +10,14 @@ import (
 	"google.golang.org/grpc"
 )
 
-// maxLearnedRoutes bounds routedGateway's memory: paths with a parameter (a
-// workspace's name) are many; past the bound they take the whole mux.
-const maxLearnedRoutes = 4096
+// maxLearnedRoutes and maxLearnedPath bound routedGateway's memory, which any
+// caller can fill before authentication: paths with a parameter (a workspace's
+// name) are many, and a request line may be up to maxHeaderBytes long. Past
+// the bounds, requests take the whole mux.
+const (
+	maxLearnedRoutes = 4096
+	maxLearnedPath   = 256 // the API's own paths are under 100 bytes
+)
 
 // routedGateway is the gateway's ServeMux, which tries each pattern of a method
 // in turn, with allocations for every one that fails (issue 10's profiles: 7%
@@ -80,7 +85,7 @@ func (g *routedGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var served learnedRoute
 	g.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), servedBy{}, &served)))
-	if served.handler == nil {
+	if served.handler == nil || len(key.path) > maxLearnedPath {
 		return
 	}
 	g.mu.Lock()
