@@ -90,7 +90,19 @@ func (g *routedGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.mu.Lock()
 	if len(g.learned) < maxLearnedRoutes {
+		key, served.params = keptRoute(key, served.params)
 		g.learned[key] = served
 	}
 	g.mu.Unlock()
+}
+
+// keptRoute copies a route's method, path and path parameters out of the
+// request line they are substrings of, which the query string can make up to
+// maxHeaderBytes long: kept as they are, the bounds above would not hold.
+func keptRoute(key gatewayRoute, params map[string]string) (gatewayRoute, map[string]string) {
+	kept := make(map[string]string, len(params))
+	for name, value := range params {
+		kept[name] = strings.Clone(value)
+	}
+	return gatewayRoute{strings.Clone(key.method), strings.Clone(key.path)}, kept
 }
