@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/grpc/metadata"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 
@@ -25,26 +24,14 @@ func auditEvent(ctx context.Context, category, event, outcome string) storage.Au
 	ev := storage.AuditEvent{
 		Category: category, Event: event, Outcome: outcome,
 		ActorUserID: p.User.ID, ActorUsername: p.User.Username, AuthMethod: authMethod(p), TokenID: p.TokenID,
-		UserAgent: userAgent(ctx),
 	}
 	if l, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
-		ev.ClientAddr, ev.RequestID, ev.Operation = l.client, l.id, l.rpc
+		ev.ClientAddr, ev.RequestID, ev.Operation, ev.UserAgent = l.client, l.id, l.rpc, l.agent
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		ev.TraceID = sc.TraceID().String()
 	}
 	return ev
-}
-
-// userAgent is the caller's User-Agent: the gateway forwards a REST client's
-// under its own name.
-func userAgent(ctx context.Context) string {
-	for _, key := range []string{gatewayUserAgent, "user-agent"} {
-		if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
 }
 
 // auditJSON is v as an audit value; nil stays nil (nothing before, or after).

@@ -129,7 +129,9 @@ func TestDecisionsInTheAuditTrail(t *testing.T) {
 					got = append(got, fmt.Sprintf("%s %s %s x%v %s/%s@%s %q [%s/%s] %s %s %s", ev["event"], ev["category"], ev["outcome"], ev["count"],
 						ev["resource_type"], ev["resource_id"], ev["workspace"], ev["reason"], ev["required_level"], ev["held_level"], ev["operation"],
 						canonicalJSON(t, value("before")), canonicalJSON(t, value("after"))))
-					if ev["user_id"] == 0.0 || ev["auth_method"] != "basic" || ev["request_id"] == "" || ev["client_address"] != "127.0.0.1" {
+					agent, _ := ev["user_agent"].(string)
+					if ev["user_id"] == 0.0 || ev["auth_method"] != "basic" || ev["request_id"] == "" || ev["client_address"] != "127.0.0.1" ||
+						!strings.HasPrefix(agent, "Go-http-client/") {
 						t.Errorf("%s names its actor and request badly: %v", ev["event"], ev)
 					}
 				}

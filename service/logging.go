@@ -24,6 +24,7 @@ type requestLog struct {
 	client string // the peer's IP address, never a header the caller sets
 	user   string
 	rpc    string // the RPC a REST request became, if any
+	agent  string // the caller's User-Agent, for the audit trail (not logged)
 	// decision is the request's authorization decision, once made (see core.decided).
 	decision *decision.Decision
 }
@@ -66,7 +67,7 @@ func logRequest(ctx context.Context, msg string, l *requestLog, attrs ...slog.At
 
 type requestLogKey struct{}
 
-func withRequestLog(ctx context.Context, id, remoteAddr string) (context.Context, *requestLog) {
+func withRequestLog(ctx context.Context, id, remoteAddr, agent string) (context.Context, *requestLog) {
 	if !validRequestID(id) {
 		var b [8]byte
 		rand.Read(b[:])
@@ -76,7 +77,7 @@ func withRequestLog(ctx context.Context, id, remoteAddr string) (context.Context
 	if err != nil {
 		client = remoteAddr
 	}
-	l := &requestLog{id: id, client: client}
+	l := &requestLog{id: id, client: client, agent: agent}
 	return context.WithValue(ctx, requestLogKey{}, l), l
 }
 
@@ -110,7 +111,7 @@ func (r *statusRecorder) WriteHeader(status int) {
 func logHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ctx, l := withRequestLog(r.Context(), r.Header.Get("X-Request-Id"), r.RemoteAddr)
+		ctx, l := withRequestLog(r.Context(), r.Header.Get("X-Request-Id"), r.RemoteAddr, r.UserAgent())
 		w.Header().Set("X-Request-Id", l.id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
@@ -152,7 +153,11 @@ func logCall(ctx context.Context, method string, call func(context.Context) erro
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		remote = p.Addr.String()
 	}
-	ctx, l := withRequestLog(ctx, id, remote)
+	var agent string
+	if agents := metadata.ValueFromIncomingContext(ctx, "user-agent"); len(agents) > 0 {
+		agent = agents[0]
+	}
+	ctx, l := withRequestLog(ctx, id, remote, agent)
 	l.rpc = method
 	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", l.id))
 	err := call(ctx)

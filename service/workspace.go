@@ -28,23 +28,17 @@ func withWorkspace(ctx context.Context) (context.Context, error) {
 	return workspace.With(ctx, name), nil
 }
 
-// gatewayHeader forwards to the RPC, as gRPC metadata, only the headers it
-// reads: the workspace, and the User-Agent for the audit trail (the gateway
-// forwards Authorization itself). grpc-gateway's default copied two dozen more,
-// Authorization a second time among them, on every request for nobody.
+// gatewayHeader forwards to the RPC, as gRPC metadata, only the one header it
+// reads, the workspace (the gateway forwards Authorization itself; the User-Agent
+// and the client address reach the audit trail through logHTTP's requestLog).
+// grpc-gateway's default copied two dozen more, Authorization a second time
+// among them, on every request for nobody.
 func gatewayHeader(key string) (string, bool) {
-	switch {
-	case strings.EqualFold(key, workspace.Header):
+	if strings.EqualFold(key, workspace.Header) {
 		return workspace.MetadataKey, true
-	case strings.EqualFold(key, "User-Agent"):
-		return gatewayUserAgent, true
 	}
 	return "", false
 }
-
-// gatewayUserAgent is the metadata key of a REST caller's User-Agent, the name
-// grpc-gateway's default gives it.
-const gatewayUserAgent = "grpcgateway-user-agent"
 
 // httpStatusKey is response metadata by which a handler asks REST for a status
 // other than 200 (MLflow answers a few calls with 204).
