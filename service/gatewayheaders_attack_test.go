@@ -26,25 +26,10 @@ func TestGatewayHeadersCannotBeInjected(t *testing.T) {
 	audit := s.store.(storage.Audit)
 	send := func(verb, path, user, pass, body string, header http.Header) (int, map[string]any, http.Header) {
 		t.Helper()
-		req, err := http.NewRequest(verb, s.httpBase+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range header {
-			req.Header[k] = v // as given: not canonical keys too
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if user != "" {
-			req.Header.Set("Authorization", basicAuth(user, pass))
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
+		status, b, answered := doWithHeaders(t, verb, s.httpBase+path, user, pass, strings.NewReader(body), header)
 		var m map[string]any
-		json.NewDecoder(res.Body).Decode(&m)
-		return res.StatusCode, m, res.Header
+		json.Unmarshal(b, &m)
+		return status, m, answered
 	}
 	if st, body, _ := send("POST", "/api/2.0/mlflow/users/create", adminUser, adminPass,
 		`{"username": "alice", "password": "alice-password-1"}`, nil); st != http.StatusOK {

@@ -242,6 +242,13 @@ func (r restTransport) send(t *testing.T, user, pass string, rt route, req proto
 // do sends one HTTP request and returns the status and body.
 func do(t *testing.T, verb, target, user, pass string, body io.Reader, header http.Header) (int, []byte) {
 	t.Helper()
+	status, b, _ := doWithHeaders(t, verb, target, user, pass, body, header)
+	return status, b
+}
+
+// doWithHeaders is do, also returning the answer's headers.
+func doWithHeaders(t *testing.T, verb, target, user, pass string, body io.Reader, header http.Header) (int, []byte, http.Header) {
+	t.Helper()
 	hr, err := http.NewRequest(verb, target, body)
 	if err != nil {
 		t.Fatal(err)
@@ -264,5 +271,5 @@ func do(t *testing.T, verb, target, user, pass string, body io.Reader, header ht
 	if err != nil && !errors.Is(err, io.EOF) {
 		t.Fatal(err)
 	}
-	return res.StatusCode, b
+	return res.StatusCode, b, res.Header
 }
