@@ -101,22 +101,26 @@ func isAuthAPI(path string) bool {
 // DELETE without a JSON body takes its parameters from the query string, as in MLflow.
 func readBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == http.NoBody && (r.Method != http.MethodDelete || r.URL.RawQuery == "") {
-			next.ServeHTTP(w, r) // nothing to read (most GETs): no buffers to make
-			return
+		var body []byte
+		if r.Body != http.NoBody { // most GETs have none: no buffers to make
+			var err error
+			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				writeErrorStatus(w, http.StatusRequestEntityTooLarge, codeBadRequest, "The request body is larger than 1 MiB.")
+				return
+			case err != nil:
+				writeError(w, codeBadRequest, "The request body could not be read.")
+				return
+			}
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-		var tooLarge *http.MaxBytesError
 		switch {
-		case errors.As(err, &tooLarge):
-			writeErrorStatus(w, http.StatusRequestEntityTooLarge, codeBadRequest, "The request body is larger than 1 MiB.")
-			return
-		case err != nil:
-			writeError(w, codeBadRequest, "The request body could not be read.")
-			return
-		}
-		if r.Method == http.MethodDelete && len(bytes.TrimSpace(body)) == 0 && r.URL.RawQuery != "" {
+		case r.Method == http.MethodDelete && len(bytes.TrimSpace(body)) == 0 && r.URL.RawQuery != "":
 			body = queryBody(r.URL.Query())
+		case r.Body == http.NoBody:
+			next.ServeHTTP(w, r) // nothing read, nothing to put back
+			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
