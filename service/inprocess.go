@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"reflect"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -77,7 +78,9 @@ func (c *inProcess) Invoke(ctx context.Context, method string, args, reply any, 
 	if err != nil {
 		return err
 	}
-	proto.Merge(reply.(proto.Message), resp.(proto.Message))
+	// The handler built its answer for this call and keeps no part of it, so the
+	// gateway's reply takes it over (its fields, not a deep copy of them).
+	reflect.ValueOf(reply).Elem().Set(reflect.ValueOf(resp).Elem())
 	return nil
 }
 

@@ -50,6 +50,8 @@ func appendMessage(b []byte, m protoreflect.Message) ([]byte, bool) {
 		switch {
 		case !has && fd.HasPresence():
 			b, ok = append(b, "null"...), true
+		case fd.IsList() && !has:
+			b, ok = append(b, "[]"...), true // Get would allocate an empty list to say so
 		case fd.IsList():
 			b, ok = appendList(b, m.Get(fd).List(), fd)
 		default:
