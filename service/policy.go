@@ -143,7 +143,7 @@ var errPermissionDenied = apiError(codePermissionDenied, "Permission denied")
 // It also bounds each call, so a database that stops answering yields
 // TEMPORARILY_UNAVAILABLE instead of a request that hangs.
 func (c *core) authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	ctx, cancel := withCallBound(ctx, requestTimeout)
 	defer cancel()
 	ctx, err := c.authorize(ctx, info.FullMethod, req)
 	if err != nil {
