@@ -3,7 +3,8 @@
 # on one server: /health, users/get with Basic and with a token (credentials cached,
 # user cache on), gRPC health Check and UserService/GetUser, each in turn for ROUNDS
 # rounds, with each round's ratios (users/get over /health, GetUser over Check), of
-# req/s and of the server's CPU per request.
+# req/s and of the server's CPU per request. Each call runs between two runs of its
+# health check and is compared with their mean.
 # The server logs at the default level (one line per request), to a file.
 #
 # Usage: bench/ratio.sh [sqlite|postgres]
@@ -88,16 +89,25 @@ fi
 
 echo "backend $backend, $connections connections, $duration per run, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), load tools on the same machine"
 echo "Each cell: req/s, then the server's CPU µs per request; the ratios are of req/s, then of CPU per request (/health's over users/get's)."
-echo "| round | /health | users/get Basic | users/get token | gRPC Check | gRPC GetUser | Basic/health | token/health | GetUser/Check |"
+echo "| round | /health (before Basic, between, after token) | users/get Basic | users/get token | gRPC Check (before, after) | gRPC GetUser | Basic/health | token/health | GetUser/Check |"
 echo "|---|---|---|---|---|---|---|---|---|"
+mean() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (a + b) / 2}'; }
+# Each call is run between two runs of its health check and compared with their
+# mean, so that the machine's drift during a round (tens of percent on a shared
+# VM) falls on both sides of a ratio alike.
 for r in $(seq "$rounds"); do
-  out=$(rest "http://$http/health") && read -r health health_cpu <<<"$out"
+  out=$(rest "http://$http/health") && read -r h1 h1_cpu <<<"$out"
   out=$(rest "$users_get" "$basic") && read -r b b_cpu <<<"$out"
+  out=$(rest "http://$http/health") && read -r h2 h2_cpu <<<"$out"
   out=$(rest "$users_get" "$bearer") && read -r t t_cpu <<<"$out"
-  out=$(grpc_call grpc.health.v1.Health/Check '{}') && read -r check check_cpu <<<"$out"
+  out=$(rest "http://$http/health") && read -r h3 h3_cpu <<<"$out"
+  out=$(grpc_call grpc.health.v1.Health/Check '{}') && read -r c1 c1_cpu <<<"$out"
   out=$(grpc_call mlflowauth.v1.UserService/GetUser '{"username": "alice"}' "$basic") && read -r get get_cpu <<<"$out"
-  echo "| $r | $health · $health_cpu µs | $b · $b_cpu µs | $t · $t_cpu µs | $check · $check_cpu µs | $get · $get_cpu µs" \
-    "| $(ratio "$b" "$health") · $(ratio "$health_cpu" "$b_cpu") | $(ratio "$t" "$health") · $(ratio "$health_cpu" "$t_cpu")" \
+  out=$(grpc_call grpc.health.v1.Health/Check '{}') && read -r c2 c2_cpu <<<"$out"
+  hb=$(mean "$h1" "$h2") hb_cpu=$(mean "$h1_cpu" "$h2_cpu") ht=$(mean "$h2" "$h3") ht_cpu=$(mean "$h2_cpu" "$h3_cpu")
+  check=$(mean "$c1" "$c2") check_cpu=$(mean "$c1_cpu" "$c2_cpu")
+  echo "| $r | $h1 · $h2 · $h3, $h2_cpu µs | $b · $b_cpu µs | $t · $t_cpu µs | $c1 · $c2, $check_cpu µs | $get · $get_cpu µs" \
+    "| $(ratio "$b" "$hb") · $(ratio "$hb_cpu" "$b_cpu") | $(ratio "$t" "$ht") · $(ratio "$ht_cpu" "$t_cpu")" \
     "| $(ratio "$get" "$check") · $(ratio "$check_cpu" "$get_cpu") |"
 done
 if grep '"level":"ERROR"' "$work/server.log" | head -5 | grep .; then
