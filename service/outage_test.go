@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 	"github.com/mlflow-auth/mlflow-auth/storage/postgres"
 	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
@@ -112,4 +113,51 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	}
 	proxy.Restore()
 	waitUntil(200, grpc_health_v1.HealthCheckResponse_SERVING)
+}
+
+// With Postgres behind a proxy that stops passing bytes (a hung database host,
+// connections open): a call that needs the database answers 503
+// TEMPORARILY_UNAVAILABLE once its bound (Config.CallTimeout) runs out, on
+// both transports, instead of hanging; calls the caches answer go on; and the
+// server recovers once the database answers again.
+func TestStalledDatabase(t *testing.T) {
+	const bound = 2 * time.Second
+	_, proxied, proxy := storagetest.NewCuttablePostgres(t)
+	db, err := postgres.Open(context.Background(), proxied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := startServerWith(t, servicetest.Options{Store: db, DefaultPermission: permission.Read, CallTimeout: bound,
+		CredentialCacheTTL: time.Hour, UserCacheTTL: time.Hour})
+	transports := s.transports(t)
+	admin := caller{t, transports[0], adminUser, adminPass}
+	admin.createUser("before", "before-password")
+	for _, tr := range transports { // the admin's credentials and user, cached
+		caller{t, tr, adminUser, adminPass}.expect("", v1.UserService_GetUser_FullMethodName, &v1.GetUserRequest{Username: adminUser}, &v1.GetUserResponse{})
+	}
+
+	proxy.Stall()
+	for _, tr := range transports {
+		c := caller{t, tr, adminUser, adminPass}
+		start := time.Now()
+		c.expect("TEMPORARILY_UNAVAILABLE", v1.UserService_GetUser_FullMethodName, &v1.GetUserRequest{Username: "before"}, &v1.GetUserResponse{})
+		if took := time.Since(start); took < bound || took > bound+5*time.Second {
+			t.Errorf("%s: the stalled read answered after %v, want about %v", tr.name(), took, bound)
+		}
+	}
+
+	proxy.Restore()
+	var code string
+	for range 20 {
+		if code = admin.tr.call(t, adminUser, adminPass, v1.UserService_GetUser_FullMethodName, &v1.GetUserRequest{Username: "before"}, &v1.GetUserResponse{}); code == "" {
+			break
+		}
+		if code != "TEMPORARILY_UNAVAILABLE" {
+			t.Fatalf("after the stall: %s", code)
+		}
+	}
+	if code != "" {
+		t.Fatal("the server did not recover after the database answered again")
+	}
 }

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health/grpc_health_v1"
@@ -133,9 +132,6 @@ var policies = map[string]rule{
 	v1.AuthorizationService_Check_FullMethodName: {accessSelf, []string{"username", "capability", "resource_type", "resource_id"}},
 }
 
-// requestTimeout bounds one RPC, database round trips included.
-const requestTimeout = 15 * time.Second
-
 var errPermissionDenied = apiError(codePermissionDenied, "Permission denied")
 
 // authorizeUnary is the interceptor that enforces policies. The gRPC server runs
@@ -143,7 +139,7 @@ var errPermissionDenied = apiError(codePermissionDenied, "Permission denied")
 // It also bounds each call, so a database that stops answering yields
 // TEMPORARILY_UNAVAILABLE instead of a request that hangs.
 func (c *core) authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, cancel := withCallBound(ctx, requestTimeout)
+	ctx, cancel := withCallBound(ctx, c.callTimeout)
 	defer cancel()
 	ctx, err := c.authorize(ctx, info.FullMethod, req)
 	if err != nil {

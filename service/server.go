@@ -71,6 +71,9 @@ type Config struct {
 	// StallTimeout is how long a request's body or answer may make no progress
 	// before its connection is cut (see connDeadlines); zero means one minute.
 	StallTimeout time.Duration
+	// CallTimeout bounds one RPC, database round trips included: a database that
+	// stops answering yields TEMPORARILY_UNAVAILABLE after it. Zero means 15 s.
+	CallTimeout time.Duration
 	// Audit keeps the audit trail; both backends' stores are one. Changes are
 	// written with them (storage.WithAudit), auth events (failed logins,
 	// refusals) by Serve or StartAudit.
@@ -162,7 +165,8 @@ func New(cfg Config) (*Server, error) {
 	auth.audit.retention = cfg.AuditRetention
 	c := &core{store: cfg.Store, roles: cfg.Roles, tokens: cfg.Tokens, audit: cfg.Audit, auth: auth, metrics: cfg.Metrics,
 		resolver:         resolve.New(grantStore{cfg.Store, cfg.Roles}, cfg.DefaultPermission),
-		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime)}
+		tokenMaxLifetime: cmp.Or(cfg.TokenMaxLifetime, DefaultTokenMaxLifetime),
+		callTimeout:      cmp.Or(cfg.CallTimeout, 15*time.Second)}
 	s := &Server{health: health.NewServer(), deadlines: newConnDeadlines(cmp.Or(cfg.StallTimeout, time.Minute)), metrics: cfg.Metrics, audit: auth.audit}
 	services := apiServices(c)
 	s.ready = newReadiness(s.health, services, cfg.Store.Ping, cfg.Upstream)

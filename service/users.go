@@ -25,8 +25,10 @@ type core struct {
 	auth   *authenticator
 	// tokenMaxLifetime is the longest a token may live.
 	tokenMaxLifetime time.Duration
-	resolver         *resolve.Resolver
-	metrics          *metrics.Metrics
+	// callTimeout bounds one RPC, database round trips included.
+	callTimeout time.Duration
+	resolver    *resolve.Resolver
+	metrics     *metrics.Metrics
 }
 
 type userService struct {

@@ -58,6 +58,8 @@ type Options struct {
 	Hasher password.Params
 	// AuditFold is service.Config's: how long refusals fold before their row is written.
 	AuditFold time.Duration
+	// CallTimeout is service.Config's: how long an RPC may wait on the database.
+	CallTimeout time.Duration
 }
 
 // Database is a store that can migrate itself, as both backends can.
@@ -116,7 +118,7 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	srv, err := service.New(service.Config{Store: db, Roles: db, Tokens: db, DefaultPermission: opts.DefaultPermission, Hasher: opts.Hasher,
 		CredentialCacheTTL: opts.CredentialCacheTTL, UserCacheTTL: opts.UserCacheTTL, UserChanges: opts.UserChanges, KDF: opts.KDF, LoginThrottle: opts.LoginThrottle, Upstream: opts.Upstream,
-		Audit: db, AuditFold: opts.AuditFold})
+		Audit: db, AuditFold: opts.AuditFold, CallTimeout: opts.CallTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package storagetest
 
 import (
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -18,6 +17,8 @@ import (
 //	p.Cut()     // every open connection is reset, new ones are reset at once
 //	...         // the client now sees a database that is down
 //	p.Restore() // new connections reach the server again
+//	p.Stall()   // the server stops answering: bytes are held, connections stay open
+//	p.Restore() // the held bytes go on
 //
 // It listens on 127.0.0.1 only and stops at the end of the test (t.Cleanup).
 // Its methods are safe for concurrent use.
@@ -29,6 +30,7 @@ type FaultProxy struct {
 	mu     sync.Mutex
 	cut    bool
 	closed bool
+	resume chan struct{}         // while stalled: closed by Restore (or close)
 	conns  map[net.Conn]struct{} // both ends of every forwarded connection
 }
 
@@ -63,12 +65,42 @@ func (p *FaultProxy) Cut() {
 	}
 }
 
-// Restore forwards new connections to the target again. Connections cut earlier
-// stay dead; clients must reconnect.
+// Stall holds every byte, both ways, on open and new connections alike, until
+// Restore: to the client the server has stopped answering (a hung host, a
+// network that drops everything) while its connections stay open.
+func (p *FaultProxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.resume == nil {
+		p.resume = make(chan struct{})
+	}
+}
+
+// Restore forwards new connections to the target again and lets stalled bytes
+// go on. Connections cut earlier stay dead; clients must reconnect.
 func (p *FaultProxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = false
+	p.unstall()
+}
+
+// unstall ends a Stall; p.mu is held.
+func (p *FaultProxy) unstall() {
+	if p.resume != nil {
+		close(p.resume)
+		p.resume = nil
+	}
+}
+
+// waitWhileStalled returns once the proxy is not stalled.
+func (p *FaultProxy) waitWhileStalled() {
+	p.mu.Lock()
+	resume := p.resume
+	p.mu.Unlock()
+	if resume != nil {
+		<-resume
+	}
 }
 
 // reset closes c with an RST rather than a FIN where it can.
@@ -134,7 +166,19 @@ func (p *FaultProxy) forward(client net.Conn) {
 	defer p.untrack(server)
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				p.waitWhileStalled()
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		done <- struct{}{}
 	}
 	go pipe(server, client)
@@ -151,6 +195,7 @@ func (p *FaultProxy) forward(client net.Conn) {
 func (p *FaultProxy) close() {
 	p.mu.Lock()
 	p.closed = true
+	p.unstall()
 	for c := range p.conns {
 		_ = c.Close()
 		delete(p.conns, c)

@@ -119,3 +119,40 @@ func TestFaultProxyTargetDown(t *testing.T) {
 		t.Fatal("round trip to a closed target succeeded")
 	}
 }
+
+// While stalled nothing gets through, on an open connection or a new one; after
+// Restore the held bytes arrive and both connections work.
+func TestFaultProxyStall(t *testing.T) {
+	p := NewFaultProxy(t, echoServer(t))
+	c1, r1 := dial(t, p.Addr())
+	if err := roundTrip(c1, r1, "before"); err != nil {
+		t.Fatal(err)
+	}
+	p.Stall()
+	c2, r2 := dial(t, p.Addr())
+	for _, c := range []net.Conn{c1, c2} {
+		if _, err := io.WriteString(c, "held\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []net.Conn{c1, c2} {
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	}
+	for _, r := range []*bufio.Reader{r1, r2} {
+		if got, err := r.ReadString('\n'); err == nil {
+			t.Fatalf("read %q through a stalled proxy", got)
+		}
+	}
+	// The reads above timed out: bufio keeps that error, so read afresh.
+	p.Restore()
+	for _, c := range []net.Conn{c1, c2} {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		got, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || got != "held\n" {
+			t.Fatalf("after Restore: %q, %v", got, err)
+		}
+	}
+	if err := roundTrip(c2, bufio.NewReader(c2), "after"); err != nil {
+		t.Fatal(err)
+	}
+}
