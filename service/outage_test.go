@@ -145,6 +145,11 @@ func TestStalledDatabase(t *testing.T) {
 		if took := time.Since(start); took < bound || took > bound+5*time.Second {
 			t.Errorf("%s: the stalled read answered after %v, want about %v", tr.name(), took, bound)
 		}
+		start = time.Now()
+		c.expect("", v1.UserService_GetUser_FullMethodName, &v1.GetUserRequest{Username: adminUser}, &v1.GetUserResponse{})
+		if took := time.Since(start); took >= bound {
+			t.Errorf("%s: a read the caches answer took %v while the database stalled", tr.name(), took)
+		}
 	}
 
 	proxy.Restore()
