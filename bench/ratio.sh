@@ -91,6 +91,7 @@ echo "backend $backend, $connections connections, $duration per run, $(nproc) co
 echo "Each cell: req/s, then the server's CPU µs per request; the ratios are of req/s, then of CPU per request (/health's over users/get's)."
 echo "| round | /health (before Basic, between, after token) | users/get Basic | users/get token | gRPC Check (before, after) | gRPC GetUser | Basic/health | token/health | GetUser/Check |"
 echo "|---|---|---|---|---|---|---|---|---|"
+basic_ratios=() token_ratios=() grpc_ratios=()
 mean() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (a + b) / 2}'; }
 # Each call is run between two runs of its health check and compared with their
 # mean, so that the machine's drift during a round (tens of percent on a shared
@@ -106,10 +107,13 @@ for r in $(seq "$rounds"); do
   out=$(grpc_call grpc.health.v1.Health/Check '{}') && read -r c2 c2_cpu <<<"$out"
   hb=$(mean "$h1" "$h2") hb_cpu=$(mean "$h1_cpu" "$h2_cpu") ht=$(mean "$h2" "$h3") ht_cpu=$(mean "$h2_cpu" "$h3_cpu")
   check=$(mean "$c1" "$c2") check_cpu=$(mean "$c1_cpu" "$c2_cpu")
+  basic_ratios+=("$(ratio "$b" "$hb")") token_ratios+=("$(ratio "$t" "$ht")") grpc_ratios+=("$(ratio "$get" "$check")")
   echo "| $r | $h1 · $h2 · $h3, $h2_cpu µs | $b · $b_cpu µs | $t · $t_cpu µs | $c1 · $c2, $check_cpu µs | $get · $get_cpu µs" \
-    "| $(ratio "$b" "$hb") · $(ratio "$hb_cpu" "$b_cpu") | $(ratio "$t" "$ht") · $(ratio "$ht_cpu" "$t_cpu")" \
-    "| $(ratio "$get" "$check") · $(ratio "$check_cpu" "$get_cpu") |"
+    "| ${basic_ratios[-1]} · $(ratio "$hb_cpu" "$b_cpu") | ${token_ratios[-1]} · $(ratio "$ht_cpu" "$t_cpu")" \
+    "| ${grpc_ratios[-1]} · $(ratio "$check_cpu" "$get_cpu") |"
 done
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+echo "| median of the rounds, req/s | | | | | | $(median "${basic_ratios[@]}") | $(median "${token_ratios[@]}") | $(median "${grpc_ratios[@]}") |"
 if grep '"level":"ERROR"' "$work/server.log" | head -5 | grep .; then
   echo "the server logged errors (above)"; exit 1
 fi
