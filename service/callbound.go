@@ -59,6 +59,14 @@ func (c *callBound) stop() {
 		a.cancel()
 		return
 	}
+	// An end that came first (the parent's, the deadline's) is what a cancelled
+	// WithTimeout goes on reporting; a context already ended starts no timer.
+	if c.parent.Err() != nil || !time.Now().Before(c.deadline) {
+		ctx, cancel := context.WithDeadline(c.parent, c.deadline)
+		cancel()
+		c.armed.Store(&armedBound{ctx: ctx, cancel: cancel})
+		return
+	}
 	c.armed.Store(stoppedBound)
 }
 
@@ -74,10 +82,33 @@ func (c *callBound) Done() <-chan struct{} { return c.arm().Done() }
 func (c *callBound) Err() error { return c.arm().Err() }
 
 // Value asks the armed context if there is one (so that context.Cause and
-// child contexts find its cancellation), or else the parent.
+// child contexts find its cancellation), or else the parent. context.Cause asks
+// for the cancellation with a key of its own, and finds the bound's (armed, or
+// ended) rather than the parent's.
 func (c *callBound) Value(key any) any {
+	if key == causeKey {
+		return c.arm().Value(key)
+	}
 	if a := c.armed.Load(); a != nil && a != stoppedBound {
 		return a.ctx.Value(key)
 	}
 	return c.parent.Value(key)
 }
+
+// causeKey is the key context.Cause asks Value for; it is the context package's
+// own, so it is learnt by asking.
+var causeKey = func() any {
+	var k keyRecorder
+	_ = context.Cause(&k)
+	return k.key
+}()
+
+// keyRecorder is a context that notes the key it is asked for.
+type keyRecorder struct {
+	context.Context
+	key any
+}
+
+func (k *keyRecorder) Value(key any) any { k.key = key; return nil }
+
+func (k *keyRecorder) Err() error { return context.Canceled }
