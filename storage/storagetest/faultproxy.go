@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -20,7 +21,8 @@ import (
 //	p.Stall()   // the server stops answering: bytes are held, connections stay open
 //	p.Restore() // the held bytes go on
 //
-// It listens on 127.0.0.1 only and stops at the end of the test (t.Cleanup).
+// It listens on 127.0.0.1 only, stops stalling when the test ends (before its
+// cleanups run) and stops at the end of the test (t.Cleanup).
 // Its methods are safe for concurrent use.
 type FaultProxy struct {
 	target string
@@ -45,6 +47,9 @@ func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 	p := &FaultProxy{target: target, ln: ln, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.serve()
+	// The test's own cleanups (closing a database pool, say) run before the
+	// proxy's close and would wait on held bytes: its end ends a Stall first.
+	context.AfterFunc(t.Context(), p.endStall)
 	t.Cleanup(p.close)
 	return p
 }
@@ -74,6 +79,13 @@ func (p *FaultProxy) Stall() {
 	if p.resume == nil {
 		p.resume = make(chan struct{})
 	}
+}
+
+// endStall ends a Stall, and only that (a Cut stays).
+func (p *FaultProxy) endStall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unstall()
 }
 
 // Restore forwards new connections to the target again and lets stalled bytes
