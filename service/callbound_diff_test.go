@@ -72,7 +72,7 @@ func TestCallBoundDiffersInNothingFromWithTimeout(t *testing.T) {
 		}
 		wg.Go(func() {
 			name := fmt.Sprintf("parent %d, bound %v, %s", parentKind, d, strings.Join(seq, " "))
-			switch err := runPair(parentKind, d, seq, past); {
+			switch err := runPair(parentKind, d, seq, short, past); {
 			case errors.Is(err, errTooSlow):
 				slow.Add(1)
 			case err != nil:
@@ -90,7 +90,7 @@ func TestCallBoundDiffersInNothingFromWithTimeout(t *testing.T) {
 // a busy machine: what either context reports there depends on the timing.
 var errTooSlow = errors.New("too slow to compare")
 
-func runPair(parentKind int, d time.Duration, seq []string, past time.Duration) error {
+func runPair(parentKind int, d time.Duration, seq []string, short, past time.Duration) error {
 	parent := context.WithValue(context.Background(), boundKey{}, "v")
 	cancelParent := func(error) {}
 	switch parentKind {
@@ -101,7 +101,7 @@ func runPair(parentKind int, d time.Duration, seq []string, past time.Duration) 
 		defer cancel(nil)
 	case 2:
 		var cancel context.CancelFunc
-		parent, cancel = context.WithTimeout(parent, 30*time.Millisecond)
+		parent, cancel = context.WithTimeout(parent, short/2)
 		defer cancel()
 	}
 	p := &contextPair{}
@@ -109,7 +109,7 @@ func runPair(parentKind int, d time.Duration, seq []string, past time.Duration) 
 	// tooLate: a short deadline may have passed during what ran since created,
 	// for one of the two contexts and not the other.
 	tooLate := func() bool {
-		return !slept && (d < time.Hour || parentKind == 2) && time.Since(created) >= 30*time.Millisecond
+		return !slept && (d < time.Hour || parentKind == 2) && time.Since(created) >= short/2
 	}
 	p.bound, p.stopBound = withCallBound(parent, d)
 	p.timeout, p.stopTimeout = context.WithTimeout(parent, d)
