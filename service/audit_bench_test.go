@@ -21,12 +21,30 @@ import (
 )
 
 // unaudited is a store whose grant updates drop the audit event the request
-// put in ctx: the same request, without its audit row.
+// put in ctx: the same request, with the deadline and cancellation that the
+// database drivers watch, without its audit row.
 type unaudited struct{ storage.Store }
 
 func (u unaudited) UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
-	return u.Store.UpdateGrant(context.Background(), userID, r, l) // the default workspace, as the request's
+	return u.Store.UpdateGrant(withoutAudit{ctx}, userID, r, l)
 }
+
+// withoutAudit is a context that hides the event storage.WithAudit put in it.
+type withoutAudit struct{ context.Context }
+
+func (c withoutAudit) Value(key any) any {
+	if key == auditEventKey {
+		return nil
+	}
+	return c.Context.Value(key)
+}
+
+// auditEventKey is the key storage.AuditFrom looks up, learnt by asking.
+var auditEventKey = func() any {
+	var k keyRecorder
+	storage.AuditFrom(&k)
+	return k.key
+}()
 
 // BenchmarkGrantChangeRequest is what the audit row costs the request a user
 // sends: an admin's REST experiments/permissions/update through the gateway's
