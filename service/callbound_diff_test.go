@@ -21,6 +21,7 @@ type contextPair struct {
 	children                   [][2]context.Context
 	childCancels               []context.CancelFunc
 	boundRan, timeoutRan       atomic.Int32
+	afterStopped               int // AfterFuncs stopped before they ran (the same on both sides)
 	boundAfters, timeoutAfters []func() bool
 }
 
@@ -174,8 +175,12 @@ func runPair(parentKind int, d time.Duration, seq []string, short, past time.Dur
 			// Err first: once it reports the end, every AfterFunc has been started.
 			_, _ = p.bound.Err(), p.timeout.Err()
 			for i := range p.boundAfters {
-				if err = same(fmt.Sprintf("AfterFunc %d stop", i), p.boundAfters[i](), p.timeoutAfters[i]()); err != nil {
+				stopped := p.boundAfters[i]()
+				if err = same(fmt.Sprintf("AfterFunc %d stop", i), stopped, p.timeoutAfters[i]()); err != nil {
 					break
+				}
+				if stopped {
+					p.afterStopped++
 				}
 			}
 		case "value":
@@ -222,11 +227,16 @@ func runPair(parentKind int, d time.Duration, seq []string, short, past time.Dur
 	for _, c := range p.childCancels {
 		c()
 	}
-	// Every AfterFunc not stopped runs once its context has ended.
-	for start := time.Now(); p.boundRan.Load() != p.timeoutRan.Load() && time.Since(start) < 5*time.Second; {
+	// Every AfterFunc not stopped runs, in a goroutine of its own, once its
+	// context has ended: wait for all of them on both sides.
+	want := int32(len(p.boundAfters) - p.afterStopped)
+	for start := time.Now(); (p.boundRan.Load() < want || p.timeoutRan.Load() < want) && time.Since(start) < 5*time.Second; {
 		time.Sleep(time.Millisecond)
 	}
-	return same("AfterFuncs run", p.boundRan.Load(), p.timeoutRan.Load())
+	if err := same("AfterFuncs run", p.boundRan.Load(), p.timeoutRan.Load()); err != nil {
+		return err
+	}
+	return same("AfterFuncs run, against those not stopped", p.boundRan.Load(), want)
 }
 
 // Many goroutines asking and ending one bound at once (run under -race): every
