@@ -87,6 +87,13 @@ func TestCallBoundDiffersInNothingFromWithTimeout(t *testing.T) {
 	}
 }
 
+// armedAndOpen says whether ctx, a callBound, has started its timer and not
+// ended yet.
+func armedAndOpen(ctx context.Context) bool {
+	a := ctx.(*callBound).armed.Load()
+	return a != nil && a.ctx.Err() == nil
+}
+
 // errTooSlow is a sequence that reached a deadline before it slept past it, on
 // a busy machine: what either context reports there depends on the timing.
 var errTooSlow = errors.New("too slow to compare")
@@ -158,8 +165,10 @@ func runPair(parentKind int, d time.Duration, seq []string, short, past time.Dur
 		case "sleep":
 			time.Sleep(past)
 			slept = true
-			// Past the short deadlines; wait for a late timer on a busy machine.
-			for start := time.Now(); (d < time.Hour && p.timeout.Err() == nil || parentKind == 2 && parent.Err() == nil) && time.Since(start) < 5*time.Second; {
+			// Past the short deadlines; wait for late timers on a busy machine (an
+			// armed bound's runs apart from WithTimeout's; asking an unarmed one
+			// would arm it).
+			for start := time.Now(); (d < time.Hour && (p.timeout.Err() == nil || armedAndOpen(p.bound)) || parentKind == 2 && parent.Err() == nil) && time.Since(start) < 5*time.Second; {
 				time.Sleep(time.Millisecond)
 			}
 		case "child":
