@@ -145,19 +145,11 @@ func logCall(ctx context.Context, method string, call func(context.Context) erro
 		return call(ctx)
 	}
 	start := time.Now()
-	var id string
-	if ids := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(ids) > 0 {
-		id = ids[0]
-	}
 	var remote string
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		remote = p.Addr.String()
 	}
-	var agent string
-	if agents := metadata.ValueFromIncomingContext(ctx, "user-agent"); len(agents) > 0 {
-		agent = agents[0]
-	}
-	ctx, l := withRequestLog(ctx, id, remote, agent)
+	ctx, l := withRequestLog(ctx, firstIncoming(ctx, "x-request-id"), remote, firstIncoming(ctx, "user-agent"))
 	l.rpc = method
 	grpc.SetHeader(ctx, metadata.Pairs("x-request-id", l.id))
 	err := call(ctx)

@@ -78,8 +78,12 @@ func traceCall(ctx context.Context, method string, call func(context.Context) er
 // lookups (issue 10's profile).
 type incomingCarrier struct{ ctx context.Context }
 
-func (c incomingCarrier) Get(key string) string {
-	if v := metadata.ValueFromIncomingContext(c.ctx, key); len(v) > 0 {
+func (c incomingCarrier) Get(key string) string { return firstIncoming(c.ctx, key) }
+
+// firstIncoming is the first value of key in ctx's incoming gRPC metadata, ""
+// for none, read without copying the metadata.
+func firstIncoming(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mlflow-auth/mlflow-auth/workspace"
@@ -17,11 +16,7 @@ import (
 // x-mlflow-workspace metadata value (REST's X-MLFLOW-WORKSPACE header, see
 // gatewayHeader), "default" when there is none, refused as MLflow refuses a name.
 func withWorkspace(ctx context.Context) (context.Context, error) {
-	var header string
-	if values := metadata.ValueFromIncomingContext(ctx, workspace.MetadataKey); len(values) > 0 {
-		header = values[0]
-	}
-	name, err := workspace.Parse(header)
+	name, err := workspace.Parse(firstIncoming(ctx, workspace.MetadataKey))
 	if err != nil {
 		return nil, apiError(codeInvalidParameter, "%s", err.Error())
 	}
