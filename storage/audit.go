@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -204,12 +205,22 @@ const AuditColumns = "at, category, event, actor_user_id, actor_username, auth_m
 var AuditParams = strings.Count(AuditColumns, ",") + 1
 
 // AuditArgs are ev's values for AuditColumns; at is at(ev.Time), json(v) a
-// backend's JSON value (nil for none). A zero user or token id is NULL.
-func AuditArgs(ev AuditEvent, at func(time.Time) any, json func(json.RawMessage) any) []any {
+// backend's JSON value (nil for none). A zero user or token id is NULL. It is
+// where every row is checked before it is written: a category or an outcome
+// other than the constants above is an error, and the write it came with is
+// not made. (Postgres checked them with CHECK constraints, which it plans anew
+// for every INSERT; see migration 0010.)
+func AuditArgs(ev AuditEvent, at func(time.Time) any, json func(json.RawMessage) any) ([]any, error) {
+	if ev.Category != AuditAuth && ev.Category != AuditAdmin {
+		return nil, fmt.Errorf("audit event %q: category %q is neither %q nor %q", ev.Event, ev.Category, AuditAuth, AuditAdmin)
+	}
+	if ev.Outcome != OutcomeSuccess && ev.Outcome != OutcomeDenied && ev.Outcome != OutcomeError {
+		return nil, fmt.Errorf("audit event %q: outcome %q is not %q, %q or %q", ev.Event, ev.Outcome, OutcomeSuccess, OutcomeDenied, OutcomeError)
+	}
 	return []any{at(ev.Time), ev.Category, ev.Event, nullID(ev.ActorUserID), ev.ActorUsername, ev.AuthMethod,
 		nullID(ev.TokenID), ev.ClientAddr, ev.UserAgent, ev.ResourceType, ev.ResourceID, ev.Workspace,
 		ev.Operation, ev.Outcome, ev.Reason, ev.RequestID, ev.TraceID, json(ev.Before), json(ev.After), ev.Count,
-		ev.Required, ev.Held}
+		ev.Required, ev.Held}, nil
 }
 
 func nullID(id int32) any {

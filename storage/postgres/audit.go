@@ -44,7 +44,11 @@ func audited(ctx context.Context, tx pgx.Tx) error {
 	if !ok {
 		return nil
 	}
-	if err := tx.QueryRow(ctx, insertAudit, storage.AuditArgs(ev, timeArg, jsonArg)...).Scan(&ev.ID); err != nil {
+	args, err := storage.AuditArgs(ev, timeArg, jsonArg)
+	if err != nil {
+		return err
+	}
+	if err := tx.QueryRow(ctx, insertAudit, args...).Scan(&ev.ID); err != nil {
 		return err
 	}
 	storage.AuditWritten(ctx, ev)
@@ -119,9 +123,13 @@ func (q *auditedStatement) send(ctx context.Context, sql string, args []any) (pg
 		return nil, errOneStatement
 	}
 	q.sent = true
+	row, err := storage.AuditArgs(q.ev, timeArg, jsonArg)
+	if err != nil {
+		return nil, err
+	}
 	batch := &pgx.Batch{}
 	batch.Queue(sql, args...)
-	batch.Queue(insertAuditIfWritten, storage.AuditArgs(q.ev, timeArg, jsonArg)...)
+	batch.Queue(insertAuditIfWritten, row...)
 	q.br = q.pool.SendBatch(ctx, batch)
 	return q.br, nil
 }
@@ -191,7 +199,11 @@ func (s *Store) RecordAudit(ctx context.Context, evs ...storage.AuditEvent) erro
 		batch := &pgx.Batch{}
 		for i, ev := range evs {
 			written[i] = ev.Normalized()
-			batch.Queue(insertAudit, storage.AuditArgs(written[i], timeArg, jsonArg)...).QueryRow(func(row pgx.Row) error {
+			args, err := storage.AuditArgs(written[i], timeArg, jsonArg)
+			if err != nil {
+				return err
+			}
+			batch.Queue(insertAudit, args...).QueryRow(func(row pgx.Row) error {
 				return row.Scan(&written[i].ID)
 			})
 		}

@@ -41,7 +41,11 @@ func audited(ctx context.Context, tx *sql.Tx) (err error) {
 
 // insertEvent inserts ev's row and returns its id.
 func insertEvent(ctx context.Context, tx *sql.Tx, ev storage.AuditEvent) (int64, error) {
-	res, err := tx.ExecContext(ctx, insertAudit, storage.AuditArgs(ev, microArg, jsonArg)...)
+	args, err := storage.AuditArgs(ev, microArg, jsonArg)
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, insertAudit, args...)
 	if err != nil {
 		return 0, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -31,6 +32,7 @@ var auditTests = []struct {
 	{"AuditCommitsWithBatch", testAuditCommitsWithBatch},
 	{"AuditCommitsWithResourceGrantChanges", testAuditCommitsWithResourceGrantChanges},
 	{"AuditTap", testAuditTap},
+	{"AuditRefusesUnknownValues", testAuditRefusesUnknownValues},
 }
 
 var auditTime = time.Date(2026, 11, 30, 10, 0, 0, 123456000, time.UTC)
@@ -352,4 +354,43 @@ func testAuditTap(t *testing.T, open OpenFunc) {
 			t.Errorf("tapped\n %+v\nthe row is\n %+v", got, want)
 		}
 	}
+}
+
+// A row whose category or outcome is none of storage's constants is refused
+// before anything is written, on every path a row takes: with the change it
+// came with (one statement, and several in a transaction), and in a batch,
+// whose other rows are not written either.
+func testAuditRefusesUnknownValues(t *testing.T, open OpenFunc) {
+	s := migrated(t, open)
+	mustCreateUser(t, s, "admin", true)
+	alice := mustCreateUser(t, s, "alice", false)
+	if _, err := s.CreateGrant(context.Background(), alice.ID, exp("1"), permission.Read); err != nil {
+		t.Fatal(err)
+	}
+	bad := func(category, outcome string) context.Context {
+		return storage.WithAudit(context.Background(), storage.AuditEvent{Category: category, Event: "bad", Outcome: outcome})
+	}
+	if _, err := s.CreateUser(bad("", storage.OutcomeSuccess), "bob", "h", false); err == nil {
+		t.Error("CreateUser with an event of no category: no error")
+	}
+	if _, err := s.UserByName(context.Background(), "bob"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("bob after the refused row: %v, want ErrNotFound", err)
+	}
+	if _, err := s.UpdateGrant(bad(storage.AuditAdmin, "ok"), alice.ID, exp("1"), permission.Edit); err == nil {
+		t.Error("UpdateGrant with an event of outcome \"ok\": no error")
+	}
+	if err := s.SetAdmin(bad("Admin", storage.OutcomeSuccess), "alice", true); err == nil {
+		t.Error("SetAdmin with an event of category \"Admin\": no error")
+	}
+	if u, err := s.UserByName(context.Background(), "alice"); err != nil || u.IsAdmin {
+		t.Errorf("alice after the refused row: %+v, %v; want not an admin", u, err)
+	}
+	if g, err := s.GrantsOfUsers(context.Background(), []int32{alice.ID}); err != nil || len(g) != 1 || g[0].Level != permission.Read {
+		t.Errorf("alice's grants after the refused row: %+v, %v; want READ on experiment 1", g, err)
+	}
+	good := storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied}
+	if err := s.RecordAudit(context.Background(), good, storage.AuditEvent{Category: storage.AuditAuth, Event: "bad", Outcome: "refused"}); err == nil {
+		t.Error("RecordAudit with an outcome \"refused\": no error")
+	}
+	wantAuditEvents(t, "after refused rows", listAudit(t, s, storage.AuditFilter{}))
 }
