@@ -184,20 +184,7 @@ var dashboardMetric = regexp.MustCompile(`\b(?:mlflow_auth|go|process)_[a-z_]+\b
 // server does not serve, so the two cannot drift apart.
 func checkDashboard(t *testing.T, served map[string]*dto.MetricFamily) {
 	t.Helper()
-	raw, err := os.ReadFile("../../dashboards/grafana.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dashboard struct {
-		Panels []struct {
-			Title   string
-			Targets []struct{ Expr string }
-		}
-	}
-	if err := json.Unmarshal(raw, &dashboard); err != nil {
-		t.Fatalf("dashboards/grafana.json: %v", err)
-	}
-	for _, panel := range dashboard.Panels {
+	for _, panel := range readDashboard(t) {
 		for _, target := range panel.Targets {
 			for _, name := range dashboardMetric.FindAllString(target.Expr, -1) {
 				if served[strings.TrimSuffix(name, "_bucket")] == nil {
@@ -206,4 +193,25 @@ func checkDashboard(t *testing.T, served map[string]*dto.MetricFamily) {
 			}
 		}
 	}
+}
+
+// dashboardPanel is what the tests read of a Grafana panel: its title and its
+// PromQL queries.
+type dashboardPanel struct {
+	Title   string
+	Targets []struct{ Expr string }
+}
+
+// readDashboard reads the panels of dashboards/grafana.json.
+func readDashboard(t *testing.T) []dashboardPanel {
+	t.Helper()
+	raw, err := os.ReadFile("../../dashboards/grafana.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dashboard struct{ Panels []dashboardPanel }
+	if err := json.Unmarshal(raw, &dashboard); err != nil {
+		t.Fatalf("dashboards/grafana.json: %v", err)
+	}
+	return dashboard.Panels
 }
