@@ -79,11 +79,7 @@ next:
 // each move the counters they should, labelled by route template, never by
 // username or raw path. --pprof serves the profiler beside it.
 func TestMetricsMoveWithRequests(t *testing.T) {
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"experiment": {"experiment_id": "0", "name": "Default"}}`)
-	}))
-	defer upstream.Close()
+	upstream := stubMLflow(t)
 	t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password-for-tests")
 	base, stderr := startServe(t, "--upstream", upstream.URL, "--metrics-addr", "127.0.0.1:0", "--pprof")
 	addr := waitForLog(t, stderr, nil, metricsLine)[1]
@@ -214,4 +210,15 @@ func readDashboard(t *testing.T) []dashboardPanel {
 		t.Fatalf("dashboards/grafana.json: %v", err)
 	}
 	return dashboard.Panels
+}
+
+// stubMLflow is an upstream that answers every request with experiment 0, for
+// the tests that need the front door to reach an MLflow but not what it says.
+func stubMLflow(t *testing.T) *httptest.Server {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"experiment": {"experiment_id": "0", "name": "Default"}}`)
+	}))
+	t.Cleanup(upstream.Close)
+	return upstream
 }

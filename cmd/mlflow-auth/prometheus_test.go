@@ -3,12 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -29,11 +27,7 @@ func TestPrometheusChartsTheDashboard(t *testing.T) {
 	if err != nil {
 		mlflowtest.Missing(t, "TestPrometheusChartsTheDashboard needs Prometheus (Debian package prometheus): "+err.Error())
 	}
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"experiment": {"experiment_id": "0", "name": "Default"}}`)
-	}))
-	defer upstream.Close()
+	upstream := stubMLflow(t)
 	t.Setenv("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password-for-tests")
 	base, stderr := startServe(t, "--upstream", upstream.URL, "--metrics-addr", "127.0.0.1:0")
 	metricsAddr := waitForLog(t, stderr, nil, metricsLine)[1]
