@@ -16,6 +16,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/token"
 )
 
 // Every user and direct-grant change an admin makes, over gRPC and REST, on
@@ -183,6 +184,102 @@ func TestAuditAuthEventsFold(t *testing.T) {
 					t.Fatalf("auth events of %s, newest first:\n got  %q\n want %q", mallory, got, want)
 				})
 			}
+		})
+	}
+}
+
+// Every kind of failed login is a row naming who tried (the username given,
+// none for a Bearer token) and why, through the API over gRPC and REST and
+// through the front door, on SQLite and Postgres; the same failure through the
+// same route folds into one row. Rows are read back over ListAuditEvents.
+func TestAuditRowsOfFailedLogins(t *testing.T) {
+	databases := map[string]func(t *testing.T) servicetest.Database{
+		"sqlite": func(t *testing.T) servicetest.Database { return nil },
+		"postgres": func(t *testing.T) servicetest.Database {
+			pg := openPostgres(t, "")
+			return pg
+		},
+	}
+	for name, db := range databases {
+		t.Run(name, func(t *testing.T) {
+			srv := servicetest.Start(t, servicetest.Options{Store: db(t), Upstream: fakeTracking(t), AuditFold: time.Second})
+			conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			s := &testServer{httpBase: srv.URL, conn: conn, store: srv.Store}
+			admin := caller{t, s.transports(t)[0], adminUser, adminPass}
+			since := time.Now().Add(-time.Second)
+			// Each surface refuses a login on its own route: the API's RPC, the proxied path.
+			type surface struct {
+				name, operation string
+				refuse          func(user, pass string)
+			}
+			var surfaces []surface
+			for _, tr := range s.transports(t) {
+				tr := tr
+				surfaces = append(surfaces, surface{tr.name(), v1.UserService_GetCurrentUser_FullMethodName, func(user, pass string) {
+					caller{t, tr, user, pass}.refused()
+				}})
+			}
+			surfaces = append(surfaces, surface{"proxy", "mlflow GET /2.0/mlflow/experiments/get", func(user, pass string) {
+				status, body := do(t, "GET", srv.URL+"/api/2.0/mlflow/experiments/get?experiment_id=1", user, pass, nil, nil)
+				expectJSON(t, "proxied login as "+user, status, body, 401, nil)
+			}})
+			tokens := srv.Store.(storage.Tokens)
+			adminToken := admin.createToken(adminUser, "ci", "")
+			unknown, _ := token.New()
+			want := map[string]int{}
+			for _, sf := range surfaces {
+				mallory, robot := "mallory-"+sf.name, "robot-"+sf.name
+				m := admin.createUser(mallory, "mallory-password")
+				admin.expect("", v1.UserService_CreateServiceAccount_FullMethodName,
+					&v1.CreateServiceAccountRequest{Username: robot}, &v1.CreateServiceAccountResponse{})
+				expired, hash := token.New()
+				past := time.Now().Add(-time.Hour)
+				if _, err := tokens.CreateToken(context.Background(), storage.Token{UserID: m.Id, Name: "expired", Hash: hash[:],
+					CreatedAt: past.Add(-time.Hour), ExpiresAt: past}); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range []struct{ user, pass, actor, reason string }{
+					{mallory, "not-her-password", mallory, "wrong password"},
+					{"ghost-" + sf.name, "any-password", "ghost-" + sf.name, "unknown user"},
+					{robot, "any-password", robot, "password for a service account"},
+					{mallory, unknown, mallory, "unknown token"},
+					{mallory, adminToken.Token, mallory, "token of another user"},
+					{mallory, expired, mallory, "expired token"},
+					{bearerUser, unknown, "", "unknown token"},
+					{bearerUser, "mla_short", "", "malformed token"},
+				} {
+					sf.refuse(c.user, c.pass)
+					want[fmt.Sprintf("login.failed denied %s %q %s", c.actor, c.reason, sf.operation)]++
+				}
+			}
+			var wantRows []string
+			for row, n := range want {
+				wantRows = append(wantRows, fmt.Sprintf("%s x%d", row, n))
+			}
+			slices.Sort(wantRows)
+			var got []string
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				resp := &v1.ListAuditEventsResponse{}
+				admin.expect("", v1.AuditService_ListAuditEvents_FullMethodName,
+					&v1.ListAuditEventsRequest{Event: "login.failed", StartTime: since.Format(time.RFC3339Nano)}, resp)
+				got = got[:0]
+				for _, ev := range resp.Events {
+					got = append(got, fmt.Sprintf("%s %s %s %q %s x%d", ev.Event, ev.Outcome, ev.Username, ev.Reason, ev.Operation, ev.Count))
+					if ev.Category != storage.AuditAuth || ev.RequestId == "" || ev.ClientAddress != "127.0.0.1" || ev.UserAgent == "" ||
+						ev.UserId != 0 || ev.TokenId != 0 || ev.Before != "" || ev.After != "" {
+						t.Errorf("%s: %+v", ev.Event, ev)
+					}
+				}
+				slices.Sort(got)
+				if slices.Equal(got, wantRows) {
+					return
+				}
+			}
+			t.Fatalf("failed logins:\n got  %q\n want %q", got, wantRows)
 		})
 	}
 }
