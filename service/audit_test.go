@@ -256,6 +256,18 @@ func TestAuditRowsOfFailedLogins(t *testing.T) {
 					want[fmt.Sprintf("login.failed denied %s %q %s", c.actor, c.reason, sf.operation)]++
 				}
 			}
+			// A wrong present password, changing one's own, is a failed login of
+			// the signed-in user, and changes nothing.
+			for _, tr := range s.transports(t) {
+				mallory := "mallory-" + tr.name()
+				caller{t, tr, mallory, "mallory-password"}.expect(invalid, v1.UserService_UpdateUserPassword_FullMethodName,
+					&v1.UpdateUserPasswordRequest{Username: mallory, Password: "mallory-password-2", CurrentPassword: "a-guess"}, &v1.UpdateUserPasswordResponse{})
+				want[fmt.Sprintf("login.failed denied %s %q %s", mallory, "wrong current password", v1.UserService_UpdateUserPassword_FullMethodName)]++
+				if evs, err := srv.Store.(storage.Audit).ListAuditEvents(context.Background(),
+					storage.AuditFilter{Event: "user.password", ResourceID: mallory}); err != nil || len(evs) != 0 {
+					t.Fatalf("rows of a refused password change: %+v, %v", evs, err)
+				}
+			}
 			var wantRows []string
 			for row, n := range want {
 				wantRows = append(wantRows, fmt.Sprintf("%s x%d", row, n))
@@ -269,8 +281,9 @@ func TestAuditRowsOfFailedLogins(t *testing.T) {
 				got = got[:0]
 				for _, ev := range resp.Events {
 					got = append(got, fmt.Sprintf("%s %s %s %q %s x%d", ev.Event, ev.Outcome, ev.Username, ev.Reason, ev.Operation, ev.Count))
+					signedIn := ev.Reason == "wrong current password"
 					if ev.Category != storage.AuditAuth || ev.RequestId == "" || ev.ClientAddress != "127.0.0.1" || ev.UserAgent == "" ||
-						ev.UserId != 0 || ev.TokenId != 0 || ev.Before != "" || ev.After != "" {
+						(ev.UserId != 0) != signedIn || ev.TokenId != 0 || ev.Before != "" || ev.After != "" {
 						t.Errorf("%s: %+v", ev.Event, ev)
 					}
 				}
@@ -351,9 +364,15 @@ func nonEmpty(s string) string {
 }
 
 // Token changes have their rows too, made by the token's owner with a token;
-// no row holds the secret.
+// no row holds the secret. So has a change of one's own password, made by
+// oneself. On SQLite and Postgres.
 func TestAuditRowsOfTokenChanges(t *testing.T) {
-	s := startServer(t, permission.Read)
+	for name, start := range auditBackends {
+		t.Run(name, func(t *testing.T) { auditTokenChanges(t, start(t)) })
+	}
+}
+
+func auditTokenChanges(t *testing.T, s *testServer) {
 	audit := s.store.(storage.Audit)
 	for _, tr := range s.transports(t) {
 		t.Run(tr.name(), func(t *testing.T) {
@@ -385,6 +404,17 @@ func TestAuditRowsOfTokenChanges(t *testing.T) {
 			}
 			if evs[0].TokenID == 0 {
 				t.Errorf("the revoke made with a token names no token id: %+v", evs[0])
+			}
+
+			asDora.expect("", v1.UserService_UpdateUserPassword_FullMethodName,
+				&v1.UpdateUserPasswordRequest{Username: dora, Password: "dora-password-2", CurrentPassword: "dora-password"}, &v1.UpdateUserPasswordResponse{})
+			evs, err = audit.ListAuditEvents(context.Background(), storage.AuditFilter{Event: "user.password", ResourceID: dora})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 1 || evs[0].ActorUsername != dora || evs[0].ActorUserID == 0 || evs[0].AuthMethod != "basic" ||
+				canonicalJSON(t, evs[0].After) != `{"password":"changed","username":"`+dora+`"}` || strings.Contains(string(evs[0].Before)+string(evs[0].After), "dora-password") {
+				t.Fatalf("rows of dora's own password change: %+v", evs)
 			}
 		})
 	}
