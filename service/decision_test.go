@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,16 +28,35 @@ import (
 )
 
 // fakeTracking stands in MLflow's place behind the front door: it creates
-// experiment 12 and model m, has online scoring configs in experiment 8, and
-// answers {} to everything else.
+// experiment 12 and model m (a model named "taken" exists already), registers
+// scorers (version 1, 2, ... of each name), has online scoring configs in
+// experiment 8, and answers {} to everything else.
 func fakeTracking(t *testing.T) *url.URL {
+	var mu sync.Mutex
+	versions := map[string]int{}
 	mlflow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		var body struct {
+			Name         string `json:"name"`
+			ExperimentID string `json:"experiment_id"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
 		switch r.URL.Path {
 		case "/api/2.0/mlflow/experiments/create":
 			io.WriteString(w, `{"experiment_id": "12"}`)
 		case "/api/2.0/mlflow/registered-models/create":
+			if body.Name == "taken" {
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"error_code": "RESOURCE_ALREADY_EXISTS", "message": "Registered Model (name=taken) already exists."}`)
+				return
+			}
 			io.WriteString(w, `{"registered_model": {"name": "m"}}`)
+		case "/api/3.0/mlflow/scorers/register":
+			mu.Lock()
+			versions[body.ExperimentID+"/"+body.Name]++
+			v := versions[body.ExperimentID+"/"+body.Name]
+			mu.Unlock()
+			fmt.Fprintf(w, `{"experiment_id": %q, "name": %q, "version": %d}`, body.ExperimentID, body.Name, v)
 		case "/api/3.0/mlflow/scorers/online-configs":
 			io.WriteString(w, `{"configs": [{"experiment_id": "8"}]}`)
 		default:
