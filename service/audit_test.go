@@ -116,7 +116,7 @@ func canonicalJSON(t *testing.T, raw json.RawMessage) string {
 
 // Failed logins and the policy's refusals are auth events: repeated ones of one
 // user for one reason fold into one row with their count, over gRPC and REST,
-// on SQLite and Postgres.
+// on SQLite and Postgres. A refusal of a call made with a token names it.
 func TestAuditAuthEventsFold(t *testing.T) {
 	databases := map[string]func(t *testing.T) servicetest.Database{
 		"sqlite": func(t *testing.T) servicetest.Database { return nil },
@@ -149,10 +149,15 @@ func TestAuditAuthEventsFold(t *testing.T) {
 					}
 					asMallory.expect(denied, v1.PermissionService_CreateExperimentPermission_FullMethodName,
 						&v1.CreateExperimentPermissionRequest{ExperimentId: "9", Username: mallory, Permission: "MANAGE"}, &v1.CreateExperimentPermissionResponse{})
+					// A refusal of a token's call names the token.
+					readToken := admin.createToken(mallory, "ro", "READ")
+					admin.as(bearerUser, readToken.Token).expect(denied, v1.PermissionService_CreateExperimentPermission_FullMethodName,
+						&v1.CreateExperimentPermissionRequest{ExperimentId: "10", Username: mallory, Permission: "MANAGE"}, &v1.CreateExperimentPermissionResponse{})
 
 					// Read back over the API, on the transport that was refused;
 					// [required/held] are the refusal's levels.
 					want := []string{
+						"permission.denied denied x1 experiment/10 no MANAGE on the resource [MANAGE/READ] /mlflowauth.v1.PermissionService/CreateExperimentPermission",
 						"permission.denied denied x1 experiment/9 no MANAGE on the resource [MANAGE/READ] /mlflowauth.v1.PermissionService/CreateExperimentPermission",
 						"permission.denied denied x3 / not an admin [/] /mlflowauth.v1.UserService/CreateUser",
 						"login.failed denied x3 / wrong password [/] /mlflowauth.v1.UserService/GetUser",
@@ -166,7 +171,9 @@ func TestAuditAuthEventsFold(t *testing.T) {
 						for _, ev := range resp.Events {
 							got = append(got, fmt.Sprintf("%s %s x%d %s/%s %s [%s/%s] %s", ev.Event, ev.Outcome, ev.Count, ev.ResourceType, ev.ResourceId,
 								ev.Reason, ev.RequiredLevel, ev.HeldLevel, ev.Operation))
-							if ev.Category != storage.AuditAuth || ev.RequestId == "" || ev.ClientAddress != "127.0.0.1" {
+							byToken := ev.ResourceId == "10"
+							if ev.Category != storage.AuditAuth || ev.RequestId == "" || ev.ClientAddress != "127.0.0.1" ||
+								(ev.TokenId == readToken.TokenInfo.Id) != byToken || (byToken && ev.AuthMethod != "token") {
 								t.Errorf("%s: %+v", ev.Event, ev)
 							}
 						}
@@ -175,7 +182,7 @@ func TestAuditAuthEventsFold(t *testing.T) {
 							resp := &v1.ListAuditEventsResponse{}
 							admin.expect("", v1.AuditService_ListAuditEvents_FullMethodName,
 								&v1.ListAuditEventsRequest{Username: mallory, RequiredLevel: "MANAGE", HeldLevel: "READ"}, resp)
-							if len(resp.Events) != 1 || resp.Events[0].ResourceId != "9" {
+							if len(resp.Events) != 2 || resp.Events[0].ResourceId != "10" || resp.Events[1].ResourceId != "9" {
 								t.Fatalf("%s's refusals that required MANAGE of one holding READ: %v", mallory, resp.Events)
 							}
 							return
