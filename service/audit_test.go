@@ -196,7 +196,7 @@ func TestAuditAuthEventsFold(t *testing.T) {
 }
 
 // Every kind of failed login is a row naming who tried (the username given,
-// none for a Bearer token) and why, through the API over gRPC and REST and
+// none for a Bearer token, never a token given as the username) and why, through the API over gRPC and REST and
 // through the front door, on SQLite and Postgres; the same failure through the
 // same route folds into one row. Rows are read back over ListAuditEvents.
 func TestAuditRowsOfFailedLogins(t *testing.T) {
@@ -258,6 +258,8 @@ func TestAuditRowsOfFailedLogins(t *testing.T) {
 					{mallory, expired, mallory, "expired token"},
 					{bearerUser, unknown, "", "unknown token"},
 					{bearerUser, "mla_short", "", "malformed token"},
+					// A token given as the username is no name to keep.
+					{adminToken.Token, "any-password", "mla_…", "unknown user"},
 				} {
 					sf.refuse(c.user, c.pass)
 					want[fmt.Sprintf("login.failed denied %s %q %s", c.actor, c.reason, sf.operation)]++
