@@ -64,11 +64,12 @@ func (p *Plan) AuditedBatch(source string) storage.Batch {
 		b.Audit = append(b.Audit, row("import.grant", string(g.Resource.Type), g.Resource.ID, cmp.Or(g.Workspace, workspace.Default),
 			storage.AuditGrant{Username: g.Username, Permission: string(g.Level)}))
 	}
-	for _, r := range b.Roles {
-		// The role's id is made by the batch; the value names it by workspace and name.
+	for i, r := range b.Roles {
+		// The role's id is made by the batch, which names it in the row.
 		v := storage.AuditRoleOf(r.Role)
 		v.Members = r.Members
-		b.Audit = append(b.Audit, row("import.role", "role", "", r.Workspace, v))
+		ev := row("import.role", "role", "", r.Workspace, v)
+		b.Roles[i].Audit = &ev
 	}
 	return b
 }

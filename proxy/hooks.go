@@ -23,15 +23,16 @@ type hook func(ctx context.Context, c *call, body []byte) ([]byte, error)
 type rewrite func(ctx context.Context, c *call) error
 
 // grantManage makes the caller a manager of what they just created, as MLflow
-// does. A stale grant left from an earlier resource of that id is raised to MANAGE.
-// Each write has its audit row in its transaction.
+// does. A stale grant left from an earlier resource of that id is raised to MANAGE;
+// one that is MANAGE already is left, unwritten and without a row (a scorer's
+// manager registering its next version). Each write has its audit row in its transaction.
 func (c *call) grantManage(ctx context.Context, r permission.Resource) error {
 	guard, op := c.proxy.guard, c.decision.Action
 	after := &storage.Grant{UserID: c.user.ID, Username: c.user.Username, Resource: r, Level: permission.Manage}
 	_, err := c.proxy.grants.CreateGrant(guard.WithGrantAudit(ctx, op, "grant.create", r, nil, after), c.user.ID, r, permission.Manage)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		var before storage.Grant
-		if before, err = c.proxy.grants.Grant(ctx, c.user.ID, r); err == nil {
+		if before, err = c.proxy.grants.Grant(ctx, c.user.ID, r); err == nil && before.Level != permission.Manage {
 			_, err = c.proxy.grants.UpdateGrant(guard.WithGrantAudit(ctx, op, "grant.update", r, &before, after), c.user.ID, r, permission.Manage)
 		}
 	}

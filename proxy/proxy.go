@@ -157,7 +157,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.forward.ServeHTTP(w, r)
 		return
 	}
-	ctx, user, err := p.guard.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	rt, params := find(r.Method, r.URL.Path)
+	ctx, user, err := p.guard.Authenticate(decision.WithAction(r.Context(), rt.name()), r.Header.Get("Authorization"))
 	if err != nil {
 		p.guard.WriteError(w, err)
 		return
@@ -170,7 +171,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx = workspace.With(ctx, ws)
-	rt, params := find(r.Method, r.URL.Path)
 	metrics.SetRoute(ctx, rt.name())
 	c := &call{proxy: p, req: r, route: rt, pathParams: params, query: r.URL.Query(), user: user, workspace: workspace.From(ctx),
 		decision: decision.Decision{Action: rt.name(), Group: rt.group(r.Method, r.URL.Path)}}

@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mlflow-auth/mlflow-auth/decision"
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -27,6 +28,9 @@ func auditEvent(ctx context.Context, category, event, outcome string) storage.Au
 	}
 	if l, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
 		ev.ClientAddr, ev.RequestID, ev.Operation, ev.UserAgent = l.client, l.id, l.rpc, l.agent
+	}
+	if ev.Operation == "" { // a proxied request, not an RPC
+		ev.Operation = decision.ActionFrom(ctx)
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		ev.TraceID = sc.TraceID().String()

@@ -16,6 +16,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/token"
 )
 
 // Every user and direct-grant change an admin makes, over gRPC and REST, on
@@ -115,7 +116,7 @@ func canonicalJSON(t *testing.T, raw json.RawMessage) string {
 
 // Failed logins and the policy's refusals are auth events: repeated ones of one
 // user for one reason fold into one row with their count, over gRPC and REST,
-// on SQLite and Postgres.
+// on SQLite and Postgres. A refusal of a call made with a token names it.
 func TestAuditAuthEventsFold(t *testing.T) {
 	databases := map[string]func(t *testing.T) servicetest.Database{
 		"sqlite": func(t *testing.T) servicetest.Database { return nil },
@@ -148,10 +149,15 @@ func TestAuditAuthEventsFold(t *testing.T) {
 					}
 					asMallory.expect(denied, v1.PermissionService_CreateExperimentPermission_FullMethodName,
 						&v1.CreateExperimentPermissionRequest{ExperimentId: "9", Username: mallory, Permission: "MANAGE"}, &v1.CreateExperimentPermissionResponse{})
+					// A refusal of a token's call names the token.
+					readToken := admin.createToken(mallory, "ro", "READ")
+					admin.as(bearerUser, readToken.Token).expect(denied, v1.PermissionService_CreateExperimentPermission_FullMethodName,
+						&v1.CreateExperimentPermissionRequest{ExperimentId: "10", Username: mallory, Permission: "MANAGE"}, &v1.CreateExperimentPermissionResponse{})
 
 					// Read back over the API, on the transport that was refused;
 					// [required/held] are the refusal's levels.
 					want := []string{
+						"permission.denied denied x1 experiment/10 no MANAGE on the resource [MANAGE/READ] /mlflowauth.v1.PermissionService/CreateExperimentPermission",
 						"permission.denied denied x1 experiment/9 no MANAGE on the resource [MANAGE/READ] /mlflowauth.v1.PermissionService/CreateExperimentPermission",
 						"permission.denied denied x3 / not an admin [/] /mlflowauth.v1.UserService/CreateUser",
 						"login.failed denied x3 / wrong password [/] /mlflowauth.v1.UserService/GetUser",
@@ -165,7 +171,9 @@ func TestAuditAuthEventsFold(t *testing.T) {
 						for _, ev := range resp.Events {
 							got = append(got, fmt.Sprintf("%s %s x%d %s/%s %s [%s/%s] %s", ev.Event, ev.Outcome, ev.Count, ev.ResourceType, ev.ResourceId,
 								ev.Reason, ev.RequiredLevel, ev.HeldLevel, ev.Operation))
-							if ev.Category != storage.AuditAuth || ev.RequestId == "" || ev.ClientAddress != "127.0.0.1" {
+							byToken := ev.ResourceId == "10"
+							if ev.Category != storage.AuditAuth || ev.RequestId == "" || ev.ClientAddress != "127.0.0.1" ||
+								(ev.TokenId == readToken.TokenInfo.Id) != byToken || (byToken && ev.AuthMethod != "token") {
 								t.Errorf("%s: %+v", ev.Event, ev)
 							}
 						}
@@ -174,7 +182,7 @@ func TestAuditAuthEventsFold(t *testing.T) {
 							resp := &v1.ListAuditEventsResponse{}
 							admin.expect("", v1.AuditService_ListAuditEvents_FullMethodName,
 								&v1.ListAuditEventsRequest{Username: mallory, RequiredLevel: "MANAGE", HeldLevel: "READ"}, resp)
-							if len(resp.Events) != 1 || resp.Events[0].ResourceId != "9" {
+							if len(resp.Events) != 2 || resp.Events[0].ResourceId != "10" || resp.Events[1].ResourceId != "9" {
 								t.Fatalf("%s's refusals that required MANAGE of one holding READ: %v", mallory, resp.Events)
 							}
 							return
@@ -183,6 +191,117 @@ func TestAuditAuthEventsFold(t *testing.T) {
 					t.Fatalf("auth events of %s, newest first:\n got  %q\n want %q", mallory, got, want)
 				})
 			}
+		})
+	}
+}
+
+// Every kind of failed login is a row naming who tried (the username given,
+// none for a Bearer token, never a token given as the username) and why, through the API over gRPC and REST and
+// through the front door, on SQLite and Postgres; the same failure through the
+// same route folds into one row. Rows are read back over ListAuditEvents.
+func TestAuditRowsOfFailedLogins(t *testing.T) {
+	databases := map[string]func(t *testing.T) servicetest.Database{
+		"sqlite": func(t *testing.T) servicetest.Database { return nil },
+		"postgres": func(t *testing.T) servicetest.Database {
+			pg := openPostgres(t, "")
+			return pg
+		},
+	}
+	for name, db := range databases {
+		t.Run(name, func(t *testing.T) {
+			srv := servicetest.Start(t, servicetest.Options{Store: db(t), Upstream: fakeTracking(t), AuditFold: time.Second})
+			conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			s := &testServer{httpBase: srv.URL, conn: conn, store: srv.Store}
+			admin := caller{t, s.transports(t)[0], adminUser, adminPass}
+			since := time.Now().Add(-time.Second)
+			// Each surface refuses a login on its own route: the API's RPC, the proxied path.
+			type surface struct {
+				name, operation string
+				refuse          func(user, pass string)
+			}
+			var surfaces []surface
+			for _, tr := range s.transports(t) {
+				tr := tr
+				surfaces = append(surfaces, surface{tr.name(), v1.UserService_GetCurrentUser_FullMethodName, func(user, pass string) {
+					caller{t, tr, user, pass}.refused()
+				}})
+			}
+			surfaces = append(surfaces, surface{"proxy", "mlflow GET /2.0/mlflow/experiments/get", func(user, pass string) {
+				status, body := do(t, "GET", srv.URL+"/api/2.0/mlflow/experiments/get?experiment_id=1", user, pass, nil, nil)
+				expectJSON(t, "proxied login as "+user, status, body, 401, nil)
+			}})
+			tokens := srv.Store.(storage.Tokens)
+			adminToken := admin.createToken(adminUser, "ci", "")
+			unknown, _ := token.New()
+			want := map[string]int{}
+			for _, sf := range surfaces {
+				mallory, robot := "mallory-"+sf.name, "robot-"+sf.name
+				m := admin.createUser(mallory, "mallory-password")
+				admin.expect("", v1.UserService_CreateServiceAccount_FullMethodName,
+					&v1.CreateServiceAccountRequest{Username: robot}, &v1.CreateServiceAccountResponse{})
+				expired, hash := token.New()
+				past := time.Now().Add(-time.Hour)
+				if _, err := tokens.CreateToken(context.Background(), storage.Token{UserID: m.Id, Name: "expired", Hash: hash[:],
+					CreatedAt: past.Add(-time.Hour), ExpiresAt: past}); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range []struct{ user, pass, actor, reason string }{
+					{mallory, "not-her-password", mallory, "wrong password"},
+					{"ghost-" + sf.name, "any-password", "ghost-" + sf.name, "unknown user"},
+					{robot, "any-password", robot, "password for a service account"},
+					{mallory, unknown, mallory, "unknown token"},
+					{mallory, adminToken.Token, mallory, "token of another user"},
+					{mallory, expired, mallory, "expired token"},
+					{bearerUser, unknown, "", "unknown token"},
+					{bearerUser, "mla_short", "", "malformed token"},
+					// A token given as the username is no name to keep.
+					{adminToken.Token, "any-password", "mla_…", "unknown user"},
+				} {
+					sf.refuse(c.user, c.pass)
+					want[fmt.Sprintf("login.failed denied %s %q %s", c.actor, c.reason, sf.operation)]++
+				}
+			}
+			// A wrong present password, changing one's own, is a failed login of
+			// the signed-in user, and changes nothing.
+			for _, tr := range s.transports(t) {
+				mallory := "mallory-" + tr.name()
+				caller{t, tr, mallory, "mallory-password"}.expect(invalid, v1.UserService_UpdateUserPassword_FullMethodName,
+					&v1.UpdateUserPasswordRequest{Username: mallory, Password: "mallory-password-2", CurrentPassword: "a-guess"}, &v1.UpdateUserPasswordResponse{})
+				want[fmt.Sprintf("login.failed denied %s %q %s", mallory, "wrong current password", v1.UserService_UpdateUserPassword_FullMethodName)]++
+				if evs, err := srv.Store.(storage.Audit).ListAuditEvents(context.Background(),
+					storage.AuditFilter{Event: "user.password", ResourceID: mallory}); err != nil || len(evs) != 0 {
+					t.Fatalf("rows of a refused password change: %+v, %v", evs, err)
+				}
+			}
+			var wantRows []string
+			for row, n := range want {
+				wantRows = append(wantRows, fmt.Sprintf("%s x%d", row, n))
+			}
+			slices.Sort(wantRows)
+			var got []string
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				resp := &v1.ListAuditEventsResponse{}
+				admin.expect("", v1.AuditService_ListAuditEvents_FullMethodName,
+					&v1.ListAuditEventsRequest{Event: "login.failed", StartTime: since.Format(time.RFC3339Nano)}, resp)
+				got = got[:0]
+				for _, ev := range resp.Events {
+					got = append(got, fmt.Sprintf("%s %s %s %q %s x%d", ev.Event, ev.Outcome, ev.Username, ev.Reason, ev.Operation, ev.Count))
+					signedIn := ev.Reason == "wrong current password"
+					if ev.Category != storage.AuditAuth || ev.RequestId == "" || ev.ClientAddress != "127.0.0.1" || ev.UserAgent == "" ||
+						(ev.UserId != 0) != signedIn || ev.TokenId != 0 || ev.Before != "" || ev.After != "" {
+						t.Errorf("%s: %+v", ev.Event, ev)
+					}
+				}
+				slices.Sort(got)
+				if slices.Equal(got, wantRows) {
+					return
+				}
+			}
+			t.Fatalf("failed logins:\n got  %q\n want %q", got, wantRows)
 		})
 	}
 }
@@ -254,9 +373,15 @@ func nonEmpty(s string) string {
 }
 
 // Token changes have their rows too, made by the token's owner with a token;
-// no row holds the secret.
+// no row holds the secret. So has a change of one's own password, made by
+// oneself. On SQLite and Postgres.
 func TestAuditRowsOfTokenChanges(t *testing.T) {
-	s := startServer(t, permission.Read)
+	for name, start := range auditBackends {
+		t.Run(name, func(t *testing.T) { auditTokenChanges(t, start(t)) })
+	}
+}
+
+func auditTokenChanges(t *testing.T, s *testServer) {
 	audit := s.store.(storage.Audit)
 	for _, tr := range s.transports(t) {
 		t.Run(tr.name(), func(t *testing.T) {
@@ -288,6 +413,17 @@ func TestAuditRowsOfTokenChanges(t *testing.T) {
 			}
 			if evs[0].TokenID == 0 {
 				t.Errorf("the revoke made with a token names no token id: %+v", evs[0])
+			}
+
+			asDora.expect("", v1.UserService_UpdateUserPassword_FullMethodName,
+				&v1.UpdateUserPasswordRequest{Username: dora, Password: "dora-password-2", CurrentPassword: "dora-password"}, &v1.UpdateUserPasswordResponse{})
+			evs, err = audit.ListAuditEvents(context.Background(), storage.AuditFilter{Event: "user.password", ResourceID: dora})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 1 || evs[0].ActorUsername != dora || evs[0].ActorUserID == 0 || evs[0].AuthMethod != "basic" ||
+				canonicalJSON(t, evs[0].After) != `{"password":"changed","username":"`+dora+`"}` || strings.Contains(string(evs[0].Before)+string(evs[0].After), "dora-password") {
+				t.Fatalf("rows of dora's own password change: %+v", evs)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -181,8 +186,9 @@ func TestAuditRowsOfRoleAndWorkspaceChanges(t *testing.T) {
 func canonical(t *testing.T, s string) string { return canonicalJSON(t, json.RawMessage(s)) }
 
 // Every update and delete of a user, a direct grant and a token carries the
-// value before the change (never a password or secret), read back over
-// ListAuditEvents, over gRPC and REST on SQLite and Postgres.
+// value before the change (never a password or secret), and a grant's row
+// names the workspace it was made in, read back over ListAuditEvents, over
+// gRPC and REST on SQLite and Postgres.
 func TestAuditRowsCarryTheValueBefore(t *testing.T) {
 	for name, start := range auditBackends {
 		t.Run(name, func(t *testing.T) {
@@ -211,6 +217,30 @@ func TestAuditRowsCarryTheValueBefore(t *testing.T) {
 						"grant.delete "+grant("EDIT")+" ",
 						"grant.update "+grant("READ")+" "+grant("EDIT"),
 						"grant.create  "+grant("READ"))
+
+					// A grant made in a workspace (X-MLFLOW-WORKSPACE) is a row of that workspace.
+					ws, model := "team-"+tr.name(), "m-"+tr.name()
+					inWorkspace := func(method, verb, path string, req, resp proto.Message) {
+						if tr.name() == "rest" {
+							body, _ := protojson.Marshal(req)
+							if st, answer := restIn(t, s, ws, verb, path, adminUser, adminPass, string(body)); st != http.StatusOK {
+								t.Fatalf("%s %s in %s: %d %v", verb, path, ws, st, answer)
+							}
+							return
+						}
+						ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", basicAuth(adminUser, adminPass), "x-mlflow-workspace", ws)
+						if err := s.conn.Invoke(ctx, method, req, resp); err != nil {
+							t.Fatalf("%s in %s: %v", method, ws, err)
+						}
+					}
+					inWorkspace(v1.PermissionService_CreateRegisteredModelPermission_FullMethodName, "POST", "/api/2.0/mlflow/registered-models/permissions/create",
+						&v1.CreateRegisteredModelPermissionRequest{Name: model, Username: erin, Permission: "READ"}, &v1.CreateRegisteredModelPermissionResponse{})
+					inWorkspace(v1.PermissionService_DeleteRegisteredModelPermission_FullMethodName, "DELETE", "/api/2.0/mlflow/registered-models/permissions/delete",
+						&v1.DeleteRegisteredModelPermissionRequest{Name: model, Username: erin}, &v1.DeleteRegisteredModelPermissionResponse{})
+					wantRows(t, "the grant in a workspace", auditRows(admin, "registered_model", model, ws),
+						"grant.delete "+grant("READ")+" ",
+						"grant.create  "+grant("READ"))
+					wantRows(t, "the grant in the default workspace", auditRows(admin, "registered_model", model, "default"))
 
 					admin.expect("", v1.TokenService_CreateToken_FullMethodName,
 						&v1.CreateTokenRequest{Username: erin, Name: "ci", Ceiling: "READ", ExpiresInDays: 3}, &v1.CreateTokenResponse{})

@@ -314,14 +314,22 @@ func tooManyFailures(wait time.Duration) error {
 }
 
 // refusedLogin logs a failed login with the attempted username (cut short: it is
-// the caller's text) and where it came from; never the password.
-// It is an auth event of the audit trail too.
+// the caller's text) and where it came from; never the password, nor a token
+// given as the username (a client's settings mixed up), which is kept as
+// tokenAsUsername. It is an auth event of the audit trail too.
 func (a *authenticator) refusedLogin(ctx context.Context, username, address, reason string) {
+	if _, isToken := token.Parse(username); isToken {
+		username = tokenAsUsername
+	}
 	slog.WarnContext(ctx, "refused login", "username", quoted(username), "client", address, "reason", reason)
 	ev := auditEvent(ctx, storage.AuditAuth, "login.failed", storage.OutcomeDenied)
 	ev.ActorUsername, ev.Reason = username, reason
 	a.audit.record(ev)
 }
+
+// tokenAsUsername stands for a token given as a login's username: the
+// prefix that says it was one, none of its secret.
+const tokenAsUsername = token.Prefix + "…"
 
 // kdfError is the API error for a key derivation that never ran: the gate was full
 // (the client may retry, see Retry-After) or the caller left. Nil for anything else.

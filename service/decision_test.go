@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,16 +28,35 @@ import (
 )
 
 // fakeTracking stands in MLflow's place behind the front door: it creates
-// experiment 12 and model m, has online scoring configs in experiment 8, and
-// answers {} to everything else.
+// experiment 12 and model m (a model named "taken" exists already), registers
+// scorers (version 1, 2, ... of each name), has online scoring configs in
+// experiment 8, and answers {} to everything else.
 func fakeTracking(t *testing.T) *url.URL {
+	var mu sync.Mutex
+	versions := map[string]int{}
 	mlflow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		var body struct {
+			Name         string `json:"name"`
+			ExperimentID string `json:"experiment_id"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
 		switch r.URL.Path {
 		case "/api/2.0/mlflow/experiments/create":
 			io.WriteString(w, `{"experiment_id": "12"}`)
 		case "/api/2.0/mlflow/registered-models/create":
+			if body.Name == "taken" {
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, `{"error_code": "RESOURCE_ALREADY_EXISTS", "message": "Registered Model (name=taken) already exists."}`)
+				return
+			}
 			io.WriteString(w, `{"registered_model": {"name": "m"}}`)
+		case "/api/3.0/mlflow/scorers/register":
+			mu.Lock()
+			versions[body.ExperimentID+"/"+body.Name]++
+			v := versions[body.ExperimentID+"/"+body.Name]
+			mu.Unlock()
+			fmt.Fprintf(w, `{"experiment_id": %q, "name": %q, "version": %d}`, body.ExperimentID, body.Name, v)
 		case "/api/3.0/mlflow/scorers/online-configs":
 			io.WriteString(w, `{"configs": [{"experiment_id": "8"}]}`)
 		default:
@@ -62,7 +82,8 @@ func expectJSON(t *testing.T, what string, status int, body []byte, wantStatus i
 // Refusals of the API and of the front door are one kind of audit row, made
 // from the decision: who, which resource, why, folded with their repeats. The
 // grant the front door gives the creator of an experiment or a model has its
-// row too, with what the grant was before. On SQLite and Postgres.
+// row too, with what the grant was before. A refusal of a token's call names
+// the token. On SQLite and Postgres.
 func TestDecisionsInTheAuditTrail(t *testing.T) {
 	databases := map[string]func(t *testing.T) servicetest.Database{
 		"sqlite": func(t *testing.T) servicetest.Database { return nil },
@@ -99,6 +120,14 @@ func TestDecisionsInTheAuditTrail(t *testing.T) {
 			expectJSON(t, "create experiment", status, body, 200, map[string]any{"experiment_id": "12"})
 			status, body = call("POST", "/api/2.0/mlflow/registered-models/create", "alice", "alice-password-1", `{"name": "m"}`)
 			expectJSON(t, "create model", status, body, 200, nil)
+			// A refusal at the front door of a call made with a token names the token.
+			status, body = call("POST", "/api/2.0/mlflow/users/tokens/create", adminUser, adminPass, `{"username": "alice", "name": "ro", "ceiling": "READ"}`)
+			var readToken struct{ Token string }
+			if err := json.Unmarshal(body, &readToken); status != 200 || err != nil || readToken.Token == "" {
+				t.Fatalf("a READ token for alice: %d %s", status, body)
+			}
+			status, body = call("POST", "/api/2.0/mlflow/experiments/update", bearerUser, readToken.Token, `{"experiment_id": "12", "new_name": "y"}`)
+			expectJSON(t, "proxied update with a READ token", status, body, 403, deniedBody)
 
 			// Read back over REST, as an admin reads the trail; [required/held]
 			// are a refusal's levels, none for a grant's row.
@@ -106,6 +135,7 @@ func TestDecisionsInTheAuditTrail(t *testing.T) {
 				`permission.denied auth denied x3 experiment/7@default "no EDIT on the resource" [EDIT/NO_PERMISSIONS] mlflow POST /2.0/mlflow/experiments/update  `,
 				`permission.denied auth denied x2 experiment/7@default "no MANAGE on the resource" [MANAGE/NO_PERMISSIONS] /mlflowauth.v1.PermissionService/GetExperimentPermission  `,
 				`permission.denied auth denied x1 experiment/8@default "no READ on the resource" [READ/NO_PERMISSIONS] mlflow GET /3.0/mlflow/scorers/online-configs  `,
+				`permission.denied auth denied x1 experiment/12@default "no EDIT on the resource" [EDIT/READ] mlflow POST /2.0/mlflow/experiments/update  `,
 				`grant.create admin success x1 experiment/12@default "" [/] mlflow POST /2.0/mlflow/experiments/create  {"permission":"MANAGE","username":"alice"}`,
 				`grant.update admin success x1 registered_model/m@default "" [/] mlflow POST /2.0/mlflow/registered-models/create {"permission":"READ","username":"alice"} {"permission":"MANAGE","username":"alice"}`,
 			}
@@ -130,8 +160,12 @@ func TestDecisionsInTheAuditTrail(t *testing.T) {
 						ev["resource_type"], ev["resource_id"], ev["workspace"], ev["reason"], ev["required_level"], ev["held_level"], ev["operation"],
 						canonicalJSON(t, value("before")), canonicalJSON(t, value("after"))))
 					agent, _ := ev["user_agent"].(string)
-					if ev["user_id"] == 0.0 || ev["auth_method"] != "basic" || ev["request_id"] == "" || ev["client_address"] != "127.0.0.1" ||
-						!strings.HasPrefix(agent, "Go-http-client/") {
+					method := "basic"
+					if ev["event"] == "permission.denied" && ev["resource_id"] == "12" {
+						method = "token"
+					}
+					if ev["user_id"] == 0.0 || ev["auth_method"] != method || (ev["token_id"] != 0.0) != (method == "token") ||
+						ev["request_id"] == "" || ev["client_address"] != "127.0.0.1" || !strings.HasPrefix(agent, "Go-http-client/") {
 						t.Errorf("%s names its actor and request badly: %v", ev["event"], ev)
 					}
 				}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/service"
 	"github.com/mlflow-auth/mlflow-auth/service/servicetest"
+	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
 // A storm of wrong passwords (and unknown users, who cost a hash too) meets the
@@ -101,7 +103,7 @@ func sumOf(m map[int]int) (n int) {
 // and gRPC. Credentials that verified recently still pass, so guessing cannot lock
 // out a logged-in user, and an admin's password reset lets the user in at once.
 func TestFailedLoginsAreThrottled(t *testing.T) {
-	s := servicetest.Start(t, servicetest.Options{CredentialCacheTTL: time.Hour, LoginThrottle: service.LoginThrottle{FreeFailures: 3}})
+	s := servicetest.Start(t, servicetest.Options{CredentialCacheTTL: time.Hour, LoginThrottle: service.LoginThrottle{FreeFailures: 3}, AuditFold: time.Second})
 	conn, err := grpc.NewClient(s.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -171,4 +173,22 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 	if status, code, _ := rest("alice", "alice-password-2"); status != 200 {
 		t.Errorf("alice after an admin's reset: %d %s, want 200", status, code)
 	}
+
+	// Each failure and each throttled attempt of alice is in the audit trail.
+	want := []string{"throttled x3", "wrong password x3"}
+	var got []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		evs, err := s.Store.(storage.Audit).ListAuditEvents(t.Context(), storage.AuditFilter{Actor: "alice", Event: "login.failed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = got[:0]
+		for _, ev := range evs {
+			got = append(got, fmt.Sprintf("%s x%d", ev.Reason, ev.Count))
+		}
+		if slices.Equal(got, want) {
+			return
+		}
+	}
+	t.Fatalf("alice's failed logins, newest first: %q, want %q", got, want)
 }

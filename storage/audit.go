@@ -104,7 +104,7 @@ type auditSlot struct {
 // WithAudit asks the next write made with ctx to insert ev in the same
 // transaction as the change, so the change and its row commit or fail together.
 // The user, service-account, direct-grant and batch writes of Store honour it
-// (CreateBatch also writes its Batch.Audit), as do DeleteResourceGrants and
+// (CreateBatch also writes its Batch.Audit and its roles' BatchRole.Audit), as do DeleteResourceGrants and
 // MoveGrants, which write their row only when they removed or moved a grant
 // and set its before and after themselves (AuditGrantsOf the grants removed or
 // moved; after a move, AuditMovedGrants); so do the writes of Roles

@@ -62,6 +62,9 @@ type Batch struct {
 type BatchRole struct {
 	Role             // ID is ignored, and so are its permissions' ID and RoleID
 	Members []string // usernames
+	// Audit is the role's audit row, if any: written after the batch's Audit,
+	// naming as its resource id the id the batch made for the role.
+	Audit *AuditEvent
 }
 
 // Store is the whole persistence API. Methods are safe for concurrent use; each

@@ -120,7 +120,7 @@ func TestImportAuditRows(t *testing.T) {
 			mustImport(t, "--from", from, "--database-url", to.url)
 			evs, got := auditOf(t, to.url)
 			want := []string{
-				`import.role role/@default {"members":["alice"],"name":"team","permissions":[{"permission":"READ","resource_pattern":"*","resource_type":"experiment"}],"workspace":"default"}`,
+				`import.role role/1@default {"members":["alice"],"name":"team","permissions":[{"permission":"READ","resource_pattern":"*","resource_type":"experiment"}],"workspace":"default"}`,
 				`import.grant experiment/7@default {"permission":"EDIT","username":"alice"}`,
 				`import.user user/alice@ {"is_admin":false,"username":"alice"}`,
 				`import.user user/admin@ {"is_admin":true,"username":"admin"}`,

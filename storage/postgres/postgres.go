@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -542,6 +543,18 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 		}
 		for _, ev := range b.Audit {
 			if err := audited(storage.WithAudit(ctx, ev), tx); err != nil {
+				return err
+			}
+		}
+		for _, r := range b.Roles {
+			if r.Audit == nil {
+				continue
+			}
+			var id int32
+			if err := tx.QueryRow(ctx, "SELECT id FROM roles WHERE workspace = $1 AND name = $2", r.Workspace, r.Name).Scan(&id); err != nil {
+				return err
+			}
+			if err := audited(storage.AuditCreated(storage.WithAudit(ctx, *r.Audit), strconv.Itoa(int(id))), tx); err != nil {
 				return err
 			}
 		}

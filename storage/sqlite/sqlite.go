@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -476,12 +477,14 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 				return err
 			}
 		}
-		for _, r := range b.Roles {
+		roleIDs := make([]int32, len(b.Roles))
+		for i, r := range b.Roles {
 			var id int32
 			if err := tx.QueryRowContext(ctx, "INSERT INTO roles (workspace, name, description) VALUES (?, ?, ?) RETURNING id",
 				r.Workspace, r.Name, r.Description).Scan(&id); err != nil {
 				return err
 			}
+			roleIDs[i] = id
 			for _, p := range r.Permissions {
 				if _, err := tx.ExecContext(ctx, "INSERT INTO role_permissions (role_id, resource_type, resource_pattern, permission) VALUES (?, ?, ?, ?)",
 					id, p.ResourceType, p.Pattern, p.Level); err != nil {
@@ -497,6 +500,14 @@ func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {
 		}
 		for _, ev := range b.Audit {
 			if err := audited(storage.WithAudit(ctx, ev), tx); err != nil {
+				return err
+			}
+		}
+		for i, r := range b.Roles {
+			if r.Audit == nil {
+				continue
+			}
+			if err := audited(storage.AuditCreated(storage.WithAudit(ctx, *r.Audit), strconv.Itoa(int(roleIDs[i]))), tx); err != nil {
 				return err
 			}
 		}

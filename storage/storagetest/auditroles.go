@@ -102,23 +102,37 @@ func testAuditCommitsWithServiceAccounts(t *testing.T, open OpenFunc) {
 	wantAuditEvents(t, "service accounts", listAudit(t, s, storage.AuditFilter{}), "service_account.delete", "service_account.create")
 }
 
-// A batch writes its Audit rows and the event of its context with it; a batch
-// that fails writes none of them.
+// A batch writes its Audit rows, each role's row (naming the id the batch made
+// for it) and the event of its context with it; a batch that fails writes none
+// of them.
 func testAuditCommitsWithBatch(t *testing.T, open OpenFunc) {
 	s := migrated(t, open)
 	row := func(event string) storage.AuditEvent {
 		return storage.AuditEvent{Category: storage.AuditAdmin, Event: event, Outcome: storage.OutcomeSuccess}
 	}
+	roleRow := row("import.role")
+	roleRow.ResourceType = "role"
+	if _, err := s.CreateRole(context.Background(), "default", "taken-id", nil); err != nil { // the batch's role is not the first
+		t.Fatal(err)
+	}
 	b := storage.Batch{
 		Users:  []storage.User{batchUser("alice", false)},
 		Grants: []storage.Grant{batchGrant("alice", exp("1"), permission.Read)},
-		Roles:  []storage.BatchRole{{Role: storage.Role{Name: "readers", Workspace: "default"}, Members: []string{"alice"}}},
-		Audit:  []storage.AuditEvent{row("import.user"), row("import.grant"), row("import.role")},
+		Roles:  []storage.BatchRole{{Role: storage.Role{Name: "readers", Workspace: "default"}, Members: []string{"alice"}, Audit: &roleRow}},
+		Audit:  []storage.AuditEvent{row("import.user"), row("import.grant")},
 	}
 	if err := s.CreateBatch(audit("import"), b); err != nil {
 		t.Fatal(err)
 	}
-	wantAuditEvents(t, "batch", listAudit(t, s, storage.AuditFilter{}), "import", "import.role", "import.grant", "import.user")
+	evs := listAudit(t, s, storage.AuditFilter{})
+	wantAuditEvents(t, "batch", evs, "import", "import.role", "import.grant", "import.user")
+	roles, err := s.ListRoles(context.Background(), "default", 0, 0)
+	if err != nil || len(roles) != 2 || roles[1].Name != "readers" {
+		t.Fatalf("roles after the batch: %+v, %v", roles, err)
+	}
+	if want := strconv.Itoa(int(roles[1].ID)); evs[1].ResourceID != want {
+		t.Fatalf("the role's row names role %q, want %s", evs[1].ResourceID, want)
+	}
 	again := b
 	again.Users = []storage.User{batchUser("bob", false), batchUser("alice", false)}
 	again.Grants, again.Roles = nil, nil
