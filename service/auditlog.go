@@ -18,6 +18,11 @@ const auditBuffer = 4096
 // defaultAuditFold is how long repeated refusals are folded into one row.
 const defaultAuditFold = time.Minute
 
+// maxOpenFolds bounds the rows held open for folding: refusals of as many
+// distinct users or reasons as a storm brings would otherwise all wait in
+// memory for their window. Past it the older half are written at once.
+const maxOpenFolds = 1024
+
 // authAudit writes auth events (failed logins, refusals) off the request path.
 // Events of one user with the same event, operation, resource and reason that
 // arrive within one fold window of the first become one row whose Count says
@@ -95,15 +100,8 @@ func (a *authAudit) run(ctx context.Context) {
 		index[k] = len(rows)
 		rows = append(rows, ev)
 	}
-	// flush writes the rows opened before cutoff.
-	flush := func(ctx context.Context, cutoff time.Time) {
-		if n := a.dropped.Swap(0); n > 0 {
-			slog.WarnContext(ctx, "audit buffer full: auth events dropped", "dropped", n)
-		}
-		n := 0
-		for n < len(rows) && rows[n].Time.Before(cutoff) {
-			n++
-		}
+	// write writes the n oldest rows.
+	write := func(ctx context.Context, n int) {
 		if n == 0 {
 			return
 		}
@@ -116,10 +114,24 @@ func (a *authAudit) run(ctx context.Context) {
 			index[foldKeyOf(ev)] = i
 		}
 	}
+	// flush writes the rows opened before cutoff.
+	flush := func(ctx context.Context, cutoff time.Time) {
+		if n := a.dropped.Swap(0); n > 0 {
+			slog.WarnContext(ctx, "audit buffer full: auth events dropped", "dropped", n)
+		}
+		n := 0
+		for n < len(rows) && rows[n].Time.Before(cutoff) {
+			n++
+		}
+		write(ctx, n)
+	}
 	for {
 		select {
 		case ev := <-a.events:
 			add(ev)
+			if len(rows) >= maxOpenFolds { // many callers refused at once
+				write(ctx, len(rows)/2)
+			}
 		case now := <-tick.C:
 			flush(ctx, now.Add(-a.fold))
 		case <-pruning.C:

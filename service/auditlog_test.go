@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -74,4 +75,48 @@ func TestAuthAuditRetention(t *testing.T) {
 		}
 	}
 	t.Fatalf("events after pruning: %q; want only the recent one", events)
+}
+
+// Refusals of many distinct users within one fold window are not all held
+// for it: past maxOpenFolds open rows the older half are written at once, so
+// memory stays bounded, and each row still stands for its own refusals.
+func TestAuthAuditBoundsOpenFolds(t *testing.T) {
+	db := storagetest.NewSQLite(t)
+	a := newAuthAudit(db, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		a.run(ctx)
+		close(stopped)
+	}()
+	defer func() {
+		cancel()
+		<-stopped
+	}()
+	for i := range 3 * maxOpenFolds {
+		a.record(storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied,
+			ActorUsername: fmt.Sprintf("sprayed-%d", i)})
+		for len(a.events) > auditBuffer/2 { // never fill the buffer: no event dropped
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var rows []storage.AuditEvent
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var err error
+		if rows, err = db.ListAuditEvents(context.Background(), storage.AuditFilter{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) >= 2*maxOpenFolds {
+			break
+		}
+	}
+	if len(rows) < 2*maxOpenFolds {
+		t.Fatalf("%d distinct refusals in an hour's fold window: %d rows written before it ends, want at least %d",
+			3*maxOpenFolds, len(rows), 2*maxOpenFolds)
+	}
+	for _, ev := range rows {
+		if ev.Count != 1 {
+			t.Fatalf("a row of one refusal counts %d: %+v", ev.Count, ev)
+		}
+	}
 }
