@@ -107,6 +107,9 @@ func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEve
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAuditFilter(req); err != nil {
+		return nil, err
+	}
 	f := storage.AuditFilter{Actor: req.Username, ResourceType: req.ResourceType, ResourceID: req.ResourceId,
 		Event: req.Event, Outcome: req.Outcome, Required: req.RequiredLevel, Held: req.HeldLevel, BeforeID: int64(before), Limit: fetchSize(limit)}
 	for _, t := range []struct {
@@ -119,6 +122,9 @@ func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEve
 		if *t.to, err = time.Parse(time.RFC3339Nano, t.value); err != nil {
 			return nil, apiError(codeInvalidParameter, "Invalid value '%s' for parameter '%s': it must be an RFC 3339 time such as 2026-12-01T14:00:00Z.", quoted(t.value), t.name)
 		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return nil, apiError(codeInvalidParameter, "Invalid value '%s' for parameter 'end_time': it must be after start_time '%s'.", quoted(req.EndTime), quoted(req.StartTime))
 	}
 	evs, err := s.audit.ListAuditEvents(ctx, f)
 	if err != nil {
