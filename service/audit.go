@@ -103,7 +103,7 @@ type auditService struct {
 }
 
 func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error) {
-	before, limit, err := pageRequest(req.MaxResults, req.PageToken)
+	before, limit, err := pageRequest64(req.MaxResults, req.PageToken)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEve
 		return nil, err
 	}
 	f := storage.AuditFilter{Actor: req.Username, ResourceType: req.ResourceType, ResourceID: req.ResourceId,
-		Event: req.Event, Outcome: req.Outcome, Required: req.RequiredLevel, Held: req.HeldLevel, BeforeID: int64(before), Limit: fetchSize(limit)}
+		Event: req.Event, Outcome: req.Outcome, Required: req.RequiredLevel, Held: req.HeldLevel, BeforeID: before, Limit: fetchSize(limit)}
 	for _, t := range []struct {
 		name, value string
 		to          *time.Time
@@ -132,7 +132,7 @@ func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEve
 	}
 	resp := &v1.ListAuditEventsResponse{Events: []*v1.AuditEvent{}}
 	// Newest first: the next page continues below the last id of this one.
-	evs, resp.NextPageToken = trimPage(evs, limit, func(ev storage.AuditEvent) int32 { return int32(ev.ID) })
+	evs, resp.NextPageToken = trimPage(evs, limit, func(ev storage.AuditEvent) int64 { return ev.ID })
 	for _, ev := range evs {
 		resp.Events = append(resp.Events, auditEventMessage(ev))
 	}
