@@ -76,8 +76,16 @@ type foldKey struct {
 	event, actor, operation, resourceType, resourceID, workspace, reason, outcome string
 }
 
+// A throttled login is refused before its password is looked at, as fast as
+// a client sends them: a spray of usernames from one address would make a row
+// per attempt. Those fold by client address instead of username, and the row
+// names the username only if every attempt named it.
 func foldKeyOf(ev storage.AuditEvent) foldKey {
-	return foldKey{ev.Event, ev.ActorUsername, ev.Operation, ev.ResourceType, ev.ResourceID, ev.Workspace, ev.Reason, ev.Outcome}
+	actor := ev.ActorUsername
+	if ev.Reason == reasonThrottled {
+		actor = "address " + ev.ClientAddr
+	}
+	return foldKey{ev.Event, actor, ev.Operation, ev.ResourceType, ev.ResourceID, ev.Workspace, ev.Reason, ev.Outcome}
 }
 
 // run writes queued events until ctx ends, then writes what is left. A row is
@@ -94,6 +102,9 @@ func (a *authAudit) run(ctx context.Context) {
 		k := foldKeyOf(ev)
 		if i, ok := index[k]; ok {
 			rows[i].Count++
+			if rows[i].ActorUsername != ev.ActorUsername { // throttled attempts of many names
+				rows[i].ActorUsername, rows[i].ActorUserID = "", 0
+			}
 			return
 		}
 		ev.Count = 1
