@@ -107,12 +107,15 @@ type auditService struct {
 }
 
 func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error) {
-	before, limit, err := pageRequest(req.MaxResults, req.PageToken)
+	before, limit, err := pageRequest64(req.MaxResults, req.PageToken)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAuditFilter(req); err != nil {
+		return nil, err
+	}
 	f := storage.AuditFilter{Actor: req.Username, ResourceType: req.ResourceType, ResourceID: req.ResourceId,
-		Event: req.Event, Outcome: req.Outcome, Required: req.RequiredLevel, Held: req.HeldLevel, BeforeID: int64(before), Limit: fetchSize(limit)}
+		Event: req.Event, Outcome: req.Outcome, Required: req.RequiredLevel, Held: req.HeldLevel, BeforeID: before, Limit: fetchSize(limit)}
 	for _, t := range []struct {
 		name, value string
 		to          *time.Time
@@ -124,13 +127,16 @@ func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEve
 			return nil, apiError(codeInvalidParameter, "Invalid value '%s' for parameter '%s': it must be an RFC 3339 time such as 2026-12-01T14:00:00Z.", quoted(t.value), t.name)
 		}
 	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return nil, apiError(codeInvalidParameter, "Invalid value '%s' for parameter 'end_time': it must be after start_time '%s'.", quoted(req.EndTime), quoted(req.StartTime))
+	}
 	evs, err := s.audit.ListAuditEvents(ctx, f)
 	if err != nil {
 		return nil, internalError(ctx, err)
 	}
 	resp := &v1.ListAuditEventsResponse{Events: []*v1.AuditEvent{}}
 	// Newest first: the next page continues below the last id of this one.
-	evs, resp.NextPageToken = trimPage(evs, limit, func(ev storage.AuditEvent) int32 { return int32(ev.ID) })
+	evs, resp.NextPageToken = trimPage(evs, limit, func(ev storage.AuditEvent) int64 { return ev.ID })
 	for _, ev := range evs {
 		resp.Events = append(resp.Events, auditEventMessage(ev))
 	}

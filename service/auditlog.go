@@ -18,6 +18,11 @@ const auditBuffer = 4096
 // defaultAuditFold is how long repeated refusals are folded into one row.
 const defaultAuditFold = time.Minute
 
+// maxOpenFolds bounds the rows held open for folding: refusals of as many
+// distinct users or reasons as a storm brings would otherwise all wait in
+// memory for their window. Past it the older half are written at once.
+const maxOpenFolds = 1024
+
 // authAudit writes auth events (failed logins, refusals) off the request path.
 // Events of one user with the same event, operation, resource and reason that
 // arrive within one fold window of the first become one row whose Count says
@@ -71,8 +76,16 @@ type foldKey struct {
 	event, actor, operation, resourceType, resourceID, workspace, reason, outcome string
 }
 
+// A throttled login is refused before its password is looked at, as fast as
+// a client sends them: a spray of usernames from one address would make a row
+// per attempt. Those fold by client address instead of username, and the row
+// names the username only if every attempt named it.
 func foldKeyOf(ev storage.AuditEvent) foldKey {
-	return foldKey{ev.Event, ev.ActorUsername, ev.Operation, ev.ResourceType, ev.ResourceID, ev.Workspace, ev.Reason, ev.Outcome}
+	actor := ev.ActorUsername
+	if ev.Reason == reasonThrottled {
+		actor = "address " + ev.ClientAddr
+	}
+	return foldKey{ev.Event, actor, ev.Operation, ev.ResourceType, ev.ResourceID, ev.Workspace, ev.Reason, ev.Outcome}
 }
 
 // run writes queued events until ctx ends, then writes what is left. A row is
@@ -89,21 +102,17 @@ func (a *authAudit) run(ctx context.Context) {
 		k := foldKeyOf(ev)
 		if i, ok := index[k]; ok {
 			rows[i].Count++
+			if rows[i].ActorUsername != ev.ActorUsername { // throttled attempts of many names
+				rows[i].ActorUsername, rows[i].ActorUserID = "", 0
+			}
 			return
 		}
 		ev.Count = 1
 		index[k] = len(rows)
 		rows = append(rows, ev)
 	}
-	// flush writes the rows opened before cutoff.
-	flush := func(ctx context.Context, cutoff time.Time) {
-		if n := a.dropped.Swap(0); n > 0 {
-			slog.WarnContext(ctx, "audit buffer full: auth events dropped", "dropped", n)
-		}
-		n := 0
-		for n < len(rows) && rows[n].Time.Before(cutoff) {
-			n++
-		}
+	// write writes the n oldest rows.
+	write := func(ctx context.Context, n int) {
 		if n == 0 {
 			return
 		}
@@ -116,10 +125,24 @@ func (a *authAudit) run(ctx context.Context) {
 			index[foldKeyOf(ev)] = i
 		}
 	}
+	// flush writes the rows opened before cutoff.
+	flush := func(ctx context.Context, cutoff time.Time) {
+		if n := a.dropped.Swap(0); n > 0 {
+			slog.WarnContext(ctx, "audit buffer full: auth events dropped", "dropped", n)
+		}
+		n := 0
+		for n < len(rows) && rows[n].Time.Before(cutoff) {
+			n++
+		}
+		write(ctx, n)
+	}
 	for {
 		select {
 		case ev := <-a.events:
 			add(ev)
+			if len(rows) >= maxOpenFolds { // many callers refused at once
+				write(ctx, len(rows)/2)
+			}
 		case now := <-tick.C:
 			flush(ctx, now.Add(-a.fold))
 		case <-pruning.C:

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -74,4 +75,80 @@ func TestAuthAuditRetention(t *testing.T) {
 		}
 	}
 	t.Fatalf("events after pruning: %q; want only the recent one", events)
+}
+
+// Refusals of many distinct users within one fold window are not all held
+// for it: past maxOpenFolds open rows the older half are written at once, so
+// memory stays bounded, and each row still stands for its own refusals.
+func TestAuthAuditBoundsOpenFolds(t *testing.T) {
+	db := storagetest.NewSQLite(t)
+	a := newAuthAudit(db, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		a.run(ctx)
+		close(stopped)
+	}()
+	defer func() {
+		cancel()
+		<-stopped
+	}()
+	for i := range 3 * maxOpenFolds {
+		a.record(storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied,
+			ActorUsername: fmt.Sprintf("sprayed-%d", i)})
+		for len(a.events) > auditBuffer/2 { // never fill the buffer: no event dropped
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var rows []storage.AuditEvent
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var err error
+		if rows, err = db.ListAuditEvents(context.Background(), storage.AuditFilter{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) >= 2*maxOpenFolds {
+			break
+		}
+	}
+	if len(rows) < 2*maxOpenFolds {
+		t.Fatalf("%d distinct refusals in an hour's fold window: %d rows written before it ends, want at least %d",
+			3*maxOpenFolds, len(rows), 2*maxOpenFolds)
+	}
+	for _, ev := range rows {
+		if ev.Count != 1 {
+			t.Fatalf("a row of one refusal counts %d: %+v", ev.Count, ev)
+		}
+	}
+}
+
+// Throttled logins, refused as fast as a client sends them, fold by client
+// address: a spray of usernames from one address is one row, which names no
+// username; one username throttled from two addresses is a row per address.
+func TestAuthAuditFoldsThrottledLoginsByAddress(t *testing.T) {
+	db := storagetest.NewSQLite(t)
+	a := newAuthAudit(db, time.Hour)
+	throttled := func(username, address string) {
+		a.record(storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied,
+			ActorUsername: username, ClientAddr: address, Reason: reasonThrottled, Operation: "/mlflowauth.v1.UserService/GetCurrentUser"})
+	}
+	for i := range 100 {
+		throttled(fmt.Sprintf("sprayed-%d", i), "10.0.0.1")
+	}
+	throttled("alice", "10.0.0.2")
+	throttled("alice", "10.0.0.2")
+	throttled("alice", "10.0.0.3")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // run writes what is buffered before it returns
+	a.run(ctx)
+	evs, err := db.ListAuditEvents(context.Background(), storage.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, fmt.Sprintf("%s %q x%d", ev.ClientAddr, ev.ActorUsername, ev.Count))
+	}
+	if want := []string{`10.0.0.3 "alice" x1`, `10.0.0.2 "alice" x2`, `10.0.0.1 "" x100`}; !slices.Equal(got, want) {
+		t.Fatalf("rows of throttled logins, newest first:\n got  %q\n want %q", got, want)
+	}
 }

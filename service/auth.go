@@ -189,7 +189,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 	// and only after as long a hash.
 	address := clientAddress(ctx)
 	if wait := a.throttled(username, address); wait > 0 {
-		a.refusedLogin(ctx, username, address, "throttled")
+		a.refusedLogin(ctx, username, address, reasonThrottled)
 		return Principal{}, tooManyFailures(wait)
 	}
 	stored := a.dummyHash
@@ -232,7 +232,7 @@ const lastUseInterval = time.Minute
 func (a *authenticator) authenticateToken(ctx context.Context, username, tok string) (Principal, error) {
 	address := clientAddress(ctx)
 	if wait := a.throttled(username, address); wait > 0 {
-		a.refusedLogin(ctx, username, address, "throttled")
+		a.refusedLogin(ctx, username, address, reasonThrottled)
 		return Principal{}, tooManyFailures(wait)
 	}
 	reason := "malformed token"
@@ -312,6 +312,10 @@ func (a *authenticator) clearThrottle(username string) {
 func tooManyFailures(wait time.Duration) error {
 	return withRetryAfter(apiError(codeRequestLimit, "Too many failed logins; try again in %d s.", retrySeconds(wait)), wait)
 }
+
+// reasonThrottled is the reason of a login refused while its username or
+// address must wait (see authAudit's folding of it).
+const reasonThrottled = "throttled"
 
 // refusedLogin logs a failed login with the attempted username (cut short: it is
 // the caller's text) and where it came from; never the password, nor a token

@@ -280,13 +280,20 @@ func (s *Server) StartReadiness(ctx context.Context) { s.ready.start(ctx) }
 // the ones still waiting, and prunes events older than the retention; Serve runs it.
 func (s *Server) StartAudit(ctx context.Context) { s.audit.run(ctx) }
 
+// BoundedHTTPServer serves h with the API listener's bounds on what a client
+// may hold: headers within 10 s and at most maxHeaderBytes, idle connections
+// closed after 2 minutes. The metrics listener uses it too.
+func BoundedHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: maxHeaderBytes}
+}
+
 // Serve serves HTTP and gRPC until ctx ends or a listener fails, then drains
 // in-flight requests for up to shutdownGrace before closing what remains.
 func (s *Server) Serve(ctx context.Context, httpLis, grpcLis net.Listener) error {
 	// Headers must arrive within ReadHeaderTimeout and stay small; bodies and
 	// answers may take as long as they keep moving (connDeadlines).
-	hs := &http.Server{Handler: s.http, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		MaxHeaderBytes: maxHeaderBytes, TLSConfig: s.tls}
+	hs := BoundedHTTPServer(s.http)
+	hs.TLSConfig = s.tls
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go s.StartReadiness(watchCtx) // not ready until its first check, but serving already

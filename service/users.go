@@ -218,7 +218,7 @@ func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, cur
 	}
 	address := clientAddress(ctx)
 	if wait := s.auth.throttled(p.User.Username, address); wait > 0 {
-		s.auth.refusedLogin(ctx, p.User.Username, address, "throttled")
+		s.auth.refusedLogin(ctx, p.User.Username, address, reasonThrottled)
 		return tooManyFailures(wait)
 	}
 	ok, err := s.auth.gatedVerify(ctx, p.User.PasswordHash, current)

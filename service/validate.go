@@ -8,7 +8,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
+	"github.com/mlflow-auth/mlflow-auth/storage"
 )
 
 // Text limits, in characters, as MLflow's tables count them: usernames and
@@ -118,4 +120,26 @@ func refusal(err error) string {
 		return ""
 	}
 	return status.Convert(err).Message()
+}
+
+// checkAuditFilter refuses ListAuditEvents filters that no row can match
+// because they are not a value a row holds: an outcome other than storage's,
+// a level other than MLflow's names (as a refusal's levels are stored). A
+// typo would otherwise answer "nobody was refused".
+func checkAuditFilter(req *v1.ListAuditEventsRequest) error {
+	switch req.Outcome {
+	case "", storage.OutcomeSuccess, storage.OutcomeDenied, storage.OutcomeError:
+	default:
+		return apiError(codeInvalidParameter, "Invalid value '%s' for parameter 'outcome': it must be %s, %s or %s.",
+			quoted(req.Outcome), storage.OutcomeSuccess, storage.OutcomeDenied, storage.OutcomeError)
+	}
+	for _, l := range []struct{ param, value string }{{"required_level", req.RequiredLevel}, {"held_level", req.HeldLevel}} {
+		if l.value == "" {
+			continue
+		}
+		if _, err := permission.ParseLevel(l.value); err != nil {
+			return apiError(codeInvalidParameter, "Invalid value '%s' for parameter '%s': %s", quoted(l.value), l.param, err.Error())
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Audit categories and outcomes, as stored.
@@ -183,7 +184,8 @@ func AuditEnded(ctx context.Context, committed bool) (AuditEvent, bool) {
 }
 
 // Normalized fills in what a backend needs to write ev: the time (now, to the
-// microsecond, when zero) and a count of at least 1.
+// microsecond, when zero), a count of at least 1, and text columns that both
+// backends store and the API can answer (see AuditText).
 func (ev AuditEvent) Normalized() AuditEvent {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
@@ -192,7 +194,35 @@ func (ev AuditEvent) Normalized() AuditEvent {
 	if ev.Count < 1 {
 		ev.Count = 1
 	}
+	for _, text := range []*string{&ev.Event, &ev.ActorUsername, &ev.AuthMethod, &ev.ClientAddr, &ev.UserAgent,
+		&ev.ResourceType, &ev.ResourceID, &ev.Workspace, &ev.Operation, &ev.Reason, &ev.RequestID, &ev.TraceID,
+		&ev.Required, &ev.Held} {
+		*text = AuditText(*text)
+	}
 	return ev
+}
+
+// MaxAuditText is the most bytes a text column of an audit row keeps.
+const MaxAuditText = 4096
+
+// AuditText is s as an audit row keeps it. Some columns hold a caller's text
+// as it came (a failed login's username, a User-Agent): invalid UTF-8 and NUL
+// (which Postgres refuses, failing the change or the whole batch of refusals,
+// and which the API cannot answer, failing every page that holds the row)
+// become U+FFFD, and text past MaxAuditText bytes is cut at a character.
+func AuditText(s string) string {
+	if len(s) <= MaxAuditText && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if len(s) > MaxAuditText {
+		cut := MaxAuditText
+		for !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
 }
 
 // AuditColumns are the audit_events columns a backend writes, in the order of

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -59,7 +60,7 @@ func writeTable(w io.Writer, m protoreflect.Message) error {
 		case fd.Kind() == protoreflect.StringKind && v.String() == "":
 			// An empty next_page_token says nothing to a person.
 		default:
-			fmt.Fprintf(tw, "%s: %s\n", fd.Name(), v.String())
+			fmt.Fprintf(tw, "%s: %s\n", fd.Name(), cell(v.String()))
 		}
 	}
 	return tw.Flush()
@@ -79,10 +80,21 @@ func rows(w io.Writer, md protoreflect.MessageDescriptor, items list) {
 	for i := range items.Len() {
 		cells := make([]string, len(scalars))
 		for j, fd := range scalars {
-			cells[j] = items.Get(i).Message().Get(fd).String()
+			cells[j] = cell(items.Get(i).Message().Get(fd).String())
 		}
 		fmt.Fprintln(w, strings.Join(cells, "\t"))
 	}
+}
+
+// cell is a value as a table shows it: quoted, with escapes, when it holds a
+// character that is not printable. Values can be anyone's text (a failed
+// login's username in the audit trail), whose newlines, tabs and terminal
+// escapes would otherwise forge rows or reach the admin's terminal.
+func cell(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // list is what rows needs of a protoreflect.List.

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/mlflow-auth/mlflow-auth/service"
 )
 
 // serveMetrics serves GET /metrics (and, with withPprof, Go's profiler) on lis
@@ -23,7 +25,7 @@ func serveMetrics(lis net.Listener, metrics http.Handler, withPprof bool) (stop 
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := service.BoundedHTTPServer(mux)
 	go func() {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("metrics listener failed", "err", err)

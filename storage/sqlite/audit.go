@@ -128,7 +128,9 @@ func scanAudit(row scanner) (storage.AuditEvent, error) {
 	if after.Valid {
 		ev.After = json.RawMessage(after.String)
 	}
-	return ev, err
+	// Rows written before Normalized cleaned text may hold a caller's bytes as
+	// they came, which the API cannot answer.
+	return ev.Normalized(), err
 }
 
 // PruneAudit implements storage.Audit.

@@ -33,6 +33,7 @@ var auditTests = []struct {
 	{"AuditCommitsWithResourceGrantChanges", testAuditCommitsWithResourceGrantChanges},
 	{"AuditTap", testAuditTap},
 	{"AuditRefusesUnknownValues", testAuditRefusesUnknownValues},
+	{"AuditKeepsHostileText", testAuditKeepsHostileText},
 }
 
 var auditTime = time.Date(2026, 11, 30, 10, 0, 0, 123456000, time.UTC)
