@@ -76,13 +76,14 @@ type foldKey struct {
 	event, actor, operation, resourceType, resourceID, workspace, reason, outcome string
 }
 
-// A throttled login is refused before its password is looked at, as fast as
-// a client sends them: a spray of usernames from one address would make a row
-// per attempt. Those fold by client address instead of username, and the row
-// names the username only if every attempt named it.
+// A login refused because its address must wait is refused before its
+// password is looked at, as fast as a client sends them: a spray of usernames
+// from one address would make a row per attempt. Those fold by client address
+// instead of username, and the row names the username only if every attempt
+// named it.
 func foldKeyOf(ev storage.AuditEvent) foldKey {
 	actor := ev.ActorUsername
-	if ev.Reason == reasonThrottled {
+	if ev.Reason == reasonAddressThrottled {
 		actor = "address " + ev.ClientAddr
 	}
 	return foldKey{ev.Event, actor, ev.Operation, ev.ResourceType, ev.ResourceID, ev.Workspace, ev.Reason, ev.Outcome}

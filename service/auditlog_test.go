@@ -121,22 +121,25 @@ func TestAuthAuditBoundsOpenFolds(t *testing.T) {
 	}
 }
 
-// Throttled logins, refused as fast as a client sends them, fold by client
-// address: a spray of usernames from one address is one row, which names no
-// username; one username throttled from two addresses is a row per address.
+// Logins refused because their address waits, as fast as a client sends
+// them, fold by client address: a spray of usernames from one address is one
+// row, which names no username, and one username from two addresses a row per
+// address. A username that waits itself folds as any refusal of its user.
 func TestAuthAuditFoldsThrottledLoginsByAddress(t *testing.T) {
 	db := storagetest.NewSQLite(t)
 	a := newAuthAudit(db, time.Hour)
-	throttled := func(username, address string) {
+	throttled := func(username, address, reason string) {
 		a.record(storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied,
-			ActorUsername: username, ClientAddr: address, Reason: reasonThrottled, Operation: "/mlflowauth.v1.UserService/GetCurrentUser"})
+			ActorUsername: username, ClientAddr: address, Reason: reason, Operation: "/mlflowauth.v1.UserService/GetCurrentUser"})
 	}
 	for i := range 100 {
-		throttled(fmt.Sprintf("sprayed-%d", i), "10.0.0.1")
+		throttled(fmt.Sprintf("sprayed-%d", i), "10.0.0.1", reasonAddressThrottled)
 	}
-	throttled("alice", "10.0.0.2")
-	throttled("alice", "10.0.0.2")
-	throttled("alice", "10.0.0.3")
+	throttled("bob", "10.0.0.4", reasonAddressThrottled)
+	throttled("bob", "10.0.0.5", reasonAddressThrottled)
+	throttled("alice", "10.0.0.2", reasonThrottled)
+	throttled("alice", "10.0.0.2", reasonThrottled)
+	throttled("alice", "10.0.0.3", reasonThrottled)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // run writes what is buffered before it returns
 	a.run(ctx)
@@ -148,7 +151,7 @@ func TestAuthAuditFoldsThrottledLoginsByAddress(t *testing.T) {
 	for _, ev := range evs {
 		got = append(got, fmt.Sprintf("%s %q x%d", ev.ClientAddr, ev.ActorUsername, ev.Count))
 	}
-	if want := []string{`10.0.0.3 "alice" x1`, `10.0.0.2 "alice" x2`, `10.0.0.1 "" x100`}; !slices.Equal(got, want) {
+	if want := []string{`10.0.0.2 "alice" x3`, `10.0.0.5 "bob" x1`, `10.0.0.4 "bob" x1`, `10.0.0.1 "" x100`}; !slices.Equal(got, want) {
 		t.Fatalf("rows of throttled logins, newest first:\n got  %q\n want %q", got, want)
 	}
 }

@@ -188,8 +188,8 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 	// An unknown user is answered exactly as a wrong password: throttled alike,
 	// and only after as long a hash.
 	address := clientAddress(ctx)
-	if wait := a.throttled(username, address); wait > 0 {
-		a.refusedLogin(ctx, username, address, reasonThrottled)
+	if wait, reason := a.throttled(username, address); wait > 0 {
+		a.refusedLogin(ctx, username, address, reason)
 		return Principal{}, tooManyFailures(wait)
 	}
 	stored := a.dummyHash
@@ -231,8 +231,8 @@ const lastUseInterval = time.Minute
 // and logged as wrong passwords are; the token itself is never logged.
 func (a *authenticator) authenticateToken(ctx context.Context, username, tok string) (Principal, error) {
 	address := clientAddress(ctx)
-	if wait := a.throttled(username, address); wait > 0 {
-		a.refusedLogin(ctx, username, address, reasonThrottled)
+	if wait, reason := a.throttled(username, address); wait > 0 {
+		a.refusedLogin(ctx, username, address, reason)
 		return Principal{}, tooManyFailures(wait)
 	}
 	reason := "malformed token"
@@ -280,15 +280,18 @@ func (a *authenticator) rehash(ctx context.Context, user storage.User, pw string
 
 // throttled returns how long the username or the address must still wait. A
 // Bearer token names no user ("") and is throttled by address alone.
-func (a *authenticator) throttled(username, address string) time.Duration {
+func (a *authenticator) throttled(username, address string) (wait time.Duration, reason string) {
 	if a.byUser == nil {
-		return 0
+		return 0, ""
 	}
-	wait := a.byAddress.Wait(address)
-	if username != "" {
-		wait = max(wait, a.byUser.Wait(username))
+	wait, reason = a.byAddress.Wait(address), reasonAddressThrottled
+	if username == "" {
+		return wait, reason
 	}
-	return wait
+	if w := a.byUser.Wait(username); w > 0 {
+		wait, reason = max(wait, w), reasonThrottled
+	}
+	return wait, reason
 }
 
 func (a *authenticator) failed(username, address string) {
@@ -313,9 +316,14 @@ func tooManyFailures(wait time.Duration) error {
 	return withRetryAfter(apiError(codeRequestLimit, "Too many failed logins; try again in %d s.", retrySeconds(wait)), wait)
 }
 
-// reasonThrottled is the reason of a login refused while its username or
-// address must wait (see authAudit's folding of it).
-const reasonThrottled = "throttled"
+// The reasons of a login refused while it must wait: its username failed too
+// often (a refusal of that user, folded as any other), or only its address
+// did, as when one address sprays usernames (folded by address, see
+// foldKeyOf).
+const (
+	reasonThrottled        = "throttled"
+	reasonAddressThrottled = "address throttled"
+)
 
 // refusedLogin logs a failed login with the attempted username (cut short: it is
 // the caller's text) and where it came from; never the password, nor a token

@@ -217,8 +217,8 @@ func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, cur
 		return apiError(codeInvalidParameter, "Current password is required when changing your own password.")
 	}
 	address := clientAddress(ctx)
-	if wait := s.auth.throttled(p.User.Username, address); wait > 0 {
-		s.auth.refusedLogin(ctx, p.User.Username, address, reasonThrottled)
+	if wait, reason := s.auth.throttled(p.User.Username, address); wait > 0 {
+		s.auth.refusedLogin(ctx, p.User.Username, address, reason)
 		return tooManyFailures(wait)
 	}
 	ok, err := s.auth.gatedVerify(ctx, p.User.PasswordHash, current)

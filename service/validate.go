@@ -1,6 +1,7 @@
 package service
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -127,11 +128,9 @@ func refusal(err error) string {
 // a level other than MLflow's names (as a refusal's levels are stored). A
 // typo would otherwise answer "nobody was refused".
 func checkAuditFilter(req *v1.ListAuditEventsRequest) error {
-	switch req.Outcome {
-	case "", storage.OutcomeSuccess, storage.OutcomeDenied, storage.OutcomeError:
-	default:
-		return apiError(codeInvalidParameter, "Invalid value '%s' for parameter 'outcome': it must be %s, %s or %s.",
-			quoted(req.Outcome), storage.OutcomeSuccess, storage.OutcomeDenied, storage.OutcomeError)
+	if req.Outcome != "" && !slices.Contains(storage.AuditOutcomes, req.Outcome) {
+		return apiError(codeInvalidParameter, "Invalid value '%s' for parameter 'outcome': it must be one of %s.",
+			quoted(req.Outcome), strings.Join(storage.AuditOutcomes, ", "))
 	}
 	for _, l := range []struct{ param, value string }{{"required_level", req.RequiredLevel}, {"held_level", req.HeldLevel}} {
 		if l.value == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,6 +18,13 @@ const (
 	OutcomeSuccess = "success"
 	OutcomeDenied  = "denied"
 	OutcomeError   = "error"
+)
+
+// AuditCategories and AuditOutcomes are every value a row's category and
+// outcome can hold.
+var (
+	AuditCategories = []string{AuditAuth, AuditAdmin}
+	AuditOutcomes   = []string{OutcomeSuccess, OutcomeDenied, OutcomeError}
 )
 
 // AuditEvent is one row of the audit trail. Before and After are JSON values of
@@ -241,11 +249,11 @@ var AuditParams = strings.Count(AuditColumns, ",") + 1
 // not made. (Postgres checked them with CHECK constraints, which it plans anew
 // for every INSERT; see migration 0010.)
 func AuditArgs(ev AuditEvent, at func(time.Time) any, json func(json.RawMessage) any) ([]any, error) {
-	if ev.Category != AuditAuth && ev.Category != AuditAdmin {
-		return nil, fmt.Errorf("audit event %q: category %q is neither %q nor %q", ev.Event, ev.Category, AuditAuth, AuditAdmin)
+	if !slices.Contains(AuditCategories, ev.Category) {
+		return nil, fmt.Errorf("audit event %q: category %q is not one of %q", ev.Event, ev.Category, AuditCategories)
 	}
-	if ev.Outcome != OutcomeSuccess && ev.Outcome != OutcomeDenied && ev.Outcome != OutcomeError {
-		return nil, fmt.Errorf("audit event %q: outcome %q is not %q, %q or %q", ev.Event, ev.Outcome, OutcomeSuccess, OutcomeDenied, OutcomeError)
+	if !slices.Contains(AuditOutcomes, ev.Outcome) {
+		return nil, fmt.Errorf("audit event %q: outcome %q is not one of %q", ev.Event, ev.Outcome, AuditOutcomes)
 	}
 	return []any{at(ev.Time), ev.Category, ev.Event, nullID(ev.ActorUserID), ev.ActorUsername, ev.AuthMethod,
 		nullID(ev.TokenID), ev.ClientAddr, ev.UserAgent, ev.ResourceType, ev.ResourceID, ev.Workspace,
