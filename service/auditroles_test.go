@@ -105,6 +105,8 @@ func TestAuditRowsOfRoleAndWorkspaceChanges(t *testing.T) {
 						&v1.AddRolePermissionRequest{RoleId: id, ResourceType: "registered_model", ResourcePattern: "m", Permission: "READ"}, second)
 					admin.expect("", v1.RoleService_RemoveRolePermission_FullMethodName,
 						&v1.RemoveRolePermissionRequest{RolePermissionId: pid}, &v1.RemoveRolePermissionResponse{})
+					holds := &v1.AssignRoleResponse{} // a holder's assignment goes with the role
+					admin.expect("", v1.RoleService_AssignRole_FullMethodName, &v1.AssignRoleRequest{Username: bob, RoleId: id}, holds)
 					admin.expect("", v1.RoleService_DeleteRole_FullMethodName, &v1.DeleteRoleRequest{RoleId: id}, &v1.DeleteRoleResponse{})
 					admin.expect(notFound, v1.RoleService_DeleteRole_FullMethodName, &v1.DeleteRoleRequest{RoleId: id}, &v1.DeleteRoleResponse{})
 
@@ -118,8 +120,9 @@ func TestAuditRowsOfRoleAndWorkspaceChanges(t *testing.T) {
 					}
 					held := fmt.Sprintf(`{"role":%q,"username":%q}`, roleName, bob)
 					wantRows(t, "the role", auditRows(admin, "role", strconv.Itoa(int(id)), "default"),
-						fmt.Sprintf(`role.delete {"description":%q,"name":%q,"permissions":[%s],"workspace":"default"} `,
-							desc2, roleName, perm(second.RolePermission.Id, "registered_model", "m", "READ")),
+						fmt.Sprintf(`role.delete {"description":%q,"member_ids":[%d],"name":%q,"permissions":[%s],"workspace":"default"} `,
+							desc2, holds.Assignment.UserId, roleName, perm(second.RolePermission.Id, "registered_model", "m", "READ")),
+						"role.assign  "+held,
 						"role_permission.remove "+perm(pid, "experiment", "*", "EDIT")+" ",
 						"role_permission.add  "+perm(0, "registered_model", "m", "READ"),
 						"role.unassign "+held+" ",
@@ -271,11 +274,27 @@ func TestAuditRowsCarryTheValueBefore(t *testing.T) {
 						&v1.UpdateUserAdminRequest{Username: erin, IsAdmin: &yes}, &v1.UpdateUserAdminResponse{})
 					admin.expect("", v1.UserService_UpdateUserPassword_FullMethodName,
 						&v1.UpdateUserPasswordRequest{Username: erin, Password: "erin-password-2"}, &v1.UpdateUserPasswordResponse{})
+					// What goes with a deleted user (grants in every workspace,
+					// roles held, tokens) is in the row's value before.
+					admin.expect("", v1.PermissionService_CreateExperimentPermission_FullMethodName,
+						&v1.CreateExperimentPermissionRequest{ExperimentId: "10", Username: erin, Permission: "READ"}, &v1.CreateExperimentPermissionResponse{})
+					inWorkspace(v1.PermissionService_CreateRegisteredModelPermission_FullMethodName, "POST", "/api/2.0/mlflow/registered-models/permissions/create",
+						&v1.CreateRegisteredModelPermissionRequest{Name: model, Username: erin, Permission: "EDIT"}, &v1.CreateRegisteredModelPermissionResponse{})
+					role := &v1.CreateRoleResponse{}
+					admin.expect("", v1.RoleService_CreateRole_FullMethodName, &v1.CreateRoleRequest{Name: "held-by-" + erin, Workspace: "default"}, role)
+					admin.expect("", v1.RoleService_AssignRole_FullMethodName, &v1.AssignRoleRequest{Username: erin, RoleId: role.Role.Id}, &v1.AssignRoleResponse{})
+					admin.expect("", v1.TokenService_CreateToken_FullMethodName,
+						&v1.CreateTokenRequest{Username: erin, Name: "deploy", ExpiresInDays: 3}, &v1.CreateTokenResponse{})
 					admin.expect("", v1.UserService_DeleteUser_FullMethodName, &v1.DeleteUserRequest{Username: erin}, &v1.DeleteUserResponse{})
 					user := func(admin bool) string { return fmt.Sprintf(`{"is_admin":%t,"username":%q}`, admin, erin) }
+					deleted := canonical(t, fmt.Sprintf(`{"is_admin":true,"username":%q,`+
+						`"grants":[{"resource_type":"experiment","resource_id":"10","workspace":"default","permission":"READ"},`+
+						`{"resource_type":"registered_model","resource_id":%q,"workspace":%q,"permission":"EDIT"}],`+
+						`"roles":[{"id":%d,"name":%q,"workspace":"default"}],"tokens":["deploy"]}`,
+						erin, model, ws, role.Role.Id, "held-by-"+erin))
 					users := auditRows(admin, "user", erin, "")
 					wantRows(t, "the user", users,
-						"user.delete "+user(true)+" ",
+						"user.delete "+deleted+" ",
 						fmt.Sprintf(`user.password {"username":%q} {"password":"changed","username":%q}`, erin, erin),
 						"user.admin "+user(false)+" "+user(true),
 						"user.create  "+user(false))

@@ -141,7 +141,15 @@ func (s *roleService) DeleteRole(ctx context.Context, req *v1.DeleteRoleRequest)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.roles.DeleteRole(roleChange(ctx, "role.delete", old, storage.AuditRoleOf(old), nil), req.RoleId); err != nil {
+	before := storage.AuditRoleOf(old)
+	holders, err := s.roles.RoleAssignments(ctx, req.RoleId)
+	if err != nil {
+		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
+	}
+	for _, a := range holders {
+		before.MemberIDs = append(before.MemberIDs, a.UserID)
+	}
+	if err := s.roles.DeleteRole(roleChange(ctx, "role.delete", old, before, nil), req.RoleId); err != nil {
 		return nil, storageError(ctx, err, roleNotFound(req.RoleId), "")
 	}
 	return &v1.DeleteRoleResponse{}, nil

@@ -60,8 +60,12 @@ func (s *userService) DeleteServiceAccount(ctx context.Context, req *v1.DeleteSe
 	if err == nil && !u.IsServiceAccount {
 		err = storage.ErrNotFound
 	}
+	var before deletedUserValue
 	if err == nil {
-		err = s.store.DeleteUser(userChange(ctx, "service_account.delete", req.Username, storage.AuditUserOf(u), nil), req.Username)
+		before, err = s.deletedUser(ctx, u)
+	}
+	if err == nil {
+		err = s.store.DeleteUser(userChange(ctx, "service_account.delete", req.Username, before, nil), req.Username)
 	}
 	if err != nil {
 		return nil, storageError(ctx, err, serviceAccountNotFound(req.Username), "")

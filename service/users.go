@@ -254,10 +254,68 @@ func (s *userService) DeleteUser(ctx context.Context, req *v1.DeleteUserRequest)
 	if err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
-	if err := s.store.DeleteUser(userChange(ctx, "user.delete", req.Username, storage.AuditUserOf(old), nil), req.Username); err != nil {
+	before, err := s.deletedUser(ctx, old)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteUser(userChange(ctx, "user.delete", req.Username, before, nil), req.Username); err != nil {
 		return nil, storageError(ctx, err, userNotFound(req.Username), "")
 	}
 	return &v1.DeleteUserResponse{}, nil
+}
+
+// deletedUserValue is the audit value of a user before their delete, with what
+// goes with them: their direct grants in every workspace, the roles they hold
+// and their tokens, so that the trail answers who took a grant away by
+// deleting its holder.
+type deletedUserValue struct {
+	storage.AuditUser
+	Grants []heldGrantValue `json:"grants,omitempty"`
+	Roles  []heldRoleValue  `json:"roles,omitempty"`
+	Tokens []string         `json:"tokens,omitempty"` // their names
+}
+
+type heldGrantValue struct {
+	ResourceType string `json:"resource_type"`
+	ResourceID   string `json:"resource_id"`
+	Workspace    string `json:"workspace"`
+	Permission   string `json:"permission"`
+}
+
+type heldRoleValue struct {
+	ID        int32  `json:"id"`
+	Name      string `json:"name"`
+	Workspace string `json:"workspace"`
+}
+
+// deletedUser is u's value before a delete, as read just before it (as every
+// value before is).
+func (c *core) deletedUser(ctx context.Context, u storage.User) (deletedUserValue, error) {
+	v := deletedUserValue{AuditUser: storage.AuditUserOf(u)}
+	grants, err := c.store.AllGrantsOfUser(ctx, u.ID)
+	if err != nil {
+		return v, internalError(ctx, err)
+	}
+	for _, g := range grants {
+		ws := cmp.Or(g.Workspace, workspace.Default) // a grant of the default workspace holds ""
+		v.Grants = append(v.Grants, heldGrantValue{ResourceType: string(g.Resource.Type), ResourceID: g.Resource.ID,
+			Workspace: ws, Permission: string(g.Level)})
+	}
+	roles, err := c.roles.RolesOfUser(ctx, u.ID)
+	if err != nil {
+		return v, internalError(ctx, err)
+	}
+	for _, r := range roles {
+		v.Roles = append(v.Roles, heldRoleValue{ID: r.ID, Name: r.Name, Workspace: r.Workspace})
+	}
+	tokens, err := c.tokens.TokensOfUser(ctx, u.ID)
+	if err != nil {
+		return v, internalError(ctx, err)
+	}
+	for _, t := range tokens {
+		v.Tokens = append(v.Tokens, t.Name)
+	}
+	return v, nil
 }
 
 // userMessage is MLflow's User JSON: the three permission lists are never null.

@@ -29,14 +29,17 @@ type AuditGrant struct {
 	Permission string `json:"permission"`
 }
 
-// AuditRole is a role's audit value: a deleted role's permissions, which go
-// with it, and an imported role's members are in it.
+// AuditRole is a role's audit value: a deleted role's permissions and
+// holders, which go with it, and an imported role's members are in it.
 type AuditRole struct {
 	Name        string                `json:"name"`
 	Workspace   string                `json:"workspace"`
 	Description *string               `json:"description,omitempty"`
 	Permissions []AuditRolePermission `json:"permissions,omitempty"`
 	Members     []string              `json:"members,omitempty"`
+	// MemberIDs are a deleted role's holders, whose assignments go with it,
+	// by user id (as MLflow's assignments name them).
+	MemberIDs []int32 `json:"member_ids,omitempty"`
 }
 
 // AuditRoleOf is r's audit value.

@@ -112,6 +112,10 @@ type Store interface {
 	// workspace (MLflow 3.12's list of a user's workspace permissions).
 	GrantsInEveryWorkspace(ctx context.Context, userID int32, r permission.Resource) ([]Grant, error)
 
+	// AllGrantsOfUser returns every direct grant of a user, in every
+	// workspace, by workspace, type and id: what deleting the user deletes.
+	AllGrantsOfUser(ctx context.Context, userID int32) ([]Grant, error)
+
 	// DeleteResourceGrants removes every grant on r (none is not an error).
 	DeleteResourceGrants(ctx context.Context, r permission.Resource) error
 	// MoveGrants re-points each of grants (read earlier, all of to's type) to to

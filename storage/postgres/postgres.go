@@ -492,6 +492,12 @@ func (s *Store) GrantsInEveryWorkspace(ctx context.Context, userID int32, r perm
 		"WHERE g.user_id = $1 AND g.resource_type = $2 AND g.resource_id = $3 ORDER BY g.workspace", userID, string(r.Type), r.ID)
 }
 
+// AllGrantsOfUser implements storage.Store.
+func (s *Store) AllGrantsOfUser(ctx context.Context, userID int32) ([]storage.Grant, error) {
+	return queryAll(ctx, s, scanGrant, grantSelect+
+		"WHERE g.user_id = $1 ORDER BY g.workspace, g.resource_type, g.resource_id", userID)
+}
+
 // CreateBatch implements storage.Store. The statements go to the server as one
 // pipelined batch inside the transaction, so a large import costs few round
 // trips; a grant's user is found by name, so it may be one the batch creates.

@@ -459,6 +459,12 @@ func (s *Store) GrantsInEveryWorkspace(ctx context.Context, userID int32, r perm
 		"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ? ORDER BY g.workspace", userID, r.Type, r.ID)
 }
 
+// AllGrantsOfUser implements storage.Store.
+func (s *Store) AllGrantsOfUser(ctx context.Context, userID int32) ([]storage.Grant, error) {
+	return queryAll(ctx, s, scanGrant, grantSelect+
+		"WHERE g.user_id = ? ORDER BY g.workspace, g.resource_type, g.resource_id", userID)
+}
+
 // CreateBatch implements storage.Store. A grant's user is found by name inside
 // the transaction, so it may be one the batch has just created.
 func (s *Store) CreateBatch(ctx context.Context, b storage.Batch) error {

@@ -2,6 +2,8 @@ package storagetest
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -123,5 +125,14 @@ func testGrantWorkspacesMoveAndBatch(t *testing.T, open OpenFunc) {
 	if err != nil || len(all) != 2 || all[0].Workspace != "" || all[0].Level != permission.Read ||
 		all[1].Workspace != "team-b" || all[1].Level != permission.Edit {
 		t.Fatalf("GrantsInEveryWorkspace = %+v, %v; want default's READ, team-b's EDIT", all, err)
+	}
+	mustCreateGrant(t, s, bob, m, permission.Manage)
+	all, err = s.AllGrantsOfUser(a, bob.ID)
+	var got []string
+	for _, g := range all {
+		got = append(got, fmt.Sprintf("%s %s %s", g.Workspace, g.Resource, g.Level))
+	}
+	if want := []string{" experiment:7 READ", " registered_model:" + m.ID + " MANAGE", "team-b experiment:7 EDIT"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("AllGrantsOfUser = %q, %v; want %q", got, err, want)
 	}
 }
