@@ -6,9 +6,14 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mlflow-auth/mlflow-auth/decision"
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
+
+// bootstrapOperation is the operation of the audit rows of the admin a start
+// makes when the store has none.
+const bootstrapOperation = "mlflow-auth serve (no admin)"
 
 // EnsureAdmin makes sure the store has an admin. When it has none, it creates
 // username (or promotes an existing user of that name) with pw; an empty pw is
@@ -32,7 +37,11 @@ func EnsureAdmin(ctx context.Context, store storage.Store, hasher password.Param
 	if err != nil {
 		return "", err
 	}
-	_, err = store.CreateUser(ctx, username, hash, true)
+	// No caller makes these changes: their audit rows name no actor, and the
+	// start as their operation.
+	ctx = decision.WithAction(ctx, bootstrapOperation)
+	yes := true
+	_, err = store.CreateUser(userChange(ctx, "user.create", username, nil, userValue{Username: username, IsAdmin: &yes}), username, hash, true)
 	if errors.Is(err, storage.ErrAlreadyExists) {
 		existing, getErr := store.UserByName(ctx, username)
 		if getErr != nil {
@@ -42,8 +51,9 @@ func EnsureAdmin(ctx context.Context, store storage.Store, hasher password.Param
 			return "", nil // another replica starting at the same moment created it
 		}
 		// A non-admin of that name: give the account the admin's password and role.
-		if err = store.SetPasswordHash(ctx, username, hash); err == nil {
-			err = store.SetAdmin(ctx, username, true)
+		changed := userValue{Username: username, Password: "changed"}
+		if err = store.SetPasswordHash(userChange(ctx, "user.password", username, userValue{Username: username}, changed), username, hash); err == nil {
+			err = store.SetAdmin(userChange(ctx, "user.admin", username, storage.AuditUserOf(existing), userValue{Username: username, IsAdmin: &yes}), username, true)
 		}
 	}
 	if err != nil {

@@ -87,14 +87,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	generated, err := service.EnsureAdmin(ctx, db, password.Default, cfg.adminUsername, cfg.adminPassword)
-	if err != nil {
-		return fmt.Errorf("create the first admin: %w", err)
-	}
-	if generated != "" {
-		// Printed once, to the terminal only; it is never logged.
-		fmt.Fprintf(stderr, "\nCreated admin user %q with password: %s\nStore it now: it will not be shown again. Change it with PATCH /api/2.0/mlflow/users/update-password.\n\n", cfg.adminUsername, generated)
-	}
 
 	stopTracing, err := tracing.Setup(ctx, version())
 	if err != nil {
@@ -140,6 +132,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 	if err != nil {
 		return err
+	}
+	// After New, so that --audit-log has the rows of the admin it makes.
+	generated, err := service.EnsureAdmin(ctx, db, password.Default, cfg.adminUsername, cfg.adminPassword)
+	if err != nil {
+		return fmt.Errorf("create the first admin: %w", err)
+	}
+	if generated != "" {
+		// Printed once, to the terminal only; it is never logged.
+		fmt.Fprintf(stderr, "\nCreated admin user %q with password: %s\nStore it now: it will not be shown again. Change it with PATCH /api/2.0/mlflow/users/update-password.\n\n", cfg.adminUsername, generated)
 	}
 	log.Info("serving", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
 	if metricsLis != nil {
