@@ -114,18 +114,18 @@ func canonicalJSON(t *testing.T, raw json.RawMessage) string {
 	return string(b)
 }
 
+// serviceDatabases are the stores a test server runs on: SQLite (the
+// default, nil) and Postgres.
+var serviceDatabases = map[string]func(t *testing.T) servicetest.Database{
+	"sqlite":   func(t *testing.T) servicetest.Database { return nil },
+	"postgres": func(t *testing.T) servicetest.Database { return openPostgres(t, "") },
+}
+
 // Failed logins and the policy's refusals are auth events: repeated ones of one
 // user for one reason fold into one row with their count, over gRPC and REST,
 // on SQLite and Postgres. A refusal of a call made with a token names it.
 func TestAuditAuthEventsFold(t *testing.T) {
-	databases := map[string]func(t *testing.T) servicetest.Database{
-		"sqlite": func(t *testing.T) servicetest.Database { return nil },
-		"postgres": func(t *testing.T) servicetest.Database {
-			pg := openPostgres(t, "")
-			return pg
-		},
-	}
-	for name, db := range databases {
+	for name, db := range serviceDatabases {
 		t.Run(name, func(t *testing.T) {
 			srv := servicetest.Start(t, servicetest.Options{Store: db(t), AuditFold: time.Second})
 			conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -200,14 +200,7 @@ func TestAuditAuthEventsFold(t *testing.T) {
 // through the front door, on SQLite and Postgres; the same failure through the
 // same route folds into one row. Rows are read back over ListAuditEvents.
 func TestAuditRowsOfFailedLogins(t *testing.T) {
-	databases := map[string]func(t *testing.T) servicetest.Database{
-		"sqlite": func(t *testing.T) servicetest.Database { return nil },
-		"postgres": func(t *testing.T) servicetest.Database {
-			pg := openPostgres(t, "")
-			return pg
-		},
-	}
-	for name, db := range databases {
+	for name, db := range serviceDatabases {
 		t.Run(name, func(t *testing.T) {
 			srv := servicetest.Start(t, servicetest.Options{Store: db(t), Upstream: fakeTracking(t), AuditFold: time.Second})
 			conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))

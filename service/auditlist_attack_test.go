@@ -7,7 +7,6 @@ import (
 	"time"
 
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
-	"github.com/mlflow-auth/mlflow-auth/permission"
 )
 
 // ListAuditEvents with odd filters, on SQLite and Postgres, over gRPC and
@@ -17,11 +16,7 @@ import (
 // metacharacters are only text; a non-admin is refused. Pages neither repeat
 // nor skip a row while rows are written between them.
 func TestListAuditEventsOddFilters(t *testing.T) {
-	servers := map[string]func(t *testing.T) *testServer{
-		"sqlite":   func(t *testing.T) *testServer { return startServer(t, permission.Read) },
-		"postgres": func(t *testing.T) *testServer { return startServerOn(t, openPostgres(t, ""), permission.Read) },
-	}
-	for name, start := range servers {
+	for name, start := range auditBackends {
 		t.Run(name, func(t *testing.T) {
 			s := start(t)
 			for _, tr := range s.transports(t) {

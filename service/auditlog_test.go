@@ -50,16 +50,7 @@ func TestAuthAuditRetention(t *testing.T) {
 	}
 	a := newAuthAudit(db, time.Minute)
 	a.retention = 90 * 24 * time.Hour
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		a.run(ctx)
-		close(stopped)
-	}()
-	defer func() {
-		cancel()
-		<-stopped
-	}()
+	runUntilTestEnds(t, a)
 	var events []string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		evs, err := db.ListAuditEvents(context.Background(), storage.AuditFilter{})
@@ -83,16 +74,7 @@ func TestAuthAuditRetention(t *testing.T) {
 func TestAuthAuditBoundsOpenFolds(t *testing.T) {
 	db := storagetest.NewSQLite(t)
 	a := newAuthAudit(db, time.Hour)
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		a.run(ctx)
-		close(stopped)
-	}()
-	defer func() {
-		cancel()
-		<-stopped
-	}()
+	runUntilTestEnds(t, a)
 	for i := range 3 * maxOpenFolds {
 		a.record(storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied,
 			ActorUsername: fmt.Sprintf("sprayed-%d", i)})
@@ -154,4 +136,18 @@ func TestAuthAuditFoldsThrottledLoginsByAddress(t *testing.T) {
 	if want := []string{`10.0.0.2 "alice" x3`, `10.0.0.5 "bob" x1`, `10.0.0.4 "bob" x1`, `10.0.0.1 "" x100`}; !slices.Equal(got, want) {
 		t.Fatalf("rows of throttled logins, newest first:\n got  %q\n want %q", got, want)
 	}
+}
+
+// runUntilTestEnds runs a, writing what it holds when the test ends.
+func runUntilTestEnds(t *testing.T, a *authAudit) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		a.run(ctx)
+		close(stopped)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
 }

@@ -85,14 +85,7 @@ func expectJSON(t *testing.T, what string, status int, body []byte, wantStatus i
 // row too, with what the grant was before. A refusal of a token's call names
 // the token. On SQLite and Postgres.
 func TestDecisionsInTheAuditTrail(t *testing.T) {
-	databases := map[string]func(t *testing.T) servicetest.Database{
-		"sqlite": func(t *testing.T) servicetest.Database { return nil },
-		"postgres": func(t *testing.T) servicetest.Database {
-			pg := openPostgres(t, "")
-			return pg
-		},
-	}
-	for name, db := range databases {
+	for name, db := range serviceDatabases {
 		t.Run(name, func(t *testing.T) {
 			s := servicetest.Start(t, servicetest.Options{Store: db(t), Upstream: fakeTracking(t),
 				DefaultPermission: permission.NoPermissions, AuditFold: time.Second})
