@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"unicode/utf8"
 
@@ -13,14 +12,7 @@ import (
 // as they came; they are read back as the API can answer them.
 func TestOlderAuditRowsReadAsValidText(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(filepath.Join(t.TempDir(), "auth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedStore(t)
 	if _, err := s.write.ExecContext(ctx, `INSERT INTO audit_events (at, category, event, actor_username, user_agent, outcome)
 		VALUES (1, 'admin', 'user.create', 'admin', CAST(X'6576696cff00' AS TEXT), 'success')`); err != nil {
 		t.Fatal(err)

@@ -29,17 +29,24 @@ func TestGrantsOfUsersPlan(t *testing.T) {
 	}
 }
 
-// queryPlan is SQLite's EXPLAIN QUERY PLAN of query on a fresh, migrated store.
-func queryPlan(t *testing.T, query string, args ...any) string {
-	ctx := context.Background()
+// migratedStore is a fresh, migrated store that the test's end closes.
+func migratedStore(t *testing.T) *Store {
+	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "auth.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// queryPlan is SQLite's EXPLAIN QUERY PLAN of query on a fresh, migrated store.
+func queryPlan(t *testing.T, query string, args ...any) string {
+	ctx := context.Background()
+	s := migratedStore(t)
 	rows, err := s.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
