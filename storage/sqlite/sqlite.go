@@ -139,9 +139,11 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string, i
 
 // UserByName implements storage.Store.
 func (s *Store) UserByName(ctx context.Context, username string) (storage.User, error) {
-	u, err := scanUser(s.read.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE username = ?", username))
+	u, err := scanUser(s.read.QueryRowContext(ctx, userByNameQuery, username))
 	return u, classify(err)
 }
+
+const userByNameQuery = "SELECT " + userColumns + " FROM users WHERE username = ?"
 
 // ListUsers implements storage.Store.
 func (s *Store) ListUsers(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
@@ -314,23 +316,25 @@ func (s *Store) CreateGrant(ctx context.Context, userID int32, r permission.Reso
 
 // Grant implements storage.Store.
 func (s *Store) Grant(ctx context.Context, userID int32, r permission.Resource) (storage.Grant, error) {
-	g, err := scanGrant(s.read.QueryRowContext(ctx,
-		grantSelect+"WHERE g.user_id = ? AND g.workspace = ? AND g.resource_type = ? AND g.resource_id = ?", userID, workspace.From(ctx), r.Type, r.ID))
+	g, err := scanGrant(s.read.QueryRowContext(ctx, grantQuery, userID, workspace.From(ctx), r.Type, r.ID))
 	return g, classify(err)
 }
+
+// grantQuery reads one grant: a user's on a resource in a workspace.
+const grantQuery = grantSelect + "WHERE g.user_id = ? AND g.workspace = ? AND g.resource_type = ? AND g.resource_id = ?"
+
+const updateGrantStatement = "UPDATE grants SET permission = ? WHERE user_id = ? AND workspace = ? AND resource_type = ? AND resource_id = ?"
 
 // UpdateGrant implements storage.Store.
 func (s *Store) UpdateGrant(ctx context.Context, userID int32, r permission.Resource, l permission.Level) (storage.Grant, error) {
 	var g storage.Grant
 	ws := workspace.From(ctx)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			"UPDATE grants SET permission = ? WHERE user_id = ? AND workspace = ? AND resource_type = ? AND resource_id = ?",
-			l, userID, ws, r.Type, r.ID)
+		res, err := tx.ExecContext(ctx, updateGrantStatement, l, userID, ws, r.Type, r.ID)
 		if err := oneRow(res, err); err != nil {
 			return err
 		}
-		g, err = scanGrant(tx.QueryRowContext(ctx, grantSelect+"WHERE g.user_id = ? AND g.workspace = ? AND g.resource_type = ? AND g.resource_id = ?", userID, ws, r.Type, r.ID))
+		g, err = scanGrant(tx.QueryRowContext(ctx, grantQuery, userID, ws, r.Type, r.ID))
 		if err != nil {
 			return err
 		}

@@ -52,11 +52,13 @@ type tracedConn struct {
 
 // keptStatements are the statements of every request that SQLite takes about as
 // long to parse and plan as to run: the reads of a decision and of users/get,
-// and the audit row's insert (made in transactions, where database/sql's
-// prepared statements would wait for the one write connection). Each
-// connection prepares them once.
+// a user read by name (the target of most admin calls), a grant change's
+// reads and update, and the audit row's insert (made in transactions, where
+// database/sql's prepared statements would wait for the one write
+// connection). Each connection prepares them once.
 var keptStatements = map[string]bool{insertAudit: true, roleGrantsOnQuery: true,
-	grantsOfUsersQuery: true, rolesOfUserQuery: true, permissionsOfRolesQuery: true}
+	grantsOfUsersQuery: true, rolesOfUserQuery: true, permissionsOfRolesQuery: true,
+	userByNameQuery: true, grantQuery: true, updateGrantStatement: true}
 
 // keptStatement is c's prepared statement of query, if query is one of keptStatements.
 func (c tracedConn) keptStatement(ctx context.Context, query string) (sqliteStmt, bool, error) {
