@@ -107,7 +107,7 @@ type auditService struct {
 }
 
 func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEventsRequest) (*v1.ListAuditEventsResponse, error) {
-	before, limit, err := pageRequest64(req.MaxResults, req.PageToken)
+	before, limit, err := pageRequest[int64](req.MaxResults, req.PageToken)
 	if err != nil {
 		return nil, err
 	}

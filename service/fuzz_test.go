@@ -73,12 +73,12 @@ func FuzzDecodeBody(f *testing.F) {
 // that pageToken writes back to the same token.
 func FuzzPageToken(f *testing.F) {
 	f.Add(int32(0), "")
-	f.Add(int32(50), pageToken(41))
+	f.Add(int32(50), pageToken(int32(41)))
 	f.Add(int32(-1), "MTI")
 	f.Add(int32(1000), "LTE") // "-1"
 	f.Add(int32(7), "OTk5OTk5OTk5OTk5")
 	f.Fuzz(func(t *testing.T, maxResults int32, token string) {
-		after, limit, err := pageRequest(maxResults, token)
+		after, limit, err := pageRequest[int32](maxResults, token)
 		if err != nil {
 			if len(err.Error()) > 400 {
 				t.Fatalf("an error of %d bytes quotes too much of the token", len(err.Error()))
@@ -89,7 +89,7 @@ func FuzzPageToken(f *testing.F) {
 			t.Fatalf("accepted limit %d and id %d", limit, after)
 		}
 		if token != "" && pageToken(after) != token {
-			again, _, err := pageRequest(maxResults, pageToken(after))
+			again, _, err := pageRequest[int32](maxResults, pageToken(after))
 			if err != nil || again != after {
 				t.Fatalf("token %q names id %d, which does not round-trip", token, after)
 			}

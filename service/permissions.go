@@ -309,7 +309,7 @@ func (s *permissionService) ListResourcePermissions(ctx context.Context, req *v1
 	if err != nil {
 		return nil, err
 	}
-	after, limit, err := pageRequest(req.MaxResults, req.PageToken)
+	after, limit, err := pageRequest[int32](req.MaxResults, req.PageToken)
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func (s *roleService) GetRole(ctx context.Context, req *v1.GetRoleRequest) (*v1.
 }
 
 func (s *roleService) ListRoles(ctx context.Context, req *v1.ListRolesRequest) (*v1.ListRolesResponse, error) {
-	after, limit, err := pageRequest(req.MaxResults, req.PageToken)
+	after, limit, err := pageRequest[int32](req.MaxResults, req.PageToken)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func (s *userService) CreateServiceAccount(ctx context.Context, req *v1.CreateSe
 }
 
 func (s *userService) ListServiceAccounts(ctx context.Context, req *v1.ListServiceAccountsRequest) (*v1.ListServiceAccountsResponse, error) {
-	after, limit, err := pageRequest(req.MaxResults, req.PageToken)
+	after, limit, err := pageRequest[int32](req.MaxResults, req.PageToken)
 	if err != nil {
 		return nil, err
 	}

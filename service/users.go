@@ -122,7 +122,7 @@ func (s *userService) userWithGrants(ctx context.Context, username string) (*v1.
 }
 
 func (s *userService) ListUsers(ctx context.Context, req *v1.ListUsersRequest) (*v1.ListUsersResponse, error) {
-	after, limit, err := pageRequest(req.MaxResults, req.PageToken)
+	after, limit, err := pageRequest[int32](req.MaxResults, req.PageToken)
 	if err != nil {
 		return nil, err
 	}
