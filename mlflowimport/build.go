@@ -147,6 +147,12 @@ func (b *builder) addGrant(username, ws, typ, key, level, from string) {
 	if refusal := service.ResourceRefusal(res); err == nil && refusal != "" {
 		err = errors.New("mlflow-auth refuses it: " + refusal)
 	}
+	if name, wsErr := workspace.Parse(ws); err == nil && (wsErr != nil || name != ws) {
+		if wsErr == nil {
+			wsErr = errors.New("a workspace name has no spaces around it")
+		}
+		err = fmt.Errorf("mlflow-auth refuses its workspace: %v", wsErr)
+	}
 	if err != nil {
 		b.skip(false, describeRow(typ, key, level, userOwner(username)), "%v", err)
 		return
@@ -191,6 +197,10 @@ func (b *builder) addRoles() {
 			desc := fmt.Sprintf("Imported from MLflow: %s's own grants (%s) that a direct grant cannot hold", own, role.name)
 			r.Description = &desc
 		}
+		if refusal := service.RoleRefusal(r.Workspace, r.Name, r.Description); refusal != "" {
+			b.skip(false, owner, "mlflow-auth refuses it: %s Its permissions and members are not imported either.", refusal)
+			continue
+		}
 		for _, p := range perms[id] {
 			level := p.level.String
 			what := describeRow(p.typ, p.pattern, level, owner)
@@ -200,6 +210,10 @@ func (b *builder) addRoles() {
 			}
 			if _, err := permission.RolePattern(p.typ, p.pattern); err != nil { // kept as MLflow stored it
 				b.skip(false, what, "mlflow-auth refuses it: %v", err)
+				continue
+			}
+			if refusal := service.RolePatternRefusal(p.pattern); refusal != "" {
+				b.skip(false, what, "mlflow-auth refuses it: %s", refusal)
 				continue
 			}
 			l, err := permission.CheckRoleLevel(p.typ, level)

@@ -360,3 +360,38 @@ func TestReadSkipsWhatTheAPIRefuses(t *testing.T) {
 		}
 	}
 }
+
+// A role, a role's pattern or a grant's workspace whose text the API would
+// refuse (NUL, which Postgres cannot store, in a role's description or a pattern;
+// a workspace name MLflow could not have made) is skipped with its reason,
+// rather than failing the whole import on Postgres.
+func TestReadSkipsRolesAndWorkspacesTheAPIRefuses(t *testing.T) {
+	src := read(t, mlflowDB(t, schema312, `
+	INSERT INTO alembic_version_auth VALUES ('c3d4e5f6a7b8');
+	INSERT INTO users VALUES (1, 'root', 'h-root', 1), (2, 'alice', 'h-alice', 0);
+	INSERT INTO registered_model_permissions VALUES (1, 'm', 2, 'READ', 'default'), (2, 'n', 2, 'READ', 'Bad' || char(0)),
+		(3, 'o', 2, 'READ', 'ws2');
+	INSERT INTO roles VALUES (1, 'team', 'default', 'nul' || char(0) || 'here'), (2, 'ok', 'default', 'fine'),
+		(3, 'bad' || char(0), 'default', NULL);
+	INSERT INTO role_permissions VALUES (1, 1, 'experiment', '3', 'READ'), (2, 2, 'registered_model', 'x' || char(0), 'READ'),
+		(3, 2, 'experiment', '5', 'EDIT'), (4, 3, 'experiment', '6', 'READ');
+	INSERT INTO user_role_assignments VALUES (1, 2, 1), (2, 2, 2);`))
+	wantLines(t, "grants", grantLines(src.Grants), []string{
+		`registered_model "m" READ for user "alice" <- registered_model_permissions`,
+		`registered_model "o" READ for user "alice" in workspace "ws2" <- registered_model_permissions`,
+	})
+	wantLines(t, "roles", roleLines(src.Roles), []string{
+		`role "ok" in workspace "default": permissions [experiment "5" EDIT], members [alice]`,
+	})
+	wantLines(t, "skipped rows", skipLines(src.Skipped, false), []string{
+		`registered_model "n" READ for user "alice"`,
+		`role "team"`,
+		`registered_model "x\x00" READ for role "ok"`,
+		`role "bad\x00"`,
+	})
+	for _, s := range src.Skipped {
+		if !strings.Contains(s.Why, "mlflow-auth refuses it") {
+			t.Errorf("%s: reason %q", s.What, s.Why)
+		}
+	}
+}

@@ -116,6 +116,22 @@ func UsernameRefusal(name string) string { return refusal(validateUsername(name)
 // ResourceRefusal: see UsernameRefusal.
 func ResourceRefusal(r permission.Resource) string { return refusal(checkResource(r)) }
 
+// RoleRefusal is what the role calls refuse in a role's workspace, name and
+// description (see UsernameRefusal); the reserved __user_ prefix aside, which an
+// import renames.
+func RoleRefusal(ws, name string, description *string) string {
+	if strings.TrimSpace(ws) == "" || strings.TrimSpace(name) == "" {
+		return "a role needs a workspace and a name."
+	}
+	return refusal(checkFields(&v1.CreateRoleRequest{Workspace: ws, Name: name, Description: description}))
+}
+
+// RolePatternRefusal is what AddRolePermission refuses in a pattern's text
+// (its type's rules are permission.RolePattern's).
+func RolePatternRefusal(pattern string) string {
+	return refusal(checkFields(&v1.AddRolePermissionRequest{ResourcePattern: pattern}))
+}
+
 func refusal(err error) string {
 	if err == nil {
 		return ""
