@@ -196,7 +196,9 @@ func TestAuditAuthEventsFold(t *testing.T) {
 }
 
 // Every kind of failed login is a row naming who tried (the username given,
-// none for a Bearer token, never a token given as the username) and why, through the API over gRPC and REST and
+// none for a Bearer token but an expired one's owner, never a token given as
+// the username), how, and why, with the user's and the token's ids where the
+// store named them before refusing, through the API over gRPC and REST and
 // through the front door, on SQLite and Postgres; the same failure through the
 // same route folds into one row. Rows are read back over ListAuditEvents.
 func TestAuditRowsOfFailedLogins(t *testing.T) {
@@ -234,37 +236,46 @@ func TestAuditRowsOfFailedLogins(t *testing.T) {
 			for _, sf := range surfaces {
 				mallory, robot := "mallory-"+sf.name, "robot-"+sf.name
 				m := admin.createUser(mallory, "mallory-password")
-				admin.expect("", v1.UserService_CreateServiceAccount_FullMethodName,
-					&v1.CreateServiceAccountRequest{Username: robot}, &v1.CreateServiceAccountResponse{})
+				r := &v1.CreateServiceAccountResponse{}
+				admin.expect("", v1.UserService_CreateServiceAccount_FullMethodName, &v1.CreateServiceAccountRequest{Username: robot}, r)
 				expired, hash := token.New()
 				past := time.Now().Add(-time.Hour)
-				if _, err := tokens.CreateToken(context.Background(), storage.Token{UserID: m.Id, Name: "expired", Hash: hash[:],
-					CreatedAt: past.Add(-time.Hour), ExpiresAt: past}); err != nil {
+				old, err := tokens.CreateToken(context.Background(), storage.Token{UserID: m.Id, Name: "expired", Hash: hash[:],
+					CreatedAt: past.Add(-time.Hour), ExpiresAt: past})
+				if err != nil {
 					t.Fatal(err)
 				}
-				for _, c := range []struct{ user, pass, actor, reason string }{
-					{mallory, "not-her-password", mallory, "wrong password"},
-					{"ghost-" + sf.name, "any-password", "ghost-" + sf.name, "unknown user"},
-					{robot, "any-password", robot, "password for a service account"},
-					{mallory, unknown, mallory, "unknown token"},
-					{mallory, adminToken.Token, mallory, "token of another user"},
-					{mallory, expired, mallory, "expired token"},
-					{bearerUser, unknown, "", "unknown token"},
-					{bearerUser, "mla_short", "", "malformed token"},
+				for _, c := range []struct {
+					user, pass, actor, method, reason string
+					userID, tokenID                   int32
+				}{
+					{mallory, "not-her-password", mallory, "basic", "wrong password", m.Id, 0},
+					{"ghost-" + sf.name, "any-password", "ghost-" + sf.name, "basic", "unknown user", 0, 0},
+					{robot, "any-password", robot, "basic", "password for a service account", r.User.Id, 0},
+					{mallory, unknown, mallory, "token", "unknown token", 0, 0},
+					{mallory, adminToken.Token, mallory, "token", "token of another user", 0, adminToken.TokenInfo.Id},
+					{mallory, expired, mallory, "token", "expired token", m.Id, old.ID},
+					{bearerUser, expired, mallory, "token", "expired token", m.Id, old.ID}, // its owner's row, folded
+					{bearerUser, unknown, "", "token", "unknown token", 0, 0},
+					{bearerUser, "mla_short", "", "token", "malformed token", 0, 0},
 					// A token given as the username is no name to keep.
-					{adminToken.Token, "any-password", "mla_…", "unknown user"},
+					{adminToken.Token, "any-password", "mla_…", "basic", "unknown user", 0, 0},
 				} {
 					sf.refuse(c.user, c.pass)
-					want[fmt.Sprintf("login.failed denied %s %q %s", c.actor, c.reason, sf.operation)]++
+					want[fmt.Sprintf("login.failed denied %s(%d) %s %q %s token %d", c.actor, c.userID, c.method, c.reason, sf.operation, c.tokenID)]++
 				}
 			}
 			// A wrong present password, changing one's own, is a failed login of
 			// the signed-in user, and changes nothing.
 			for _, tr := range s.transports(t) {
 				mallory := "mallory-" + tr.name()
+				u, err := srv.Store.UserByName(context.Background(), mallory)
+				if err != nil {
+					t.Fatal(err)
+				}
 				caller{t, tr, mallory, "mallory-password"}.expect(invalid, v1.UserService_UpdateUserPassword_FullMethodName,
 					&v1.UpdateUserPasswordRequest{Username: mallory, Password: "mallory-password-2", CurrentPassword: "a-guess"}, &v1.UpdateUserPasswordResponse{})
-				want[fmt.Sprintf("login.failed denied %s %q %s", mallory, "wrong current password", v1.UserService_UpdateUserPassword_FullMethodName)]++
+				want[fmt.Sprintf("login.failed denied %s(%d) basic %q %s token 0", mallory, u.ID, "wrong current password", v1.UserService_UpdateUserPassword_FullMethodName)]++
 				if evs, err := srv.Store.(storage.Audit).ListAuditEvents(context.Background(),
 					storage.AuditFilter{Event: "user.password", ResourceID: mallory}); err != nil || len(evs) != 0 {
 					t.Fatalf("rows of a refused password change: %+v, %v", evs, err)
@@ -282,10 +293,10 @@ func TestAuditRowsOfFailedLogins(t *testing.T) {
 					&v1.ListAuditEventsRequest{Event: "login.failed", StartTime: since.Format(time.RFC3339Nano)}, resp)
 				got = got[:0]
 				for _, ev := range resp.Events {
-					got = append(got, fmt.Sprintf("%s %s %s %q %s x%d", ev.Event, ev.Outcome, ev.Username, ev.Reason, ev.Operation, ev.Count))
-					signedIn := ev.Reason == "wrong current password"
+					got = append(got, fmt.Sprintf("%s %s %s(%d) %s %q %s token %d x%d", ev.Event, ev.Outcome, ev.Username, ev.UserId,
+						ev.AuthMethod, ev.Reason, ev.Operation, ev.TokenId, ev.Count))
 					if ev.Category != storage.AuditAuth || ev.RequestId == "" || ev.ClientAddress != "127.0.0.1" || ev.UserAgent == "" ||
-						(ev.UserId != 0) != signedIn || ev.TokenId != 0 || ev.Before != "" || ev.After != "" {
+						ev.Before != "" || ev.After != "" {
 						t.Errorf("%s: %+v", ev.Event, ev)
 					}
 				}

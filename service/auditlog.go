@@ -106,6 +106,12 @@ func (a *authAudit) run(ctx context.Context) {
 			if rows[i].ActorUsername != ev.ActorUsername { // throttled attempts of many names
 				rows[i].ActorUsername, rows[i].ActorUserID = "", 0
 			}
+			if rows[i].ActorUserID != ev.ActorUserID { // a name deleted and made anew
+				rows[i].ActorUserID = 0
+			}
+			if rows[i].TokenID != ev.TokenID { // another of the user's tokens
+				rows[i].TokenID = 0
+			}
 			return
 		}
 		ev.Count = 1

@@ -151,3 +151,35 @@ func runUntilTestEnds(t *testing.T, a *authAudit) {
 		<-stopped
 	})
 }
+
+// A folded row keeps the user and token ids its refusals share, and names
+// none where they differ (expired tokens of one user; a name deleted and made
+// anew within the window).
+func TestAuthAuditFoldKeepsOnlySharedIDs(t *testing.T) {
+	db := storagetest.NewSQLite(t)
+	a := newAuthAudit(db, time.Hour)
+	refused := func(username string, userID, tokenID int32) {
+		a.record(storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied,
+			ActorUsername: username, ActorUserID: userID, TokenID: tokenID, Reason: "expired token"})
+	}
+	refused("alice", 7, 3)
+	refused("alice", 7, 3)
+	refused("bob", 8, 4)
+	refused("bob", 8, 5)
+	refused("carol", 9, 6)
+	refused("carol", 10, 6)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // run writes what is buffered before it returns
+	a.run(ctx)
+	evs, err := db.ListAuditEvents(context.Background(), storage.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, fmt.Sprintf("%s(%d) token %d x%d", ev.ActorUsername, ev.ActorUserID, ev.TokenID, ev.Count))
+	}
+	if want := []string{"carol(0) token 6 x2", "bob(8) token 0 x2", "alice(7) token 3 x2"}; !slices.Equal(got, want) {
+		t.Fatalf("folded rows, newest first:\n got  %q\n want %q", got, want)
+	}
+}

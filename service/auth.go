@@ -189,7 +189,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 	// and only after as long a hash.
 	address := clientAddress(ctx)
 	if wait, reason := a.throttled(username, address); wait > 0 {
-		a.refusedLogin(ctx, username, address, reason)
+		a.refusedLogin(ctx, loginAttempt{username: username, method: "basic"}, address, reason)
 		return Principal{}, tooManyFailures(wait)
 	}
 	stored := a.dummyHash
@@ -212,7 +212,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 		if passwordless {
 			reason = "password for a service account"
 		}
-		a.refusedLogin(ctx, username, address, reason)
+		a.refusedLogin(ctx, loginAttempt{username: username, method: "basic", userID: user.ID}, address, reason) // 0 when unknown
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 	}
 	a.clearThrottle(username)
@@ -232,10 +232,10 @@ const lastUseInterval = time.Minute
 func (a *authenticator) authenticateToken(ctx context.Context, username, tok string) (Principal, error) {
 	address := clientAddress(ctx)
 	if wait, reason := a.throttled(username, address); wait > 0 {
-		a.refusedLogin(ctx, username, address, reason)
+		a.refusedLogin(ctx, loginAttempt{username: username, method: "token"}, address, reason)
 		return Principal{}, tooManyFailures(wait)
 	}
-	reason := "malformed token"
+	reason, attempt := "malformed token", loginAttempt{username: username, method: "token"}
 	if hash, ok := token.Parse(tok); ok {
 		t, user, err := a.tokens.TokenByHash(ctx, hash[:])
 		at := now()
@@ -245,9 +245,9 @@ func (a *authenticator) authenticateToken(ctx context.Context, username, tok str
 		case err != nil:
 			return Principal{}, internalError(ctx, err)
 		case username != "" && username != user.Username:
-			reason = "token of another user"
+			reason, attempt.tokenID = "token of another user", t.ID
 		case !at.Before(t.ExpiresAt):
-			reason = "expired token"
+			reason, attempt = "expired token", loginAttempt{user.Username, "token", user.ID, t.ID}
 		default:
 			a.clearThrottle(username)
 			if t.LastUsedAt == nil || at.Sub(*t.LastUsedAt) >= lastUseInterval {
@@ -262,7 +262,7 @@ func (a *authenticator) authenticateToken(ctx context.Context, username, tok str
 		}
 	}
 	a.failed(username, address)
-	a.refusedLogin(ctx, username, address, reason)
+	a.refusedLogin(ctx, attempt, address, reason)
 	return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 }
 
@@ -325,17 +325,27 @@ const (
 	reasonAddressThrottled = "address throttled"
 )
 
+// loginAttempt is who a refused login claimed to be and how: the username it
+// sent (an expired token's owner for a Bearer token) and, where the store named
+// them before refusing, that user's id and the token's.
+type loginAttempt struct {
+	username, method string // method: "basic" or "token", as authMethod names them
+	userID, tokenID  int32
+}
+
 // refusedLogin logs a failed login with the attempted username (cut short: it is
 // the caller's text) and where it came from; never the password, nor a token
 // given as the username (a client's settings mixed up), which is kept as
 // tokenAsUsername. It is an auth event of the audit trail too.
-func (a *authenticator) refusedLogin(ctx context.Context, username, address, reason string) {
+func (a *authenticator) refusedLogin(ctx context.Context, attempt loginAttempt, address, reason string) {
+	username := attempt.username
 	if _, isToken := token.Parse(username); isToken {
 		username = tokenAsUsername
 	}
 	slog.WarnContext(ctx, "refused login", "username", quoted(username), "client", address, "reason", reason)
 	ev := auditEvent(ctx, storage.AuditAuth, "login.failed", storage.OutcomeDenied)
-	ev.ActorUsername, ev.Reason = username, reason
+	ev.ActorUsername, ev.AuthMethod, ev.ActorUserID, ev.TokenID = username, attempt.method, attempt.userID, attempt.tokenID
+	ev.Reason = reason
 	a.audit.record(ev)
 }
 

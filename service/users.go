@@ -216,9 +216,9 @@ func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, cur
 	if current == "" {
 		return apiError(codeInvalidParameter, "Current password is required when changing your own password.")
 	}
-	address := clientAddress(ctx)
+	address, attempt := clientAddress(ctx), loginAttempt{p.User.Username, authMethod(p), p.User.ID, p.TokenID}
 	if wait, reason := s.auth.throttled(p.User.Username, address); wait > 0 {
-		s.auth.refusedLogin(ctx, p.User.Username, address, reason)
+		s.auth.refusedLogin(ctx, attempt, address, reason)
 		return tooManyFailures(wait)
 	}
 	ok, err := s.auth.gatedVerify(ctx, p.User.PasswordHash, current)
@@ -227,7 +227,7 @@ func (s *userService) checkCurrentPassword(ctx context.Context, p Principal, cur
 	}
 	if !ok {
 		s.auth.failed(p.User.Username, address)
-		s.auth.refusedLogin(ctx, p.User.Username, address, "wrong current password")
+		s.auth.refusedLogin(ctx, attempt, address, "wrong current password")
 		return apiError(codeInvalidParameter, "Current password does not match.")
 	}
 	return nil
