@@ -372,7 +372,7 @@ func TestReadSkipsRolesAndWorkspacesTheAPIRefuses(t *testing.T) {
 	INSERT INTO registered_model_permissions VALUES (1, 'm', 2, 'READ', 'default'), (2, 'n', 2, 'READ', 'Bad' || char(0)),
 		(3, 'o', 2, 'READ', 'ws2');
 	INSERT INTO roles VALUES (1, 'team', 'default', 'nul' || char(0) || 'here'), (2, 'ok', 'default', 'fine'),
-		(3, 'bad' || char(0), 'default', NULL);
+		(3, 'bad' || char(0), 'default', NULL), (4, ' ', 'default', NULL);
 	INSERT INTO role_permissions VALUES (1, 1, 'experiment', '3', 'READ'), (2, 2, 'registered_model', 'x' || char(0), 'READ'),
 		(3, 2, 'experiment', '5', 'EDIT'), (4, 3, 'experiment', '6', 'READ');
 	INSERT INTO user_role_assignments VALUES (1, 2, 1), (2, 2, 2);`))
@@ -388,6 +388,7 @@ func TestReadSkipsRolesAndWorkspacesTheAPIRefuses(t *testing.T) {
 		`role "team"`,
 		`registered_model "x\x00" READ for role "ok"`,
 		`role "bad\x00"`,
+		`role " "`,
 	})
 	for _, s := range src.Skipped {
 		if !strings.Contains(s.Why, "mlflow-auth refuses it") {

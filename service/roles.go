@@ -41,6 +41,14 @@ func checkRoleName(name string) error {
 	return nil
 }
 
+// checkRoleWorkspace applies MLflow's rule for a new role's workspace.
+func checkRoleWorkspace(ws string) error {
+	if strings.TrimSpace(ws) == "" {
+		return apiError(codeInvalidParameter, "Workspace cannot be empty.")
+	}
+	return nil
+}
+
 func roleMessage(r storage.Role) *v1.Role {
 	m := &v1.Role{Id: r.ID, Name: r.Name, Workspace: r.Workspace, Permissions: make([]*v1.RolePermission, len(r.Permissions))}
 	if r.Description != nil {
@@ -72,8 +80,8 @@ func (s *roleService) CreateRole(ctx context.Context, req *v1.CreateRoleRequest)
 	if err := checkRoleName(req.Name); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(req.Workspace) == "" {
-		return nil, apiError(codeInvalidParameter, "Workspace cannot be empty.")
+	if err := checkRoleWorkspace(req.Workspace); err != nil {
+		return nil, err
 	}
 	after := storage.AuditRole{Name: req.Name, Workspace: req.Workspace, Description: req.Description}
 	audited := roleChange(ctx, "role.create", storage.Role{Workspace: req.Workspace}, nil, after)

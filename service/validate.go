@@ -116,14 +116,21 @@ func UsernameRefusal(name string) string { return refusal(validateUsername(name)
 // ResourceRefusal: see UsernameRefusal.
 func ResourceRefusal(r permission.Resource) string { return refusal(checkResource(r)) }
 
-// RoleRefusal is what the role calls refuse in a role's workspace, name and
-// description (see UsernameRefusal); the reserved __user_ prefix aside, which an
-// import renames.
+// RoleRefusal is what CreateRole refuses in a role's workspace, name and
+// description (see UsernameRefusal), the reserved __user_ prefix aside: an
+// import renames a user's own role, and reports another itself.
 func RoleRefusal(ws, name string, description *string) string {
-	if strings.TrimSpace(ws) == "" || strings.TrimSpace(name) == "" {
-		return "a role needs a workspace and a name."
+	err := checkRoleName(name)
+	if strings.HasPrefix(name, reservedRolePrefix) {
+		err = nil
 	}
-	return refusal(checkFields(&v1.CreateRoleRequest{Workspace: ws, Name: name, Description: description}))
+	if err == nil {
+		err = checkRoleWorkspace(ws)
+	}
+	if err == nil {
+		err = checkFields(&v1.CreateRoleRequest{Workspace: ws, Name: name, Description: description})
+	}
+	return refusal(err)
 }
 
 // RolePatternRefusal is what AddRolePermission refuses in a pattern's text
