@@ -115,7 +115,7 @@ func (s *auditService) ListAuditEvents(ctx context.Context, req *v1.ListAuditEve
 		return nil, err
 	}
 	f := storage.AuditFilter{Actor: req.Username, ResourceType: req.ResourceType, ResourceID: req.ResourceId,
-		Event: req.Event, Outcome: req.Outcome, Required: req.RequiredLevel, Held: req.HeldLevel, BeforeID: before, Limit: fetchSize(limit)}
+		Workspace: req.Workspace, Event: req.Event, Outcome: req.Outcome, Required: req.RequiredLevel, Held: req.HeldLevel, BeforeID: before, Limit: fetchSize(limit)}
 	for _, t := range []struct {
 		name, value string
 		to          *time.Time

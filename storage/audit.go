@@ -71,6 +71,7 @@ type AuditFilter struct {
 	Actor        string // username
 	ResourceType string
 	ResourceID   string
+	Workspace    string
 	Event        string
 	Outcome      string
 	Required     string // the level a refusal required
@@ -279,7 +280,7 @@ func (f AuditFilter) Where(placeholder func(n int) string, at func(time.Time) an
 	}
 	for _, c := range []struct{ column, value string }{
 		{"actor_username", f.Actor}, {"resource_type", f.ResourceType}, {"resource_id", f.ResourceID},
-		{"event", f.Event}, {"outcome", f.Outcome}, {"required_level", f.Required}, {"held_level", f.Held},
+		{"workspace", f.Workspace}, {"event", f.Event}, {"outcome", f.Outcome}, {"required_level", f.Required}, {"held_level", f.Held},
 	} {
 		if c.value != "" {
 			add(c.column, "=", c.value)

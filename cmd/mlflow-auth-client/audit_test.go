@@ -30,6 +30,19 @@ func TestAuditCommand(t *testing.T) {
 		t.Fatalf("one filtered page: %v", page)
 	}
 
+	// A role made in another workspace is found by that workspace, and the grants by theirs.
+	ok(t, "create-role", "--workspace", "team-a", "readers")
+	for ws, want := range map[string]string{"team-a": "role.create", "default": "grant.update grant.create"} {
+		resp := decode(t, ok(t, "audit", "--workspace", ws), &v1.ListAuditEventsResponse{})
+		var got []string
+		for _, ev := range resp.Events {
+			got = append(got, ev.Event)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("audit --workspace %s: %q, want %s", ws, got, want)
+		}
+	}
+
 	table := ok(t, "audit", "--event", "user.create", "--user", "admin", "--output", "table") // not the start's own admin
 	lines := strings.Split(strings.TrimSpace(table), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID  TIME") || !strings.Contains(lines[1], "user.create") || !strings.Contains(lines[1], "alice") {

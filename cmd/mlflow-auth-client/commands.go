@@ -51,7 +51,7 @@ func (c *command) synopsis() string {
 		words = append(words, "[--workspace W]")
 	}
 	if c.auditFilters {
-		words = append(words, "[--user U] [--resource-type T] [--resource-id ID] [--event E] [--outcome O] [--required-level L] [--held-level L] [--since TIME] [--until TIME]")
+		words = append(words, "[--user U] [--resource-type T] [--resource-id ID] [--workspace W] [--event E] [--outcome O] [--required-level L] [--held-level L] [--since TIME] [--until TIME]")
 	}
 	if c.paging {
 		words = append(words, "[--max-results N [--page-token T]]")

@@ -88,6 +88,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			{"user", "only events of the user named `U`", &o.audit.Username},
 			{"resource-type", "only events on resources of type `T` (experiment, registered_model, user, ...)", &o.audit.ResourceType},
 			{"resource-id", "only events on the resource `ID`", &o.audit.ResourceId},
+			{"workspace", "only events in the workspace `W` (grants, roles and refusals; default without workspaces)", &o.audit.Workspace},
 			{"event", "only events named `E` (user.create, grant.update, login.failed, permission.denied, ...)", &o.audit.Event},
 			{"outcome", "only events with outcome `O`: success, denied or error", &o.audit.Outcome},
 			{"required-level", "only refusals that required the level `L` (READ, USE, EDIT, MANAGE)", &o.audit.RequiredLevel},

@@ -127,15 +127,17 @@ func testAuditFilters(t *testing.T, open OpenFunc) {
 	s := migrated(t, open)
 	ev := func(minutes int, event, actor, typ, id, outcome string) storage.AuditEvent {
 		return storage.AuditEvent{Time: auditTime.Add(time.Duration(minutes) * time.Minute), Category: storage.AuditAdmin,
-			Event: event, ActorUsername: actor, ResourceType: typ, ResourceID: id, Outcome: outcome}
+			Event: event, ActorUsername: actor, ResourceType: typ, ResourceID: id, Workspace: "default", Outcome: outcome}
 	}
 	refused := ev(1, "b", "bob", "experiment", "1", storage.OutcomeDenied)
 	refused.Required, refused.Held = "EDIT", "READ"
+	elsewhere := ev(3, "a", "bob", "experiment", "2", storage.OutcomeSuccess)
+	elsewhere.Workspace = "team-a"
 	if err := s.RecordAudit(context.Background(),
 		ev(0, "a", "alice", "experiment", "1", storage.OutcomeSuccess),
 		refused,
 		ev(2, "c", "alice", "registered_model", "m", storage.OutcomeError),
-		ev(3, "a", "bob", "experiment", "2", storage.OutcomeSuccess),
+		elsewhere,
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +148,8 @@ func testAuditFilters(t *testing.T, open OpenFunc) {
 		{storage.AuditFilter{Actor: "alice"}, []string{"c", "a"}},
 		{storage.AuditFilter{ResourceType: "experiment"}, []string{"a", "b", "a"}},
 		{storage.AuditFilter{ResourceType: "experiment", ResourceID: "1"}, []string{"b", "a"}},
+		{storage.AuditFilter{Workspace: "team-a"}, []string{"a"}},
+		{storage.AuditFilter{ResourceType: "experiment", Workspace: "default"}, []string{"b", "a"}},
 		{storage.AuditFilter{Event: "a"}, []string{"a", "a"}},
 		{storage.AuditFilter{Outcome: storage.OutcomeDenied}, []string{"b"}},
 		{storage.AuditFilter{Required: "EDIT"}, []string{"b"}},

@@ -273,6 +273,9 @@ type ListAuditEventsRequest struct {
 	// Refusals by their levels (AuditEvent's required_level and held_level).
 	RequiredLevel string `protobuf:"bytes,10,opt,name=required_level,json=requiredLevel,proto3" json:"required_level,omitempty"`
 	HeldLevel     string `protobuf:"bytes,11,opt,name=held_level,json=heldLevel,proto3" json:"held_level,omitempty"`
+	// Events in this workspace (AuditEvent's workspace): a grant's, a role's or a
+	// refused resource's. Users and tokens belong to no workspace.
+	Workspace     string `protobuf:"bytes,12,opt,name=workspace,proto3" json:"workspace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -384,6 +387,13 @@ func (x *ListAuditEventsRequest) GetHeldLevel() string {
 	return ""
 }
 
+func (x *ListAuditEventsRequest) GetWorkspace() string {
+	if x != nil {
+		return x.Workspace
+	}
+	return ""
+}
+
 // ListAuditEventsResponse carries one page of events.
 type ListAuditEventsResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -473,7 +483,7 @@ const file_mlflowauth_v1_audit_service_proto_rawDesc = "" +
 	"\btrace_id\x18\x12 \x01(\tR\atraceId\x12\x16\n" +
 	"\x06before\x18\x13 \x01(\tR\x06before\x12\x14\n" +
 	"\x05after\x18\x14 \x01(\tR\x05after\x12\x14\n" +
-	"\x05count\x18\x15 \x01(\x05R\x05count\"\xea\x02\n" +
+	"\x05count\x18\x15 \x01(\x05R\x05count\"\x88\x03\n" +
 	"\x16ListAuditEventsRequest\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12#\n" +
 	"\rresource_type\x18\x02 \x01(\tR\fresourceType\x12\x1f\n" +
@@ -491,7 +501,8 @@ const file_mlflowauth_v1_audit_service_proto_rawDesc = "" +
 	"\x0erequired_level\x18\n" +
 	" \x01(\tR\rrequiredLevel\x12\x1d\n" +
 	"\n" +
-	"held_level\x18\v \x01(\tR\theldLevel\"t\n" +
+	"held_level\x18\v \x01(\tR\theldLevel\x12\x1c\n" +
+	"\tworkspace\x18\f \x01(\tR\tworkspace\"t\n" +
 	"\x17ListAuditEventsResponse\x121\n" +
 	"\x06events\x18\x01 \x03(\v2\x19.mlflowauth.v1.AuditEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2p\n" +
