@@ -8,11 +8,11 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mlflow-auth/mlflow-auth/bench/inturn"
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -152,36 +152,13 @@ func benchGrantChangeRequest(b *testing.B, db auditedDB) {
 	}
 }
 
-// pairedBlocks makes b.N changes from clients at once, in blocks of 64 per
-// client that go in turn to the unaudited server (change(0)) and the audited
-// one (change(1)), and reports the time per change of each (off-ns/op and
-// on-ns/op: the throughput each reached, inverted) and the audited one's extra
-// cost (audit-%). Blocks this short see the same machine; separate runs of
-// audit=off and audit=on differ by tens of percent on a shared one.
+// pairedBlocks makes b.N changes from clients at once, in turn to the
+// unaudited server (change(0)) and the audited one (change(1)) (see
+// inturn.Blocks), and reports the time per change of each (off-ns/op and
+// on-ns/op) and the audited one's extra cost (audit-%).
 func pairedBlocks(b *testing.B, clients int, change func(kind int) bool) {
-	block := 64 * clients
-	var took [2]time.Duration
-	var made [2]int
-	for round := 0; made[0]+made[1] < b.N || round < 2; round++ {
-		kind := round % 2
-		var left atomic.Int64
-		left.Store(int64(block))
-		var wg sync.WaitGroup
-		start := time.Now()
-		for range clients {
-			wg.Go(func() {
-				for left.Add(-1) >= 0 && change(kind) {
-				}
-			})
-		}
-		wg.Wait()
-		if b.Failed() {
-			b.FailNow()
-		}
-		took[kind] += time.Since(start)
-		made[kind] += block
-	}
-	off, on := float64(took[0])/float64(made[0]), float64(took[1])/float64(made[1])
+	per := inturn.Blocks(b, clients, 2, change)
+	off, on := per[0], per[1]
 	b.ReportMetric(off, "off-ns/op")
 	b.ReportMetric(on, "on-ns/op")
 	b.ReportMetric(100*(on/off-1), "audit-%")

@@ -30,7 +30,7 @@ func TestGrantsOfUsersPlan(t *testing.T) {
 }
 
 // migratedStore is a fresh, migrated store that the test's end closes.
-func migratedStore(t testing.TB) *Store {
+func migratedStore(t *testing.T) *Store {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "auth.db"))
 	if err != nil {
