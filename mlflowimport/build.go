@@ -98,6 +98,7 @@ func (b *builder) addUsers() {
 		name := u.name.String
 		what := fmt.Sprintf("user %q", name)
 		refusal := service.UsernameRefusal(name) // a ':' never worked in HTTP Basic anyway
+		hashRefusal := service.PasswordHashRefusal(u.hash.String)
 		switch {
 		case !u.name.Valid || name == "":
 			b.skip(true, fmt.Sprintf("user id %d", u.id), "it has no username")
@@ -105,6 +106,8 @@ func (b *builder) addUsers() {
 			b.skip(true, what, "mlflow-auth refuses it: %s Their grants are not imported either.", refusal)
 		case !u.hash.Valid || u.hash.String == "":
 			b.skip(true, what, "it has no password hash; their grants are not imported either")
+		case hashRefusal != "":
+			b.skip(true, what, "mlflow-auth refuses its password hash: %s Their grants are not imported either.", hashRefusal)
 		default:
 			b.users[u.id] = name
 			b.Users = append(b.Users, storage.User{Username: name, PasswordHash: u.hash.String, IsAdmin: u.admin.Valid && u.admin.Bool})

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// hostileSource writes an MLflow database whose tables lack MLflow's keys and
+// NOT NULLs (as a hand-made or damaged file may) and returns its URL.
+func hostileSource(t *testing.T, script string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "basic_auth.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`
+		CREATE TABLE users (id INTEGER, username VARCHAR(255), password_hash VARCHAR(255), is_admin BOOLEAN);
+		CREATE TABLE experiment_permissions (id INTEGER, experiment_id VARCHAR(255), user_id INTEGER, permission VARCHAR(255));
+		CREATE TABLE roles (id INTEGER, name VARCHAR(255), workspace VARCHAR(63), description VARCHAR(1024));
+		CREATE TABLE role_permissions (id INTEGER, role_id INTEGER, resource_type VARCHAR(64), resource_pattern VARCHAR(255),
+			permission VARCHAR(255));
+		CREATE TABLE user_role_assignments (id INTEGER, user_id INTEGER, role_id INTEGER);` + script); err != nil {
+		t.Fatal(err)
+	}
+	return "sqlite:///" + path
+}
+
+// targetRows is what the mlflow-auth database at url holds, one line per
+// user, grant, role and audit row.
+func targetRows(t *testing.T, url string) []string {
+	t.Helper()
+	ctx := context.Background()
+	db, err := openDatabase(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	users, err := db.ListUsers(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, u := range users {
+		rows = append(rows, fmt.Sprintf("user %s %q admin=%t", u.Username, u.PasswordHash, u.IsAdmin))
+		grants, err := db.AllGrantsOfUser(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range grants {
+			rows = append(rows, fmt.Sprintf("grant %s %s/%s %s@%s", g.Username, g.Resource.Type, g.Resource.ID, g.Level, g.Workspace))
+		}
+	}
+	roles, err := db.ListRoles(ctx, "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range roles {
+		as, err := db.RoleAssignments(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var perms []string
+		for _, p := range r.Permissions {
+			perms = append(perms, p.ResourceType+" "+p.Pattern+" "+string(p.Level))
+		}
+		rows = append(rows, fmt.Sprintf("role %s@%s %q members=%d", r.Name, r.Workspace, perms, len(as)))
+	}
+	_, audit := auditOf(t, url)
+	return append(rows, fmt.Sprintf("%d audit rows", len(audit)))
+}
+
+// importHostile imports from into a new database of each backend and checks
+// that both succeed with the same rows, want, and a report naming each skip.
+func importHostile(t *testing.T, from string, want []string, report ...string) {
+	t.Helper()
+	for name, newTarget := range importTargets {
+		t.Run(name, func(t *testing.T) {
+			to := newTarget(t)
+			out := mustImport(t, "--from", from, "--database-url", to.url)
+			wantOutput(t, out, report...)
+			if got := targetRows(t, to.url); !slices.Equal(got, want) {
+				t.Errorf("rows after the import:\n got  %q\n want %q\n%s", got, want, out)
+			}
+		})
+	}
+}
+
+// A password hash that one backend cannot store as the other does (NUL, which
+// Postgres text refuses; invalid UTF-8; longer than MLflow's VARCHAR(255)) skips
+// its user, with a reason, on both backends alike.
+func TestImportSkipsPasswordHashesTheStoreRefuses(t *testing.T) {
+	from := hostileSource(t, `
+		INSERT INTO users VALUES (1, 'nul', 'h' || char(0) || 'x', 0), (2, 'blob', x'68ff', 0),
+			(3, 'long', hex(zeroblob(128)), 0), (4, 'ok', 'h-ok', 0);
+		INSERT INTO experiment_permissions VALUES (1, '1', 1, 'READ'), (2, '1', 4, 'EDIT');`)
+	importHostile(t, from, []string{
+		`user ok "h-ok" admin=false`,
+		`grant ok experiment/1 EDIT@`,
+		"3 audit rows",
+	},
+		`skipped: user "nul": mlflow-auth refuses its password hash: Invalid value for parameter 'password_hash': it must not contain NUL characters.`,
+		`skipped: user "blob": mlflow-auth refuses its password hash: Invalid value for parameter 'password_hash': it must be valid UTF-8.`,
+		`skipped: user "long": mlflow-auth refuses its password hash: Invalid value for parameter 'password_hash': it must be at most 255 characters long.`,
+		"users:  1 created, 0 unchanged, 0 conflicting, 3 skipped")
+}
