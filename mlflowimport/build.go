@@ -48,12 +48,13 @@ var directLevels = map[string]bool{"NO_PERMISSIONS": true, "READ": true, "USE": 
 // builder turns a raw source into a Source.
 type builder struct {
 	*Source
-	raw   *raw
-	users map[int64]string // imported users by MLflow id
+	raw     *raw
+	users   map[int64]string // imported users by MLflow id
+	granted map[grantKey]Grant
 }
 
 func build(r *raw) *Source {
-	b := &builder{Source: &Source{Revision: r.revision}, raw: r, users: map[int64]string{}}
+	b := &builder{Source: &Source{Revision: r.revision}, raw: r, users: map[int64]string{}, granted: map[grantKey]Grant{}}
 	b.Model, b.Why = detect(r)
 	b.addUsers()
 	if b.Model == Classic {
@@ -94,6 +95,13 @@ func (b *builder) skip(user bool, what, why string, args ...any) {
 }
 
 func (b *builder) addUsers() {
+	// MLflow's keys make both unique; a source that repeats one leaves it
+	// ambiguous whose password logs in and whose rows the grants are.
+	names, ids := map[string]int{}, map[int64]int{}
+	for _, u := range b.raw.users {
+		names[u.name.String]++
+		ids[u.id]++
+	}
 	for _, u := range b.raw.users {
 		name := u.name.String
 		what := fmt.Sprintf("user %q", name)
@@ -104,6 +112,10 @@ func (b *builder) addUsers() {
 			b.skip(true, fmt.Sprintf("user id %d", u.id), "it has no username")
 		case refusal != "":
 			b.skip(true, what, "mlflow-auth refuses it: %s Their grants are not imported either.", refusal)
+		case names[name] > 1:
+			b.skip(true, what, "the source holds %d users of that name; none of them nor their grants are imported", names[name])
+		case ids[u.id] > 1:
+			b.skip(true, what, "the source holds %d users with its id %d; none of them nor their grants are imported", ids[u.id], u.id)
 		case !u.hash.Valid || u.hash.String == "":
 			b.skip(true, what, "it has no password hash; their grants are not imported either")
 		case hashRefusal != "":
@@ -163,8 +175,22 @@ func (b *builder) addGrant(username, ws, typ, key, level, from string) {
 	if ws == defaultWorkspace {
 		ws = "" // storage.Grant's name for it
 	}
-	b.Grants = append(b.Grants, Grant{Grant: storage.Grant{Username: username, Resource: res, Level: permission.Level(level), Workspace: ws}, From: from})
+	g := Grant{Grant: storage.Grant{Username: username, Resource: res, Level: permission.Level(level), Workspace: ws}, From: from}
+	if first, ok := b.granted[g.key()]; ok { // MLflow's keys allow one row; a grant holds one level
+		b.skip(false, describeRow(typ, key, level, userOwner(username)), "the source grants it already: %s (from %s) is imported", first, first.From)
+		return
+	}
+	b.granted[g.key()] = g
+	b.Grants = append(b.Grants, g)
 }
+
+// grantKey is what makes a grant unique in the store.
+type grantKey struct {
+	username, workspace string
+	resource            permission.Resource
+}
+
+func (g Grant) key() grantKey { return grantKey{g.Username, g.Workspace, g.Resource} }
 
 // addRoles imports MLflow's roles as roles, with their workspace, permissions
 // (DENY and wildcards included) and imported members, so that mlflow-auth's
@@ -185,6 +211,7 @@ func (b *builder) addRoles() {
 		taken[[2]string{role.workspace, role.name}] = true
 	}
 	slices.Sort(ids)
+	made := map[[2]string]bool{} // (workspace, name) of the roles imported
 	for _, id := range ids {
 		role, members := b.raw.roles[id], b.raw.members[id]
 		owner := b.roleOwner(role, members)
@@ -204,6 +231,11 @@ func (b *builder) addRoles() {
 			b.skip(false, owner, "mlflow-auth refuses it: %s Its permissions and members are not imported either.", refusal)
 			continue
 		}
+		if made[[2]string{r.Workspace, r.Name}] {
+			b.skip(false, owner, "another role %q of its workspace comes first in the source and is imported; this one, its permissions and members are not", r.Name)
+			continue
+		}
+		held := map[[2]string]string{} // (type, pattern) → level: the store keeps one
 		for _, p := range perms[id] {
 			level := p.level.String
 			what := describeRow(p.typ, p.pattern, level, owner)
@@ -224,6 +256,11 @@ func (b *builder) addRoles() {
 				b.skip(false, what, "mlflow-auth refuses it: %v", err)
 				continue
 			}
+			if first, ok := held[[2]string{p.typ, p.pattern}]; ok {
+				b.skip(false, what, "the source gives the role %s on it already, which is imported", first)
+				continue
+			}
+			held[[2]string{p.typ, p.pattern}] = level
 			r.Permissions = append(r.Permissions, storage.RolePermission{ResourceType: p.typ, Pattern: p.pattern, Level: l})
 		}
 		switch {
@@ -239,6 +276,7 @@ func (b *builder) addRoles() {
 			b.skip(false, fmt.Sprintf("role %q", role.name), "it is a per-user role without its user; mlflow-auth refuses the __user_ prefix")
 			continue
 		}
+		made[[2]string{r.Workspace, r.Name}] = true
 		if r.Workspace != defaultWorkspace {
 			b.Notes = append(b.Notes, fmt.Sprintf("role %q of workspace %q is imported with its workspace; it counts for requests in that workspace (X-MLFLOW-WORKSPACE).", r.Name, r.Workspace))
 		}

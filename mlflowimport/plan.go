@@ -108,11 +108,7 @@ func NewPlan(ctx context.Context, src *Source, target Target) (*Plan, error) {
 		}
 		p.Users = append(p.Users, step)
 	}
-	type key struct {
-		username, workspace string
-		resource            permission.Resource
-	}
-	have := map[key]permission.Level{}
+	have := map[grantKey]permission.Level{}
 	if len(keptIDs) > 0 {
 		read := map[string]bool{} // the workspaces whose grants are read
 		for _, g := range src.Grants {
@@ -125,7 +121,7 @@ func NewPlan(ctx context.Context, src *Source, target Target) (*Plan, error) {
 				return nil, err
 			}
 			for _, g2 := range grants {
-				have[key{g2.Username, g.Workspace, g2.Resource}] = g2.Level
+				have[grantKey{g2.Username, g.Workspace, g2.Resource}] = g2.Level
 			}
 		}
 	}
@@ -133,7 +129,7 @@ func NewPlan(ctx context.Context, src *Source, target Target) (*Plan, error) {
 		step := GrantStep{Grant: g, Action: Create}
 		if conflicting[g.Username] {
 			step.Action, step.Detail = Skipped, "its user conflicts"
-		} else if l, ok := have[key{g.Username, g.Workspace, g.Resource}]; ok && l == g.Level {
+		} else if l, ok := have[g.key()]; ok && l == g.Level {
 			step.Action = Unchanged
 		} else if ok {
 			step.Action, step.Detail = Conflict, fmt.Sprintf("mlflow-auth has %s", l)

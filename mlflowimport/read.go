@@ -215,8 +215,12 @@ func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) 
 	if err != nil {
 		return nil, err
 	}
+	assigned := map[[2]int64]bool{}
 	for _, a := range assignments {
-		r.members[a[0]] = append(r.members[a[0]], a[1])
+		if !assigned[a] { // an assignment listed twice is one
+			assigned[a] = true
+			r.members[a[0]] = append(r.members[a[0]], a[1])
+		}
 	}
 	return r, nil
 }

@@ -109,3 +109,54 @@ func TestImportSkipsPasswordHashesTheStoreRefuses(t *testing.T) {
 		`skipped: user "long": mlflow-auth refuses its password hash: Invalid value for parameter 'password_hash': it must be at most 255 characters long.`,
 		"users:  1 created, 0 unchanged, 0 conflicting, 3 skipped")
 }
+
+// Rows a source repeats where MLflow's keys allow one (users of one name or
+// id, a user's grants on one resource, roles of one name, a role's permissions
+// on one pattern, its assignments) are skipped with a reason, the first kept,
+// rather than failing the whole import on the store's keys; users of one name
+// or id are all skipped, since which one logs in is ambiguous.
+func TestImportSkipsRowsTheSourceRepeats(t *testing.T) {
+	t.Run("classic", func(t *testing.T) {
+		importHostile(t, hostileSource(t, `
+			INSERT INTO users VALUES (1, 'root', 'h-root', 1), (2, 'alice', 'h-alice', 0), (3, 'dup', 'h1', 0),
+				(4, 'dup', 'h2', 0), (5, 'x', 'h-x', 0), (5, 'y', 'h-y', 0);
+			INSERT INTO experiment_permissions VALUES (1, '1', 2, 'READ'), (2, '1', 2, 'EDIT'), (3, '2', 3, 'READ'), (4, '3', 5, 'READ');
+			INSERT INTO roles VALUES (1, 'team', 'default', NULL), (2, 'team', 'default', 'again');
+			INSERT INTO role_permissions VALUES (1, 1, 'experiment', '*', 'READ'), (2, 1, 'experiment', '*', 'EDIT'),
+				(3, 2, 'experiment', '9', 'MANAGE');
+			INSERT INTO user_role_assignments VALUES (1, 2, 1), (2, 2, 1);`),
+			[]string{
+				`user root "h-root" admin=true`,
+				`user alice "h-alice" admin=false`,
+				`grant alice experiment/1 READ@`,
+				`role team@default ["experiment * READ"] members=1`,
+				"5 audit rows",
+			},
+			`skipped: user "dup": the source holds 2 users of that name; none of them nor their grants are imported`,
+			`skipped: user "x": the source holds 2 users with its id 5;`,
+			`skipped: user "y": the source holds 2 users with its id 5;`,
+			`skipped: experiment "1" EDIT for user "alice": the source grants it already: experiment "1" READ for user "alice" (from experiment_permissions) is imported`,
+			`skipped: experiment "*" EDIT for role "team": the source gives the role READ on it already, which is imported`,
+			`skipped: role "team": another role "team" of its workspace comes first in the source and is imported; this one, its permissions and members are not`,
+			"users:  2 created, 0 unchanged, 0 conflicting, 4 skipped",
+			"grants: 1 created, 0 unchanged, 0 conflicting, 3 skipped")
+	})
+	// MLflow 3.13+: a user's own role listed twice, or holding one resource twice.
+	t.Run("roles", func(t *testing.T) {
+		importHostile(t, hostileSource(t, `
+			INSERT INTO users VALUES (1, 'alice', 'h-alice', 0);
+			INSERT INTO roles VALUES (1, '__user_1__', 'default', NULL), (2, '__user_1__', 'default', NULL);
+			INSERT INTO role_permissions VALUES (1, 1, 'experiment', '7', 'READ'), (2, 1, 'experiment', '7', 'EDIT'),
+				(3, 1, 'experiment', '*', 'READ'), (4, 2, 'experiment', '*', 'EDIT');
+			INSERT INTO user_role_assignments VALUES (1, 1, 1), (2, 1, 2);`),
+			[]string{
+				`user alice "h-alice" admin=false`,
+				`grant alice experiment/7 READ@`,
+				`role own grants of alice@default ["experiment * READ"] members=1`,
+				"4 audit rows",
+			},
+			`skipped: experiment "7" EDIT for user "alice": the source grants it already: experiment "7" READ for user "alice" (from own grant) is imported`,
+			`skipped: user "alice": another role "own grants of alice" of its workspace comes first in the source and is imported`,
+			"grants: 1 created, 0 unchanged, 0 conflicting, 2 skipped")
+	})
+}
