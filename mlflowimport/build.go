@@ -50,6 +50,7 @@ type builder struct {
 	*Source
 	raw     *raw
 	users   map[int64]string // imported users by MLflow id
+	ids     map[int64]int    // how many users of the source have each id
 	granted map[grantKey]Grant
 }
 
@@ -102,6 +103,7 @@ func (b *builder) addUsers() {
 		names[u.name.String]++
 		ids[u.id]++
 	}
+	b.ids = ids
 	for _, u := range b.raw.users {
 		name := u.name.String
 		what := fmt.Sprintf("user %q", name)
@@ -130,12 +132,12 @@ func (b *builder) addUsers() {
 // addClassicRows takes the per-resource tables as MLflow 3.12 and older read them.
 func (b *builder) addClassicRows() {
 	for _, d := range b.raw.direct {
-		name, ok := b.users[d.userID]
+		name, ok := b.userOf(d.userID, describeRow(d.typ, d.key, d.level.String, userIDOwner(d.userID)))
 		what := describeRow(d.typ, d.key, d.level.String, userOwner(name))
 		known := directLevels[d.level.String]
 		switch {
 		case !ok:
-			continue // a user reported as skipped, with all their grants
+			continue // reported, with its user or by userOf
 		case !known:
 			b.skip(false, what, "unknown permission %q", d.level.String)
 		default:
@@ -145,7 +147,7 @@ func (b *builder) addClassicRows() {
 	// A workspace permission (3.10-3.12) is the user's direct grant on the
 	// workspace itself, in that workspace, as the workspace permission calls keep it.
 	for _, w := range b.raw.workspaces {
-		name, ok := b.users[w.userID]
+		name, ok := b.userOf(w.userID, describeRow("workspace", w.key, w.level.String, userIDOwner(w.userID)))
 		switch {
 		case !ok:
 		case !directLevels[w.level.String]:
@@ -155,6 +157,19 @@ func (b *builder) addClassicRows() {
 		}
 	}
 }
+
+// userOf is the imported user a row of the source names. A row naming no user
+// of the source (SQLite does not enforce MLflow's foreign keys) is reported as
+// what; one of a skipped user goes unsaid, as their skip says it.
+func (b *builder) userOf(id int64, what string) (string, bool) {
+	name, ok := b.users[id]
+	if !ok && b.ids[id] == 0 {
+		b.skip(false, what, "no user of the source has the id %d", id)
+	}
+	return name, ok
+}
+
+func userIDOwner(id int64) string { return fmt.Sprintf("user id %d", id) }
 
 // addGrant adds a direct grant in workspace ws, or reports why mlflow-auth refuses it.
 func (b *builder) addGrant(username, ws, typ, key, level, from string) {
@@ -218,7 +233,7 @@ func (b *builder) addRoles() {
 		own := b.ownRole(role, members)
 		r := Role{BatchRole: storage.BatchRole{Role: storage.Role{Workspace: role.workspace, Name: role.name, Description: role.description}}}
 		for _, m := range members {
-			if name, ok := b.users[m]; ok {
+			if name, ok := b.userOf(m, fmt.Sprintf("assignment of %s to %s", owner, userIDOwner(m))); ok {
 				r.Members = append(r.Members, name)
 			}
 		}
@@ -281,6 +296,28 @@ func (b *builder) addRoles() {
 			b.Notes = append(b.Notes, fmt.Sprintf("role %q of workspace %q is imported with its workspace; it counts for requests in that workspace (X-MLFLOW-WORKSPACE).", r.Name, r.Workspace))
 		}
 		b.Roles = append(b.Roles, r)
+	}
+	b.reportLostRoles(perms)
+}
+
+// reportLostRoles reports the permissions and assignments of role ids that no
+// role of the source has (SQLite does not enforce MLflow's foreign keys).
+func (b *builder) reportLostRoles(perms map[int64][]rawRolePerm) {
+	var lost []int64
+	for id := range perms {
+		if _, ok := b.raw.roles[id]; !ok {
+			lost = append(lost, id)
+		}
+	}
+	for id := range b.raw.members {
+		if _, ok := b.raw.roles[id]; !ok && perms[id] == nil {
+			lost = append(lost, id)
+		}
+	}
+	slices.Sort(lost)
+	for _, id := range lost {
+		b.skip(false, fmt.Sprintf("role id %d", id), "%d permission(s) and %d assignment(s) name it, but no role of the source has this id",
+			len(perms[id]), len(b.raw.members[id]))
 	}
 }
 

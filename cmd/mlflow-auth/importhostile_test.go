@@ -160,3 +160,24 @@ func TestImportSkipsRowsTheSourceRepeats(t *testing.T) {
 			"grants: 1 created, 0 unchanged, 0 conflicting, 2 skipped")
 	})
 }
+
+// Rows naming a user or a role the source does not have (SQLite does not
+// enforce MLflow's foreign keys) are listed as skipped, not dropped unsaid.
+func TestImportReportsRowsOfMissingUsersAndRoles(t *testing.T) {
+	importHostile(t, hostileSource(t, `
+		INSERT INTO users VALUES (1, 'alice', 'h-alice', 0);
+		INSERT INTO experiment_permissions VALUES (1, '1', 1, 'READ'), (2, '2', 7, 'EDIT');
+		INSERT INTO roles VALUES (1, 'team', 'default', NULL);
+		INSERT INTO role_permissions VALUES (1, 1, 'experiment', '*', 'READ'), (2, 9, 'experiment', '3', 'MANAGE');
+		INSERT INTO user_role_assignments VALUES (1, 1, 1), (2, 8, 1), (3, 1, 9);`),
+		[]string{
+			`user alice "h-alice" admin=false`,
+			`grant alice experiment/1 READ@`,
+			`role team@default ["experiment * READ"] members=1`,
+			"4 audit rows",
+		},
+		`skipped: experiment "2" EDIT for user id 7: no user of the source has the id 7`,
+		`skipped: assignment of role "team" to user id 8: no user of the source has the id 8`,
+		`skipped: role id 9: 1 permission(s) and 1 assignment(s) name it, but no role of the source has this id`,
+		"grants: 1 created, 0 unchanged, 0 conflicting, 3 skipped")
+}
