@@ -396,3 +396,39 @@ func TestReadSkipsRolesAndWorkspacesTheAPIRefuses(t *testing.T) {
 		}
 	}
 }
+
+// A source that cannot be read as MLflow wrote it (a NULL or a value of
+// another type where MLflow writes none, a file that is not SQLite or is cut
+// short) refuses the import with words that say why and what to do.
+func TestReadRefusesUnreadableSources(t *testing.T) {
+	notDB := filepath.Join(t.TempDir(), "notes.db")
+	if err := os.WriteFile(notDB, bytes.Repeat([]byte("not a database\n"), 500), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cut := mlflowDB(t, schema312, `INSERT INTO users VALUES (1, 'alice', 'h', 0);`)
+	b, err := os.ReadFile(strings.TrimPrefix(cut, "sqlite:///"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(strings.TrimPrefix(cut, "sqlite:///"), b[:len(b)/2+100], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const unreadable = "holds a value MLflow never writes there (NULL, or one of another type), so it cannot be imported: correct or delete that row and import again"
+	for _, c := range []struct{ url, want string }{
+		{mlflowDB(t, usersTable, `INSERT INTO users VALUES (1, 'alice', 'h', 2);`), "users " + unreadable},
+		{mlflowDB(t, schema25, `INSERT INTO users VALUES (1, 'alice', 'h', 0);
+			INSERT INTO experiment_permissions VALUES (1, '1', 'alice', 'READ');`), "experiment_permissions " + unreadable},
+		{mlflowDB(t, `CREATE TABLE users (id INTEGER, username TEXT, password_hash TEXT, is_admin BOOLEAN);
+			CREATE TABLE roles (id INTEGER, name TEXT, workspace TEXT, description TEXT);
+			CREATE TABLE role_permissions (id INTEGER, role_id INTEGER, resource_type TEXT, resource_pattern TEXT, permission TEXT);
+			CREATE TABLE user_role_assignments (id INTEGER, user_id INTEGER, role_id INTEGER);
+			INSERT INTO roles VALUES (1, 'team', 'default', NULL);
+			INSERT INTO role_permissions VALUES (1, 1, NULL, '1', 'READ');`), "role_permissions " + unreadable},
+		{"sqlite:///" + notDB, "the file is not a SQLite database, or it is damaged"},
+		{cut, "the file is not a SQLite database, or it is damaged"},
+	} {
+		if _, err := Read(context.Background(), c.url); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.url, err, c.want)
+		}
+	}
+}
