@@ -242,7 +242,8 @@ func (b *builder) addRoles() {
 			desc := fmt.Sprintf("Imported from MLflow: %s's own grants (%s) that a direct grant cannot hold", own, role.name)
 			r.Description = &desc
 		}
-		if refusal := service.RoleRefusal(r.Workspace, r.Name, r.Description); refusal != "" {
+		refusal := service.RoleRefusal(r.Workspace, r.Name, r.Description)
+		if refusal != "" && own == "" { // an own role's direct grants need no role
 			b.skip(false, owner, "mlflow-auth refuses it: %s Its permissions and members are not imported either.", refusal)
 			continue
 		}
@@ -281,6 +282,12 @@ func (b *builder) addRoles() {
 		switch {
 		case own != "" && len(r.Permissions) == 0:
 			continue // all of it became direct grants
+		case own != "" && refusal != "":
+			for _, p := range r.Permissions {
+				b.skip(false, describeRow(p.ResourceType, p.Pattern, string(p.Level), owner),
+					"a direct grant cannot hold it, and mlflow-auth refuses the role %q that would keep it: %s", r.Name, refusal)
+			}
+			continue
 		case own != "" && taken[[2]string{r.Workspace, r.Name}]:
 			for _, p := range r.Permissions {
 				b.skip(false, describeRow(p.ResourceType, p.Pattern, string(p.Level), owner),

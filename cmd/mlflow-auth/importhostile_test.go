@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -180,4 +181,23 @@ func TestImportReportsRowsOfMissingUsersAndRoles(t *testing.T) {
 		`skipped: assignment of role "team" to user id 8: no user of the source has the id 8`,
 		`skipped: role id 9: 1 permission(s) and 1 assignment(s) name it, but no role of the source has this id`,
 		"grants: 1 created, 0 unchanged, 0 conflicting, 3 skipped")
+}
+
+// A user whose name is too long for the role "own grants of <name>" keeps
+// the own grants (3.13+) that direct grants hold; only the rest is skipped.
+func TestImportKeepsOwnGrantsOfALongUsername(t *testing.T) {
+	long := strings.Repeat("n", 250) // a valid username; "own grants of " makes 264 characters
+	importHostile(t, hostileSource(t, `
+		INSERT INTO users VALUES (1, '`+long+`', 'h', 0);
+		INSERT INTO roles VALUES (1, '__user_1__', 'default', NULL);
+		INSERT INTO role_permissions VALUES (1, 1, 'experiment', '1', 'READ'), (2, 1, 'experiment', '*', 'EDIT');
+		INSERT INTO user_role_assignments VALUES (1, 1, 1);`),
+		[]string{
+			`user ` + long + ` "h" admin=false`,
+			`grant ` + long + ` experiment/1 READ@`,
+			"3 audit rows",
+		},
+		`skipped: experiment "*" EDIT for user "`+long+`": a direct grant cannot hold it, and mlflow-auth refuses the role "own grants of `+long+
+			`" that would keep it: Invalid value for parameter 'name': it must be at most 256 characters long.`,
+		"grants: 1 created, 0 unchanged, 0 conflicting, 1 skipped")
 }
