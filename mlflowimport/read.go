@@ -48,6 +48,8 @@ func sourceError(err error) error {
 	switch se.Code() & 0xff {
 	case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
 		return fmt.Errorf("the file is not a SQLite database, or it is damaged (%w)", err)
+	case sqlite3.SQLITE_ERROR: // the statement does not fit the tables
+		return fmt.Errorf("its tables lack columns that MLflow's schema has (%w)", err)
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return fmt.Errorf("another process kept the file locked for 10 seconds: import again once MLflow is stopped or idle (%w)", err)
 	}
@@ -270,7 +272,7 @@ func hasColumn(ctx context.Context, tx *sql.Tx, table, column string) (bool, err
 func queryAll[T any](ctx context.Context, tx *sql.Tx, table, query string, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	rows, err := tx.QueryContext(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", table, err)
 	}
 	defer rows.Close()
 	var all []T
@@ -281,5 +283,8 @@ func queryAll[T any](ctx context.Context, tx *sql.Tx, table, query string, scan 
 		}
 		all = append(all, v)
 	}
-	return all, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", table, err)
+	}
+	return all, nil
 }

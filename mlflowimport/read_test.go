@@ -398,8 +398,8 @@ func TestReadSkipsRolesAndWorkspacesTheAPIRefuses(t *testing.T) {
 }
 
 // A source that cannot be read as MLflow wrote it (a NULL or a value of
-// another type where MLflow writes none, a file that is not SQLite or is cut
-// short) refuses the import with words that say why and what to do.
+// another type where MLflow writes none, a column missing, a file that is not
+// SQLite or is cut short) refuses the import with words that say why and what to do.
 func TestReadRefusesUnreadableSources(t *testing.T) {
 	notDB := filepath.Join(t.TempDir(), "notes.db")
 	if err := os.WriteFile(notDB, bytes.Repeat([]byte("not a database\n"), 500), 0o600); err != nil {
@@ -424,6 +424,8 @@ func TestReadRefusesUnreadableSources(t *testing.T) {
 			CREATE TABLE user_role_assignments (id INTEGER, user_id INTEGER, role_id INTEGER);
 			INSERT INTO roles VALUES (1, 'team', 'default', NULL);
 			INSERT INTO role_permissions VALUES (1, 1, NULL, '1', 'READ');`), "role_permissions " + unreadable},
+		{mlflowDB(t, `CREATE TABLE users (id INTEGER, username TEXT, is_admin BOOLEAN)`),
+			"its tables lack columns that MLflow's schema has (users: "},
 		{"sqlite:///" + notDB, "the file is not a SQLite database, or it is damaged"},
 		{cut, "the file is not a SQLite database, or it is damaged"},
 	} {
