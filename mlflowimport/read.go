@@ -69,8 +69,10 @@ func openSource(rawURL string) (*sql.DB, *sql.TxOptions, string, error) {
 		if err != nil {
 			return nil, nil, "", err
 		}
-		if _, err := os.Stat(path); err != nil {
+		if info, err := os.Stat(path); err != nil {
 			return nil, nil, "", fmt.Errorf("the MLflow database: %w", err)
+		} else if info.IsDir() {
+			return nil, nil, "", fmt.Errorf("the MLflow database %s is a directory: give the basic_auth.db file in it", path)
 		}
 		// mode=ro: SQLite itself refuses every write, and a missing file is not created.
 		dsn := (&url.URL{Scheme: "file", Opaque: url.PathEscape(path), RawQuery: "mode=ro&_pragma=busy_timeout(10000)"}).String()

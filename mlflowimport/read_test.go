@@ -399,7 +399,8 @@ func TestReadSkipsRolesAndWorkspacesTheAPIRefuses(t *testing.T) {
 
 // A source that cannot be read as MLflow wrote it (a NULL or a value of
 // another type where MLflow writes none, a column missing, a file that is not
-// SQLite or is cut short) refuses the import with words that say why and what to do.
+// SQLite or is cut short, a directory) refuses the import with words that say
+// why and what to do.
 func TestReadRefusesUnreadableSources(t *testing.T) {
 	notDB := filepath.Join(t.TempDir(), "notes.db")
 	if err := os.WriteFile(notDB, bytes.Repeat([]byte("not a database\n"), 500), 0o600); err != nil {
@@ -428,6 +429,7 @@ func TestReadRefusesUnreadableSources(t *testing.T) {
 			"its tables lack columns that MLflow's schema has (users: "},
 		{"sqlite:///" + notDB, "the file is not a SQLite database, or it is damaged"},
 		{cut, "the file is not a SQLite database, or it is damaged"},
+		{"sqlite:///" + t.TempDir(), "is a directory: give the basic_auth.db file in it"},
 	} {
 		if _, err := Read(context.Background(), c.url); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.url, err, c.want)
