@@ -357,7 +357,12 @@ func (b *builder) roleOwner(role rawRole, members []int64) string {
 func (b *builder) resource(typ, key string) (permission.Resource, error) {
 	t := permission.ResourceType(typ)
 	if t != permission.Scorer {
-		return permission.Resource{Type: t, ID: key}, nil
+		info, err := permission.Lookup(typ)
+		if err != nil {
+			return permission.Resource{}, err
+		}
+		id, err := info.Canonical(key) // as the API stores it: MLflow's "01" is experiment 1
+		return permission.Resource{Type: t, ID: id}, err
 	}
 	if b.Model == Classic {
 		// "<experiment id>/<scorer name>", the name as it is: ids have no '/'.

@@ -201,3 +201,20 @@ func TestImportKeepsOwnGrantsOfALongUsername(t *testing.T) {
 			`" that would keep it: Invalid value for parameter 'name': it must be at most 256 characters long.`,
 		"grants: 1 created, 0 unchanged, 0 conflicting, 1 skipped")
 }
+
+// A grant's resource id is stored in the one spelling the API stores and the
+// resolver looks up (MLflow reads experiment "01" as experiment 1), so two
+// spellings of one experiment are one grant.
+func TestImportStoresCanonicalResourceIDs(t *testing.T) {
+	importHostile(t, hostileSource(t, `
+		INSERT INTO users VALUES (1, 'alice', 'h-alice', 0);
+		INSERT INTO experiment_permissions VALUES (1, '01', 1, 'READ'), (2, ' 1', 1, 'EDIT'), (3, '+2', 1, 'MANAGE');`),
+		[]string{
+			`user alice "h-alice" admin=false`,
+			`grant alice experiment/1 READ@`,
+			`grant alice experiment/2 MANAGE@`,
+			"4 audit rows",
+		},
+		`skipped: experiment " 1" EDIT for user "alice": the source grants it already: experiment "1" READ for user "alice" (from experiment_permissions) is imported`,
+		"grants: 2 created, 0 unchanged, 0 conflicting, 1 skipped")
+}
