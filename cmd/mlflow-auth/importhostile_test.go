@@ -218,3 +218,25 @@ func TestImportStoresCanonicalResourceIDs(t *testing.T) {
 		`skipped: experiment " 1" EDIT for user "alice": the source grants it already: experiment "1" READ for user "alice" (from experiment_permissions) is imported`,
 		"grants: 2 created, 0 unchanged, 0 conflicting, 1 skipped")
 }
+
+// The report quotes a skip whose text repeats the source's unprintable
+// characters, so a terminal escape or a newline in a type or a level cannot
+// reach the admin's terminal or forge a line.
+func TestImportReportQuotesUnprintableText(t *testing.T) {
+	from := hostileSource(t, `
+		INSERT INTO users VALUES (1, 'alice', 'h-alice', 0);
+		INSERT INTO roles VALUES (1, 'team', 'default', NULL);
+		INSERT INTO role_permissions VALUES (1, 1, char(27) || '[2J', '1', 'READ'),
+			(2, 1, 'experiment', '2', 'READ' || char(10) || 'create user "mallory"');`)
+	importHostile(t, from, []string{
+		`user alice "h-alice" admin=false`,
+		`role team@default [] members=0`,
+		"3 audit rows",
+	},
+		`skipped: "\x1b[2J \"1\" READ for role \"team\"": "mlflow-auth refuses it: Invalid resource type '\x1b[2J'.`,
+		`skipped: "experiment \"2\" READ\ncreate user \"mallory\" for role \"team\""`)
+	out := mustImport(t, "--from", from, "--dry-run", "--database-url", "sqlite:///"+filepath.Join(t.TempDir(), "auth.db"))
+	if strings.ContainsAny(out, "\x1b") || strings.Contains(out, "\ncreate user \"mallory\"") {
+		t.Errorf("the report prints the source's unprintable text as it is:\n%s", out)
+	}
+}
