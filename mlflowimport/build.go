@@ -111,7 +111,7 @@ func (b *builder) addUsers() {
 		hashRefusal := service.PasswordHashRefusal(u.hash.String)
 		switch {
 		case !u.name.Valid || name == "":
-			b.skip(true, fmt.Sprintf("user id %d", u.id), "it has no username")
+			b.skip(true, userIDOwner(u.id), "it has no username")
 		case refusal != "":
 			b.skip(true, what, "mlflow-auth refuses it: %s Their grants are not imported either.", refusal)
 		case names[name] > 1:
@@ -241,6 +241,10 @@ func (b *builder) addRoles() {
 			r.Name, r.From = ownRoleName(own), "own grants that a direct grant cannot hold"
 			desc := fmt.Sprintf("Imported from MLflow: %s's own grants (%s) that a direct grant cannot hold", own, role.name)
 			r.Description = &desc
+		}
+		if n := b.raw.roleCopies[id]; n > 1 { // whose permissions and members the rows are is ambiguous
+			b.skip(false, fmt.Sprintf("role id %d", id), "the source holds %d roles with this id (%q among them); none of them nor their permissions and members are imported", n, role.name)
+			continue
 		}
 		refusal := service.RoleRefusal(r.Workspace, r.Name, r.Description)
 		if refusal != "" && own == "" { // an own role's direct grants need no role

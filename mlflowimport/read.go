@@ -102,6 +102,7 @@ type raw struct {
 	direct     []rawRow // rows of the classic per-resource tables
 	workspaces []rawRow // rows of workspace_permissions (key = workspace)
 	roles      map[int64]rawRole
+	roleCopies map[int64]int // how many roles of the source have each id
 	rolePerms  []rawRolePerm
 	members    map[int64][]int64 // role id → user ids
 }
@@ -147,7 +148,7 @@ var classicTables = []struct{ table, typ, key string }{
 
 // readRaw reads every table the importer may need; build decides what counts.
 func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) {
-	r := &raw{tables: map[string]bool{}, roles: map[int64]rawRole{}, members: map[int64][]int64{}}
+	r := &raw{tables: map[string]bool{}, roles: map[int64]rawRole{}, roleCopies: map[int64]int{}, members: map[int64][]int64{}}
 	names, err := queryAll(ctx, tx, "the list of tables", tablesQuery, func(rows *sql.Rows) (n string, err error) { return n, rows.Scan(&n) })
 	if err != nil {
 		return nil, err
@@ -221,7 +222,9 @@ func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) 
 		return nil, err
 	}
 	for _, role := range roles {
-		r.roles[role.id] = role.rawRole
+		if r.roleCopies[role.id]++; r.roleCopies[role.id] == 1 {
+			r.roles[role.id] = role.rawRole
+		}
 	}
 	r.rolePerms, err = queryAll(ctx, tx, "role_permissions", "SELECT role_id, resource_type, resource_pattern, permission FROM role_permissions ORDER BY id",
 		func(rows *sql.Rows) (p rawRolePerm, err error) {

@@ -114,17 +114,19 @@ func TestImportSkipsPasswordHashesTheStoreRefuses(t *testing.T) {
 // Rows a source repeats where MLflow's keys allow one (users of one name or
 // id, a user's grants on one resource, roles of one name, a role's permissions
 // on one pattern, its assignments) are skipped with a reason, the first kept,
-// rather than failing the whole import on the store's keys; users of one name
-// or id are all skipped, since which one logs in is ambiguous.
+// rather than failing the whole import on the store's keys. Users or roles of
+// one id are all skipped, since whose rows name that id is ambiguous, and so
+// are users of one name, since which one logs in is.
 func TestImportSkipsRowsTheSourceRepeats(t *testing.T) {
 	t.Run("classic", func(t *testing.T) {
 		importHostile(t, hostileSource(t, `
 			INSERT INTO users VALUES (1, 'root', 'h-root', 1), (2, 'alice', 'h-alice', 0), (3, 'dup', 'h1', 0),
 				(4, 'dup', 'h2', 0), (5, 'x', 'h-x', 0), (5, 'y', 'h-y', 0);
 			INSERT INTO experiment_permissions VALUES (1, '1', 2, 'READ'), (2, '1', 2, 'EDIT'), (3, '2', 3, 'READ'), (4, '3', 5, 'READ');
-			INSERT INTO roles VALUES (1, 'team', 'default', NULL), (2, 'team', 'default', 'again');
+			INSERT INTO roles VALUES (1, 'team', 'default', NULL), (2, 'team', 'default', 'again'),
+				(3, 'x', 'default', NULL), (3, 'y', 'default', NULL);
 			INSERT INTO role_permissions VALUES (1, 1, 'experiment', '*', 'READ'), (2, 1, 'experiment', '*', 'EDIT'),
-				(3, 2, 'experiment', '9', 'MANAGE');
+				(3, 2, 'experiment', '9', 'MANAGE'), (4, 3, 'experiment', '*', 'MANAGE');
 			INSERT INTO user_role_assignments VALUES (1, 2, 1), (2, 2, 1);`),
 			[]string{
 				`user root "h-root" admin=true`,
@@ -139,8 +141,9 @@ func TestImportSkipsRowsTheSourceRepeats(t *testing.T) {
 			`skipped: experiment "1" EDIT for user "alice": the source grants it already: experiment "1" READ for user "alice" (from experiment_permissions) is imported`,
 			`skipped: experiment "*" EDIT for role "team": the source gives the role READ on it already, which is imported`,
 			`skipped: role "team": another role "team" of its workspace comes first in the source and is imported; this one, its permissions and members are not`,
+			`skipped: role id 3: the source holds 2 roles with this id ("x" among them); none of them nor their permissions and members are imported`,
 			"users:  2 created, 0 unchanged, 0 conflicting, 4 skipped",
-			"grants: 1 created, 0 unchanged, 0 conflicting, 3 skipped")
+			"grants: 1 created, 0 unchanged, 0 conflicting, 4 skipped")
 	})
 	// MLflow 3.13+: a user's own role listed twice, or holding one resource twice.
 	t.Run("roles", func(t *testing.T) {
