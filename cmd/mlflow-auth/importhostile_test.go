@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -241,5 +243,29 @@ func TestImportReportQuotesUnprintableText(t *testing.T) {
 	out := mustImport(t, "--from", from, "--dry-run", "--database-url", "sqlite:///"+filepath.Join(t.TempDir(), "auth.db"))
 	if strings.ContainsAny(out, "\x1b") || strings.Contains(out, "\ncreate user \"mallory\"") {
 		t.Errorf("the report prints the source's unprintable text as it is:\n%s", out)
+	}
+}
+
+// An import whose target is its own SQLite source is refused before either is
+// opened for writing: migrating would change MLflow's database (its journal
+// mode, at least) and then fail on MLflow's users table.
+func TestImportRefusesItsSourceAsTarget(t *testing.T) {
+	from := hostileSource(t, `INSERT INTO users VALUES (1, 'alice', 'h-alice', 0);`)
+	path := strings.TrimPrefix(from, "sqlite:///")
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--from", from, "--database-url", from},
+		{"--from", "sqlite+pysqlite:///" + path, "--database-url", "sqlite:///" + path, "--dry-run"},
+	} {
+		out, err := importCmd(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "--from and --database-url name the same file") {
+			t.Errorf("import %q: %v\n%s", args, err, out)
+		}
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(before, after) {
+		t.Errorf("the import changed its source (%v)", err)
 	}
 }
