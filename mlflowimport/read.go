@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	sqlitedriver "modernc.org/sqlite" // also the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -39,8 +40,12 @@ func Read(ctx context.Context, rawURL string) (*Source, error) {
 	return build(r), nil
 }
 
-// sourceError says what SQLite's refusal to read a file means for an import.
+// sourceError says what the source database's refusal to be read means for an import.
 func sourceError(err error) error {
+	const missingColumn = "its tables lack columns that MLflow's schema has (%w)"
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42703" { // undefined_column
+		return fmt.Errorf(missingColumn, err)
+	}
 	var se *sqlitedriver.Error
 	if !errors.As(err, &se) {
 		return err
@@ -49,7 +54,7 @@ func sourceError(err error) error {
 	case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
 		return fmt.Errorf("the file is not a SQLite database, or it is damaged (%w)", err)
 	case sqlite3.SQLITE_ERROR: // the statement does not fit the tables
-		return fmt.Errorf("its tables lack columns that MLflow's schema has (%w)", err)
+		return fmt.Errorf(missingColumn, err)
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return fmt.Errorf("another process kept the file locked for 10 seconds: import again once MLflow is stopped or idle (%w)", err)
 	}

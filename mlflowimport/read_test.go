@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // The tables as MLflow's alembic migrations leave them (columns and keys that
@@ -434,5 +437,19 @@ func TestReadRefusesUnreadableSources(t *testing.T) {
 		if _, err := Read(context.Background(), c.url); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.url, err, c.want)
 		}
+	}
+}
+
+// A Postgres source whose tables lack MLflow's columns is refused in the same
+// words as a SQLite file.
+func TestReadRefusesPostgresTablesWithoutMLflowColumns(t *testing.T) {
+	src := storagetest.NewPostgresSchema(t)
+	if _, err := src.Admin.Exec(context.Background(), "CREATE TABLE "+pgx.Identifier{src.Name, "users"}.Sanitize()+
+		" (id integer, username text, is_admin boolean)"); err != nil {
+		t.Fatal(err)
+	}
+	const want = "its tables lack columns that MLflow's schema has (users: "
+	if _, err := Read(context.Background(), src.URL); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }
