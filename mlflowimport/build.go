@@ -48,12 +48,14 @@ var directLevels = map[string]bool{"NO_PERMISSIONS": true, "READ": true, "USE": 
 // builder turns a raw source into a Source.
 type builder struct {
 	*Source
-	raw   *raw
-	users map[int64]string // imported users by MLflow id
+	raw     *raw
+	users   map[int64]string // imported users by MLflow id
+	ids     map[int64]int    // how many users of the source have each id
+	granted map[grantKey]Grant
 }
 
 func build(r *raw) *Source {
-	b := &builder{Source: &Source{Revision: r.revision}, raw: r, users: map[int64]string{}}
+	b := &builder{Source: &Source{Revision: r.revision}, raw: r, users: map[int64]string{}, granted: map[grantKey]Grant{}}
 	b.Model, b.Why = detect(r)
 	b.addUsers()
 	if b.Model == Classic {
@@ -94,17 +96,32 @@ func (b *builder) skip(user bool, what, why string, args ...any) {
 }
 
 func (b *builder) addUsers() {
+	// MLflow's keys make both unique; a source that repeats one leaves it
+	// ambiguous whose password logs in and whose rows the grants are.
+	names, ids := map[string]int{}, map[int64]int{}
+	for _, u := range b.raw.users {
+		names[u.name.String]++
+		ids[u.id]++
+	}
+	b.ids = ids
 	for _, u := range b.raw.users {
 		name := u.name.String
 		what := fmt.Sprintf("user %q", name)
 		refusal := service.UsernameRefusal(name) // a ':' never worked in HTTP Basic anyway
+		hashRefusal := service.PasswordHashRefusal(u.hash.String)
 		switch {
 		case !u.name.Valid || name == "":
-			b.skip(true, fmt.Sprintf("user id %d", u.id), "it has no username")
+			b.skip(true, userIDOwner(u.id), "it has no username")
 		case refusal != "":
 			b.skip(true, what, "mlflow-auth refuses it: %s Their grants are not imported either.", refusal)
+		case names[name] > 1:
+			b.skip(true, what, "the source holds %d users of that name; none of them nor their grants are imported", names[name])
+		case ids[u.id] > 1:
+			b.skip(true, what, "the source holds %d users with its id %d; none of them nor their grants are imported", ids[u.id], u.id)
 		case !u.hash.Valid || u.hash.String == "":
 			b.skip(true, what, "it has no password hash; their grants are not imported either")
+		case hashRefusal != "":
+			b.skip(true, what, "mlflow-auth refuses its password hash: %s Their grants are not imported either.", hashRefusal)
 		default:
 			b.users[u.id] = name
 			b.Users = append(b.Users, storage.User{Username: name, PasswordHash: u.hash.String, IsAdmin: u.admin.Valid && u.admin.Bool})
@@ -115,12 +132,12 @@ func (b *builder) addUsers() {
 // addClassicRows takes the per-resource tables as MLflow 3.12 and older read them.
 func (b *builder) addClassicRows() {
 	for _, d := range b.raw.direct {
-		name, ok := b.users[d.userID]
+		name, ok := b.userOf(d.userID, describeRow(d.typ, d.key, d.level.String, userIDOwner(d.userID)))
 		what := describeRow(d.typ, d.key, d.level.String, userOwner(name))
 		known := directLevels[d.level.String]
 		switch {
 		case !ok:
-			continue // a user reported as skipped, with all their grants
+			continue // reported, with its user or by userOf
 		case !known:
 			b.skip(false, what, "unknown permission %q", d.level.String)
 		default:
@@ -130,7 +147,7 @@ func (b *builder) addClassicRows() {
 	// A workspace permission (3.10-3.12) is the user's direct grant on the
 	// workspace itself, in that workspace, as the workspace permission calls keep it.
 	for _, w := range b.raw.workspaces {
-		name, ok := b.users[w.userID]
+		name, ok := b.userOf(w.userID, describeRow("workspace", w.key, w.level.String, userIDOwner(w.userID)))
 		switch {
 		case !ok:
 		case !directLevels[w.level.String]:
@@ -140,6 +157,19 @@ func (b *builder) addClassicRows() {
 		}
 	}
 }
+
+// userOf is the imported user a row of the source names. A row naming no user
+// of the source (SQLite does not enforce MLflow's foreign keys) is reported as
+// what; one of a skipped user goes unsaid, as their skip says it.
+func (b *builder) userOf(id int64, what string) (string, bool) {
+	name, ok := b.users[id]
+	if !ok && b.ids[id] == 0 {
+		b.skip(false, what, "no user of the source has the id %d", id)
+	}
+	return name, ok
+}
+
+func userIDOwner(id int64) string { return fmt.Sprintf("user id %d", id) }
 
 // addGrant adds a direct grant in workspace ws, or reports why mlflow-auth refuses it.
 func (b *builder) addGrant(username, ws, typ, key, level, from string) {
@@ -160,8 +190,22 @@ func (b *builder) addGrant(username, ws, typ, key, level, from string) {
 	if ws == defaultWorkspace {
 		ws = "" // storage.Grant's name for it
 	}
-	b.Grants = append(b.Grants, Grant{Grant: storage.Grant{Username: username, Resource: res, Level: permission.Level(level), Workspace: ws}, From: from})
+	g := Grant{Grant: storage.Grant{Username: username, Resource: res, Level: permission.Level(level), Workspace: ws}, From: from}
+	if first, ok := b.granted[g.key()]; ok { // MLflow's keys allow one row; a grant holds one level
+		b.skip(false, describeRow(typ, key, level, userOwner(username)), "the source grants it already: %s (from %s) is imported", first, first.From)
+		return
+	}
+	b.granted[g.key()] = g
+	b.Grants = append(b.Grants, g)
 }
+
+// grantKey is what makes a grant unique in the store.
+type grantKey struct {
+	username, workspace string
+	resource            permission.Resource
+}
+
+func (g Grant) key() grantKey { return grantKey{g.Username, g.Workspace, g.Resource} }
 
 // addRoles imports MLflow's roles as roles, with their workspace, permissions
 // (DENY and wildcards included) and imported members, so that mlflow-auth's
@@ -182,13 +226,14 @@ func (b *builder) addRoles() {
 		taken[[2]string{role.workspace, role.name}] = true
 	}
 	slices.Sort(ids)
+	made := map[[2]string]bool{} // (workspace, name) of the roles imported
 	for _, id := range ids {
 		role, members := b.raw.roles[id], b.raw.members[id]
 		owner := b.roleOwner(role, members)
 		own := b.ownRole(role, members)
 		r := Role{BatchRole: storage.BatchRole{Role: storage.Role{Workspace: role.workspace, Name: role.name, Description: role.description}}}
 		for _, m := range members {
-			if name, ok := b.users[m]; ok {
+			if name, ok := b.userOf(m, fmt.Sprintf("assignment of %s to %s", owner, userIDOwner(m))); ok {
 				r.Members = append(r.Members, name)
 			}
 		}
@@ -197,10 +242,20 @@ func (b *builder) addRoles() {
 			desc := fmt.Sprintf("Imported from MLflow: %s's own grants (%s) that a direct grant cannot hold", own, role.name)
 			r.Description = &desc
 		}
-		if refusal := service.RoleRefusal(r.Workspace, r.Name, r.Description); refusal != "" {
+		if n := b.raw.roleCopies[id]; n > 1 { // whose permissions and members the rows are is ambiguous
+			b.skip(false, fmt.Sprintf("role id %d", id), "the source holds %d roles with this id (%q among them); none of them nor their permissions and members are imported", n, role.name)
+			continue
+		}
+		refusal := service.RoleRefusal(r.Workspace, r.Name, r.Description)
+		if refusal != "" && own == "" { // an own role's direct grants need no role
 			b.skip(false, owner, "mlflow-auth refuses it: %s Its permissions and members are not imported either.", refusal)
 			continue
 		}
+		if made[[2]string{r.Workspace, r.Name}] {
+			b.skip(false, owner, "another role %q of its workspace comes first in the source and is imported; this one, its permissions and members are not", r.Name)
+			continue
+		}
+		held := map[[2]string]string{} // (type, pattern) → level: the store keeps one
 		for _, p := range perms[id] {
 			level := p.level.String
 			what := describeRow(p.typ, p.pattern, level, owner)
@@ -221,11 +276,22 @@ func (b *builder) addRoles() {
 				b.skip(false, what, "mlflow-auth refuses it: %v", err)
 				continue
 			}
+			if first, ok := held[[2]string{p.typ, p.pattern}]; ok {
+				b.skip(false, what, "the source gives the role %s on it already, which is imported", first)
+				continue
+			}
+			held[[2]string{p.typ, p.pattern}] = level
 			r.Permissions = append(r.Permissions, storage.RolePermission{ResourceType: p.typ, Pattern: p.pattern, Level: l})
 		}
 		switch {
 		case own != "" && len(r.Permissions) == 0:
 			continue // all of it became direct grants
+		case own != "" && refusal != "":
+			for _, p := range r.Permissions {
+				b.skip(false, describeRow(p.ResourceType, p.Pattern, string(p.Level), owner),
+					"a direct grant cannot hold it, and mlflow-auth refuses the role %q that would keep it: %s", r.Name, refusal)
+			}
+			continue
 		case own != "" && taken[[2]string{r.Workspace, r.Name}]:
 			for _, p := range r.Permissions {
 				b.skip(false, describeRow(p.ResourceType, p.Pattern, string(p.Level), owner),
@@ -236,10 +302,33 @@ func (b *builder) addRoles() {
 			b.skip(false, fmt.Sprintf("role %q", role.name), "it is a per-user role without its user; mlflow-auth refuses the __user_ prefix")
 			continue
 		}
+		made[[2]string{r.Workspace, r.Name}] = true
 		if r.Workspace != defaultWorkspace {
 			b.Notes = append(b.Notes, fmt.Sprintf("role %q of workspace %q is imported with its workspace; it counts for requests in that workspace (X-MLFLOW-WORKSPACE).", r.Name, r.Workspace))
 		}
 		b.Roles = append(b.Roles, r)
+	}
+	b.reportLostRoles(perms)
+}
+
+// reportLostRoles reports the permissions and assignments of role ids that no
+// role of the source has (SQLite does not enforce MLflow's foreign keys).
+func (b *builder) reportLostRoles(perms map[int64][]rawRolePerm) {
+	var lost []int64
+	for id := range perms {
+		if _, ok := b.raw.roles[id]; !ok {
+			lost = append(lost, id)
+		}
+	}
+	for id := range b.raw.members {
+		if _, ok := b.raw.roles[id]; !ok && perms[id] == nil {
+			lost = append(lost, id)
+		}
+	}
+	slices.Sort(lost)
+	for _, id := range lost {
+		b.skip(false, fmt.Sprintf("role id %d", id), "%d permission(s) and %d assignment(s) name it, but no role of the source has this id",
+			len(perms[id]), len(b.raw.members[id]))
 	}
 }
 
@@ -272,7 +361,12 @@ func (b *builder) roleOwner(role rawRole, members []int64) string {
 func (b *builder) resource(typ, key string) (permission.Resource, error) {
 	t := permission.ResourceType(typ)
 	if t != permission.Scorer {
-		return permission.Resource{Type: t, ID: key}, nil
+		info, err := permission.Lookup(typ)
+		if err != nil {
+			return permission.Resource{}, err
+		}
+		id, err := info.Canonical(key) // as the API stores it: MLflow's "01" is experiment 1
+		return permission.Resource{Type: t, ID: id}, err
 	}
 	if b.Model == Classic {
 		// "<experiment id>/<scorer name>", the name as it is: ids have no '/'.

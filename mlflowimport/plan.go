@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
@@ -108,11 +110,7 @@ func NewPlan(ctx context.Context, src *Source, target Target) (*Plan, error) {
 		}
 		p.Users = append(p.Users, step)
 	}
-	type key struct {
-		username, workspace string
-		resource            permission.Resource
-	}
-	have := map[key]permission.Level{}
+	have := map[grantKey]permission.Level{}
 	if len(keptIDs) > 0 {
 		read := map[string]bool{} // the workspaces whose grants are read
 		for _, g := range src.Grants {
@@ -125,7 +123,7 @@ func NewPlan(ctx context.Context, src *Source, target Target) (*Plan, error) {
 				return nil, err
 			}
 			for _, g2 := range grants {
-				have[key{g2.Username, g.Workspace, g2.Resource}] = g2.Level
+				have[grantKey{g2.Username, g.Workspace, g2.Resource}] = g2.Level
 			}
 		}
 	}
@@ -133,7 +131,7 @@ func NewPlan(ctx context.Context, src *Source, target Target) (*Plan, error) {
 		step := GrantStep{Grant: g, Action: Create}
 		if conflicting[g.Username] {
 			step.Action, step.Detail = Skipped, "its user conflicts"
-		} else if l, ok := have[key{g.Username, g.Workspace, g.Resource}]; ok && l == g.Level {
+		} else if l, ok := have[g.key()]; ok && l == g.Level {
 			step.Action = Unchanged
 		} else if ok {
 			step.Action, step.Detail = Conflict, fmt.Sprintf("mlflow-auth has %s", l)
@@ -302,6 +300,17 @@ func describeRole(r Role) string {
 		r.Name, r.Workspace, from, strings.Join(perms, ", "), strings.Join(r.Members, ", "))
 }
 
+// shown is a skip's text as the report prints it: quoted, with escapes, when
+// it holds what is not printable UTF-8. A refusal repeats the source's text
+// (a type, a workspace), whose NULs, newlines and terminal escapes would
+// otherwise forge lines or reach the admin's terminal.
+func shown(s string) string {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
 // Report writes what the plan does (dryRun: would do): each creation, conflict
 // and skip, then the counts. It never shows a password hash.
 func (p *Plan) Report(w io.Writer, dryRun bool) {
@@ -346,7 +355,7 @@ func (p *Plan) Report(w io.Writer, dryRun bool) {
 		}
 	}
 	for _, s := range p.Source.Skipped {
-		fmt.Fprintf(w, "skipped: %s: %s\n", s.What, s.Why)
+		fmt.Fprintf(w, "skipped: %s: %s\n", shown(s.What), shown(s.Why))
 	}
 	users, grants := p.Counts()
 	roles := p.RoleCounts()

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	sqlitedriver "modernc.org/sqlite" // also the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mlflow-auth/mlflow-auth/storage/sqlite"
 )
@@ -33,9 +35,30 @@ func Read(ctx context.Context, rawURL string) (*Source, error) {
 	defer tx.Rollback() // read-only: nothing to commit
 	r, err := readRaw(ctx, tx, tablesQuery)
 	if err != nil {
-		return nil, fmt.Errorf("read the MLflow database: %w", err)
+		return nil, fmt.Errorf("read the MLflow database: %w", sourceError(err))
 	}
 	return build(r), nil
+}
+
+// sourceError says what the source database's refusal to be read means for an import.
+func sourceError(err error) error {
+	const missingColumn = "its tables lack columns that MLflow's schema has (%w)"
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "42703" { // undefined_column
+		return fmt.Errorf(missingColumn, err)
+	}
+	var se *sqlitedriver.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+		return fmt.Errorf("the file is not a SQLite database, or it is damaged (%w)", err)
+	case sqlite3.SQLITE_ERROR: // the statement does not fit the tables
+		return fmt.Errorf(missingColumn, err)
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return fmt.Errorf("another process kept the file locked for 10 seconds: import again once MLflow is stopped or idle (%w)", err)
+	}
+	return err
 }
 
 // openSource opens the database read-only and says how to list its tables.
@@ -51,8 +74,10 @@ func openSource(rawURL string) (*sql.DB, *sql.TxOptions, string, error) {
 		if err != nil {
 			return nil, nil, "", err
 		}
-		if _, err := os.Stat(path); err != nil {
+		if info, err := os.Stat(path); err != nil {
 			return nil, nil, "", fmt.Errorf("the MLflow database: %w", err)
+		} else if info.IsDir() {
+			return nil, nil, "", fmt.Errorf("the MLflow database %s is a directory: give the basic_auth.db file in it", path)
 		}
 		// mode=ro: SQLite itself refuses every write, and a missing file is not created.
 		dsn := (&url.URL{Scheme: "file", Opaque: url.PathEscape(path), RawQuery: "mode=ro&_pragma=busy_timeout(10000)"}).String()
@@ -82,6 +107,7 @@ type raw struct {
 	direct     []rawRow // rows of the classic per-resource tables
 	workspaces []rawRow // rows of workspace_permissions (key = workspace)
 	roles      map[int64]rawRole
+	roleCopies map[int64]int // how many roles of the source have each id
 	rolePerms  []rawRolePerm
 	members    map[int64][]int64 // role id → user ids
 }
@@ -127,8 +153,8 @@ var classicTables = []struct{ table, typ, key string }{
 
 // readRaw reads every table the importer may need; build decides what counts.
 func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) {
-	r := &raw{tables: map[string]bool{}, roles: map[int64]rawRole{}, members: map[int64][]int64{}}
-	names, err := queryAll(ctx, tx, tablesQuery, func(rows *sql.Rows) (n string, err error) { return n, rows.Scan(&n) })
+	r := &raw{tables: map[string]bool{}, roles: map[int64]rawRole{}, roleCopies: map[int64]int{}, members: map[int64][]int64{}}
+	names, err := queryAll(ctx, tx, "the list of tables", tablesQuery, func(rows *sql.Rows) (n string, err error) { return n, rows.Scan(&n) })
 	if err != nil {
 		return nil, err
 	}
@@ -139,14 +165,14 @@ func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) 
 		return nil, errors.New("it has no users table: this is not an MLflow basic-auth database")
 	}
 	if r.tables["alembic_version_auth"] {
-		versions, err := queryAll(ctx, tx, "SELECT version_num FROM alembic_version_auth",
+		versions, err := queryAll(ctx, tx, "alembic_version_auth", "SELECT version_num FROM alembic_version_auth",
 			func(rows *sql.Rows) (v string, err error) { return v, rows.Scan(&v) })
 		if err != nil {
 			return nil, err
 		}
 		r.revision = strings.Join(versions, ",")
 	}
-	r.users, err = queryAll(ctx, tx, "SELECT id, username, password_hash, is_admin FROM users ORDER BY id",
+	r.users, err = queryAll(ctx, tx, "users", "SELECT id, username, password_hash, is_admin FROM users ORDER BY id",
 		func(rows *sql.Rows) (u rawUser, err error) { return u, rows.Scan(&u.id, &u.name, &u.hash, &u.admin) })
 	if err != nil {
 		return nil, err
@@ -164,7 +190,7 @@ func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) 
 				workspace = "workspace"
 			}
 		}
-		rows, err := queryAll(ctx, tx, "SELECT user_id, "+c.key+", "+workspace+", permission FROM "+c.table+" ORDER BY id",
+		rows, err := queryAll(ctx, tx, c.table, "SELECT user_id, "+c.key+", "+workspace+", permission FROM "+c.table+" ORDER BY id",
 			func(rows *sql.Rows) (row rawRow, err error) {
 				row.table, row.typ = c.table, c.typ
 				return row, rows.Scan(&row.userID, &row.key, &row.workspace, &row.level)
@@ -175,7 +201,7 @@ func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) 
 		r.direct = append(r.direct, rows...)
 	}
 	if r.tables["workspace_permissions"] {
-		r.workspaces, err = queryAll(ctx, tx, "SELECT user_id, workspace, permission FROM workspace_permissions ORDER BY workspace, user_id",
+		r.workspaces, err = queryAll(ctx, tx, "workspace_permissions", "SELECT user_id, workspace, permission FROM workspace_permissions ORDER BY workspace, user_id",
 			func(rows *sql.Rows) (row rawRow, err error) {
 				row.table, row.typ = "workspace_permissions", "workspace"
 				err = rows.Scan(&row.userID, &row.key, &row.level)
@@ -193,7 +219,7 @@ func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) 
 		id int64
 		rawRole
 	}
-	roles, err := queryAll(ctx, tx, "SELECT id, name, workspace, description FROM roles",
+	roles, err := queryAll(ctx, tx, "roles", "SELECT id, name, workspace, description FROM roles",
 		func(rows *sql.Rows) (r idRole, err error) {
 			return r, rows.Scan(&r.id, &r.name, &r.workspace, &r.description)
 		})
@@ -201,22 +227,28 @@ func readRaw(ctx context.Context, tx *sql.Tx, tablesQuery string) (*raw, error) 
 		return nil, err
 	}
 	for _, role := range roles {
-		r.roles[role.id] = role.rawRole
+		if r.roleCopies[role.id]++; r.roleCopies[role.id] == 1 {
+			r.roles[role.id] = role.rawRole
+		}
 	}
-	r.rolePerms, err = queryAll(ctx, tx, "SELECT role_id, resource_type, resource_pattern, permission FROM role_permissions ORDER BY id",
+	r.rolePerms, err = queryAll(ctx, tx, "role_permissions", "SELECT role_id, resource_type, resource_pattern, permission FROM role_permissions ORDER BY id",
 		func(rows *sql.Rows) (p rawRolePerm, err error) {
 			return p, rows.Scan(&p.roleID, &p.typ, &p.pattern, &p.level)
 		})
 	if err != nil {
 		return nil, err
 	}
-	assignments, err := queryAll(ctx, tx, "SELECT role_id, user_id FROM user_role_assignments ORDER BY id",
+	assignments, err := queryAll(ctx, tx, "user_role_assignments", "SELECT role_id, user_id FROM user_role_assignments ORDER BY id",
 		func(rows *sql.Rows) (a [2]int64, err error) { return a, rows.Scan(&a[0], &a[1]) })
 	if err != nil {
 		return nil, err
 	}
+	assigned := map[[2]int64]bool{}
 	for _, a := range assignments {
-		r.members[a[0]] = append(r.members[a[0]], a[1])
+		if !assigned[a] { // an assignment listed twice is one
+			assigned[a] = true
+			r.members[a[0]] = append(r.members[a[0]], a[1])
+		}
 	}
 	return r, nil
 }
@@ -244,19 +276,25 @@ func hasColumn(ctx context.Context, tx *sql.Tx, table, column string) (bool, err
 	return false, nil
 }
 
-func queryAll[T any](ctx context.Context, tx *sql.Tx, query string, scan func(*sql.Rows) (T, error)) ([]T, error) {
+// queryAll reads every row of query on table. A value that does not scan (NULL
+// where MLflow writes none, text where it writes a number) refuses the import:
+// what MLflow made of such a row cannot be known.
+func queryAll[T any](ctx context.Context, tx *sql.Tx, table, query string, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	rows, err := tx.QueryContext(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", table, err)
 	}
 	defer rows.Close()
 	var all []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s holds a value MLflow never writes there (NULL, or one of another type), so it cannot be imported: correct or delete that row and import again (%w)", table, err)
 		}
 		all = append(all, v)
 	}
-	return all, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", table, err)
+	}
+	return all, nil
 }

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/storage/storagetest"
 )
 
 // The tables as MLflow's alembic migrations leave them (columns and keys that
@@ -394,5 +397,59 @@ func TestReadSkipsRolesAndWorkspacesTheAPIRefuses(t *testing.T) {
 		if !strings.Contains(s.Why, "mlflow-auth refuses it") {
 			t.Errorf("%s: reason %q", s.What, s.Why)
 		}
+	}
+}
+
+// A source that cannot be read as MLflow wrote it (a NULL or a value of
+// another type where MLflow writes none, a column missing, a file that is not
+// SQLite or is cut short, a directory) refuses the import with words that say
+// why and what to do.
+func TestReadRefusesUnreadableSources(t *testing.T) {
+	notDB := filepath.Join(t.TempDir(), "notes.db")
+	if err := os.WriteFile(notDB, bytes.Repeat([]byte("not a database\n"), 500), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cut := mlflowDB(t, schema312, `INSERT INTO users VALUES (1, 'alice', 'h', 0);`)
+	b, err := os.ReadFile(strings.TrimPrefix(cut, "sqlite:///"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(strings.TrimPrefix(cut, "sqlite:///"), b[:len(b)/2+100], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const unreadable = "holds a value MLflow never writes there (NULL, or one of another type), so it cannot be imported: correct or delete that row and import again"
+	for _, c := range []struct{ url, want string }{
+		{mlflowDB(t, usersTable, `INSERT INTO users VALUES (1, 'alice', 'h', 2);`), "users " + unreadable},
+		{mlflowDB(t, schema25, `INSERT INTO users VALUES (1, 'alice', 'h', 0);
+			INSERT INTO experiment_permissions VALUES (1, '1', 'alice', 'READ');`), "experiment_permissions " + unreadable},
+		{mlflowDB(t, `CREATE TABLE users (id INTEGER, username TEXT, password_hash TEXT, is_admin BOOLEAN);
+			CREATE TABLE roles (id INTEGER, name TEXT, workspace TEXT, description TEXT);
+			CREATE TABLE role_permissions (id INTEGER, role_id INTEGER, resource_type TEXT, resource_pattern TEXT, permission TEXT);
+			CREATE TABLE user_role_assignments (id INTEGER, user_id INTEGER, role_id INTEGER);
+			INSERT INTO roles VALUES (1, 'team', 'default', NULL);
+			INSERT INTO role_permissions VALUES (1, 1, NULL, '1', 'READ');`), "role_permissions " + unreadable},
+		{mlflowDB(t, `CREATE TABLE users (id INTEGER, username TEXT, is_admin BOOLEAN)`),
+			"its tables lack columns that MLflow's schema has (users: "},
+		{"sqlite:///" + notDB, "the file is not a SQLite database, or it is damaged"},
+		{cut, "the file is not a SQLite database, or it is damaged"},
+		{"sqlite:///" + t.TempDir(), "is a directory: give the basic_auth.db file in it"},
+	} {
+		if _, err := Read(context.Background(), c.url); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.url, err, c.want)
+		}
+	}
+}
+
+// A Postgres source whose tables lack MLflow's columns is refused in the same
+// words as a SQLite file.
+func TestReadRefusesPostgresTablesWithoutMLflowColumns(t *testing.T) {
+	src := storagetest.NewPostgresSchema(t)
+	if _, err := src.Admin.Exec(context.Background(), "CREATE TABLE "+pgx.Identifier{src.Name, "users"}.Sanitize()+
+		" (id integer, username text, is_admin boolean)"); err != nil {
+		t.Fatal(err)
+	}
+	const want = "its tables lack columns that MLflow's schema has (users: "
+	if _, err := Read(context.Background(), src.URL); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }

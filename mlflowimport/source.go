@@ -31,8 +31,10 @@
 // from the same rows as MLflow 3.17.2 does. A classic NO_PERMISSIONS row is a
 // real grant and is kept. Rows mlflow-auth refuses (classic grants and
 // workspace grants of other workspaces, levels or types MLflow's role API
-// refuses) are reported as skipped; roles of other workspaces are kept with a
-// note, since the resolver decides in "default" until workspaces exist.
+// refuses) are reported as skipped, as are rows that a source without MLflow's
+// keys repeats (the first is kept; users sharing a name or an id are all
+// skipped); roles of other workspaces are kept with a note, since the resolver
+// decides in "default" until workspaces exist.
 package mlflowimport
 
 import (

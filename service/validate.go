@@ -113,6 +113,13 @@ func checkResource(r permission.Resource) error {
 // resource ("" when it accepts it), so that an import skips what it could not serve.
 func UsernameRefusal(name string) string { return refusal(validateUsername(name)) }
 
+// PasswordHashRefusal is what the store could not keep alike on both backends
+// in a password hash an import brings (see UsernameRefusal); MLflow's column is
+// VARCHAR(255), longer than any hash it makes.
+func PasswordHashRefusal(hash string) string {
+	return refusal(checkText("password_hash", hash, maxIDChars))
+}
+
 // ResourceRefusal: see UsernameRefusal.
 func ResourceRefusal(r permission.Resource) string { return refusal(checkResource(r)) }
 

@@ -64,6 +64,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Usage()
 		return errors.New("import needs --from and no arguments")
 	}
+	if sameSQLiteFile(from, c.databaseURL) {
+		return errors.New("--from and --database-url name the same file: mlflow-auth needs a database of its own (both have a users table), so give --database-url another file")
+	}
 	src, err := mlflowimport.Read(ctx, from)
 	if err != nil {
 		return fmt.Errorf("%s: %w", redactURL(from), err)
@@ -106,6 +109,25 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	plan.Report(stdout, dryRun)
 	return nil
+}
+
+// sameSQLiteFile reports whether the source and the target are one SQLite
+// file, which opening as the target would change (and migrating could not).
+func sameSQLiteFile(from, to string) bool {
+	if scheme, rest, ok := strings.Cut(from, "://"); ok && strings.HasPrefix(scheme, "sqlite+") {
+		from = "sqlite://" + rest // sqlite+pysqlite:// is SQLAlchemy's spelling of one file
+	}
+	fromPath, err := sqlite.PathFromURL(from)
+	if err != nil {
+		return false
+	}
+	toPath, err := sqlite.PathFromURL(to)
+	if err != nil {
+		return false
+	}
+	a, errA := os.Stat(fromPath)
+	b, errB := os.Stat(toPath)
+	return errA == nil && errB == nil && os.SameFile(a, b)
 }
 
 // openForDryRun opens the target without writing to it: nil (an empty database)
