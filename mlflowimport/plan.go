@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mlflow-auth/mlflow-auth/password"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/terminal"
 	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
@@ -300,17 +299,6 @@ func describeRole(r Role) string {
 		r.Name, r.Workspace, from, strings.Join(perms, ", "), strings.Join(r.Members, ", "))
 }
 
-// shown is a skip's text as the report prints it: quoted, with escapes, when
-// it holds what is not printable UTF-8. A refusal repeats the source's text
-// (a type, a workspace), whose NULs, newlines and terminal escapes would
-// otherwise forge lines or reach the admin's terminal.
-func shown(s string) string {
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
-		return strconv.Quote(s)
-	}
-	return s
-}
-
 // Report writes what the plan does (dryRun: would do): each creation, conflict
 // and skip, then the counts. It never shows a password hash.
 func (p *Plan) Report(w io.Writer, dryRun bool) {
@@ -355,7 +343,7 @@ func (p *Plan) Report(w io.Writer, dryRun bool) {
 		}
 	}
 	for _, s := range p.Source.Skipped {
-		fmt.Fprintf(w, "skipped: %s: %s\n", shown(s.What), shown(s.Why))
+		fmt.Fprintf(w, "skipped: %s: %s\n", terminal.Safe(s.What), terminal.Safe(s.Why))
 	}
 	users, grants := p.Counts()
 	roles := p.RoleCounts()

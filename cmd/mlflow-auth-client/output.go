@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/mlflow-auth/mlflow-auth/terminal"
 )
 
 // write prints a response as MLflow's JSON (snake_case keys, every field
@@ -60,7 +61,7 @@ func writeTable(w io.Writer, m protoreflect.Message) error {
 		case fd.Kind() == protoreflect.StringKind && v.String() == "":
 			// An empty next_page_token says nothing to a person.
 		default:
-			fmt.Fprintf(tw, "%s: %s\n", fd.Name(), cell(v.String()))
+			fmt.Fprintf(tw, "%s: %s\n", fd.Name(), terminal.Safe(v.String()))
 		}
 	}
 	return tw.Flush()
@@ -80,21 +81,10 @@ func rows(w io.Writer, md protoreflect.MessageDescriptor, items list) {
 	for i := range items.Len() {
 		cells := make([]string, len(scalars))
 		for j, fd := range scalars {
-			cells[j] = cell(items.Get(i).Message().Get(fd).String())
+			cells[j] = terminal.Safe(items.Get(i).Message().Get(fd).String())
 		}
 		fmt.Fprintln(w, strings.Join(cells, "\t"))
 	}
-}
-
-// cell is a value as a table shows it: quoted, with escapes, when it holds a
-// character that is not printable. Values can be anyone's text (a failed
-// login's username in the audit trail), whose newlines, tabs and terminal
-// escapes would otherwise forge rows or reach the admin's terminal.
-func cell(s string) string {
-	if strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
-		return strconv.Quote(s)
-	}
-	return s
 }
 
 // list is what rows needs of a protoreflect.List.
