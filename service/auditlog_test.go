@@ -122,13 +122,7 @@ func TestAuthAuditFoldsThrottledLoginsByAddress(t *testing.T) {
 	throttled("alice", "10.0.0.2", reasonThrottled)
 	throttled("alice", "10.0.0.2", reasonThrottled)
 	throttled("alice", "10.0.0.3", reasonThrottled)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // run writes what is buffered before it returns
-	a.run(ctx)
-	evs, err := db.ListAuditEvents(context.Background(), storage.AuditFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	evs := writtenRows(t, a, db)
 	var got []string
 	for _, ev := range evs {
 		got = append(got, fmt.Sprintf("%s %q x%d", ev.ClientAddr, ev.ActorUsername, ev.Count))
@@ -168,13 +162,7 @@ func TestAuthAuditFoldKeepsOnlySharedIDs(t *testing.T) {
 	refused("bob", 8, 5)
 	refused("carol", 9, 6)
 	refused("carol", 10, 6)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // run writes what is buffered before it returns
-	a.run(ctx)
-	evs, err := db.ListAuditEvents(context.Background(), storage.AuditFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	evs := writtenRows(t, a, db)
 	var got []string
 	for _, ev := range evs {
 		got = append(got, fmt.Sprintf("%s(%d) token %d x%d", ev.ActorUsername, ev.ActorUserID, ev.TokenID, ev.Count))
@@ -182,4 +170,18 @@ func TestAuthAuditFoldKeepsOnlySharedIDs(t *testing.T) {
 	if want := []string{"carol(0) token 6 x2", "bob(8) token 0 x2", "alice(7) token 3 x2"}; !slices.Equal(got, want) {
 		t.Fatalf("folded rows, newest first:\n got  %q\n want %q", got, want)
 	}
+}
+
+// writtenRows has a write every event it holds, folded, and lists the rows
+// of db, newest first.
+func writtenRows(t *testing.T, a *authAudit, db storage.Audit) []storage.AuditEvent {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // run writes what is buffered before it returns
+	a.run(ctx)
+	evs, err := db.ListAuditEvents(context.Background(), storage.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
 }

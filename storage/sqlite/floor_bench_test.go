@@ -33,22 +33,15 @@ func BenchmarkAuditRowFloor(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { floorInsert.Close() })
-	u, err := s.CreateUser(ctx, "bench", "hash", false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := permission.Resource{Type: permission.Experiment, ID: "1"}
-	if _, err := s.CreateGrant(ctx, u.ID, r, permission.Read); err != nil {
-		b.Fatal(err)
-	}
+	userID, r := storagetest.BenchGrant(b, s)
 	kinds := [3]func(l permission.Level) error{
-		func(l permission.Level) error { _, err := s.UpdateGrant(ctx, u.ID, r, l); return err },
+		func(l permission.Level) error { _, err := s.UpdateGrant(ctx, userID, r, l); return err },
 		func(l permission.Level) error {
-			_, err := s.UpdateGrant(storage.WithAudit(ctx, storagetest.GrantUpdateEvent(r)), u.ID, r, l)
+			_, err := s.UpdateGrant(storage.WithAudit(ctx, storagetest.GrantUpdateEvent(r)), userID, r, l)
 			return err
 		},
 		func(l permission.Level) error {
-			return s.UpdateGrantThen(ctx, u.ID, r, l, floorInsert, time.Now().UnixMicro())
+			return s.UpdateGrantThen(ctx, userID, r, l, floorInsert, time.Now().UnixMicro())
 		},
 	}
 	levels := [2]permission.Level{permission.Edit, permission.Read}
