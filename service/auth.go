@@ -189,7 +189,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 	// and only after as long a hash.
 	address := clientAddress(ctx)
 	if wait, reason := a.throttled(username, address); wait > 0 {
-		a.refusedLogin(ctx, loginAttempt{username: username, method: "basic"}, address, reason)
+		a.refusedLogin(ctx, loginAttempt{username: username, method: methodBasic}, address, reason)
 		return Principal{}, tooManyFailures(wait)
 	}
 	stored := a.dummyHash
@@ -212,7 +212,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (p Prin
 		if passwordless {
 			reason = "password for a service account"
 		}
-		a.refusedLogin(ctx, loginAttempt{username: username, method: "basic", userID: user.ID}, address, reason) // 0 when unknown
+		a.refusedLogin(ctx, loginAttempt{username: username, method: methodBasic, userID: user.ID}, address, reason) // 0 when unknown
 		return Principal{}, apiError(codeUnauthenticated, notAuthenticated)
 	}
 	a.clearThrottle(username)
@@ -232,10 +232,10 @@ const lastUseInterval = time.Minute
 func (a *authenticator) authenticateToken(ctx context.Context, username, tok string) (Principal, error) {
 	address := clientAddress(ctx)
 	if wait, reason := a.throttled(username, address); wait > 0 {
-		a.refusedLogin(ctx, loginAttempt{username: username, method: "token"}, address, reason)
+		a.refusedLogin(ctx, loginAttempt{username: username, method: methodToken}, address, reason)
 		return Principal{}, tooManyFailures(wait)
 	}
-	reason, attempt := "malformed token", loginAttempt{username: username, method: "token"}
+	reason, attempt := "malformed token", loginAttempt{username: username, method: methodToken}
 	if hash, ok := token.Parse(tok); ok {
 		t, user, err := a.tokens.TokenByHash(ctx, hash[:])
 		at := now()
@@ -247,7 +247,7 @@ func (a *authenticator) authenticateToken(ctx context.Context, username, tok str
 		case username != "" && username != user.Username:
 			reason, attempt.tokenID = "token of another user", t.ID
 		case !at.Before(t.ExpiresAt):
-			reason, attempt = "expired token", loginAttempt{user.Username, "token", user.ID, t.ID}
+			reason, attempt = "expired token", loginAttempt{user.Username, methodToken, user.ID, t.ID}
 		default:
 			a.clearThrottle(username)
 			if t.LastUsedAt == nil || at.Sub(*t.LastUsedAt) >= lastUseInterval {
@@ -329,7 +329,7 @@ const (
 // sent (an expired token's owner for a Bearer token) and, where the store named
 // them before refusing, that user's id and the token's.
 type loginAttempt struct {
-	username, method string // method: "basic" or "token", as authMethod names them
+	username, method string // method: methodBasic or methodToken
 	userID, tokenID  int32
 }
 

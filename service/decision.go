@@ -30,13 +30,19 @@ func groupOf(method string) string {
 	return "other"
 }
 
-// authMethod says how p proved who they are, as the audit trail names it.
+// How a caller authenticated, as the audit trail and the log name it.
+const (
+	methodBasic = "basic" // a password
+	methodToken = "token" // an access token, as a Bearer or as the Basic password
+)
+
+// authMethod says how p proved who they are.
 func authMethod(p Principal) string {
 	switch {
 	case p.TokenID != 0:
-		return "token"
+		return methodToken
 	case p.BasicAuth:
-		return "basic"
+		return methodBasic
 	}
 	return ""
 }
