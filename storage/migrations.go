@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,4 +53,28 @@ func Status(ms []Migration, applied map[int]bool) []MigrationState {
 		out[i] = MigrationState{Version: m.Version, Name: m.Name, Applied: applied[m.Version]}
 	}
 	return out
+}
+
+// createdTable finds the tables a migration creates.
+var createdTable = regexp.MustCompile(`(?i)\bCREATE TABLE (?:IF NOT EXISTS )?([a-z_]+)`)
+
+// Tables are the tables ms create, in order.
+func Tables(ms []Migration) []string {
+	var tables []string
+	for _, m := range ms {
+		for _, match := range createdTable.FindAllStringSubmatch(m.SQL, -1) {
+			tables = append(tables, match[1])
+		}
+	}
+	return tables
+}
+
+// ForeignTables is Migrate's refusal of a database that has none of
+// mlflow-auth's migrations applied but tables of the names they create: most
+// likely MLflow's own basic-auth database (its users table), where the first
+// migration would fail halfway through with the driver's words.
+func ForeignTables(found []string) error {
+	return fmt.Errorf("the database has tables that mlflow-auth did not make (%s): it may be MLflow's own database, "+
+		"whose basic-auth tables have these names; give mlflow-auth a database of its own (`mlflow-auth import` reads MLflow's)",
+		strings.Join(found, ", "))
 }

@@ -63,6 +63,17 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 		return classify(err)
 	}
 	if !exists {
+		rows, err := conn.Query(ctx, "SELECT t FROM unnest($1::text[]) t WHERE to_regclass(quote_ident(t)) IS NOT NULL ORDER BY t", storage.Tables(ms))
+		if err != nil {
+			return classify(err)
+		}
+		found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return classify(err)
+		}
+		if len(found) > 0 {
+			return storage.ForeignTables(found)
+		}
 		if _, err := conn.Exec(ctx, createMigrationsTable); err != nil {
 			return classify(err)
 		}

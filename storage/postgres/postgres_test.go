@@ -375,3 +375,24 @@ func TestInTxRetriesDeadlocks(t *testing.T) {
 		t.Errorf("%d attempts, want a third after the deadlock", n)
 	}
 }
+
+// Pointed at a database holding MLflow's own tables, Migrate refuses in words,
+// rather than failing on its users table with Postgres's.
+func TestMigrateRefusesMLflowsDatabase(t *testing.T) {
+	db := storagetest.NewPostgresSchema(t)
+	ctx := context.Background()
+	raw, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(ctx)
+	if _, err := raw.Exec(ctx, storagetest.MLflowUsersTable); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	storagetest.WantForeignTablesRefused(t, s)
+}

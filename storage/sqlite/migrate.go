@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"io/fs"
+	"slices"
 
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
@@ -29,6 +31,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.refuseForeignTables(ctx, ms); err != nil {
+		return err
+	}
 	for _, m := range ms {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
@@ -49,6 +54,21 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// refuseForeignTables answers storage.ForeignTables when the database has
+// no schema_migrations yet but tables of the names ms create.
+func (s *Store) refuseForeignTables(ctx context.Context, ms []storage.Migration) error {
+	names, err := json.Marshal(append(storage.Tables(ms), "schema_migrations"))
+	if err != nil {
+		return err
+	}
+	found, err := queryAll(ctx, s, func(row scanner) (n string, err error) { return n, row.Scan(&n) },
+		"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (SELECT value FROM json_each(?)) ORDER BY name", string(names))
+	if err != nil || len(found) == 0 || slices.Contains(found, "schema_migrations") {
+		return err
+	}
+	return storage.ForeignTables(found)
 }
 
 // MigrationStatus implements storage.Migrator. It changes nothing: a database

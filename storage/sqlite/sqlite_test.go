@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -14,4 +15,24 @@ func TestConformance(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "auth.db")
 		return func() (storagetest.Backend, error) { return sqlite.Open(path) }
 	})
+}
+
+// Pointed at MLflow's own basic_auth.db, Migrate refuses in words, rather than
+// failing on its users table with SQLite's.
+func TestMigrateRefusesMLflowsDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "basic_auth.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(storagetest.MLflowUsersTable); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	storagetest.WantForeignTablesRefused(t, s)
 }

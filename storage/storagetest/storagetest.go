@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -1231,5 +1232,32 @@ func testConcurrentGrantAndDeleteUser(t *testing.T, open OpenFunc) {
 	gs, err := stores[0].GrantsOfUsers(ctx, ids)
 	if err != nil || len(gs) != 0 {
 		t.Fatalf("GrantsOfUsers(deleted users) = %+v, %v; want none", gs, err)
+	}
+}
+
+// MLflowUsersTable is MLflow's basic-auth users table, as its migrations make
+// it (in SQL both backends take).
+const MLflowUsersTable = `CREATE TABLE users (id INTEGER NOT NULL PRIMARY KEY, username VARCHAR(255) UNIQUE,
+	password_hash VARCHAR(255), is_admin BOOLEAN)`
+
+// WantForeignTablesRefused checks that Migrate on s, whose database holds
+// MLflowUsersTable and nothing of mlflow-auth's, refuses in words that say why
+// and applies no migration.
+func WantForeignTablesRefused(t *testing.T, s Backend) {
+	t.Helper()
+	ctx := context.Background()
+	err := s.Migrate(ctx)
+	if err == nil || !strings.Contains(err.Error(), "tables that mlflow-auth did not make (users)") ||
+		!strings.Contains(err.Error(), "MLflow's own database") {
+		t.Fatalf("Migrate on a database with MLflow's users table: %v", err)
+	}
+	states, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if st.Applied {
+			t.Errorf("migration %d_%s was applied", st.Version, st.Name)
+		}
 	}
 }
