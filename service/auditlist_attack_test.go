@@ -33,6 +33,8 @@ func TestListAuditEventsOddFilters(t *testing.T) {
 					for what, req := range map[string]*v1.ListAuditEventsRequest{
 						"NUL":                      {Username: "ad\x00min"},
 						"10 KB username":           {Username: strings.Repeat("a", 10<<10)},
+						"NUL workspace":            {Workspace: "def\x00ault"},
+						"10 KB workspace":          {Workspace: strings.Repeat("a", 10<<10)},
 						"unknown outcome":          {Outcome: "denid"},
 						"outcome in capitals":      {Outcome: "DENIED"},
 						"unknown required level":   {RequiredLevel: "GOD"},
@@ -50,9 +52,12 @@ func TestListAuditEventsOddFilters(t *testing.T) {
 						}
 					}
 					for what, req := range map[string]*v1.ListAuditEventsRequest{
-						"SQL":            {Username: "admin' OR '1'='1"},
-						"LIKE wildcards": {Username: "%", ResourceId: "_%"},
-						"unknown event":  {Event: "user.%"},
+						"SQL":              {Username: "admin' OR '1'='1"},
+						"LIKE wildcards":   {Username: "%", ResourceId: "_%"},
+						"unknown event":    {Event: "user.%"},
+						"LIKE workspace":   {Workspace: "%"},
+						"_ workspace":      {Workspace: "defaul_"},
+						"spaced workspace": {Workspace: " default "},
 					} {
 						if resp := list("", req); len(resp.Events) != 0 {
 							t.Errorf("%s matched %d rows: %v", what, len(resp.Events), resp.Events[0])

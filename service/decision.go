@@ -1,12 +1,14 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"strings"
 
 	"github.com/mlflow-auth/mlflow-auth/decision"
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/storage"
+	"github.com/mlflow-auth/mlflow-auth/workspace"
 )
 
 // decisionGroups name each API service's route group, the metrics' label of
@@ -65,7 +67,9 @@ func (c *core) decided(ctx context.Context, d decision.Decision) {
 	ev := auditEvent(ctx, storage.AuditAuth, "permission.denied", storage.OutcomeDenied)
 	ev.ActorUserID, ev.ActorUsername, ev.AuthMethod, ev.TokenID = d.Principal.UserID, d.Principal.Username, d.Principal.AuthMethod, d.Principal.TokenID
 	r := d.Resource()
-	ev.ResourceType, ev.ResourceID, ev.Workspace = r.Type, r.ID, r.Workspace
+	// A refusal is always in a workspace, so the trail's workspace filter finds
+	// it: the resource's, else the request's (an admins-only call, a user).
+	ev.ResourceType, ev.ResourceID, ev.Workspace = r.Type, r.ID, cmp.Or(r.Workspace, workspace.From(ctx))
 	ev.Operation, ev.Reason = d.Action, d.Reason
 	ev.Required, ev.Held = d.Levels()
 	c.auth.audit.record(ev)

@@ -246,12 +246,13 @@ func (c *core) decide(ctx context.Context, p Principal, rule access, msg proto.M
 			return c.canManage(workspace.With(ctx, ws.GetWorkspaceName()), p, workspace.Resource, d)
 		}
 	case accessRoleViewer:
-		workspace, ok, err := c.roleWorkspace(ctx, msg)
+		role, ok, err := c.roleResource(ctx, msg)
 		if err != nil {
 			return false, err
 		}
 		if ok {
-			holds, err := c.roles.HoldsRoleIn(ctx, p.User.ID, workspace)
+			d.Resources = append(d.Resources, role)
+			holds, err := c.roles.HoldsRoleIn(ctx, p.User.ID, role.Workspace)
 			if err != nil {
 				return false, internalError(ctx, err)
 			}

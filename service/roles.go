@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mlflow-auth/mlflow-auth/decision"
 	v1 "github.com/mlflow-auth/mlflow-auth/gen/go/mlflowauth/v1"
 	"github.com/mlflow-auth/mlflow-auth/permission"
 	"github.com/mlflow-auth/mlflow-auth/storage"
@@ -314,35 +316,35 @@ func (s *roleService) ListRoleUsers(ctx context.Context, req *v1.ListRoleUsersRe
 	return resp, nil
 }
 
-// roleWorkspace is the workspace a role request is about, for the role-viewer
-// rule: that of its role (role_id or role_permission_id), or the one it names.
-// ok is false when the role or permission does not exist: a non-admin is then
-// refused rather than told whether it exists, as in MLflow.
-func (c *core) roleWorkspace(ctx context.Context, req any) (workspace string, ok bool, err error) {
+// roleResource is the role a role request is about, for the role-viewer rule:
+// its role (role_id or role_permission_id) in the role's workspace, or the
+// workspace it names (no id). ok is false when the role or permission does not
+// exist: a non-admin is then refused rather than told whether it exists, as in MLflow.
+func (c *core) roleResource(ctx context.Context, req any) (r decision.Resource, ok bool, err error) {
 	roleID := int32(0)
-	switch r := req.(type) {
+	switch m := req.(type) {
 	case interface{ GetRoleId() int32 }:
-		roleID = r.GetRoleId()
+		roleID = m.GetRoleId()
 	case interface{ GetRolePermissionId() int32 }:
-		p, err := c.roles.RolePermission(ctx, r.GetRolePermissionId())
+		p, err := c.roles.RolePermission(ctx, m.GetRolePermissionId())
 		if errors.Is(err, storage.ErrNotFound) {
-			return "", false, nil
+			return r, false, nil
 		}
 		if err != nil {
-			return "", false, internalError(ctx, err)
+			return r, false, internalError(ctx, err)
 		}
 		roleID = p.RoleID
 	case interface{ GetWorkspace() string }:
-		return r.GetWorkspace(), r.GetWorkspace() != "", nil
+		return decision.Resource{Type: "role", Workspace: m.GetWorkspace()}, m.GetWorkspace() != "", nil
 	default:
-		return "", false, nil
+		return r, false, nil
 	}
 	role, err := c.roles.Role(ctx, roleID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return "", false, nil
+		return r, false, nil
 	}
 	if err != nil {
-		return "", false, internalError(ctx, err)
+		return r, false, internalError(ctx, err)
 	}
-	return role.Workspace, true, nil
+	return decision.Resource{Type: "role", ID: strconv.Itoa(int(role.ID)), Workspace: role.Workspace}, true, nil
 }
