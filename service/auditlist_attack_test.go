@@ -99,9 +99,11 @@ func TestListAuditEventsOddFilters(t *testing.T) {
 				})
 			}
 			// Over REST, bytes that are not UTF-8 are refused as such.
-			status, body := do(t, http.MethodGet, s.httpBase+"/api/2.0/mlflow/audit-events/list?username=%ff", adminUser, adminPass, nil, nil)
-			if status != http.StatusBadRequest || !strings.Contains(string(body), invalid) {
-				t.Errorf("a username that is not UTF-8: %d %s", status, body)
+			for _, param := range []string{"username", "workspace"} {
+				status, body := do(t, http.MethodGet, s.httpBase+"/api/2.0/mlflow/audit-events/list?"+param+"=%ff", adminUser, adminPass, nil, nil)
+				if status != http.StatusBadRequest || !strings.Contains(string(body), invalid) {
+					t.Errorf("a %s that is not UTF-8: %d %s", param, status, body)
+				}
 			}
 		})
 	}
