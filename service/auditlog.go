@@ -112,6 +112,9 @@ func (a *authAudit) run(ctx context.Context) {
 			if rows[i].TokenID != ev.TokenID { // another of the user's tokens
 				rows[i].TokenID = 0
 			}
+			if rows[i].AuthMethod != ev.AuthMethod { // a password, then a token
+				rows[i].AuthMethod = ""
+			}
 			return
 		}
 		ev.Count = 1

@@ -146,28 +146,30 @@ func runUntilTestEnds(t *testing.T, a *authAudit) {
 	})
 }
 
-// A folded row keeps the user and token ids its refusals share, and names
-// none where they differ (expired tokens of one user; a name deleted and made
-// anew within the window).
+// A folded row keeps the user and token ids and the way of logging in its
+// refusals share, and names none where they differ (expired tokens of one
+// user; a name deleted and made anew within the window; a throttled user who
+// tried a password, then a token).
 func TestAuthAuditFoldKeepsOnlySharedIDs(t *testing.T) {
 	db := storagetest.NewSQLite(t)
 	a := newAuthAudit(db, time.Hour)
-	refused := func(username string, userID, tokenID int32) {
+	refused := func(username, method, reason string, userID, tokenID int32) {
 		a.record(storage.AuditEvent{Category: storage.AuditAuth, Event: "login.failed", Outcome: storage.OutcomeDenied,
-			ActorUsername: username, ActorUserID: userID, TokenID: tokenID, Reason: "expired token"})
+			ActorUsername: username, AuthMethod: method, ActorUserID: userID, TokenID: tokenID, Reason: reason})
 	}
-	refused("alice", 7, 3)
-	refused("alice", 7, 3)
-	refused("bob", 8, 4)
-	refused("bob", 8, 5)
-	refused("carol", 9, 6)
-	refused("carol", 10, 6)
-	evs := writtenRows(t, a, db)
+	refused("alice", methodToken, "expired token", 7, 3)
+	refused("alice", methodToken, "expired token", 7, 3)
+	refused("bob", methodToken, "expired token", 8, 4)
+	refused("bob", methodToken, "expired token", 8, 5)
+	refused("carol", methodToken, "expired token", 9, 6)
+	refused("carol", methodToken, "expired token", 10, 6)
+	refused("dave", methodBasic, reasonThrottled, 0, 0)
+	refused("dave", methodToken, reasonThrottled, 0, 0)
 	var got []string
-	for _, ev := range evs {
-		got = append(got, fmt.Sprintf("%s(%d) token %d x%d", ev.ActorUsername, ev.ActorUserID, ev.TokenID, ev.Count))
+	for _, ev := range writtenRows(t, a, db) {
+		got = append(got, fmt.Sprintf("%s(%d) %q token %d x%d", ev.ActorUsername, ev.ActorUserID, ev.AuthMethod, ev.TokenID, ev.Count))
 	}
-	if want := []string{"carol(0) token 6 x2", "bob(8) token 0 x2", "alice(7) token 3 x2"}; !slices.Equal(got, want) {
+	if want := []string{`dave(0) "" token 0 x2`, `carol(0) "token" token 6 x2`, `bob(8) "token" token 0 x2`, `alice(7) "token" token 3 x2`}; !slices.Equal(got, want) {
 		t.Fatalf("folded rows, newest first:\n got  %q\n want %q", got, want)
 	}
 }
