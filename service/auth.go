@@ -339,7 +339,7 @@ type loginAttempt struct {
 // tokenAsUsername. It is an auth event of the audit trail too.
 func (a *authenticator) refusedLogin(ctx context.Context, attempt loginAttempt, address, reason string) {
 	username := attempt.username
-	if _, isToken := token.Parse(username); isToken {
+	if token.Resembles(username) {
 		username = tokenAsUsername
 	}
 	slog.WarnContext(ctx, "refused login", "username", quoted(username), "client", address, "reason", reason)

@@ -49,6 +49,24 @@ func Parse(s string) (h Hash, ok bool) {
 	return sha256.Sum256([]byte(secret)), true
 }
 
+// Resembles reports whether s holds what may be a token, well-formed or not:
+// the prefix followed by at least half a secret's characters (a token with a
+// space or a newline around it, mistyped, cut short). Such text is not to be
+// logged or kept, as a token is not.
+func Resembles(s string) bool {
+	for i := strings.Index(s, Prefix); i >= 0; i = strings.Index(s, Prefix) {
+		s = s[i+len(Prefix):]
+		run := strings.IndexFunc(s, func(r rune) bool { return !strings.ContainsRune(alphabet, r) })
+		if run < 0 {
+			run = len(s)
+		}
+		if run >= secretChars/2 {
+			return true
+		}
+	}
+	return false
+}
+
 func checksum(secret string) string {
 	return base62(new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(secret)))), sumChars)
 }

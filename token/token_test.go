@@ -48,3 +48,19 @@ func TestParseRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Text that may be a token, well-formed or not, resembles one; a name that
+// only starts like one does not.
+func TestResembles(t *testing.T) {
+	tok, _ := New()
+	for _, s := range []string{tok, tok + " ", "\n" + tok, "Bearer " + tok, tok[:len(tok)-1], tok[:len(Prefix)+secretChars/2], "x" + tok[:30] + "-y"} {
+		if !Resembles(s) {
+			t.Errorf("%q does not resemble a token", s)
+		}
+	}
+	for _, s := range []string{"", "mla_", "mla_bob", "alice", tok[:len(Prefix)+secretChars/2-1], "mla_" + strings.Repeat("a", 10) + "-" + strings.Repeat("b", 15)} {
+		if Resembles(s) {
+			t.Errorf("%q resembles a token", s)
+		}
+	}
+}
