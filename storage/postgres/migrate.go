@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
@@ -62,18 +63,10 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 	if err := conn.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); err != nil {
 		return classify(err)
 	}
+	if err := refuseForeignTables(ctx, conn, ms, exists); err != nil {
+		return err
+	}
 	if !exists {
-		rows, err := conn.Query(ctx, "SELECT t FROM unnest($1::text[]) t WHERE to_regclass(quote_ident(t)) IS NOT NULL ORDER BY t", storage.Tables(ms))
-		if err != nil {
-			return classify(err)
-		}
-		found, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return classify(err)
-		}
-		if len(found) > 0 {
-			return storage.ForeignTables(found)
-		}
 		if _, err := conn.Exec(ctx, createMigrationsTable); err != nil {
 			return classify(err)
 		}
@@ -93,6 +86,33 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 		if err != nil {
 			return classify(err)
 		}
+	}
+	return nil
+}
+
+// refuseForeignTables answers storage.ForeignTables when no migration is
+// applied (no schema_migrations, or the empty one a start that failed left)
+// but the schema the migrations create in (current_schema(), the first on the
+// search_path) has a relation of a name they create: CREATE TABLE would fail
+// there, and only there.
+func refuseForeignTables(ctx context.Context, conn *pgxpool.Conn, ms []storage.Migration, migrationsTable bool) error {
+	if migrationsTable {
+		var applied bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations)").Scan(&applied); err != nil || applied {
+			return classify(err)
+		}
+	}
+	rows, err := conn.Query(ctx, "SELECT t FROM unnest($1::text[]) t WHERE EXISTS "+
+		"(SELECT 1 FROM pg_class WHERE relname = t AND relnamespace = current_schema()::regnamespace) ORDER BY t", storage.Tables(ms))
+	if err != nil {
+		return classify(err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return classify(err)
+	}
+	if len(found) > 0 {
+		return storage.ForeignTables(found)
 	}
 	return nil
 }

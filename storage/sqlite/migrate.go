@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io/fs"
-	"slices"
 
 	"github.com/mlflow-auth/mlflow-auth/storage"
 )
@@ -31,11 +30,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.refuseForeignTables(ctx, ms); err != nil {
-		return err
-	}
-	for _, m := range ms {
+	for i, m := range ms {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if i == 0 {
+				if err := refuseForeignTables(ctx, tx, ms); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
 				return err
 			}
@@ -56,16 +57,38 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// refuseForeignTables answers storage.ForeignTables when the database has
-// no schema_migrations yet but tables of the names ms create.
-func (s *Store) refuseForeignTables(ctx context.Context, ms []storage.Migration) error {
-	names, err := json.Marshal(append(storage.Tables(ms), "schema_migrations"))
+// refuseForeignTables answers storage.ForeignTables when the database has no
+// migration applied (no schema_migrations, or an empty one) but a table, view or
+// index (one namespace in SQLite) of a name ms create. It runs in the first
+// migration's write transaction, so a replica migrating meanwhile is seen whole.
+func refuseForeignTables(ctx context.Context, tx *sql.Tx, ms []storage.Migration) error {
+	var applied bool
+	err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')").Scan(&applied)
+	if err == nil && applied {
+		err = tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations)").Scan(&applied)
+	}
+	if err != nil || applied {
+		return err
+	}
+	names, err := json.Marshal(storage.Tables(ms))
 	if err != nil {
 		return err
 	}
-	found, err := queryAll(ctx, s, func(row scanner) (n string, err error) { return n, row.Scan(&n) },
-		"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (SELECT value FROM json_each(?)) ORDER BY name", string(names))
-	if err != nil || len(found) == 0 || slices.Contains(found, "schema_migrations") {
+	rows, err := tx.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'index') "+
+		"AND name IN (SELECT value FROM json_each(?)) ORDER BY name", string(names))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var found []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		found = append(found, name)
+	}
+	if err := rows.Err(); err != nil || len(found) == 0 {
 		return err
 	}
 	return storage.ForeignTables(found)

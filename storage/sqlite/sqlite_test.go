@@ -36,3 +36,33 @@ func TestMigrateRefusesMLflowsDatabase(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	storagetest.WantForeignTablesRefused(t, s)
 }
+
+// A view or an index of one of mlflow-auth's table names, or MLflow's users
+// table beside a schema_migrations that holds no migration, is refused in
+// words as MLflow's database is, not with SQLite's "already exists".
+func TestMigrateRefusesRelationsOfItsNames(t *testing.T) {
+	for what, setup := range map[string]string{
+		"view":  "CREATE VIEW users AS SELECT 1 AS id",
+		"index": "CREATE TABLE other (x); CREATE INDEX users ON other (x)",
+		"empty schema_migrations": storagetest.MLflowUsersTable +
+			"; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)",
+	} {
+		t.Run(what, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "auth.db")
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(setup); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			s, err := sqlite.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			storagetest.WantForeignTablesRefused(t, s)
+		})
+	}
+}
