@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mlflow-auth/mlflow-auth/password"
@@ -176,7 +177,7 @@ func (p *Plan) planRoles(ctx context.Context, target Target, users map[string]st
 		t, ok := have[[2]string{r.Workspace, r.Name}]
 		if !ok {
 			if len(left) > 0 {
-				step.Detail = fmt.Sprintf("not given to %s: those users conflict", strings.Join(left, ", "))
+				step.Detail = fmt.Sprintf("not given to %s: those users conflict", quotedNames(left))
 			}
 			p.Roles = append(p.Roles, step)
 			continue
@@ -296,7 +297,17 @@ func describeRole(r Role) string {
 		from = " (" + r.From + ")"
 	}
 	return fmt.Sprintf("role %q in workspace %q%s: permissions [%s], members [%s]",
-		r.Name, r.Workspace, from, strings.Join(perms, ", "), strings.Join(r.Members, ", "))
+		r.Name, r.Workspace, from, strings.Join(perms, ", "), quotedNames(r.Members))
+}
+
+// quotedNames lists usernames for the report, each quoted as a user's name is
+// elsewhere in it: a name may hold ", " or what a terminal shows otherwise.
+func quotedNames(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // Report writes what the plan does (dryRun: would do): each creation, conflict

@@ -199,8 +199,8 @@ func TestPlanRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLines(t, "roles", roleSteps(p), []string{
-		`create role "team" in workspace "default": permissions [experiment "*" READ, experiment "7" DENY], members [alice] not given to bob: those users conflict`,
-		`conflict role "other" in workspace "default": permissions [experiment "*" READ], members [alice] mlflow-auth has a role of that name with other permissions or members`,
+		`create role "team" in workspace "default": permissions [experiment "*" READ, experiment "7" DENY], members ["alice"] not given to "bob": those users conflict`,
+		`conflict role "other" in workspace "default": permissions [experiment "*" READ], members ["alice"] mlflow-auth has a role of that name with other permissions or members`,
 	})
 	if err := s.CreateBatch(ctx, p.Batch()); err != nil {
 		t.Fatalf("CreateBatch: %v", err)
@@ -220,5 +220,34 @@ func TestPlanRoles(t *testing.T) {
 	again.Report(&out, true)
 	if !strings.Contains(out.String(), "roles:  0 to create, 1 unchanged, 1 conflicting") {
 		t.Errorf("report:\n%s", out.String())
+	}
+}
+
+// A role's members are the source's usernames, which may hold what a
+// terminal shows as something else (a bidi override, a line separator, a
+// comma and a space): the report quotes each, in the members and in the
+// users not given the role.
+func TestReportQuotesRoleMembers(t *testing.T) {
+	ctx := context.Background()
+	s := targetStore(t)
+	if _, err := s.CreateUser(ctx, "eve\u2028root", "another-hash", false); err != nil { // a conflicting user
+		t.Fatal(err)
+	}
+	src := read(t, mlflowDB(t, schema312, `
+	INSERT INTO alembic_version_auth VALUES ('f1a2b3c4d5e6');
+	INSERT INTO users VALUES (1, 'alice', 'h-alice', 0), (2, 'bob`+"\u202e"+`, mallory', 'h-bob', 0), (3, 'eve`+"\u2028"+`root', 'h-eve', 0);
+	INSERT INTO roles VALUES (1, 'team', 'default', NULL);
+	INSERT INTO role_permissions VALUES (1, 1, 'experiment', '*', 'READ');
+	INSERT INTO user_role_assignments VALUES (1, 1, 1), (2, 2, 1), (3, 3, 1);`))
+	p, err := NewPlan(ctx, src, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	p.Report(&out, true)
+	report := out.String()
+	if strings.ContainsAny(report, "\u202e\u2028") || !strings.Contains(report, `members ["alice", "bob\u202e, mallory"]`) ||
+		!strings.Contains(report, `not given to "eve\u2028root"`) {
+		t.Errorf("report:\n%s", report)
 	}
 }

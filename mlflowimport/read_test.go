@@ -190,9 +190,9 @@ func TestReadMLflow312(t *testing.T) {
 	}
 	// The preview roles are kept as roles: the resolver folds them as MLflow 3.17.2 does.
 	wantLines(t, "roles", roleLines(src.Roles), []string{
-		`role "team" in workspace "default": permissions [experiment "3" READ, registered_model "*" EDIT, mcp_server "x" READ], members [alice, bob]`,
-		`role "ws-users" in workspace "default": permissions [], members [carol]`,
-		`role "other-team" in workspace "ws2": permissions [experiment "9" MANAGE], members [alice]`,
+		`role "team" in workspace "default": permissions [experiment "3" READ, registered_model "*" EDIT, mcp_server "x" READ], members ["alice", "bob"]`,
+		`role "ws-users" in workspace "default": permissions [], members ["carol"]`,
+		`role "other-team" in workspace "ws2": permissions [experiment "9" MANAGE], members ["alice"]`,
 	})
 	wantLines(t, "skipped users", skipLines(src.Skipped, true), []string{`user "bad:name"`, `user "nohash"`, `user id 6`})
 	wantLines(t, "skipped rows", skipLines(src.Skipped, false), []string{
@@ -250,12 +250,12 @@ func TestReadMLflow313(t *testing.T) {
 	// grants, other workspaces) stays a role of that user alone.
 	own := " (own grants that a direct grant cannot hold)"
 	wantLines(t, "roles", roleLines(src.Roles), []string{
-		`role "own grants of alice" in workspace "default"` + own + `: permissions [experiment "2" DENY], members [alice]`,
-		`role "own grants of bob" in workspace "default"` + own + `: permissions [workspace "*" USE], members [bob]`,
-		`role "team" in workspace "default": permissions [experiment "3" READ, registered_model "*" EDIT, experiment "2" MANAGE], members [alice, bob]`,
-		`role "admins" in workspace "default": permissions [workspace "*" MANAGE], members [carol]`,
-		`role "own grants of carol" in workspace "default"` + own + `: permissions [experiment "6" DENY], members [carol]`,
-		`role "x" in workspace "ws2": permissions [experiment "9" MANAGE], members [alice]`,
+		`role "own grants of alice" in workspace "default"` + own + `: permissions [experiment "2" DENY], members ["alice"]`,
+		`role "own grants of bob" in workspace "default"` + own + `: permissions [workspace "*" USE], members ["bob"]`,
+		`role "team" in workspace "default": permissions [experiment "3" READ, registered_model "*" EDIT, experiment "2" MANAGE], members ["alice", "bob"]`,
+		`role "admins" in workspace "default": permissions [workspace "*" MANAGE], members ["carol"]`,
+		`role "own grants of carol" in workspace "default"` + own + `: permissions [experiment "6" DENY], members ["carol"]`,
+		`role "x" in workspace "ws2": permissions [experiment "9" MANAGE], members ["alice"]`,
 	})
 	if d := src.Roles[0].Description; d == nil || !strings.Contains(*d, "alice's own grants (__user_1__)") {
 		t.Errorf("the own role's description %v does not say where it came from", d)
@@ -384,7 +384,7 @@ func TestReadSkipsRolesAndWorkspacesTheAPIRefuses(t *testing.T) {
 		`registered_model "o" READ for user "alice" in workspace "ws2" <- registered_model_permissions`,
 	})
 	wantLines(t, "roles", roleLines(src.Roles), []string{
-		`role "ok" in workspace "default": permissions [experiment "5" EDIT], members [alice]`,
+		`role "ok" in workspace "default": permissions [experiment "5" EDIT], members ["alice"]`,
 	})
 	wantLines(t, "skipped rows", skipLines(src.Skipped, false), []string{
 		`registered_model "n" READ for user "alice"`,
