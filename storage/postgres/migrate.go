@@ -103,7 +103,7 @@ func refuseForeignTables(ctx context.Context, conn *pgxpool.Conn, ms []storage.M
 		}
 	}
 	rows, err := conn.Query(ctx, "SELECT t FROM unnest($1::text[]) t WHERE EXISTS "+
-		"(SELECT 1 FROM pg_class WHERE relname = t AND relnamespace = current_schema()::regnamespace) ORDER BY t", storage.Tables(ms))
+		"(SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = t AND n.nspname = current_schema()) ORDER BY t", storage.Tables(ms))
 	if err != nil {
 		return classify(err)
 	}

@@ -81,3 +81,26 @@ func TestMigrateRefusesRelationsOfItsNames(t *testing.T) {
 		})
 	}
 }
+
+// A schema whose name needs quoting (capitals) is looked in as it is named.
+func TestMigrateInAQuotedSchema(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.NewPostgresSchema(t)
+	name := "Auth_" + db.Name
+	if _, err := db.Admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Admin.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE") })
+	u, _ := url.Parse(db.URL)
+	q := u.Query()
+	q.Set("search_path", pgx.Identifier{name}.Sanitize())
+	u.RawQuery = q.Encode()
+	s, err := Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate in schema %s: %v", name, err)
+	}
+}
