@@ -11,9 +11,10 @@ import (
 // Safe is s as a terminal may print it: quoted, with escapes, when it is not
 // valid UTF-8 or holds a character that is not printable, whose newlines,
 // tabs and terminal escapes would otherwise forge lines or rows, or reach the
-// terminal.
+// terminal; and when it starts with a quote, so that text written to look
+// quoted cannot pass for another value Safe quoted.
 func Safe(s string) string {
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+	if !utf8.ValidString(s) || strings.HasPrefix(s, `"`) || strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
 		return strconv.Quote(s)
 	}
 	return s

@@ -12,6 +12,8 @@ func TestSafe(t *testing.T) {
 		"nul\x00":        `"nul\x00"`,
 		"bad\xffutf8":    `"bad\xffutf8"`,
 		"replaced\uFFFD": "replaced\uFFFD",
+		`"two\nlines"`:   `"\"two\\nlines\""`, // text that looks quoted is quoted, so it reads apart from "two\nlines"
+		`say "hi"`:       `say "hi"`,
 	} {
 		if got := Safe(in); got != want {
 			t.Errorf("Safe(%q) = %s, want %s", in, got, want)
