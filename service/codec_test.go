@@ -35,6 +35,16 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// jsonLogs sends the default logger's lines, as JSON, to a buffer it returns,
+// until the test and its cleanups have ended.
+func jsonLogs(t *testing.T) *lockedBuffer {
+	logs := &lockedBuffer{}
+	old := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(old) })
+	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
+	return logs
+}
+
 // rawCodec sends and receives messages as the bytes they are.
 type rawCodec struct{}
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -175,9 +174,7 @@ func TestDecisionsInTheAuditTrail(t *testing.T) {
 // Each request's log line carries its decision: allowed, what decided or why
 // not, and the resource; at the front door as in the API.
 func TestDecisionsInTheLog(t *testing.T) {
-	logs := &lockedBuffer{}
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
+	logs := jsonLogs(t)
 	s := servicetest.Start(t, servicetest.Options{Upstream: fakeTracking(t), DefaultPermission: permission.NoPermissions})
 	call := func(id, method, path, user, pass, body string) int {
 		status, _ := do(t, method, s.URL+path, user, pass, strings.NewReader(body), http.Header{"X-Request-Id": {id}})

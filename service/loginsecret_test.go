@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,9 +17,7 @@ import (
 // (its checksum fails), one character short, or after "Bearer ". Its row and
 // its log line name "mla_…", never the text.
 func TestNearTokenUsernameIsNotKept(t *testing.T) {
-	logs := &lockedBuffer{}
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
+	logs := jsonLogs(t)
 	s := servicetest.Start(t, servicetest.Options{AuditFold: time.Millisecond})
 	tok, _ := token.New()
 	flip := map[byte]byte{'a': 'b'}[tok[10]]

@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -51,9 +50,7 @@ func TestGRPCHealthAndReflection(t *testing.T) {
 // gRPC call (logging among them), so each request has one log line, and a REST
 // request's line names the RPC it became.
 func TestOneChainForBothTransports(t *testing.T) {
-	logs := &lockedBuffer{}
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
+	logs := jsonLogs(t)
 	s := startServer(t, permission.Read)
 
 	req, _ := http.NewRequest(http.MethodGet, s.httpBase+"/api/2.0/mlflow/users/get?username=admin", nil)

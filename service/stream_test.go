@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http/httptest"
 	"strings"
@@ -29,9 +28,7 @@ import (
 // pass the interceptor chain as unary ones do: each ended stream has its log
 // line, with its request id and code, and moves the RPC counter.
 func TestStreamsPassTheChain(t *testing.T) {
-	logs := &lockedBuffer{}
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
+	logs := jsonLogs(t)
 	db := storagetest.NewSQLite(t)
 	m := metrics.New()
 	srv, err := service.New(service.Config{Store: db, Roles: db, Tokens: db, Audit: db, DefaultPermission: permission.Read, Metrics: m})

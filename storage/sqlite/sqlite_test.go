@@ -17,33 +17,15 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// Pointed at MLflow's own basic_auth.db, Migrate refuses in words, rather than
-// failing on its users table with SQLite's.
-func TestMigrateRefusesMLflowsDatabase(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "basic_auth.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(storagetest.MLflowUsersTable); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	storagetest.WantForeignTablesRefused(t, s)
-}
-
-// A view or an index of one of mlflow-auth's table names, or MLflow's users
-// table beside a schema_migrations that holds no migration, is refused in
-// words as MLflow's database is, not with SQLite's "already exists".
+// Pointed at MLflow's own basic_auth.db (its users table), or a database with
+// a view or an index of one of mlflow-auth's table names, or MLflow's users
+// table beside a schema_migrations that holds no migration, Migrate refuses in
+// words, not with SQLite's "already exists".
 func TestMigrateRefusesRelationsOfItsNames(t *testing.T) {
 	for what, setup := range map[string]string{
-		"view":  "CREATE VIEW users AS SELECT 1 AS id",
-		"index": "CREATE TABLE other (x); CREATE INDEX users ON other (x)",
+		"MLflow's users table": storagetest.MLflowUsersTable,
+		"view":                 "CREATE VIEW users AS SELECT 1 AS id",
+		"index":                "CREATE TABLE other (x); CREATE INDEX users ON other (x)",
 		"empty schema_migrations": storagetest.MLflowUsersTable +
 			"; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)",
 	} {
