@@ -61,6 +61,16 @@ func sourceError(err error) error {
 	return err
 }
 
+// SQLitePath is the file a SQLite source URL names, with or without
+// SQLAlchemy's driver (sqlite+pysqlite:///basic_auth.db).
+func SQLitePath(rawURL string) (string, error) {
+	scheme, rest, _ := strings.Cut(rawURL, "://")
+	if scheme, _, _ = strings.Cut(scheme, "+"); scheme != "sqlite" {
+		return "", fmt.Errorf("%q is not a SQLite URL", rawURL)
+	}
+	return sqlite.PathFromURL("sqlite://" + rest)
+}
+
 // openSource opens the database read-only and says how to list its tables.
 func openSource(rawURL string) (*sql.DB, *sql.TxOptions, string, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
@@ -70,7 +80,7 @@ func openSource(rawURL string) (*sql.DB, *sql.TxOptions, string, error) {
 	scheme, _, _ = strings.Cut(scheme, "+") // postgresql+psycopg2 → postgresql: the driver is Python's business
 	switch scheme {
 	case "sqlite":
-		path, err := sqlite.PathFromURL("sqlite://" + rest)
+		path, err := SQLitePath(rawURL)
 		if err != nil {
 			return nil, nil, "", err
 		}

@@ -103,18 +103,13 @@ func (a *authAudit) run(ctx context.Context) {
 		k := foldKeyOf(ev)
 		if i, ok := index[k]; ok {
 			rows[i].Count++
-			if rows[i].ActorUsername != ev.ActorUsername { // throttled attempts of many names
-				rows[i].ActorUsername, rows[i].ActorUserID = "", 0
-			}
-			if rows[i].ActorUserID != ev.ActorUserID { // a name deleted and made anew
-				rows[i].ActorUserID = 0
-			}
-			if rows[i].TokenID != ev.TokenID { // another of the user's tokens
-				rows[i].TokenID = 0
-			}
-			if rows[i].AuthMethod != ev.AuthMethod { // a password, then a token
-				rows[i].AuthMethod = ""
-			}
+			// The row names only what all its refusals share: not the names of
+			// throttled attempts of many, the id of a name made anew, another of
+			// the user's tokens, a password and then a token.
+			keepShared(&rows[i].ActorUsername, ev.ActorUsername)
+			keepShared(&rows[i].ActorUserID, ev.ActorUserID)
+			keepShared(&rows[i].TokenID, ev.TokenID)
+			keepShared(&rows[i].AuthMethod, ev.AuthMethod)
 			return
 		}
 		ev.Count = 1
@@ -171,5 +166,13 @@ func (a *authAudit) run(ctx context.Context) {
 			cancel()
 			return
 		}
+	}
+}
+
+// keepShared clears a folded row's value unless the refusal folded into it has the same.
+func keepShared[T comparable](kept *T, v T) {
+	if *kept != v {
+		var zero T
+		*kept = zero
 	}
 }

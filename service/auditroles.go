@@ -13,12 +13,15 @@ type assignmentValue struct {
 	Role     string `json:"role"`
 }
 
+// roleResourceType is the resource type of a role's rows and decisions.
+const roleResourceType = "role"
+
 // roleChange is userChange for a role r names, or for its permissions and
 // assignments: the resource is "role", its id the role's (the store fills in
 // a new role's) and the workspace the role's.
 func roleChange(ctx context.Context, event string, r storage.Role, before, after any) context.Context {
 	ev := auditEvent(ctx, storage.AuditAdmin, event, storage.OutcomeSuccess)
-	ev.ResourceType, ev.Workspace = "role", r.Workspace
+	ev.ResourceType, ev.Workspace = roleResourceType, r.Workspace
 	if r.ID != 0 {
 		ev.ResourceID = strconv.Itoa(int(r.ID))
 	}

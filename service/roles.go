@@ -335,7 +335,7 @@ func (c *core) roleResource(ctx context.Context, req any) (r decision.Resource, 
 		}
 		roleID = p.RoleID
 	case interface{ GetWorkspace() string }:
-		return decision.Resource{Type: "role", Workspace: m.GetWorkspace()}, m.GetWorkspace() != "", nil
+		return decision.Resource{Type: roleResourceType, Workspace: m.GetWorkspace()}, m.GetWorkspace() != "", nil
 	default:
 		return r, false, nil
 	}
@@ -346,5 +346,5 @@ func (c *core) roleResource(ctx context.Context, req any) (r decision.Resource, 
 	if err != nil {
 		return r, false, internalError(ctx, err)
 	}
-	return decision.Resource{Type: "role", ID: strconv.Itoa(int(role.ID)), Workspace: role.Workspace}, true, nil
+	return decision.Resource{Type: roleResourceType, ID: strconv.Itoa(int(role.ID)), Workspace: role.Workspace}, true, nil
 }

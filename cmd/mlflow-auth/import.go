@@ -114,10 +114,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // sameSQLiteFile reports whether the source and the target are one SQLite
 // file, which opening as the target would change (and migrating could not).
 func sameSQLiteFile(from, to string) bool {
-	if scheme, rest, ok := strings.Cut(from, "://"); ok && strings.HasPrefix(scheme, "sqlite+") {
-		from = "sqlite://" + rest // sqlite+pysqlite:// is SQLAlchemy's spelling of one file
-	}
-	fromPath, err := sqlite.PathFromURL(from)
+	fromPath, err := mlflowimport.SQLitePath(from)
 	if err != nil {
 		return false
 	}

@@ -107,7 +107,7 @@ func (s *Store) RecordAudit(ctx context.Context, evs ...storage.AuditEvent) erro
 // ListAuditEvents implements storage.Audit.
 func (s *Store) ListAuditEvents(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
 	where, args := f.Where(placeholder, microArg)
-	return queryAll(ctx, s, scanAudit, "SELECT id, "+storage.AuditColumns+" FROM audit_events WHERE "+where+
+	return queryAll(ctx, s.read, scanAudit, "SELECT id, "+storage.AuditColumns+" FROM audit_events WHERE "+where+
 		" ORDER BY id DESC LIMIT "+strconv.Itoa(sqlLimit(f.Limit)), args...)
 }
 

@@ -74,21 +74,10 @@ func refuseForeignTables(ctx context.Context, tx *sql.Tx, ms []storage.Migration
 	if err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'index') "+
-		"AND name IN (SELECT value FROM json_each(?)) ORDER BY name", string(names))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var found []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return err
-		}
-		found = append(found, name)
-	}
-	if err := rows.Err(); err != nil || len(found) == 0 {
+	found, err := queryAll(ctx, tx, func(row scanner) (name string, err error) { return name, row.Scan(&name) },
+		"SELECT name FROM sqlite_master WHERE type IN ('table', 'view', 'index') AND name IN (SELECT value FROM json_each(?)) ORDER BY name",
+		string(names))
+	if err != nil || len(found) == 0 {
 		return err
 	}
 	return storage.ForeignTables(found)
@@ -107,7 +96,7 @@ func (s *Store) MigrationStatus(ctx context.Context) ([]storage.MigrationState, 
 	}
 	var versions []int
 	if tables > 0 {
-		versions, err = queryAll(ctx, s, func(row scanner) (v int, err error) { return v, row.Scan(&v) }, "SELECT version FROM schema_migrations")
+		versions, err = queryAll(ctx, s.read, func(row scanner) (v int, err error) { return v, row.Scan(&v) }, "SELECT version FROM schema_migrations")
 		if err != nil {
 			return nil, err
 		}

@@ -52,7 +52,7 @@ func (s *Store) withPermissions(ctx context.Context, roles []storage.Role) ([]st
 		at[r.ID] = i
 		roles[i].Permissions = []storage.RolePermission{}
 	}
-	perms, err := queryAll(ctx, s, scanRolePermission, permissionsOfRolesQuery, "["+strings.Join(ids, ",")+"]")
+	perms, err := queryAll(ctx, s.read, scanRolePermission, permissionsOfRolesQuery, "["+strings.Join(ids, ",")+"]")
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func (s *Store) Role(ctx context.Context, id int32) (storage.Role, error) {
 
 // ListRoles implements storage.Roles.
 func (s *Store) ListRoles(ctx context.Context, workspace string, afterID int32, limit int) ([]storage.Role, error) {
-	roles, err := queryAll(ctx, s, scanRole, "SELECT "+roleColumns+
+	roles, err := queryAll(ctx, s.read, scanRole, "SELECT "+roleColumns+
 		" FROM roles WHERE (? = '' OR workspace = ?) AND id > ? ORDER BY id LIMIT ?",
 		workspace, workspace, afterID, sqlLimit(limit))
 	if err != nil {
@@ -173,7 +173,7 @@ func (s *Store) RolePermissions(ctx context.Context, roleID int32) ([]storage.Ro
 	if err := s.roleExists(ctx, roleID); err != nil {
 		return nil, err
 	}
-	return queryAll(ctx, s, scanRolePermission, "SELECT "+rolePermissionColumns+" FROM role_permissions WHERE role_id = ? ORDER BY id", roleID)
+	return queryAll(ctx, s.read, scanRolePermission, "SELECT "+rolePermissionColumns+" FROM role_permissions WHERE role_id = ? ORDER BY id", roleID)
 }
 
 // AssignRole implements storage.Roles.
@@ -197,7 +197,7 @@ func (s *Store) UnassignRole(ctx context.Context, userID, roleID int32) error {
 
 // RolesOfUser implements storage.Roles.
 func (s *Store) RolesOfUser(ctx context.Context, userID int32) ([]storage.Role, error) {
-	roles, err := queryAll(ctx, s, scanRole, rolesOfUserQuery, userID)
+	roles, err := queryAll(ctx, s.read, scanRole, rolesOfUserQuery, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (s *Store) RoleAssignments(ctx context.Context, roleID int32) ([]storage.Ro
 	if err := s.roleExists(ctx, roleID); err != nil {
 		return nil, err
 	}
-	return queryAll(ctx, s, scanAssignment, "SELECT "+assignmentColumns+" FROM user_role_assignments WHERE role_id = ? ORDER BY id", roleID)
+	return queryAll(ctx, s.read, scanAssignment, "SELECT "+assignmentColumns+" FROM user_role_assignments WHERE role_id = ? ORDER BY id", roleID)
 }
 
 // HoldsRoleIn implements storage.Roles.
@@ -225,7 +225,7 @@ func (s *Store) HoldsRoleIn(ctx context.Context, userID int32, workspace string)
 
 // UsersSharingWorkspaces implements storage.Roles.
 func (s *Store) UsersSharingWorkspaces(ctx context.Context, userID, afterID int32, limit int) ([]storage.User, error) {
-	return queryAll(ctx, s, scanUser, `WITH mine AS (
+	return queryAll(ctx, s.read, scanUser, `WITH mine AS (
 		SELECT r.workspace FROM user_role_assignments a JOIN roles r ON r.id = a.role_id WHERE a.user_id = ?1
 		UNION SELECT workspace FROM grants WHERE user_id = ?1)
 	SELECT u.id, u.username, u.password_hash, u.is_admin, u.is_service_account FROM users u WHERE u.id > ?2 AND (u.is_admin AND EXISTS (SELECT 1 FROM mine) OR u.id = ?1
@@ -273,12 +273,12 @@ func (s *Store) RoleGrantsOfUser(ctx context.Context, userID int32, workspace, r
 	if resourceID != "" {
 		query = roleGrantsOnQuery
 	}
-	return queryAll(ctx, s, scanRoleGrant, query, userID, workspace, resourceType, resourceID)
+	return queryAll(ctx, s.read, scanRoleGrant, query, userID, workspace, resourceType, resourceID)
 }
 
 // RoleHoldersOf implements storage.Roles.
 func (s *Store) RoleHoldersOf(ctx context.Context, workspace string, r permission.Resource, afterUserID int32, limit int) ([]storage.RoleHolder, error) {
-	return queryAll(ctx, s, func(row scanner) (storage.RoleHolder, error) {
+	return queryAll(ctx, s.read, func(row scanner) (storage.RoleHolder, error) {
 		var h storage.RoleHolder
 		err := row.Scan(&h.UserID, &h.Username, &h.RoleID, &h.RoleName, &h.ResourceType, &h.Pattern, &h.Level)
 		return h, err

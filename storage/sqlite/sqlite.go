@@ -147,7 +147,7 @@ const userByNameQuery = "SELECT " + userColumns + " FROM users WHERE username = 
 
 // ListUsers implements storage.Store.
 func (s *Store) ListUsers(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
-	return queryAll(ctx, s, scanUser,
+	return queryAll(ctx, s.read, scanUser,
 		"SELECT "+userColumns+" FROM users WHERE id > ? ORDER BY id LIMIT ?", afterID, sqlLimit(limit))
 }
 
@@ -165,13 +165,18 @@ func (s *Store) CreateServiceAccount(ctx context.Context, username string) (stor
 
 // ListServiceAccounts implements storage.Store.
 func (s *Store) ListServiceAccounts(ctx context.Context, afterID int32, limit int) ([]storage.User, error) {
-	return queryAll(ctx, s, scanUser,
+	return queryAll(ctx, s.read, scanUser,
 		"SELECT "+userColumns+" FROM users WHERE is_service_account AND id > ? ORDER BY id LIMIT ?", afterID, sqlLimit(limit))
 }
 
-// queryAll runs a query on the read pool and scans every row with scan.
-func queryAll[T any](ctx context.Context, s *Store, scan func(row scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
+// querier is a pool or a transaction, to read rows from.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryAll runs a query on q (the read pool, or a transaction) and scans every row with scan.
+func queryAll[T any](ctx context.Context, q querier, scan func(row scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -443,7 +448,7 @@ func (s *Store) GrantsOfUsers(ctx context.Context, userIDs []int32) ([]storage.G
 	for i, id := range userIDs {
 		ids[i] = fmt.Sprint(id)
 	}
-	return queryAll(ctx, s, scanGrant, grantsOfUsersQuery, "["+strings.Join(ids, ",")+"]", workspace.From(ctx))
+	return queryAll(ctx, s.read, scanGrant, grantsOfUsersQuery, "["+strings.Join(ids, ",")+"]", workspace.From(ctx))
 }
 
 // grantsOfUsersQuery reads the grants from the grants_user_id index alone (0008).
@@ -452,20 +457,20 @@ const grantsOfUsersQuery = grantSelect +
 
 // GrantsOnResource implements storage.Store.
 func (s *Store) GrantsOnResource(ctx context.Context, r permission.Resource, afterUserID int32, limit int) ([]storage.Grant, error) {
-	return queryAll(ctx, s, scanGrant, grantSelect+
+	return queryAll(ctx, s.read, scanGrant, grantSelect+
 		"WHERE g.workspace = ? AND g.resource_type = ? AND g.resource_id = ? AND g.user_id > ? ORDER BY g.user_id LIMIT ?",
 		workspace.From(ctx), r.Type, r.ID, afterUserID, sqlLimit(limit))
 }
 
 // GrantsInEveryWorkspace implements storage.Store.
 func (s *Store) GrantsInEveryWorkspace(ctx context.Context, userID int32, r permission.Resource) ([]storage.Grant, error) {
-	return queryAll(ctx, s, scanGrant, grantSelect+
+	return queryAll(ctx, s.read, scanGrant, grantSelect+
 		"WHERE g.user_id = ? AND g.resource_type = ? AND g.resource_id = ? ORDER BY g.workspace", userID, r.Type, r.ID)
 }
 
 // AllGrantsOfUser implements storage.Store.
 func (s *Store) AllGrantsOfUser(ctx context.Context, userID int32) ([]storage.Grant, error) {
-	return queryAll(ctx, s, scanGrant, grantSelect+
+	return queryAll(ctx, s.read, scanGrant, grantSelect+
 		"WHERE g.user_id = ? ORDER BY g.workspace, g.resource_type, g.resource_id", userID)
 }
 

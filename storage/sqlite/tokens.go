@@ -65,7 +65,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (storage.Token, st
 
 // TokensOfUser implements storage.Tokens.
 func (s *Store) TokensOfUser(ctx context.Context, userID int32) ([]storage.Token, error) {
-	return queryAll(ctx, s, func(r scanner) (storage.Token, error) { return scanToken(r) }, "SELECT "+tokenColumns+" FROM tokens WHERE user_id = ? ORDER BY id", userID)
+	return queryAll(ctx, s.read, func(r scanner) (storage.Token, error) { return scanToken(r) }, "SELECT "+tokenColumns+" FROM tokens WHERE user_id = ? ORDER BY id", userID)
 }
 
 // RotateToken implements storage.Tokens.
